@@ -1,0 +1,1 @@
+from tuinet.__about__ import __version__

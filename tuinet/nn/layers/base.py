@@ -1,0 +1,234 @@
+"""The `Layer` base class: Keras's build/call split with explicit forward and backward passes.
+
+Contract every layer follows (the model, the optimizers and the app rely on it):
+
+- `build(input_shape, rng)` creates weights with `add_weight`; `input_shape` excludes the
+  batch axis. Trainable weights live in `params` with a same-keyed, same-shaped `grads`;
+  non-trainable state (BatchNormalization's moving statistics) lives in `state`.
+  `get_weights()` returns them in Keras's order (the order of the `add_weight` calls).
+- After `build`, the model may re-home `params[k]` and `grads[k]` as views into one flat
+  buffer, so a layer NEVER rebinds `self.params[k]` or `self.grads[k]`: it updates weights in
+  place and writes gradients with `self.grads[k][...] = ...` or `out=self.grads[k]`.
+- `forward(x, training)` caches what `backward` needs; `backward(grad_out)` fills `grads`
+  (overwriting, not accumulating) and returns `grad_in` = dL/dx, or None when
+  `self.needs_input_grad` is False (the first layer: its input is data).
+- A layer whose output is `activation(z)` with a cached `z` sets `self.activation` and
+  implements `backward_linear(grad_z)`, so the model can fuse softmax/sigmoid with
+  cross-entropy and hand it dL/dz directly.
+- `get_config()` returns every constructor argument as JSON-friendly values, and
+  `type(layer).from_config(cfg)` rebuilds an equal, unbuilt layer.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from tuinet.errors import ConfigError, NotBuiltError, ShapeError
+from tuinet.nn import activations, backend, initializers, regularizers
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def check_positive_int(layer: str, arg: str, value) -> int:
+    """Validate a positive integer argument, naming the layer and the argument on failure."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"{layer}: {arg} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_tuple(layer: str, arg: str, value, n: int) -> tuple[int, ...]:
+    """Accept an int or a length-`n` sequence of positive ints (kernel_size, strides...)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,) * n
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        raise ConfigError(f"{layer}: {arg} must be an int or a tuple of {n} ints, got {value!r}")
+    return tuple(check_positive_int(layer, arg, v) for v in value)
+
+
+def check_choice(layer: str, arg: str, value, choices) -> str:
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise ConfigError(f"{layer}: {arg} must be one of {', '.join(choices)}, got {value!r}")
+    return value.lower()
+
+
+def check_rate(layer: str, arg: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"{layer}: {arg} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+class Layer:
+    """Base class of every layer.
+
+    Args:
+        name: Unique name inside the model; derived from the class name when None.
+        input_shape: Shape of one sample (no batch axis), for the first layer of a model.
+        trainable: When False the optimizer leaves this layer's weights alone.
+    """
+
+    def __init__(self, *, name: str | None = None, input_shape=None, input_dim: int | None = None,
+                 trainable: bool = True, dtype=None, **kwargs) -> None:
+        if kwargs:
+            bad = ", ".join(sorted(kwargs))
+            raise ConfigError(f"{type(self).__name__}: unexpected argument(s) {bad}")
+        if input_dim is not None and input_shape is None:
+            input_shape = (check_positive_int(type(self).__name__, "input_dim", input_dim),)
+        if input_shape is not None:
+            if isinstance(input_shape, (int, np.integer)):
+                input_shape = (int(input_shape),)
+            if not isinstance(input_shape, (tuple, list)) or not all(
+                d is None or (isinstance(d, (int, np.integer)) and d > 0) for d in input_shape
+            ):
+                raise ConfigError(f"{type(self).__name__}: input_shape must be a tuple of positive ints "
+                                  f"such as (2,) or (28, 28, 1), got {input_shape!r}")
+            input_shape = tuple(None if d is None else int(d) for d in input_shape)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        self.name: str | None = name
+        self.declared_input_shape: tuple | None = input_shape
+        self.trainable = bool(trainable)
+        self.dtype = np.dtype(dtype) if dtype is not None else None
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+        self.regularizers: dict[str, regularizers.Regularizer] = {}
+        self._weight_names: list[str] = []
+        self.built = False
+        self.input_shape: tuple | None = None
+        self.output_shape: tuple | None = None
+        self.needs_input_grad = True
+
+    # -- naming -----------------------------------------------------------------------------
+    @classmethod
+    def default_name(cls) -> str:
+        """Keras's base name for auto-naming: `Dense` -> "dense", `Conv2D` -> "conv2d"."""
+        return _snake(cls.__name__)
+
+    # -- building ---------------------------------------------------------------------------
+    def build(self, input_shape: tuple, rng: np.random.Generator) -> None:
+        """Create the weights for inputs of shape `(batch, *input_shape)`. Default: none."""
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """Output shape for a given input shape, both without the batch axis."""
+        return tuple(input_shape)
+
+    def build_for(self, input_shape: tuple, rng: np.random.Generator) -> tuple:
+        """Check, build and record shapes; returns the output shape. Called by the model."""
+        input_shape = tuple(input_shape)
+        self.params.clear(), self.grads.clear(), self.state.clear(), self._weight_names.clear()
+        self.regularizers.clear()
+        self.output_shape = tuple(self.compute_output_shape(input_shape))
+        self.input_shape = input_shape
+        self.build(input_shape, rng)
+        self.built = True
+        return self.output_shape
+
+    def add_weight(self, name: str, shape: tuple, initializer, rng: np.random.Generator, *,
+                   trainable: bool = True, regularizer=None) -> np.ndarray:
+        """Create a weight with `initializer` and register it in Keras order."""
+        value = initializers.get(initializer)(tuple(shape), rng, self.compute_dtype)
+        value = np.ascontiguousarray(value, dtype=self.compute_dtype)
+        if trainable:
+            self.params[name] = value
+            self.grads[name] = np.zeros_like(value)
+            reg = regularizers.get(regularizer)
+            if reg is not None:
+                self.regularizers[name] = reg
+        else:
+            self.state[name] = value
+        self._weight_names.append(name)
+        return value
+
+    @property
+    def compute_dtype(self) -> np.dtype:
+        return self.dtype or backend.floatx()
+
+    # -- passes -----------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def __call__(self, x, *, training: bool = False) -> np.ndarray:
+        """Run the layer on a batch, building it first from the batch's shape if needed."""
+        x = np.asarray(x)
+        if not self.built:
+            self.build_for(x.shape[1:], np.random.default_rng())
+        return self.forward(x, training=training)
+
+    # -- weights ----------------------------------------------------------------------------
+    @property
+    def weight_names(self) -> list[str]:
+        return list(self._weight_names)
+
+    def weight(self, name: str) -> np.ndarray:
+        return self.params[name] if name in self.params else self.state[name]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights in Keras order (Dense: kernel, bias)."""
+        return [self.weight(n).copy() for n in self._weight_names]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from arrays in Keras order, checking count and shapes."""
+        if not self.built:
+            raise NotBuiltError(f"layer {self.name!r} is not built yet: build the model before set_weights")
+        weights = list(weights)
+        if len(weights) != len(self._weight_names):
+            raise ShapeError(f"layer {self.name!r} expects {len(self._weight_names)} weight arrays "
+                             f"({', '.join(self._weight_names) or 'none'}), got {len(weights)}")
+        for n, w in zip(self._weight_names, weights):
+            w = np.asarray(w)
+            target = self.weight(n)
+            if w.shape != target.shape:
+                raise ShapeError(f"layer {self.name!r}: weight {n!r} has shape {target.shape}, got {w.shape}")
+            target[...] = w
+
+    def count_params(self) -> int:
+        return sum(int(v.size) for v in self.params.values()) + sum(int(v.size) for v in self.state.values())
+
+    def count_trainable(self) -> int:
+        return sum(int(v.size) for v in self.params.values()) if self.trainable else 0
+
+    def regularization_loss(self) -> float:
+        return sum(reg(self.params[k]) for k, reg in self.regularizers.items())
+
+    def add_regularization_grads(self) -> None:
+        """Add each regularizer's gradient to `grads` (after `backward`)."""
+        for k, reg in self.regularizers.items():
+            self.grads[k] += reg.gradient(self.params[k])
+
+    # -- activation fusion ------------------------------------------------------------------
+    activation: activations.Activation | None = None
+
+    def backward_linear(self, grad_z: np.ndarray) -> np.ndarray | None:  # pragma: no cover
+        """Backward pass given dL/dz instead of dL/d(activation(z)); layers with an activation."""
+        raise NotImplementedError(f"{type(self).__name__} has no fusable activation")
+
+    # -- config -----------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        cfg: dict = {"name": self.name, "trainable": self.trainable}
+        if self.declared_input_shape is not None:
+            cfg["input_shape"] = list(self.declared_input_shape)
+        if self.dtype is not None:
+            cfg["dtype"] = self.dtype.name
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        cfg = dict(config)
+        if "input_shape" in cfg and cfg["input_shape"] is not None:
+            cfg["input_shape"] = tuple(cfg["input_shape"])
+        return cls(**cfg)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def prod(shape) -> int:
+    return math.prod(int(d) for d in shape)
