@@ -1,1 +1,26 @@
+"""tuinet: train neural networks in the terminal and watch them learn.
+
+`import tuinet` gives the engine with a Keras-compatible API; it never imports the UI stack
+(textual, plotext, click), which loads only when the app or the CLI starts.
+
+    from tuinet import Sequential, layers, optimizers
+    model = Sequential([layers.Dense(16, input_shape=(2,), activation="relu"),
+                        layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=20, validation_split=0.1)
+"""
+
 from tuinet.__about__ import __version__
+from tuinet.errors import (ConfigError, DivergenceError, ModelFileError, NotBuiltError, ShapeError,
+                           TuinetError)
+from tuinet.nn import (activations, backend, callbacks, initializers, layers, losses, metrics, optimizers,
+                       regularizers, schedules)
+from tuinet.nn.layers import Input
+from tuinet.nn.model import Sequential
+from tuinet.nn.random import set_random_seed
+from tuinet.nn.serialization import load_model
+
+__all__ = ["__version__", "TuinetError", "ConfigError", "ShapeError", "NotBuiltError", "ModelFileError",
+           "DivergenceError", "activations", "backend", "callbacks", "initializers", "layers", "losses", "metrics",
+           "optimizers", "regularizers", "schedules", "Input", "Sequential", "set_random_seed", "load_model"]

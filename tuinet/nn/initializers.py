@@ -125,10 +125,13 @@ class VarianceScaling(Initializer):
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal",
                  seed: int | None = None) -> None:
-        if scale <= 0:
-            raise ConfigError(f"VarianceScaling: scale must be positive, got {scale!r}")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) or not scale > 0:
+            raise ConfigError(f"VarianceScaling: scale must be a positive number, got {scale!r}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ConfigError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+        # Keras lower-cases the distribution and reads "normal" as "truncated_normal".
+        distribution = distribution.lower() if isinstance(distribution, str) else distribution
+        distribution = "truncated_normal" if distribution == "normal" else distribution
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
             raise ConfigError("VarianceScaling: distribution must be truncated_normal, untruncated_normal "
                               f"or uniform, got {distribution!r}")

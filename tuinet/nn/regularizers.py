@@ -12,7 +12,8 @@ class Regularizer:
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         for label, v in (("l1", l1), ("l2", l2)):
-            if not isinstance(v, (int, float)) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not 0 <= v < float("inf"):
                 raise ConfigError(f"{type(self).__name__}: {label} must be a non-negative number, got {v!r}")
         self.l1, self.l2 = float(l1), float(l2)
 

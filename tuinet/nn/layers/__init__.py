@@ -1,0 +1,52 @@
+"""Layers by Keras name, and (de)serialization of layer configs."""
+
+from __future__ import annotations
+
+from tuinet.errors import ConfigError, unknown_name
+from tuinet.nn.layers.base import Layer
+from tuinet.nn.layers.conv import Conv1D, Conv2D
+from tuinet.nn.layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from tuinet.nn.layers.embedding import Embedding
+from tuinet.nn.layers.input_layer import Input, InputLayer
+from tuinet.nn.layers.normalization import BatchNormalization, LayerNormalization
+from tuinet.nn.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
+                                      GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
+                                      MaxPooling2D)
+from tuinet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
+
+LAYERS: dict[str, type[Layer]] = {
+    cls.__name__: cls
+    for cls in (Dense, Activation, Dropout, Flatten, Reshape, BatchNormalization, LayerNormalization, Conv1D, Conv2D,
+                MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
+                GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, SimpleRNN, LSTM, GRU, Embedding)
+}
+
+
+def serialize(layer: Layer) -> dict:
+    """`{"class_name": "Dense", "config": {...}}`, JSON-friendly."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(spec: dict) -> Layer:
+    """Rebuild an (unbuilt) layer from `serialize`'s output."""
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise ConfigError(f"a layer spec must be a dict with 'class_name' and 'config', got {spec!r}")
+    cls = LAYERS.get(spec["class_name"])
+    if cls is None:
+        raise unknown_name("layer type", spec["class_name"], LAYERS)
+    try:
+        return cls.from_config(dict(spec.get("config") or {}))
+    except TypeError as exc:
+        raise ConfigError(f"{spec['class_name']}: bad config ({exc})") from None
+
+
+def get(name: str) -> type[Layer]:
+    """The layer class for a Keras class name ("Dense", "Conv2D"...), case-insensitive."""
+    for key, cls in LAYERS.items():
+        if key.lower() == str(name).lower():
+            return cls
+    raise unknown_name("layer type", name, LAYERS)
+
+
+__all__ = ["LAYERS", "Layer", "Input", "InputLayer", "serialize", "deserialize", "get", *LAYERS]
+globals().update(LAYERS)

@@ -1,0 +1,693 @@
+"""`Sequential`: a stack of layers with Keras's compile / fit / evaluate / predict.
+
+Training keeps every trainable weight in one flat buffer per dtype (each layer's `params[k]`
+is a view into it), so an optimizer step is a handful of NumPy calls however many layers the
+model has. A step whose loss or gradient is not finite is never applied: `fit` raises
+`DivergenceError` naming the epoch, batch and loss, and the model keeps its last finite
+weights.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+from tuinet.errors import ConfigError, DivergenceError, NotBuiltError, ShapeError
+from tuinet.nn import backend, callbacks as callbacks_module, losses as losses_module
+from tuinet.nn import metrics as metrics_module, optimizers as optimizers_module
+from tuinet.nn.layers.base import Layer
+from tuinet.nn.layers.input_layer import InputLayer
+from tuinet.nn.random import model_streams, resolve_seed
+
+
+def _fmt_shape(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _shape_matches(expected: tuple, actual: tuple) -> bool:
+    return len(expected) == len(actual) and all(e is None or e == a for e, a in zip(expected, actual))
+
+
+def readable_size(nbytes: float) -> str:
+    """Keras's memory size format: `2.51 KB`."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:.2f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.2f} GB"  # pragma: no cover
+
+
+class Sequential:
+    """A linear stack of layers, as `keras.Sequential`.
+
+    Args:
+        layers: Layers to add in order; the first may be `Input(shape)` or carry `input_shape`.
+        name: The model's name, shown by `summary()`.
+        seed: Makes weight initialisation, shuffling and dropout repeatable bit for bit.
+    """
+
+    def __init__(self, layers=None, name: str = "sequential", *, seed: int | None = None,
+                 trainable: bool = True) -> None:
+        self.name = name
+        self.seed = resolve_seed(seed)
+        self._user_seed = seed
+        self._layers: list[Layer] = []
+        self._input_shape: tuple | None = None
+        self._input_name: str | None = None
+        self.built = False
+        self.optimizer = None
+        self.loss = None
+        self._metric_specs: list = []
+        self._train_metrics: list | None = None
+        self._eval_metrics: list | None = None
+        self.stop_training = False
+        self.history = None
+        self.trainable = trainable
+        self._groups: dict = {}
+        self._init_rng, self._fit_rng = model_streams(self.seed)
+        for layer in layers or []:
+            self.add(layer)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def add(self, layer) -> None:
+        """Append a layer (or, first, an `Input`)."""
+        if isinstance(layer, InputLayer):
+            if self._layers:
+                raise ConfigError("Input(...) can only be the first entry of a Sequential model")
+            self._input_shape = layer.shape
+            self._input_name = layer.name
+            return
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"Sequential.add expects a layer such as layers.Dense(4), got {layer!r}")
+        if layer.name is None:
+            base = layer.default_name()
+            taken = {lay.name for lay in self._layers}
+            name, i = base, 0
+            while name in taken:
+                i += 1
+                name = f"{base}_{i}"
+            layer.name = name
+        elif any(lay.name == layer.name for lay in self._layers):
+            raise ConfigError(f"a layer named {layer.name!r} is already in the model; layer names must be unique")
+        if not self._layers and layer.declared_input_shape is not None and self._input_shape is None:
+            self._input_shape = layer.declared_input_shape
+        self._layers.append(layer)
+        self.built = False
+        if self._input_shape is not None:
+            self.build()
+
+    def pop(self) -> Layer:
+        if not self._layers:
+            raise ConfigError("pop: the model has no layers")
+        layer = self._layers.pop()
+        self.built = False
+        if self._input_shape is not None and self._layers:
+            self.build()
+        return layer
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ConfigError(f"no layer named {name!r}; layers: {', '.join(lay.name for lay in self._layers)}")
+
+    @property
+    def input_shape(self) -> tuple:
+        if self._input_shape is None:
+            raise NotBuiltError(f"model {self.name!r} has no input shape yet: give the first layer input_shape=... "
+                                "or call fit/build")
+        return (None, *self._input_shape)
+
+    @property
+    def output_shape(self) -> tuple:
+        if not self.built:
+            raise NotBuiltError(f"model {self.name!r} is not built yet")
+        return (None, *self._layers[-1].output_shape)
+
+    def build(self, input_shape=None) -> None:
+        """Create the weights for inputs of `input_shape` (with or without the batch axis).
+
+        Layers already built for the same input shape keep their weights.
+        """
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            if self._input_shape is not None and len(shape) == len(self._input_shape) + 1:
+                shape = shape[1:]
+            elif self._input_shape is None and len(shape) >= 2 and shape[0] is None:
+                shape = shape[1:]
+            self._input_shape = shape
+        if self._input_shape is None:
+            raise NotBuiltError(f"model {self.name!r} cannot be built without an input shape: give the first layer "
+                                "input_shape=(...), start with Input(shape), or call fit on data")
+        if not self._layers:
+            raise ConfigError(f"model {self.name!r} has no layers")
+        shape = tuple(self._input_shape)
+        for layer in self._layers:
+            if not (layer.built and layer.input_shape == shape):
+                try:
+                    layer.build_for(shape, self._init_rng)
+                except ShapeError as exc:
+                    raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}) cannot take input of shape "
+                                     f"{_fmt_shape((None, *shape))}: {exc}") from None
+            shape = layer.output_shape
+        self.built = True
+        self._bind_flat()
+
+    def reset_weights(self) -> None:
+        """Re-initialise every weight (and the optimizer state) from the model's seed."""
+        self._init_rng, self._fit_rng = model_streams(self.seed)
+        for layer in self._layers:
+            layer.built = False
+        self.build()
+        if self.optimizer is not None:
+            self.optimizer.reset()
+
+    def _bind_flat(self) -> None:
+        """Move every trainable weight and gradient into one flat buffer per dtype."""
+        old_sizes = {k: v[0].size for k, v in self._groups.items()}
+        groups: dict[str, list] = {}
+        for layer in self._layers:
+            if not (layer.trainable and self.trainable):
+                continue
+            for k, v in layer.params.items():
+                groups.setdefault(v.dtype.name, []).append((layer, k))
+        self._groups = {}
+        for dtype, entries in groups.items():
+            total = sum(layer.params[k].size for layer, k in entries)
+            flat_p = np.empty(total, dtype=dtype)
+            flat_g = np.zeros(total, dtype=dtype)
+            starts, o = [], 0
+            for layer, k in entries:
+                v = layer.params[k]
+                n = v.size
+                flat_p[o:o + n] = v.reshape(-1)
+                layer.params[k] = flat_p[o:o + n].reshape(v.shape)
+                layer.grads[k] = flat_g[o:o + n].reshape(v.shape)
+                starts.append(o)
+                o += n
+            self._groups[f"params_{dtype}"] = (flat_p, flat_g, np.asarray(starts, dtype=np.intp))
+        if self.optimizer is not None and {k: v[0].size for k, v in self._groups.items()} != old_sizes:
+            self.optimizer.reset()  # the architecture changed: old slots no longer fit
+        self._flat_params = {k: v[0] for k, v in self._groups.items()}
+        self._flat_grads = {k: v[1] for k, v in self._groups.items()}
+        self._segments = {k: v[2] for k, v in self._groups.items()}
+        # Which layers must produce dL/dx: only those with trainable weights somewhere below them.
+        seen = False
+        self._backward_stop = len(self._layers)
+        for i, layer in enumerate(self._layers):
+            layer.needs_input_grad = seen
+            if layer.params and not seen:
+                seen = True
+                self._backward_stop = i
+        self._stateful = [layer for layer in self._layers if layer.state]
+        self._regularized = [layer for layer in self._layers if layer.regularizers]
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs) -> None:
+        """Choose the optimizer, loss and metrics, by Keras name or instance."""
+        unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
+        if unsupported:
+            raise ConfigError(f"compile: unexpected argument(s) {', '.join(sorted(unsupported))}")
+        if loss is None:
+            raise ConfigError("compile: a loss is required, e.g. loss='mse' or "
+                              f"loss='sparse_categorical_crossentropy'; choose from {', '.join(losses_module.names())}")
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]
+        if not isinstance(metrics, (list, tuple)):
+            raise ConfigError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
+        for spec in metrics:  # fail now on unknown names, not at the first fit
+            if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
+                metrics_module.get(spec)
+        self._metric_specs = list(metrics)
+        self._train_metrics = self._eval_metrics = None
+        self._fused = None
+
+    @property
+    def compiled(self) -> bool:
+        return self.optimizer is not None and self.loss is not None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        names = ["loss"]
+        if self._train_metrics is not None:
+            names += [m.name for m in self._train_metrics]
+        else:
+            names += [s if isinstance(s, str) else s.name for s in self._metric_specs]
+        return names
+
+    # ------------------------------------------------------------------ data checks
+    def _check_x(self, x, where: str) -> np.ndarray:
+        if x is None:
+            raise ConfigError(f"{where}: x is required")
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise ShapeError(f"{where}: x cannot be made into an array ({exc}); rows must all have the same length")
+        if arr.dtype.kind not in "biuf":
+            raise ShapeError(f"{where}: x must be numeric, got an array of dtype {arr.dtype} "
+                             "(text or missing values in the data?)")
+        if arr.ndim < 1 or arr.shape[0] == 0:
+            raise ShapeError(f"{where}: x is empty (shape {arr.shape})")
+        if arr.ndim == 1:
+            if self._input_shape is not None and len(self._input_shape) == 1 and self._input_shape[0] != 1:
+                raise ShapeError(f"{where}: the model expects inputs of shape {_fmt_shape(self.input_shape)}, "
+                                 f"got a 1-D array of shape {arr.shape}")
+            arr = arr.reshape(-1, 1)
+        if self._input_shape is not None and not _shape_matches(self._input_shape, arr.shape[1:]):
+            raise ShapeError(f"{where}: the model expects inputs of shape {_fmt_shape(self.input_shape)}, "
+                             f"got data of shape {_fmt_shape((None, *arr.shape[1:]))}")
+        first = self._layers[0] if self._layers else None
+        if arr.dtype.kind in "biu" and first is not None and type(first).__name__ == "Embedding":
+            return np.ascontiguousarray(arr)
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ShapeError(f"{where}: x contains NaN or infinite values; clean or impute the data first")
+        return np.ascontiguousarray(arr, dtype=backend.floatx())
+
+    def _check_y(self, y, x: np.ndarray, where: str) -> np.ndarray:
+        if y is None:
+            raise ConfigError(f"{where}: y (the targets) is required")
+        try:
+            arr = np.asarray(y)
+        except (ValueError, TypeError) as exc:
+            raise ShapeError(f"{where}: y cannot be made into an array ({exc})")
+        if arr.dtype.kind not in "biuf":
+            raise ShapeError(f"{where}: y must be numeric, got dtype {arr.dtype}; encode class names as integers "
+                             "(tuinet.data does this for CSV files)")
+        if arr.ndim == 0 or arr.shape[0] != x.shape[0]:
+            raise ShapeError(f"{where}: x has {x.shape[0]} samples but y has "
+                             f"{arr.shape[0] if arr.ndim else 'no'} samples")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ShapeError(f"{where}: y contains NaN or infinite values")
+        out_shape = (x.shape[0], *self._layers[-1].output_shape)
+        if not isinstance(self.loss, losses_module.SparseCategoricalCrossentropy) and arr.ndim == len(out_shape) - 1 \
+                and out_shape[-1] == 1:
+            arr = arr.reshape(*arr.shape, 1)
+        self.loss.check_shapes(arr.shape, out_shape)
+        return np.ascontiguousarray(arr, dtype=backend.floatx())
+
+    def _prepare(self, x: np.ndarray, y: np.ndarray | None = None, where: str = "fit"):
+        if not self.compiled:
+            raise NotBuiltError(f"{where}: call model.compile(optimizer=..., loss=...) first")
+        if self._input_shape is None:
+            self._input_shape = tuple(x.shape[1:])
+        if not self.built:
+            self.build()
+        if self._train_metrics is None and y is not None:
+            out_shape = (None, *self._layers[-1].output_shape)
+            def resolve():
+                return [metrics_module.get(s, y_true_shape=y.shape, y_pred_shape=out_shape, loss=self.loss)
+                        for s in self._metric_specs]
+            self._train_metrics, self._eval_metrics = resolve(), resolve()
+            self._loss_tracker = metrics_module.Mean(name="loss")
+            self._eval_loss_tracker = metrics_module.Mean(name="loss")
+        last = self._layers[-1]
+        self._fused = None
+        act = getattr(last, "activation", None)
+        if act is not None and type(last).backward_linear is not Layer.backward_linear:
+            self._fused = self.loss.logits_twin(act.name)
+
+    # ------------------------------------------------------------------ steps
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        for layer in self._layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _loss_and_grad(self, y: np.ndarray, out: np.ndarray, need_grad: bool):
+        """Loss value (with regularization) and dL/d(out) or, fused, dL/dz of the last layer."""
+        if self._fused is not None:
+            z = self._layers[-1]._z
+            if z.shape != out.shape:
+                z = z.reshape(out.shape)
+            if need_grad:
+                loss, grad = self._fused.value_and_gradient(y, z)
+            else:
+                loss, grad = self._fused(y, z), None
+        elif need_grad:
+            loss, grad = self.loss.value_and_gradient(y, out)
+        else:
+            loss, grad = self.loss(y, out), None
+        loss = float(loss)
+        for layer in self._regularized:
+            loss += layer.regularization_loss()
+        return loss, grad
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray):
+        """Forward, backward and (if finite) one optimizer step. Returns (loss, outputs)."""
+        if self._stateful:
+            backup = [{k: v.copy() for k, v in layer.state.items()} for layer in self._stateful]
+        out = self._forward(x, True)
+        loss, grad = self._loss_and_grad(y, out, True)
+        layers = self._layers
+        i = len(layers) - 1
+        if self._fused is not None:
+            grad = layers[i].backward_linear(grad)
+            i -= 1
+        stop = self._backward_stop
+        while i >= stop:
+            grad = layers[i].backward(grad)
+            i -= 1
+        for layer in self._regularized:
+            layer.add_regularization_grads()
+        finite = math.isfinite(loss)
+        if finite:
+            for g in self._flat_grads.values():
+                if not math.isfinite(float(np.dot(g, g))):
+                    finite = False
+        if not finite:
+            if self._stateful:
+                for layer, saved in zip(self._stateful, backup):
+                    for k, v in saved.items():
+                        layer.state[k][...] = v
+            return loss, out, False
+        self.optimizer.apply_gradients(self._flat_params, self._flat_grads, self._segments)
+        return loss, out, True
+
+    def train_on_batch(self, x, y, return_dict: bool = False):
+        """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
+        x = self._check_x(x, "train_on_batch")
+        self._prepare(x, y, "train_on_batch")
+        y = self._check_y(y, x, "train_on_batch")
+        for m in self._train_metrics:
+            m.reset_state()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, out, ok = self._train_step(x, y)
+        if not ok:
+            raise self._divergence(loss, None, 0)
+        for m in self._train_metrics:
+            m.update_state(y, out)
+        return self._result({"loss": loss, **{m.name: m.result() for m in self._train_metrics}}, return_dict)
+
+    def test_on_batch(self, x, y, return_dict: bool = False):
+        x = self._check_x(x, "test_on_batch")
+        self._prepare(x, y, "test_on_batch")
+        y = self._check_y(y, x, "test_on_batch")
+        out = self._forward(x, False)
+        loss, _ = self._loss_and_grad(y, out, False)
+        for m in self._eval_metrics:
+            m.reset_state()
+            m.update_state(y, out)
+        return self._result({"loss": loss, **{m.name: m.result() for m in self._eval_metrics}}, return_dict)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        x = self._check_x(x, "predict_on_batch")
+        if not self.built:
+            self._input_shape = self._input_shape or tuple(x.shape[1:])
+            self.build()
+        return self._forward(x, False).copy()
+
+    def _result(self, logs: dict, return_dict: bool):
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [v for k, v in logs.items() if k != "loss"]
+        return values[0] if len(values) == 1 else values
+
+    def _divergence(self, loss: float, epoch: int | None, batch: int) -> DivergenceError:
+        where = f"epoch {epoch + 1}, batch {batch + 1}" if epoch is not None else f"batch {batch + 1}"
+        lr = self.optimizer.learning_rate
+        what = f"loss is {loss}" if not math.isfinite(loss) else f"gradients are not finite (loss {loss:.4g})"
+        return DivergenceError(
+            f"training diverged at {where}: {what}. The model keeps the weights of the last finite step. "
+            f"Try a lower learning rate (now {float(lr):.4g}) or scale the inputs (standardize them).",
+            epoch=epoch, batch=batch, loss=loss)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto", callbacks=None,
+            validation_split: float = 0.0, validation_data=None, shuffle: bool = True, initial_epoch: int = 0,
+            **kwargs):
+        """Train for `epochs` epochs; returns a `History` whose `.history` has per-epoch lists."""
+        if kwargs:
+            raise ConfigError(f"fit: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        batch_size = 32 if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ConfigError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ConfigError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+        if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
+            raise ConfigError(f"fit: validation_split must be a number in [0, 1), got {validation_split!r}")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        x = self._check_x(x, "fit")
+        self._prepare(x, y, "fit")
+        y = self._check_y(y, x, "fit")
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) < 2:
+                raise ConfigError("fit: validation_data must be a tuple (x_val, y_val)")
+            xv = self._check_x(validation_data[0], "fit validation_data")
+            val = (xv, self._check_y(validation_data[1], xv, "fit validation_data"))
+        elif validation_split:
+            split = int(x.shape[0] * (1 - validation_split))
+            if split == 0 or split == x.shape[0]:
+                raise ConfigError(f"fit: validation_split={validation_split} leaves no samples for training or "
+                                  f"validation out of {x.shape[0]}")
+            x, y, val = x[:split], y[:split], (x[split:], y[split:])
+        n = x.shape[0]
+        steps = math.ceil(n / batch_size)
+        history = callbacks_module.History()
+        cbs = [history]
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger(verbose))
+        user = list(callbacks or [])
+        terminate_on_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in user)
+        cbl = callbacks_module.CallbackList(user + cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        want_begin = cbl.wants("on_train_batch_begin")
+        want_end = cbl.wants("on_train_batch_end")
+        self.stop_training = False
+        self.history = history
+        metrics = self._train_metrics
+        tracker = self._loss_tracker
+        cbl.call("on_train_begin", {})
+        errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        errstate.__enter__()  # a diverging step is reported by DivergenceError, not by RuntimeWarnings
+        try:
+            for epoch in range(initial_epoch, epochs):
+                tracker.reset_state()
+                for m in metrics:
+                    m.reset_state()
+                cbl.call("on_epoch_begin", epoch, {})
+                order = self._fit_rng.permutation(n) if shuffle else None
+                for step in range(steps):
+                    lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+                    if order is not None:
+                        idx = order[lo:hi]
+                        xb, yb = x[idx], y[idx]
+                    else:
+                        xb, yb = x[lo:hi], y[lo:hi]
+                    if want_begin:
+                        cbl.call("on_train_batch_begin", step, {})
+                    loss, out, ok = self._train_step(xb, yb)
+                    if not ok:
+                        if terminate_on_nan:
+                            cbl.call("on_train_batch_end", step, {"loss": loss})
+                            self.stop_training = True
+                            break
+                        raise self._divergence(loss, epoch, step)
+                    tracker.update_state(loss, hi - lo)
+                    for m in metrics:
+                        m.update_state(yb, out)
+                    if want_end:
+                        cbl.call("on_train_batch_end", step, self._logs(tracker, metrics))
+                    if self.stop_training:
+                        break
+                logs = self._logs(tracker, metrics)
+                if val is not None and not (terminate_on_nan and self.stop_training and not math.isfinite(loss)):
+                    val_logs = self._evaluate_arrays(*val, batch_size)
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                cbl.call("on_epoch_end", epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            errstate.__exit__(None, None, None)
+            cbl.call("on_train_end", {})
+        return history
+
+    @staticmethod
+    def _logs(tracker, metrics) -> dict:
+        logs = {"loss": tracker.result(), **{m.name: m.result() for m in metrics}}
+        return dict(sorted(logs.items()))
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict:
+        tracker, metrics = self._eval_loss_tracker, self._eval_metrics
+        tracker.reset_state()
+        for m in metrics:
+            m.reset_state()
+        for lo in range(0, x.shape[0], batch_size):
+            xb, yb = x[lo:lo + batch_size], y[lo:lo + batch_size]
+            out = self._forward(xb, False)
+            loss, _ = self._loss_and_grad(yb, out, False)
+            tracker.update_state(loss, xb.shape[0])
+            for m in metrics:
+                m.update_state(yb, out)
+        return self._logs(tracker, metrics)
+
+    def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", return_dict: bool = False,
+                 **kwargs):
+        """Loss (and metrics) on `x`, `y`: a float, a list `[loss, *metrics]` or a dict."""
+        if kwargs:
+            raise ConfigError(f"evaluate: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size <= 0:
+            raise ConfigError(f"evaluate: batch_size must be a positive integer, got {batch_size!r}")
+        x = self._check_x(x, "evaluate")
+        self._prepare(x, y, "evaluate")
+        y = self._check_y(y, x, "evaluate")
+        start = time.perf_counter()
+        logs = self._evaluate_arrays(x, y, batch_size)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if verbose:
+            steps = math.ceil(x.shape[0] / batch_size)
+            elapsed = time.perf_counter() - start
+            sys.stdout.write(f"{steps}/{steps} - {callbacks_module.format_time(elapsed)} - "
+                             f"{callbacks_module.format_per_step(elapsed / steps)} - "
+                             f"{callbacks_module.format_logs(logs)}\n")
+        if return_dict:
+            return logs
+        ordered = [logs["loss"]] + [logs[m.name] for m in self._eval_metrics]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def predict(self, x, batch_size: int | None = None, verbose="auto", **kwargs) -> np.ndarray:
+        """Model outputs for `x`, computed in batches of `batch_size` (default 32)."""
+        if kwargs:
+            raise ConfigError(f"predict: unexpected argument(s) {', '.join(sorted(kwargs))}")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size <= 0:
+            raise ConfigError(f"predict: batch_size must be a positive integer, got {batch_size!r}")
+        x = self._check_x(x, "predict")
+        if not self.built:
+            self._input_shape = self._input_shape or tuple(x.shape[1:])
+            self.build()
+        outs = [self._forward(x[lo:lo + batch_size], False).copy() for lo in range(0, x.shape[0], batch_size)]
+        return np.concatenate(outs, axis=0)
+
+    def __call__(self, x, training: bool = False) -> np.ndarray:
+        x = self._check_x(x, "call")
+        if not self.built:
+            self._input_shape = self._input_shape or tuple(x.shape[1:])
+            self.build()
+        return self._forward(x, training).copy()
+
+    # ------------------------------------------------------------------ weights
+    def _require_built(self, where: str) -> None:
+        if not self.built:
+            if self._input_shape is not None and self._layers:
+                self.build()
+            else:
+                raise NotBuiltError(f"{where}: model {self.name!r} is not built yet; give the first layer "
+                                    "input_shape=(...) or call fit first")
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight, layer by layer, each layer's in Keras order."""
+        self._require_built("get_weights")
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        self._require_built("set_weights")
+        weights = list(weights)
+        expected = sum(len(layer.weight_names) for layer in self._layers)
+        if len(weights) != expected:
+            raise ShapeError(f"set_weights: model {self.name!r} has {expected} weight arrays, got {len(weights)}")
+        i = 0
+        for layer in self._layers:
+            n = len(layer.weight_names)
+            layer.set_weights(weights[i:i + n])
+            i += n
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return sum(layer.count_params() for layer in self._layers)
+
+    def summary(self, line_length: int | None = None, print_fn=None) -> None:
+        """Print Keras's table: Layer (type), Output Shape, Param #, and the totals."""
+        (print_fn or print)(self.summary_text())
+
+    def summary_text(self) -> str:
+        if self._input_shape is not None and not self.built and self._layers:
+            self.build()
+        rows = []
+        for layer in self._layers:
+            shape = _fmt_shape((None, *layer.output_shape)) if layer.built else "?"
+            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
+        w = [max(31, *(len(r[0]) + 1 for r in rows)) if rows else 31,
+             max(22, *(len(r[1]) + 1 for r in rows)) if rows else 22, 13]
+        lines = [f'Model: "{self.name}"',
+                 "┏" + "┳".join("━" * (c + 2) for c in w) + "┓",
+                 f"┃ {'Layer (type)':<{w[0]}} ┃ {'Output Shape':<{w[1]}} ┃ {'Param #':>{w[2]}} ┃",
+                 "┡" + "╇".join("━" * (c + 2) for c in w) + "┩"]
+        for i, (a, b, c) in enumerate(rows):
+            lines.append(f"│ {a:<{w[0]}} │ {b:<{w[1]}} │ {c:>{w[2]}} │")
+            if i < len(rows) - 1:
+                lines.append("├" + "┼".join("─" * (c_ + 2) for c_ in w) + "┤")
+        lines.append("└" + "┴".join("─" * (c + 2) for c in w) + "┘")
+        trainable = sum(v.size for lay in self._layers if lay.trainable and self.trainable for v in lay.params.values())
+        t_bytes = sum(v.nbytes for lay in self._layers if lay.trainable and self.trainable for v in lay.params.values())
+        all_n = sum(lay.count_params() for lay in self._layers if lay.built)
+        all_b = sum(v.nbytes for lay in self._layers for v in (*lay.params.values(), *lay.state.values()))
+        lines += [f" Total params: {all_n:,} ({readable_size(all_b)})",
+                  f" Trainable params: {trainable:,} ({readable_size(t_bytes)})",
+                  f" Non-trainable params: {all_n - trainable:,} ({readable_size(all_b - t_bytes)})"]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ config / save
+    def get_config(self) -> dict:
+        from tuinet.nn.layers import serialize as serialize_layer
+
+        cfg = {"name": self.name, "seed": self._user_seed if self._user_seed is not None else self.seed,
+               "layers": [serialize_layer(layer) for layer in self._layers]}
+        if self._input_shape is not None:
+            cfg["input_shape"] = [d for d in self._input_shape]
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        from tuinet.nn.layers import deserialize as deserialize_layer
+
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ConfigError("Sequential.from_config: expected a dict with a 'layers' list")
+        model = cls(name=config.get("name", "sequential"), seed=config.get("seed"))
+        if config.get("input_shape") is not None:
+            model._input_shape = tuple(config["input_shape"])
+        for spec in config["layers"]:
+            model.add(deserialize_layer(spec))
+        if model._input_shape is not None and model._layers:
+            model.build()
+        return model
+
+    def compile_config(self) -> dict | None:
+        if not self.compiled:
+            return None
+        return {"optimizer": optimizers_module.serialize(self.optimizer),
+                "loss": losses_module.serialize(self.loss),
+                "metrics": [s if isinstance(s, str) else metrics_module.serialize(s) for s in self._metric_specs]}
+
+    def save(self, path, *, include_optimizer: bool = True) -> None:
+        """Save architecture, weights, compile settings and optimizer state to one file (no pickle)."""
+        from tuinet.nn.serialization import save_model
+
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path) -> None:
+        from tuinet.nn.serialization import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        from tuinet.nn.serialization import load_weights
+
+        load_weights(self, path)
+
+    def __repr__(self) -> str:
+        return f"<Sequential name={self.name!r} layers={[lay.name for lay in self._layers]}>"
