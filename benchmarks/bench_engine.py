@@ -41,7 +41,7 @@ def make_data(key: str):
 
     w = WORKLOADS[key]
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(w["n"], *w["shape"])).astype(np.float32)
+    x = rng.standard_normal(size=(w["n"], *w["shape"]), dtype=np.float32)
     if key == "d":
         y = (x[:, 0] * x[:, 1] > 0).astype(np.float32).reshape(-1, 1)
     elif key == "e":

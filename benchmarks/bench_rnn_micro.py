@@ -6,6 +6,10 @@ hand, and the same step in PyTorch when `torch` is importable. GRU and SimpleRNN
 backward are timed too. Run with 2 BLAS threads, as the benchmarks do:
 
     OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 python benchmarks/bench_rnn_micro.py
+
+On a 2-vCPU box that other processes share, threaded BLAS calls (here the end-of-backward
+weight-gradient GEMMs; in torch its own pool) can stall for milliseconds: compare with
+`OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1` when the box is busy.
 """
 
 from __future__ import annotations
@@ -117,8 +121,8 @@ def bench_torch() -> tuple[float, float] | None:
 def main() -> None:
     print(f"batch {BATCH}, {STEPS} steps x {FEATURES} features, {UNITS} units, float32, "
           f"{os.environ['OMP_NUM_THREADS']} threads; best of {ROUNDS} x {REPEAT}")
-    for name, layer in [("LSTM", LSTM(UNITS)), ("GRU", GRU(UNITS)), ("GRU reset_after=False", GRU(UNITS, reset_after=False)),
-                        ("SimpleRNN", SimpleRNN(UNITS))]:
+    for name, layer in [("LSTM", LSTM(UNITS)), ("GRU", GRU(UNITS)),
+                        ("GRU reset_after=False", GRU(UNITS, reset_after=False)), ("SimpleRNN", SimpleRNN(UNITS))]:
         fwd, both = bench_layer(layer)
         print(f"tuinet {name:22s} forward {fwd:7.1f} us   forward+backward {both:7.1f} us")
     step = bench_train_step()

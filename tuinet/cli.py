@@ -1,17 +1,49 @@
-"""The `tuinet` command (click). Imports of the app stay inside the commands that need it."""
+"""The `tuinet` command.
+
+`tuinet [PRESET]` opens the app; `tuinet train PRESET` trains headless; `presets`, `summary`,
+`predict` and `evaluate` help around them. Every user error exits with code 2 and one line on
+stderr; nothing here imports textual unless the app is opened.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import signal
 import sys
+from pathlib import Path
 
 import click
 
 from tuinet.__about__ import __version__
+from tuinet.errors import TuinetError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT, invoke_without_command=True)
+class UserError(click.ClickException):
+    """A one-line error, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"tuinet: error: {self.format_message()}", err=True)
+
+
+def _fail(exc: Exception) -> UserError:
+    return UserError(str(exc))
+
+
+class PresetFirstGroup(click.Group):
+    """`tuinet spiral` means `tuinet open spiral`: an unknown first word is a preset to open."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["open", *args]
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=PresetFirstGroup, context_settings=CONTEXT, invoke_without_command=True)
 @click.version_option(__version__, "-V", "--version", prog_name="tuinet")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -19,14 +51,427 @@ def main(ctx: click.Context) -> None:
 
     \b
     Examples:
-      tuinet --version
-      python -c "import tuinet; print(tuinet.Sequential)"
+      tuinet                      open the app on the default preset
+      tuinet spiral               open the app on a shipped preset
+      tuinet train spiral         train headless, Keras-style output
+      tuinet presets              list the shipped presets
+      python -c "import tuinet"   the engine, as a library
     """
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
-        click.echo("\nThe interactive app and `tuinet train` are not built yet; the engine is "
-                   "available as `import tuinet`.", err=True)
+        ctx.invoke(open_app, preset=None)
+
+
+@main.command("open", hidden=True)
+@click.argument("preset", required=False)
+def open_app(preset: str | None) -> None:
+    """Open the app on PRESET (a shipped name or a .toml path)."""
+    from tuinet.presets import load_preset
+
+    try:
+        experiment = load_preset(preset or "spiral")
+    except TuinetError as exc:
+        raise _fail(exc) from None
+    try:
+        from tuinet.app import run_app
+    except ImportError:
+        click.echo(f"The interactive app is not built yet. Train headless instead:\n  tuinet train {experiment.name}",
+                   err=True)
         sys.exit(0)
+    run_app(experiment)  # pragma: no cover - exercised by the app tests
+
+
+# ---------------------------------------------------------------------- train
+class _Printer:
+    """Turns session events into Keras-style terminal output (or JSON lines)."""
+
+    def __init__(self, *, as_json: bool, dynamic: bool) -> None:
+        self.as_json, self.dynamic = as_json, dynamic
+        self._epoch_shown = -1
+        self._epoch_start = None
+
+    def __call__(self, event) -> None:
+        from tuinet import session as s
+        from tuinet.nn.callbacks import progress_line
+
+        if isinstance(event, s.BatchEnded):
+            if self.as_json:
+                return
+            self._header(event.epoch)
+            if self.dynamic:
+                elapsed = event.batch * 0 + self._elapsed()
+                line = progress_line(event.batch, event.steps, elapsed, event.logs, final=False, dim=True)
+                sys.stdout.write("\r\x1b[K" + line)
+                sys.stdout.flush()
+        elif isinstance(event, s.EpochEnded):
+            if self.as_json:
+                print(json.dumps({"event": "epoch", "epoch": event.epoch + 1, "epochs": event.epochs,
+                                  **{k: _num(v) for k, v in event.logs.items()}, "seconds": round(event.seconds, 4)}),
+                      flush=True)
+                return
+            self._header(event.epoch)
+            if self.dynamic:
+                steps = int(event.line.split("/", 1)[0])
+                line = progress_line(steps, steps, event.seconds, event.logs, final=True, dim=True)
+                sys.stdout.write("\r\x1b[K" + line + "\n")
+            else:
+                sys.stdout.write(event.line + "\n")
+            sys.stdout.flush()
+
+    def _header(self, epoch: int) -> None:
+        import time
+
+        if epoch != self._epoch_shown:
+            self._epoch_shown = epoch
+            self._epoch_start = time.perf_counter()
+            sys.stdout.write(f"Epoch {epoch + 1}/{self.epochs}\n")
+
+    def _elapsed(self) -> float:
+        import time
+
+        return time.perf_counter() - (self._epoch_start or time.perf_counter())
+
+
+def _num(v):
+    v = float(v)
+    return v if math.isfinite(v) else str(v)
+
+
+def _save(session, out: str | None) -> str | None:
+    if not out:
+        return None
+    session.model.metadata = _metadata(session)
+    session.model.save(out)
+    return out
+
+
+def _metadata(session) -> dict:
+    p = session.prepared
+    ds = p.dataset
+    return {"preset": session.experiment.name, "task": ds.task, "dataset": ds.name,
+            "feature_names": list(ds.feature_names), "class_names": list(ds.class_names or []) or None,
+            "scaler": p.scaler.get_config() if p.scaler is not None else None,
+            "scaler_kind": type(p.scaler).__name__ if p.scaler is not None else None}
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("preset")
+@click.option("--epochs", type=int, help="Override the preset's number of epochs.")
+@click.option("--batch-size", type=int, help="Override the preset's batch size.")
+@click.option("--learning-rate", "--lr", type=float, help="Override the preset's learning rate.")
+@click.option("--seed", type=int, help="Override the data and model seeds.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Save the trained model to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per epoch (for scripts).")
+def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) -> None:
+    """Train PRESET headless and report the test-split metrics.
+
+    PRESET is a shipped preset name (see `tuinet presets`) or a path to a .toml file. Output
+    follows Keras: an `Epoch n/N` line and a progress bar per epoch (plain lines when stdout is
+    not a terminal). Ctrl-C stops after the current batch, saves to --out if given, and exits
+    with code 130.
+
+    \b
+    Examples:
+      tuinet train spiral
+      tuinet train iris --epochs 50 --learning-rate 0.01 --out iris.tuinet
+      tuinet train my-experiment.toml --json > log.jsonl
+    """
+    from tuinet.presets import load_preset
+    from tuinet.session import TrainingSession
+
+    try:
+        experiment = load_preset(preset).with_overrides(epochs=epochs, batch_size=batch_size,
+                                                        learning_rate=learning_rate, seed=seed)
+        if out and not Path(out).resolve().parent.is_dir():
+            raise UserError(f"--out {out}: folder {str(Path(out).parent)!r} does not exist")
+        printer = _Printer(as_json=as_json, dynamic=sys.stdout.isatty() and not as_json)
+        printer.epochs = experiment.train.epochs
+        session = TrainingSession(experiment, sink=printer, batch_event_interval=0.05 if printer.dynamic else 1e9,
+                                  snapshot_interval=math.inf)
+    except TuinetError as exc:
+        raise _fail(exc) from None
+
+    interrupted = {"count": 0}
+
+    def on_sigint(signum, frame):
+        interrupted["count"] += 1
+        if interrupted["count"] > 1:
+            raise KeyboardInterrupt
+        session.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        session.run()
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+        click.echo("tuinet: interrupted twice; stopped at once, nothing saved", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    if session.state == "stopped":
+        if printer.dynamic:
+            sys.stdout.write("\n")
+        saved = _save(session, out)
+        click.echo(f"tuinet: interrupted at epoch {session.epoch + 1}, batch {session.batch}"
+                   f"{'; model saved to ' + saved if saved else ''}", err=True)
+        sys.exit(130)
+    if session.state == "diverged":
+        if printer.dynamic:
+            sys.stdout.write("\n")
+        saved = _save(session, out)
+        msg = session.last_message or "training diverged"
+        click.echo(f"tuinet: {msg}{' Last finite model saved to ' + saved + '.' if saved else ''}", err=True)
+        sys.exit(1)
+    if session.state == "failed":
+        click.echo(f"tuinet: error: {session.last_message}", err=True)
+        sys.exit(1)
+
+    test = session.test_results
+    if as_json:
+        print(json.dumps({"event": "test", **{k: _num(v) for k, v in test.items()}}), flush=True)
+    elif test:
+        shown = {k[len("test_"):]: v for k, v in sorted(test.items())}
+        from tuinet.nn.callbacks import format_logs
+
+        print(f"Test ({len(session.prepared.x_test)} samples): {format_logs(shown)}")
+    problems = experiment.expect.check(session.results()) if experiment.expect.targets else []
+    if experiment.expect.targets and not as_json:
+        wanted = ", ".join(f"{k} {'<=' if experiment.expect.lower_is_better(k) else '>='} {v:g}"
+                           for k, v in experiment.expect.targets.items())
+        print(f"Expected: {wanted} — {'met' if not problems else 'NOT met: ' + '; '.join(problems)}")
+    saved = _save(session, out)
+    if saved and not as_json:
+        print(f"Model saved to {saved}")
+
+
+# ---------------------------------------------------------------------- helpers around training
+def _layer_brief(spec: dict) -> str:
+    kind = spec["type"]
+    main_arg = next((spec[k] for k in ("units", "filters", "rate", "output_dim") if k in spec), None)
+    act = spec.get("activation")
+    parts = [kind] + ([str(main_arg)] if main_arg is not None else []) + ([act] if isinstance(act, str) else [])
+    return " ".join(parts)
+
+
+@main.command(context_settings=CONTEXT)
+def presets() -> None:
+    """List the shipped presets: name, data, model and the result each promises.
+
+    \b
+    Example:
+      tuinet presets
+    """
+    from tuinet.presets import list_presets, load_preset
+
+    rows = []
+    for name, path in list_presets().items():
+        try:
+            e = load_preset(path)
+        except TuinetError as exc:
+            rows.append((name, "?", f"invalid: {exc}", ""))
+            continue
+        d = e.data
+        data = d.source + (f" ({d.samples})" if d.samples else "")
+        model = " → ".join(_layer_brief(s) for s in e.model.layers)
+        expect = ", ".join(f"{k} {'<=' if e.expect.lower_is_better(k) else '>='} {v:g}"
+                           for k, v in e.expect.targets.items())
+        rows.append((name, data, model, expect))
+    if not rows:
+        click.echo("no presets found", err=True)
+        return
+    heads = ("NAME", "DATA", "MODEL", "EXPECTED")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+    widths[2] = min(widths[2], 60)
+    click.echo("  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip())
+    for r in rows:
+        model = r[2] if len(r[2]) <= widths[2] else r[2][: widths[2] - 1] + "…"
+        click.echo("  ".join(c.ljust(w) for c, w in zip((r[0], r[1], model, r[3]), widths)).rstrip())
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("preset")
+def summary(preset: str) -> None:
+    """Show PRESET's data split and model summary without training.
+
+    \b
+    Example:
+      tuinet summary digits-cnn
+    """
+    from tuinet.presets import load_preset
+    from tuinet.session import TrainingSession
+
+    try:
+        session = TrainingSession(load_preset(preset))
+    except TuinetError as exc:
+        raise _fail(exc) from None
+    e, p = session.experiment, session.prepared
+    ds = p.dataset
+    click.echo(f"{e.name}: {e.title or e.description}".rstrip(": "))
+    click.echo(f"Data: {ds.name} ({ds.task}), {ds.n} samples, inputs {tuple(ds.x.shape[1:])}"
+               + (f", {ds.num_classes} classes" if ds.task == "classification" else ""))
+    click.echo(f"Split: train {len(p.x_train)}, validation {len(p.x_val)}, test {len(p.x_test)}"
+               f" (scaling: {e.data.scaling})")
+    t = e.train
+    click.echo(f"Training: {t.optimizer} (learning rate {t.learning_rate:g}), loss {t.loss}, "
+               f"batch {t.batch_size}, {t.epochs} epochs")
+    click.echo(session.model.summary_text())
+
+
+def _read_features(path: str, expected: int, target) -> "tuple":
+    import numpy as np
+
+    from tuinet import data
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{path}: file not found")
+    if target is not None:
+        try:
+            ds = data.load_file(p, target=int(target) if str(target).lstrip("-").isdigit() else target)
+        except TuinetError as exc:
+            raise _fail(exc) from None
+        return ds.x, None
+    import csv
+
+    rows, header = [], None
+    with p.open(newline="") as f:
+        for lineno, row in enumerate(csv.reader(f), start=1):
+            if not row or all(not c.strip() for c in row):
+                continue
+            try:
+                rows.append([float(c) for c in row])
+            except ValueError:
+                if lineno == 1 and header is None and not rows:
+                    header = row
+                    continue
+                bad = next(i for i, c in enumerate(row) if not _is_float(c))
+                col = header[bad] if header and bad < len(header) else bad
+                raise UserError(f"{path}: line {lineno}, column {col!r}: expected a number, got {row[bad]!r}")
+            if len(rows[-1]) != expected:
+                raise UserError(f"{path}: line {lineno}: expected {expected} values (the model's inputs), "
+                                f"got {len(rows[-1])}; use --target to drop a label column")
+    if not rows:
+        raise UserError(f"{path}: no data rows")
+    return np.asarray(rows, dtype=np.float32), header
+
+
+def _is_float(c: str) -> bool:
+    try:
+        float(c)
+    except ValueError:
+        return False
+    return True
+
+
+def _apply_scaler(model, x):
+    from tuinet import data
+
+    meta = getattr(model, "metadata", {}) or {}
+    if meta.get("scaler"):
+        cls = getattr(data, meta.get("scaler_kind") or "", None)
+        if cls is not None:
+            return cls.from_config(meta["scaler"]).transform(x)
+    return x
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model_path", metavar="MODEL")
+@click.argument("data_path", metavar="DATA.csv")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write predictions to this CSV file.")
+@click.option("--target", help="Name or index of a label column in DATA.csv to leave out.")
+def predict(model_path: str, data_path: str, output, target) -> None:
+    """Predict with a saved MODEL on the rows of DATA.csv.
+
+    The inputs are scaled as they were in training (the scaler is saved in the model file by
+    `tuinet train --out`). Classification prints the class (by name when known) and its
+    probability; regression prints the value.
+
+    \b
+    Examples:
+      tuinet train iris --out iris.tuinet
+      tuinet predict iris.tuinet new-flowers.csv -o predictions.csv
+    """
+    import numpy as np
+
+    import tuinet
+
+    try:
+        model = tuinet.load_model(model_path)
+    except TuinetError as exc:
+        raise _fail(exc) from None
+    shape = model.input_shape[1:]
+    if len(shape) != 1:
+        raise UserError(f"{model_path}: the model takes inputs of shape {shape}; predict reads flat CSV rows only")
+    x, _ = _read_features(data_path, shape[0], target)
+    if x.shape[1] != shape[0]:
+        raise UserError(f"{data_path}: {x.shape[1]} feature columns, the model expects {shape[0]}")
+    out = model.predict(_apply_scaler(model, x), verbose=0)
+    meta = model.metadata or {}
+    names = meta.get("class_names")
+    lines = []
+    if meta.get("task") == "classification" or (out.ndim == 2 and out.shape[1] > 1):
+        if out.shape[1] == 1:
+            ids = (out[:, 0] > 0.5).astype(int)
+            conf = np.where(ids == 1, out[:, 0], 1 - out[:, 0])
+        else:
+            ids, conf = out.argmax(1), out.max(1)
+        header = ["prediction", "probability"]
+        for i, c in zip(ids, conf):
+            lines.append([names[i] if names and i < len(names) else str(int(i)), f"{c:.6f}"])
+    else:
+        header = [f"y{j}" for j in range(out.reshape(len(out), -1).shape[1])]
+        lines = [[f"{v:.6g}" for v in row] for row in out.reshape(len(out), -1)]
+    if output:
+        import csv
+        import os
+        import tempfile
+
+        folder = Path(output).resolve().parent
+        if not folder.is_dir():
+            raise UserError(f"--output {output}: folder {str(folder)!r} does not exist")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".predict.", suffix=".tmp")
+        with os.fdopen(fd, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(lines)
+        os.replace(tmp, output)
+        click.echo(f"{len(lines)} predictions written to {output}")
+    else:
+        click.echo(",".join(header))
+        for row in lines:
+            click.echo(",".join(row))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model_path", metavar="MODEL")
+@click.argument("preset")
+def evaluate(model_path: str, preset: str) -> None:
+    """Evaluate a saved MODEL on the test split of PRESET's data.
+
+    \b
+    Example:
+      tuinet train wine --out wine.tuinet
+      tuinet evaluate wine.tuinet wine
+    """
+    import tuinet
+    from tuinet.nn.callbacks import format_logs
+    from tuinet.presets import load_preset
+    from tuinet.session import TrainingSession
+
+    try:
+        model = tuinet.load_model(model_path)
+        experiment = load_preset(preset)
+        prepared = TrainingSession._prepare_data(experiment)
+        if not model.compiled:
+            model.compile(optimizer="adam", loss=experiment.train.loss, metrics=list(experiment.train.metrics))
+        x, y = (prepared.x_test, prepared.y_test) if len(prepared.x_test) else (prepared.x_val, prepared.y_val)
+        which = "test" if len(prepared.x_test) else "validation"
+        if not len(x):
+            raise UserError(f"{preset}: the preset has no test or validation split to evaluate on")
+        logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    except TuinetError as exc:
+        raise _fail(exc) from None
+    click.echo(f"{which} split of {experiment.name} ({len(x)} samples): {format_logs(logs)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,17 @@ class ModelFileError(TuinetError, OSError):
     """A model file that is missing, truncated, foreign or tampered with."""
 
 
+class DataError(TuinetError, ValueError):
+    """A data file or data option that cannot be used (text in a numeric column, ragged row...)."""
+
+
+class PresetError(TuinetError, ValueError):
+    """A preset file that is missing, not valid TOML, or has a wrong field.
+
+    The message reads like `spiral.toml: model.layers[2].units: expected a positive integer, got "sixteen"`.
+    """
+
+
 class DivergenceError(TuinetError, ArithmeticError):
     """The loss became NaN or infinite during training."""
 

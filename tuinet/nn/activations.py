@@ -69,7 +69,7 @@ class ReLU(Activation):
         return (z > 0).astype(z.dtype)
 
     def backward(self, z, a, grad_a):
-        return np.where(z > 0, grad_a, 0).astype(grad_a.dtype, copy=False)
+        return np.multiply(grad_a, z > 0)  # far faster than np.where on random masks
 
 
 class Sigmoid(Activation):

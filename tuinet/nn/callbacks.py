@@ -172,21 +172,26 @@ class ProgbarLogger(Callback):
 
     def _draw(self, current: int, logs: dict, *, final: bool) -> None:
         elapsed = time.perf_counter() - self._start
-        per = elapsed / max(current, 1)
-        width = 20
-        full = min(width, int(width * current / max(self.steps, 1)))
-        bar = "━" * full
-        if full < width:
-            bar += f"\x1b[2m{'━' * (width - full)}\x1b[0m" if self.dynamic else "." * (width - full)
-        shown_time = elapsed if final else per * (self.steps - current)
-        n = len(str(self.steps))
-        line = (f"{current:>{n}}/{self.steps} {bar} {format_time(shown_time)} {format_per_step(per)}"
-                f"{' - ' + format_logs(logs) if logs else ''}")
+        line = progress_line(current, self.steps, elapsed, logs, final=final, dim=self.dynamic)
         if self.dynamic:
             self.out.write("\r\x1b[K" + line + ("\n" if final else ""))
         elif final:
             self.out.write(line + "\n")
         self.out.flush()
+
+
+def progress_line(current: int, steps: int, elapsed: float, logs: dict, *, final: bool, dim: bool = False) -> str:
+    """Keras's bar line: `12/63 ━━━━━━━━━━━━━━━━━━━━ 1s 4ms/step - loss: 0.6932` (ETA while running)."""
+    per = elapsed / max(current, 1)
+    width = 20
+    full = min(width, int(width * current / max(steps, 1)))
+    bar = "━" * full
+    if full < width:
+        bar += f"\x1b[2m{'━' * (width - full)}\x1b[0m" if dim else "." * (width - full)
+    shown = elapsed if final else per * (steps - current)
+    n = len(str(steps))
+    return (f"{current:>{n}}/{steps} {bar} {format_time(shown)} {format_per_step(per)}"
+            f"{' - ' + format_logs(logs) if logs else ''}")
 
 
 def _auto_mode(monitor: str, mode: str, owner: str) -> str:

@@ -67,6 +67,7 @@ class Sequential:
         self.history = None
         self.trainable = trainable
         self._groups: dict = {}
+        self.metadata: dict = {}  # JSON-friendly facts saved with the model (scaler, class names...)
         self._init_rng, self._fit_rng = model_streams(self.seed)
         for layer in layers or []:
             self.add(layer)
@@ -424,6 +425,20 @@ class Sequential:
             epoch=epoch, batch=batch, loss=loss)
 
     # ------------------------------------------------------------------ fit
+    def make_train_loop(self, x, y, *, batch_size: int = 32, shuffle: bool = True, validation_data=None,
+                        where: str = "train") -> "TrainLoop":
+        """Check the data against the model and return a batch-by-batch `TrainLoop` over it."""
+        x = self._check_x(x, where)
+        self._prepare(x, y, where)
+        y = self._check_y(y, x, where)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) < 2:
+                raise ConfigError(f"{where}: validation_data must be a tuple (x_val, y_val)")
+            xv = self._check_x(validation_data[0], f"{where} validation data")
+            val = (xv, self._check_y(validation_data[1], xv, f"{where} validation data"))
+        return TrainLoop(self, x, y, batch_size=batch_size, shuffle=shuffle, validation_data=val)
+
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, initial_epoch: int = 0,
             **kwargs):
@@ -438,78 +453,55 @@ class Sequential:
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ConfigError(f"fit: validation_split must be a number in [0, 1), got {validation_split!r}")
         verbose = 1 if verbose == "auto" else int(verbose)
-        x = self._check_x(x, "fit")
-        self._prepare(x, y, "fit")
-        y = self._check_y(y, x, "fit")
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) < 2:
-                raise ConfigError("fit: validation_data must be a tuple (x_val, y_val)")
-            xv = self._check_x(validation_data[0], "fit validation_data")
-            val = (xv, self._check_y(validation_data[1], xv, "fit validation_data"))
-        elif validation_split:
-            split = int(x.shape[0] * (1 - validation_split))
-            if split == 0 or split == x.shape[0]:
+        if validation_data is None and validation_split:
+            xa = self._check_x(x, "fit")
+            split = int(xa.shape[0] * (1 - validation_split))
+            if split == 0 or split == xa.shape[0]:
                 raise ConfigError(f"fit: validation_split={validation_split} leaves no samples for training or "
-                                  f"validation out of {x.shape[0]}")
-            x, y, val = x[:split], y[:split], (x[split:], y[split:])
-        n = x.shape[0]
-        steps = math.ceil(n / batch_size)
+                                  f"validation out of {xa.shape[0]}")
+            ya = np.asarray(y) if y is not None else None
+            if ya is not None and ya.ndim and ya.shape[0] == xa.shape[0]:
+                x, y, validation_data = xa[:split], ya[:split], (xa[split:], ya[split:])
+        loop = self.make_train_loop(x, y, batch_size=batch_size, shuffle=shuffle, validation_data=validation_data,
+                                    where="fit")
+        loop.epoch = initial_epoch
         history = callbacks_module.History()
         cbs = [history]
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
         user = list(callbacks or [])
         terminate_on_nan = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in user)
-        cbl = callbacks_module.CallbackList(user + cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        cbl = callbacks_module.CallbackList(user + cbs, self,
+                                            {"epochs": epochs, "steps": loop.steps, "verbose": verbose})
         want_begin = cbl.wants("on_train_batch_begin")
         want_end = cbl.wants("on_train_batch_end")
         self.stop_training = False
         self.history = history
-        metrics = self._train_metrics
-        tracker = self._loss_tracker
         cbl.call("on_train_begin", {})
-        errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
-        errstate.__enter__()  # a diverging step is reported by DivergenceError, not by RuntimeWarnings
         try:
             for epoch in range(initial_epoch, epochs):
-                tracker.reset_state()
-                for m in metrics:
-                    m.reset_state()
+                loop.start_epoch()
                 cbl.call("on_epoch_begin", epoch, {})
-                order = self._fit_rng.permutation(n) if shuffle else None
-                for step in range(steps):
-                    lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
-                    if order is not None:
-                        idx = order[lo:hi]
-                        xb, yb = x[idx], y[idx]
-                    else:
-                        xb, yb = x[lo:hi], y[lo:hi]
+                diverged = False
+                while not loop.epoch_finished:
                     if want_begin:
-                        cbl.call("on_train_batch_begin", step, {})
-                    loss, out, ok = self._train_step(xb, yb)
+                        cbl.call("on_train_batch_begin", loop.step, {})
+                    loss, ok = loop.train_batch()
                     if not ok:
-                        if terminate_on_nan:
-                            cbl.call("on_train_batch_end", step, {"loss": loss})
-                            self.stop_training = True
-                            break
-                        raise self._divergence(loss, epoch, step)
-                    tracker.update_state(loss, hi - lo)
-                    for m in metrics:
-                        m.update_state(yb, out)
+                        if not terminate_on_nan:
+                            raise self._divergence(loss, epoch, loop.step)
+                        cbl.call("on_train_batch_end", loop.step, {"loss": loss})
+                        self.stop_training = diverged = True
+                        break
                     if want_end:
-                        cbl.call("on_train_batch_end", step, self._logs(tracker, metrics))
+                        cbl.call("on_train_batch_end", loop.step - 1, loop.logs())
                     if self.stop_training:
                         break
-                logs = self._logs(tracker, metrics)
-                if val is not None and not (terminate_on_nan and self.stop_training and not math.isfinite(loss)):
-                    val_logs = self._evaluate_arrays(*val, batch_size)
-                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                logs = loop.finish_epoch(validate=not diverged)
                 cbl.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
         finally:
-            errstate.__exit__(None, None, None)
             cbl.call("on_train_end", {})
         return history
 
@@ -691,3 +683,72 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={[lay.name for lay in self._layers]}>"
+
+
+class TrainLoop:
+    """Batch-by-batch training on fixed, already checked arrays: the engine of `fit` and of the session.
+
+    `start_epoch()` shuffles; `train_batch()` runs one optimizer step and returns
+    `(batch_loss, ok)` (ok is False when the step was refused as non-finite: nothing changed
+    and `step` did not advance); `epoch_finished` says when every batch is done;
+    `finish_epoch()` returns the epoch's logs (with `val_*` entries when validation data was
+    given) and moves to the next epoch. `logs()` gives the running means of the current epoch.
+    """
+
+    def __init__(self, model: Sequential, x: np.ndarray, y: np.ndarray, *, batch_size: int = 32,
+                 shuffle: bool = True, validation_data=None) -> None:
+        self.model, self.x, self.y = model, x, y
+        self.batch_size, self.shuffle, self.val = int(batch_size), shuffle, validation_data
+        self.n = x.shape[0]
+        self.steps = math.ceil(self.n / self.batch_size)
+        self.epoch = 0
+        self.step = 0
+        self._started = False
+        self._order = None
+
+    def start_epoch(self) -> None:
+        model = self.model
+        model._loss_tracker.reset_state()
+        for m in model._train_metrics:
+            m.reset_state()
+        self._order = model._fit_rng.permutation(self.n) if self.shuffle else None
+        self.step = 0
+        self._started = True
+
+    @property
+    def epoch_finished(self) -> bool:
+        return self._started and self.step >= self.steps
+
+    def train_batch(self) -> tuple[float, bool]:
+        if not self._started:
+            self.start_epoch()
+        model = self.model
+        lo = self.step * self.batch_size
+        hi = min(self.n, lo + self.batch_size)
+        if self._order is not None:
+            idx = self._order[lo:hi]
+            xb, yb = self.x[idx], self.y[idx]
+        else:
+            xb, yb = self.x[lo:hi], self.y[lo:hi]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, out, ok = model._train_step(xb, yb)
+        if not ok:
+            return loss, False
+        model._loss_tracker.update_state(loss, hi - lo)
+        for m in model._train_metrics:
+            m.update_state(yb, out)
+        self.step += 1
+        return loss, True
+
+    def logs(self) -> dict:
+        return self.model._logs(self.model._loss_tracker, self.model._train_metrics)
+
+    def finish_epoch(self, validate: bool = True) -> dict:
+        logs = self.logs()
+        if self.val is not None and validate:
+            val_logs = self.model._evaluate_arrays(*self.val, self.batch_size)
+            logs.update({f"val_{k}": v for k, v in val_logs.items()})
+        self.epoch += 1
+        self.step = 0
+        self._started = False
+        return logs

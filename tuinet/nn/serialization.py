@@ -64,14 +64,23 @@ def _header_array(header: dict) -> np.ndarray:
 
 
 def save_model(model, path, *, include_optimizer: bool = True) -> None:
-    """Save `model` (architecture, weights, compile settings, optimizer state) to `path`."""
+    """Save `model` (architecture, weights, compile settings, optimizer state) to `path`.
+
+    `model.metadata` (a JSON-friendly dict, e.g. the scaler and class names the app or
+    `tuinet train` used) is stored too and comes back on load.
+    """
     model._require_built("save")
     weights = model.get_weights()
     names = [f"{layer.name}/{w}" for layer in model.layers for w in layer.weight_names]
     arrays = {f"w_{i:04d}": w for i, w in enumerate(weights)}
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "tuinet_version": __version__,
               "model": model.get_config(), "compile": model.compile_config(),
-              "weights": [_entry(n, w) for n, w in zip(names, weights)], "optimizer": None}
+              "weights": [_entry(n, w) for n, w in zip(names, weights)], "optimizer": None,
+              "metadata": getattr(model, "metadata", None) or {}}
+    try:
+        json.dumps(header)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"cannot save to {str(path)!r}: model.metadata is not JSON-friendly ({exc})") from None
     if include_optimizer and model.optimizer is not None:
         state = model.optimizer.get_state()
         keys = sorted(state)
@@ -165,6 +174,7 @@ def load_model(path, *, compile: bool = True):
         if not model.built:
             raise ModelFileError(f"{label}: the saved architecture has no input shape")
         model.set_weights([a for _, a in weights])
+        model.metadata = header.get("metadata") or {}
         comp = header.get("compile")
         if compile and comp:
             model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),

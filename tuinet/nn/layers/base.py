@@ -31,7 +31,9 @@ from tuinet.nn import activations, backend, initializers, regularizers
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    """Keras's `to_snake_case`: `Conv2D` -> "conv2d", `SimpleRNN` -> "simple_rnn"."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def check_positive_int(layer: str, arg: str, value) -> int:

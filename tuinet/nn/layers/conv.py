@@ -4,13 +4,13 @@ Both layers run through one 2-D engine (a 1-D input `(batch, steps, channels)` i
 of height 1). The forward pass is im2col plus one matrix product: the patch matrix has shape
 `(batch * out_h * out_w, kh * kw * cin)` with its columns in the kernel's `(kh, kw, cin)`
 order, so the kernel `(kh, kw, cin, filters)` reshapes to `(kh * kw * cin, filters)` without
-a copy (the bias rides along as one extra row against a column of ones). The input gradient is col2im: per kernel offset (`kh * kw` of them), one small matrix
-product and one strided add into the padded input gradient.
+a copy (the bias rides along as one extra row, against a column of ones). The input gradient
+is col2im: per kernel offset (`kh * kw` of them), one small matrix product and one strided add
+into the padded input gradient. Work arrays that never leave a layer are kept between calls.
 """
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -20,18 +20,12 @@ from tuinet.nn import activations, initializers, regularizers
 from tuinet.nn.layers.base import Layer, check_choice, check_positive_int, check_tuple
 
 
-def keras_snake(name: str) -> str:
-    """Keras's `to_snake_case`: `Conv2D` -> "conv2d", `MaxPooling2D` -> "max_pooling2d"."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def check_data_format(layer: str, data_format) -> str:
     """Accept Keras's `data_format` argument; only "channels_last" is implemented."""
-    if data_format is None or data_format == "channels_last":
+    fmt = data_format.lower() if isinstance(data_format, str) else data_format
+    if fmt is None or fmt == "channels_last":
         return "channels_last"
-    if data_format == "channels_first":
+    if fmt == "channels_first":
         raise ConfigError(f"{layer}: data_format 'channels_first' is not supported; tuinet layers are "
                           f"channels-last, so pass data_format='channels_last' (or None)")
     raise ConfigError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
@@ -44,19 +38,31 @@ def same_padding(size: int, k_eff: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def padded_input(layer, attr: str, x: np.ndarray, pads, fill, dtype) -> np.ndarray:
+def scratch(layer, key: str, shape: tuple, dtype, init=None) -> np.ndarray:
+    """A work array cached on `layer` under `key`, reused while its shape and dtype hold.
+
+    For arrays that never leave the layer (patch matrices, masks, padded inputs): reusing them
+    spares the allocator and the page faults of fresh multi-megabyte arrays every step. The
+    array is uninitialised, except that `init(array)` runs when a new one is made.
+    """
+    cache = layer.__dict__.setdefault("_scratch", {})
+    buf = cache.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = cache[key] = np.empty(shape, dtype=dtype)
+        if init is not None:
+            init(buf)
+    return buf
+
+
+def padded_input(layer, x: np.ndarray, pads, fill) -> np.ndarray:
     """`x` `(N, H, W, C)` padded by `pads` `((top, bottom), (left, right))` with `fill`.
 
-    The padded buffer is cached on `layer` under `attr` and reused while the shape stays the
-    same: only its interior is rewritten, so its border keeps `fill`.
+    The result is a work array of `layer` (dtype `layer._dtype`): later calls rewrite only its
+    interior, so its border keeps `fill`.
     """
     (pt, pb), (pl, pr) = pads
     n, h, w, c = x.shape
-    shape = (n, h + pt + pb, w + pl + pr, c)
-    buf = getattr(layer, attr, None)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = np.full(shape, fill, dtype=dtype)
-        setattr(layer, attr, buf)
+    buf = scratch(layer, "padded", (n, h + pt + pb, w + pl + pr, c), layer._dtype, init=lambda a: a.fill(fill))
     buf[:, pt:pt + h, pl:pl + w, :] = x
     return buf
 
@@ -98,10 +104,6 @@ class _Conv(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
-    @classmethod
-    def default_name(cls) -> str:
-        return keras_snake(cls.__name__)
-
     def _label(self) -> str:
         return f"{type(self).__name__} {(self.name or self.default_name())!r}"
 
@@ -138,7 +140,8 @@ class _Conv(Layer):
         self.add_weight("kernel", (*self.kernel_size, input_shape[-1], self.filters), self.kernel_initializer,
                         rng, regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, rng, regularizer=self.bias_regularizer)
+            self.add_weight("bias", (self.filters,), self.bias_initializer, rng,
+                            regularizer=self.bias_regularizer)
 
     # -- helpers on the 2-D view --------------------------------------------------------------
     def _geometry(self, h: int, w: int):
@@ -175,11 +178,12 @@ class _Conv(Layer):
         m, k, e = n * oh * ow, kh * kw * c, int(self.use_bias)
         self._transposed = transposed = c < 8
         shape = (k + e, m) if transposed else (m, k + e)
-        buf = getattr(self, "_cols_buf", None)
-        if buf is None or buf.shape != shape or buf.dtype != self._dtype:
-            buf = self._cols_buf = np.empty(shape, dtype=self._dtype)
+
+        def ones(a):  # the bias's column (row) of ones: the copies below never touch it
             if e:
-                buf[k if transposed else (slice(None), k)] = 1
+                a[k if transposed else (slice(None), k)] = 1
+
+        buf = scratch(self, "cols", shape, self._dtype, init=ones)
         if transposed:
             for i in range(kh):
                 for j in range(kw):
@@ -188,7 +192,8 @@ class _Conv(Layer):
         else:
             isz = buf.itemsize
             row = (k + e) * isz
-            dest = as_strided(buf, (n, oh, ow, kh, kw, c), (row * oh * ow, row * ow, row, kw * c * isz, c * isz, isz))
+            dest = as_strided(buf, (n, oh, ow, kh, kw, c),
+                              (row * oh * ow, row * ow, row, kw * c * isz, c * isz, isz))
             s0, s1, s2, s3 = xp.strides
             np.copyto(dest, as_strided(xp, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3),
                                        writeable=False))
@@ -199,9 +204,7 @@ class _Conv(Layer):
         kmat = self.params["kernel"].reshape(-1, self.filters)
         if not self.use_bias:
             return kmat
-        buf = getattr(self, "_wmat_buf", None)
-        if buf is None or buf.shape != (kmat.shape[0] + 1, self.filters) or buf.dtype != kmat.dtype:
-            buf = self._wmat_buf = np.empty((kmat.shape[0] + 1, self.filters), dtype=kmat.dtype)
+        buf = scratch(self, "wmat", (kmat.shape[0] + 1, self.filters), kmat.dtype)
         buf[:-1] = kmat
         buf[-1] = self.params["bias"]
         return buf
@@ -218,13 +221,20 @@ class _Conv(Layer):
         self._k2, self._s2, self._d2, self._pads, (oh, ow) = self._geometry(h, w)
         self._in_shape4, self._out3 = x4.shape, (n, oh, ow)
         padded = self._pads != ((0, 0), (0, 0))
-        xp = padded_input(self, "_xpad_buf", x4, self._pads, 0, self._dtype) if padded else x4
+        xp = padded_input(self, x4, self._pads, 0) if padded else x4
         self._xp_shape = xp.shape
         self._cols = cols = self._im2col(xp, oh, ow)
-        z = (cols.T if self._transposed else cols) @ self._weight_matrix()
+        # z stays inside the layer unless the activation is linear (returns z itself): only
+        # then does it need a fresh array each call.
+        linear = isinstance(self.activation, activations.Linear)
+        z = np.empty((n * oh * ow, self.filters), self._dtype) if linear \
+            else scratch(self, "z", (n * oh * ow, self.filters), self._dtype)
+        np.matmul(cols.T if self._transposed else cols, self._weight_matrix(), out=z)
         z = z.reshape((n, ow, self.filters) if self.rank == 1 else (n, oh, ow, self.filters))
         self._z = z
         self._a = a = self.activation(z)
+        if a is z and not linear:  # an activation that hands z back: stop reusing that buffer
+            self._scratch.pop("z")
         return a
 
     def backward(self, grad_out):
@@ -239,10 +249,7 @@ class _Conv(Layer):
         cols = self._cols if self._transposed else self._cols.T
         gk = self.grads["kernel"]
         if self.use_bias:  # one product gives the kernel and the bias gradients
-            dw = getattr(self, "_dw_buf", None)
-            if dw is None or dw.shape != (cols.shape[0], f) or dw.dtype != self._dtype:
-                dw = self._dw_buf = np.empty((cols.shape[0], f), dtype=self._dtype)
-            np.matmul(cols, g, out=dw)
+            dw = np.matmul(cols, g, out=scratch(self, "dw", (cols.shape[0], f), self._dtype))
             gk[...] = dw[:-1].reshape(gk.shape)
             self.grads["bias"][...] = dw[-1]
         elif gk.flags.c_contiguous:
@@ -257,17 +264,12 @@ class _Conv(Layer):
         # col2im, one kernel offset at a time: g @ kernel[i, j].T is a contiguous
         # `(N, oh, ow, C)` slab, so each add runs along whole rows (faster than slicing the
         # full `(M, kh * kw * C)` patch gradient, whose slabs are strided).
-        slab = getattr(self, "_slab_buf", None)
-        if slab is None or slab.shape != (n * oh * ow, c) or slab.dtype != self._dtype:
-            slab = self._slab_buf = np.empty((n * oh * ow, c), dtype=self._dtype)
+        slab = scratch(self, "slab", (n * oh * ow, c), self._dtype)
         slab4 = slab.reshape(n, oh, ow, c)
         padded = self._pads != ((0, 0), (0, 0))
-        if padded:  # the padded gradient is scratch: reuse it
-            dxp = getattr(self, "_dxpad_buf", None)
-            if dxp is None or dxp.shape != self._xp_shape or dxp.dtype != self._dtype:
-                dxp = self._dxpad_buf = np.zeros(self._xp_shape, dtype=self._dtype)
-            else:
-                dxp.fill(0)
+        if padded:  # the padded gradient never leaves the layer: reuse it
+            dxp = scratch(self, "dxpad", self._xp_shape, self._dtype)
+            dxp.fill(0)
         else:
             dxp = np.zeros(self._xp_shape, dtype=self._dtype)
         for i in range(kh):

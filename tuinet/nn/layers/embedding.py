@@ -59,7 +59,7 @@ class Embedding(Layer):
             with np.errstate(invalid="ignore"):
                 ids = x.astype(np.intp)
             if x.dtype.kind == "f" and not np.array_equal(ids, x):
-                bad = x.reshape(-1)[np.flatnonzero(ids.reshape(-1) != x.reshape(-1))[0]]
+                bad = x.reshape(-1)[np.flatnonzero(ids.reshape(-1) != x.reshape(-1))[0]].item()
                 raise ShapeError(f"{label} expects integer ids in [0, {self.input_dim}), got the "
                                  f"non-integer value {bad!r}")
         else:

@@ -1,14 +1,14 @@
-"""Pooling layers, channels-last, with Keras 3 arguments: max / average pooling over windows
+"""Pooling layers, channels-last, with Keras 3 arguments: max and average pooling over windows
 (1-D and 2-D) and their global versions.
 
 Windowed pooling views the (padded) input as `(batch, out_h, pool_h, out_w, pool_w, channels)`
 without copying and reduces it in two vectorised stages: along each window row, then across
-rows. Max pooling keeps, per stage, the index of the first maximum (so ties go to the first
-position in row-major order, as in TensorFlow and PyTorch), and its backward pass routes each
-gradient to that one position with masks, writing through the same kind of strided view of
-the input gradient (no per-element fancy indexing). "same" padding follows
-TensorFlow: max pooling ignores the padding, average pooling divides by the number of real
-(non-pad) elements in each window.
+rows. Max pooling keeps a mask per stage of where the first maximum sits, so ties go to the
+first position in row-major order (as in TensorFlow and PyTorch), and its backward pass routes
+each gradient to that one position by multiplying with the masks, writing through the same
+kind of strided view of the input gradient: no per-element fancy indexing. "same" padding
+follows TensorFlow: max pooling ignores the padding, average pooling divides by the number of
+real (non-pad) elements in each window.
 """
 
 from __future__ import annotations
@@ -18,32 +18,31 @@ from numpy.lib.stride_tricks import as_strided
 
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn.layers.base import Layer, check_choice, check_tuple
-from tuinet.nn.layers.conv import check_data_format, keras_snake, padded_input, same_padding, window
+from tuinet.nn.layers.conv import check_data_format, padded_input, same_padding, scratch, window
 
 
-def _stage_max(views):
-    """Elementwise max of same-shaped `views`, and one mask per view marking where it holds the
-    first maximum (None for a single view)."""
-    if len(views) == 1:
-        return views[0], None
-    out = np.maximum(views[0], views[1])
-    gt = np.greater(views[1], views[0])
+def _stage_max(views, out, bufs):
+    """Elementwise max of same-shaped `views` into `out`, and one mask per view marking where it
+    holds the first maximum. `bufs(key, dtype)` hands out work arrays of that shape."""
+    np.maximum(views[0], views[1], out=out)
+    gt = np.greater(views[1], views[0], out=bufs("mask1", np.bool_))
     if len(views) == 2:
-        return out, [np.logical_not(gt), gt]
+        return out, [np.logical_not(gt, out=bufs("mask0", np.bool_)), gt]
     dtype = np.uint8 if len(views) <= 255 else np.int32
-    idx = gt.astype(dtype)
+    idx = bufs("idx", dtype)
+    idx[...] = gt
+    step = bufs("step", dtype)
     for j in range(2, len(views)):
         # Indices only grow, so "the last strictly greater one" is a running maximum of j * gt.
-        np.maximum(idx, np.multiply(np.greater(views[j], out), j, dtype=dtype), out=idx)
+        np.greater(views[j], out, out=gt)
+        np.maximum(idx, np.multiply(gt, j, out=step, dtype=dtype), out=idx)
         np.maximum(out, views[j], out=out)
-    return out, [idx == j for j in range(len(views))]
+    return out, [np.equal(idx, j, out=bufs(f"mask{j}", np.bool_)) for j in range(len(views))]
 
 
-def _stage_sum(views):
-    """Elementwise sum of same-shaped `views` (the view itself when there is one)."""
-    if len(views) == 1:
-        return views[0]
-    out = np.add(views[0], views[1])
+def _stage_sum(views, out):
+    """Elementwise sum of same-shaped `views` into `out`."""
+    np.add(views[0], views[1], out=out)
     for v in views[2:]:
         out += v
     return out
@@ -76,12 +75,12 @@ class _Pooling(Layer):
         self.padding = check_choice(cls, "padding", padding, ("valid", "same"))
         self.data_format = check_data_format(cls, data_format)
 
-    @classmethod
-    def default_name(cls) -> str:
-        return keras_snake(cls.__name__)
-
     def _label(self) -> str:
         return f"{type(self).__name__} {(self.name or self.default_name())!r}"
+
+    def _bufs(self, stage: str, shape: tuple):
+        """Work arrays of `shape` for one reduction stage, cached on the layer."""
+        return lambda key, dtype: scratch(self, f"{stage}_{key}", shape, dtype)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -136,19 +135,33 @@ class _Pooling(Layer):
                 self._scale = (1.0 / np.multiply.outer(ch, cw)).astype(x.dtype)[None, :, :, None]
             else:
                 self._scale = 1.0 / (ph * pw)
-        xp = padded_input(self, "_xpad_buf", x4, pads, -np.inf if self.mode == "max" else 0, x.dtype) \
-            if padded else x4
+        xp = padded_input(self, x4, pads, -np.inf if self.mode == "max" else 0) if padded else x4
         self._xp_shape = xp.shape
         s0, s1, s2, s3 = xp.strides
         # Every window at once: r[n, y, i, x, j, c] = xp[n, y * sh + i, x * sw + j, c].
         r = as_strided(xp, (n, oh, ph, ow, pw, c), (s0, s1 * sh, s1, s2 * sw, s2, s3), writeable=False)
-        # Reduce along each window row first, then across rows: row-major "first" on ties.
-        if self.mode == "max":
-            rows, self._masks_w = _stage_max([r[:, :, :, :, j] for j in range(pw)])
-            out, self._masks_h = _stage_max([rows[:, :, i] for i in range(ph)])
+        # Reduce along each window row (over j) first, then across rows (over i): with a strict
+        # ">" in each stage, ties go to the first maximum in row-major order.
+        views_w = [r[:, :, :, :, j] for j in range(pw)]
+        if pw == 1:
+            rows = views_w[0]
         else:
-            rows = _stage_sum([r[:, :, :, :, j] for j in range(pw)])
-            out = _stage_sum([rows[:, :, i] for i in range(ph)])
+            # With one window row (1-D pooling) stage one gives the output: a fresh array.
+            rows = np.empty(views_w[0].shape, x.dtype) if ph == 1 \
+                else scratch(self, "rows", views_w[0].shape, x.dtype)
+            if self.mode == "max":
+                rows, self._masks_w = _stage_max(views_w, rows, self._bufs("w", rows.shape))
+            else:
+                rows = _stage_sum(views_w, rows)
+        if ph == 1:
+            out = rows[:, :, 0]
+        else:
+            views_h = [rows[:, :, i] for i in range(ph)]
+            out = np.empty(views_h[0].shape, x.dtype)
+            if self.mode == "max":
+                out, self._masks_h = _stage_max(views_h, out, self._bufs("h", out.shape))
+            else:
+                out = _stage_sum(views_h, out)
         if np.may_share_memory(out, xp):  # a 1x1 pool: `out` is still a view of the input
             out = out.copy()
         if self.mode == "average":
@@ -161,19 +174,25 @@ class _Pooling(Layer):
         n, c = g.shape[0], g.shape[-1]
         _, h, w, _ = self._in_shape4
         disjoint = sh >= ph and sw >= pw
-        exact = sh == ph and sw == pw and pads == ((0, 0), (0, 0)) and h == oh * ph and w == ow * pw
-        dxp = (np.empty if exact else np.zeros)(self._xp_shape, dtype=self._dtype)
+        padded = pads != ((0, 0), (0, 0))
+        if padded:  # the padded gradient never leaves the layer: reuse it
+            dxp = scratch(self, "grad_padded", self._xp_shape, self._dtype)
+            dxp.fill(0)
+        elif sh == ph and sw == pw and h == oh * ph and w == ow * pw:  # windows tile the input
+            dxp = np.empty(self._xp_shape, dtype=self._dtype)
+        else:
+            dxp = np.zeros(self._xp_shape, dtype=self._dtype)
         shape6 = (n, oh, ph, ow, pw, c)
         if disjoint:  # each input pixel is in at most one window: write through a view of dxp
             s0, s1, s2, s3 = dxp.strides
             dest = as_strided(dxp, shape6, (s0, s1 * sh, s1, s2 * sw, s2, s3))
         else:
-            dest = np.empty(shape6, dtype=self._dtype)
+            dest = scratch(self, "grad_windows", shape6, self._dtype)
         if self.mode == "max":
             if ph == 1:
                 rows = g[:, :, None]
             else:
-                rows = np.empty((n, oh, ph, ow, c), dtype=self._dtype)
+                rows = scratch(self, "grad_rows", (n, oh, ph, ow, c), self._dtype)
                 _stage_back(g, self._masks_h, [rows[:, :, i] for i in range(ph)])
             if pw == 1:
                 dest[:, :, :, :, 0] = rows
@@ -186,9 +205,9 @@ class _Pooling(Layer):
                 for j in range(pw):
                     view = window(dxp, i, j, (oh, ow), (sh, sw))
                     view += dest[:, :, i, :, j]
-        if pads != ((0, 0), (0, 0)):
+        if padded:
             (pt, _), (pl, _) = pads
-            dxp = np.ascontiguousarray(dxp[:, pt:pt + h, pl:pl + w, :])
+            dxp = dxp[:, pt:pt + h, pl:pl + w, :].copy()
         return dxp[:, 0] if self.rank == 1 else dxp
 
     def get_config(self):
@@ -269,10 +288,6 @@ class _GlobalPooling(Layer):
         if not isinstance(keepdims, (bool, np.bool_)):
             raise ConfigError(f"{type(self).__name__}: keepdims must be True or False, got {keepdims!r}")
         self.keepdims = bool(keepdims)
-
-    @classmethod
-    def default_name(cls) -> str:
-        return keras_snake(cls.__name__)
 
     def _label(self) -> str:
         return f"{type(self).__name__} {(self.name or self.default_name())!r}"

@@ -1,0 +1,492 @@
+"""Preset files: one TOML file describes a whole experiment (data, model, training).
+
+    name = "spiral"                     # optional; defaults to the file name
+    title = "Two-arm spiral"
+    description = "Can a small tanh network untangle two interleaved spirals?"
+
+    [data]
+    source = "spiral"                   # generator, shipped data set, or a .csv/.npz/.npy path
+    samples = 500                       # generators only
+    noise = 0.1
+    seed = 0
+    split = [0.7, 0.15, 0.15]           # train, validation, test
+    scaling = "standard"                # standard | minmax | none
+
+    [model]
+    seed = 0
+    layers = [
+      { type = "Dense", units = 16, activation = "tanh" },
+      { type = "Dense", units = 2, activation = "softmax" },
+    ]
+
+    [train]
+    optimizer = "adam"                  # or { name = "sgd", momentum = 0.9 }
+    learning_rate = 0.01
+    loss = "sparse_categorical_crossentropy"
+    metrics = ["accuracy"]
+    batch_size = 16
+    epochs = 200
+
+    [expect]                            # what the test suite proves the preset reaches
+    test_accuracy = 0.95                # metrics: at least; losses/errors: at most
+    epochs = 120                        # optional shorter run for the check
+
+Every mistake is reported as a `PresetError` like
+`spiral.toml: model.layers[1].units: expected a positive integer, got "sixteen"`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from tuinet.errors import ConfigError, PresetError, TuinetError, did_you_mean
+
+SPLIT_DEFAULT = (0.7, 0.15, 0.15)
+SCALINGS = ("standard", "minmax", "none")
+_TOP = {"name", "title", "description", "data", "model", "train", "expect"}
+_DATA = {"source", "samples", "noise", "seed", "split", "scaling", "target", "header", "delimiter", "task"}
+_MODEL = {"seed", "layers"}
+_TRAIN = {"optimizer", "learning_rate", "loss", "metrics", "batch_size", "epochs", "shuffle"}
+_LAYER_COMMON = {"name", "trainable", "input_shape", "input_dim", "dtype"}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    source: str
+    samples: int | None = None
+    noise: float | None = None
+    seed: int = 0
+    split: tuple[float, float, float] = SPLIT_DEFAULT
+    scaling: str = "standard"
+    target: str | int | None = None
+    header: bool | str = "auto"
+    delimiter: str | None = None
+    task: str = "auto"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    layers: tuple[dict, ...]
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    optimizer: str = "adam"
+    optimizer_args: dict = field(default_factory=dict)
+    learning_rate: float = 0.001
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+    batch_size: int = 32
+    epochs: int = 10
+    shuffle: bool = True
+
+
+@dataclass(frozen=True)
+class Expect:
+    targets: dict = field(default_factory=dict)  # e.g. {"test_accuracy": 0.95}
+    epochs: int | None = None
+
+    @staticmethod
+    def lower_is_better(key: str) -> bool:
+        k = key.lower()
+        return "loss" in k or "error" in k or k.endswith(("mae", "mse", "rmse", "mape", "msle"))
+
+    def check(self, results: dict) -> list[str]:
+        """Unmet expectations as messages (empty when all are met)."""
+        problems = []
+        for key, bound in self.targets.items():
+            value = results.get(key)
+            if value is None:
+                problems.append(f"{key}: not measured (have {', '.join(sorted(results))})")
+            elif self.lower_is_better(key) and not value <= bound:
+                problems.append(f"{key}: {value:.4f} > {bound}")
+            elif not self.lower_is_better(key) and not value >= bound:
+                problems.append(f"{key}: {value:.4f} < {bound}")
+        return problems
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated preset: everything needed to run one experiment."""
+
+    name: str
+    data: DataSpec
+    model: ModelSpec
+    train: TrainSpec
+    title: str = ""
+    description: str = ""
+    expect: Expect = field(default_factory=Expect)
+    path: Path | None = None
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self.path.parent if self.path else None
+
+    def replace(self, **changes) -> "Experiment":
+        """A copy with some sections or fields changed: `exp.replace(train=exp.train.replace(...))`."""
+        return dataclasses.replace(self, **changes)
+
+    def with_overrides(self, *, epochs=None, batch_size=None, learning_rate=None, seed=None) -> "Experiment":
+        """The CLI's --epochs/--batch-size/--learning-rate/--seed applied, validated like the file."""
+        label = self.path.name if self.path else self.name
+        train, data, model = self.train, self.data, self.model
+        if epochs is not None:
+            train = dataclasses.replace(train, epochs=_pos_int(label, "--epochs", epochs))
+        if batch_size is not None:
+            train = dataclasses.replace(train, batch_size=_pos_int(label, "--batch-size", batch_size))
+        if learning_rate is not None:
+            train = dataclasses.replace(train, learning_rate=_pos_float(label, "--learning-rate", learning_rate))
+        if seed is not None:
+            s = _int(label, "--seed", seed)
+            data, model = dataclasses.replace(data, seed=s), dataclasses.replace(model, seed=s)
+        return dataclasses.replace(self, train=train, data=data, model=model)
+
+    def build_layers(self) -> list:
+        """Fresh layer instances from the spec (validated already)."""
+        from tuinet.nn import layers as layers_module
+
+        out = []
+        for spec in self.model.layers:
+            args = {k: v for k, v in spec.items() if k != "type"}
+            out.append(layers_module.get(spec["type"])(**_tuplify(args)))
+        return out
+
+    def build_optimizer(self):
+        from tuinet.nn import optimizers
+
+        cls = optimizers.OPTIMIZERS[self.train.optimizer]
+        return cls(learning_rate=self.train.learning_rate, **self.train.optimizer_args)
+
+
+# ---------------------------------------------------------------------- value checks
+def _fmt(value) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _err(label: str, where: str, expected: str, value) -> PresetError:
+    return PresetError(f"{label}: {where}: expected {expected}, got {_fmt(value)}")
+
+
+def _int(label, where, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _err(label, where, "an integer", v)
+    return v
+
+
+def _pos_int(label, where, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise _err(label, where, "a positive integer", v)
+    return v
+
+
+def _pos_float(label, where, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise _err(label, where, "a positive number", v)
+    return float(v)
+
+
+def _nonneg_float(label, where, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise _err(label, where, "a number >= 0", v)
+    return float(v)
+
+
+def _str(label, where, v) -> str:
+    if not isinstance(v, str) or not v:
+        raise _err(label, where, "a non-empty string", v)
+    return v
+
+
+def _bool(label, where, v) -> bool:
+    if not isinstance(v, bool):
+        raise _err(label, where, "true or false", v)
+    return v
+
+
+def _table(label, where, v) -> dict:
+    if not isinstance(v, dict):
+        raise _err(label, where, "a table", v)
+    return v
+
+
+def _unknown_keys(label: str, where: str, table: dict, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise PresetError(f"{label}: {prefix}{key}: unknown field{did_you_mean(key, allowed)}; "
+                              f"expected one of {', '.join(sorted(allowed))}")
+
+
+def _choice(label, where, v, choices) -> str:
+    if not isinstance(v, str) or v.lower() not in choices:
+        hint = did_you_mean(str(v), choices) if isinstance(v, str) else ""
+        raise PresetError(f"{label}: {where}: expected one of {', '.join(choices)}, got {_fmt(v)}{hint}")
+    return v.lower()
+
+
+def _tuplify(args: dict) -> dict:
+    """TOML arrays become tuples where layer arguments expect shapes."""
+    return {k: tuple(v) if isinstance(v, list) and k in ("input_shape", "kernel_size", "strides", "pool_size",
+                                                           "target_shape", "dilation_rate", "noise_shape") else v
+            for k, v in args.items()}
+
+
+# ---------------------------------------------------------------------- sections
+def _parse_data(label: str, t: dict) -> DataSpec:
+    _unknown_keys(label, "data", t, _DATA)
+    if "source" not in t:
+        raise PresetError(f"{label}: data.source: missing; expected a generator (spiral, xor...), a data set "
+                          "(iris, digits...) or a file path")
+    kw: dict = {"source": _str(label, "data.source", t["source"])}
+    if "samples" in t:
+        kw["samples"] = _pos_int(label, "data.samples", t["samples"])
+    if "noise" in t:
+        kw["noise"] = _nonneg_float(label, "data.noise", t["noise"])
+    if "seed" in t:
+        kw["seed"] = _int(label, "data.seed", t["seed"])
+    if "split" in t:
+        s = t["split"]
+        if isinstance(s, dict):
+            _unknown_keys(label, "data.split", s, {"train", "val", "test"})
+            s = [s.get("train", 0.0), s.get("val", 0.0), s.get("test", 0.0)]
+        if not isinstance(s, list) or len(s) != 3 or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in s):
+            raise _err(label, "data.split", "three fractions [train, val, test] such as [0.7, 0.15, 0.15]", t["split"])
+        if abs(sum(s) - 1) > 1e-6 or s[0] <= 0:
+            raise PresetError(f"{label}: data.split: expected fractions that sum to 1 with a non-empty training "
+                              f"part, got {s} (sum {sum(s):g})")
+        kw["split"] = tuple(float(v) for v in s)
+    if "scaling" in t:
+        kw["scaling"] = _choice(label, "data.scaling", t["scaling"], SCALINGS)
+    if "target" in t:
+        v = t["target"]
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            raise _err(label, "data.target", "a column name or index", v)
+        kw["target"] = v
+    if "header" in t:
+        kw["header"] = _bool(label, "data.header", t["header"])
+    if "delimiter" in t:
+        kw["delimiter"] = _str(label, "data.delimiter", t["delimiter"])
+    if "task" in t:
+        kw["task"] = _choice(label, "data.task", t["task"], ("auto", "classification", "regression"))
+    return DataSpec(**kw)
+
+
+def _layer_args(cls) -> set[str]:
+    names = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            for p in inspect.signature(klass.__init__).parameters.values():
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                    names.add(p.name)
+    return names | _LAYER_COMMON
+
+
+def _parse_layer(label: str, i: int, spec) -> dict:
+    from tuinet.nn import layers as layers_module
+
+    where = f"model.layers[{i}]"
+    spec = _table(label, where, spec)
+    if "type" not in spec:
+        raise PresetError(f"{label}: {where}.type: missing; expected a layer type such as \"Dense\"")
+    kind = spec["type"]
+    try:
+        cls = layers_module.get(kind)
+    except ConfigError:
+        raise PresetError(f"{label}: {where}.type: unknown layer type {_fmt(kind)}"
+                          f"{did_you_mean(str(kind), layers_module.LAYERS)}; choose from "
+                          f"{', '.join(sorted(layers_module.LAYERS))}") from None
+    allowed = _layer_args(cls)
+    for key in spec:
+        if key != "type" and key not in allowed:
+            raise PresetError(f"{label}: {where}.{key}: not an argument of {cls.__name__}{did_you_mean(key, allowed)}; "
+                              f"expected one of {', '.join(sorted(allowed))}")
+    args = {k: v for k, v in spec.items() if k != "type"}
+    try:
+        cls(**_tuplify(args))
+    except TuinetError as exc:
+        text = str(exc)
+        arg = next((k for k in args if f" {k} " in f" {text} " or f"{k}:" in text or f" {k}=" in text), None)
+        detail = text.split(": ", 1)[1] if text.startswith(cls.__name__) and ": " in text else text
+        if arg is not None:
+            detail = detail[len(arg):].lstrip(" :") if detail.startswith(arg) else detail
+            if detail.startswith("must be "):
+                detail = "expected " + detail[len("must be "):]
+            if ", got " in detail:
+                detail = detail.rsplit(", got ", 1)[0] + f", got {_fmt(args[arg])}"
+            raise PresetError(f"{label}: {where}.{arg}: {detail}") from None
+        raise PresetError(f"{label}: {where} ({cls.__name__}): {detail}") from None
+    except TypeError as exc:
+        raise PresetError(f"{label}: {where} ({cls.__name__}): {exc}") from None
+    return {"type": cls.__name__, **args}
+
+
+def _parse_model(label: str, t: dict) -> ModelSpec:
+    _unknown_keys(label, "model", t, _MODEL)
+    layers = t.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise PresetError(f"{label}: model.layers: expected a non-empty list of layer tables such as "
+                          '{ type = "Dense", units = 8, activation = "relu" }, got '
+                          f"{_fmt(layers) if layers is not None else 'nothing'}")
+    seed = _int(label, "model.seed", t["seed"]) if "seed" in t else 0
+    return ModelSpec(layers=tuple(_parse_layer(label, i, s) for i, s in enumerate(layers)), seed=seed)
+
+
+def _parse_train(label: str, t: dict) -> TrainSpec:
+    from tuinet.nn import losses, metrics, optimizers
+
+    _unknown_keys(label, "train", t, _TRAIN)
+    kw: dict = {}
+    if "optimizer" in t:
+        opt = t["optimizer"]
+        args = {}
+        if isinstance(opt, dict):
+            args = dict(opt)
+            name = args.pop("name", None)
+            if name is None:
+                raise PresetError(f"{label}: train.optimizer.name: missing; expected e.g. "
+                                  '{ name = "sgd", momentum = 0.9 }')
+        else:
+            name = opt
+        key = _str(label, "train.optimizer", name).lower()
+        if key not in optimizers.OPTIMIZERS:
+            raise PresetError(f"{label}: train.optimizer: unknown optimizer {_fmt(name)}"
+                              f"{did_you_mean(key, optimizers.OPTIMIZERS)}; choose from "
+                              f"{', '.join(sorted(optimizers.OPTIMIZERS))}")
+        if "learning_rate" in args:
+            raise PresetError(f"{label}: train.optimizer.learning_rate: set train.learning_rate instead")
+        cls = optimizers.OPTIMIZERS[key]
+        allowed = _layer_args(cls) - _LAYER_COMMON - {"learning_rate", "name"}
+        for k in args:
+            if k not in allowed:
+                raise PresetError(f"{label}: train.optimizer.{k}: not an argument of {cls.__name__}"
+                                  f"{did_you_mean(k, allowed)}; expected one of {', '.join(sorted(allowed))}")
+        try:
+            cls(**args)
+        except TuinetError as exc:
+            raise PresetError(f"{label}: train.optimizer: {exc}") from None
+        kw["optimizer"], kw["optimizer_args"] = key, args
+    if "learning_rate" in t:
+        kw["learning_rate"] = _pos_float(label, "train.learning_rate", t["learning_rate"])
+    if "loss" in t:
+        loss = _str(label, "train.loss", t["loss"])
+        try:
+            losses.get(loss)
+        except ConfigError:
+            raise PresetError(f"{label}: train.loss: unknown loss {_fmt(loss)}{did_you_mean(loss, losses.names())}; "
+                              f"choose from {', '.join(losses.names())}") from None
+        kw["loss"] = loss
+    if "metrics" in t:
+        ms = t["metrics"]
+        if isinstance(ms, str):
+            ms = [ms]
+        if not isinstance(ms, list):
+            raise _err(label, "train.metrics", 'a list such as ["accuracy"]', ms)
+        for j, m in enumerate(ms):
+            m = _str(label, f"train.metrics[{j}]", m)
+            if m.lower() not in ("accuracy", "acc"):
+                try:
+                    metrics.get(m)
+                except ConfigError:
+                    raise PresetError(f"{label}: train.metrics[{j}]: unknown metric {_fmt(m)}"
+                                      f"{did_you_mean(m, metrics.names())}; choose from "
+                                      f"{', '.join(metrics.names())}") from None
+        kw["metrics"] = tuple(ms)
+    if "batch_size" in t:
+        kw["batch_size"] = _pos_int(label, "train.batch_size", t["batch_size"])
+    if "epochs" in t:
+        kw["epochs"] = _pos_int(label, "train.epochs", t["epochs"])
+    if "shuffle" in t:
+        kw["shuffle"] = _bool(label, "train.shuffle", t["shuffle"])
+    return TrainSpec(**kw)
+
+
+def _parse_expect(label: str, t: dict) -> Expect:
+    targets, epochs = {}, None
+    for key, v in t.items():
+        if key == "epochs":
+            epochs = _pos_int(label, "expect.epochs", v)
+            continue
+        if not key.startswith(("test_", "val_", "train_")):
+            raise PresetError(f"{label}: expect.{key}: expected a result name starting with test_, val_ or train_ "
+                              "(such as test_accuracy or test_loss)")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _err(label, f"expect.{key}", "a number", v)
+        targets[key] = float(v)
+    return Expect(targets=targets, epochs=epochs)
+
+
+def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None) -> Experiment:
+    """Validate TOML text into an `Experiment`; `label` names the file in error messages."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(f"{label}: not valid TOML: {exc}") from None
+    _unknown_keys(label, "", doc, _TOP)
+    for section in ("data", "model", "train"):
+        if section not in doc:
+            raise PresetError(f"{label}: [{section}]: missing section")
+    name = doc.get("name", path.stem if path else "preset")
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise _err(label, "description", "a string", description)
+    return Experiment(
+        name=_str(label, "name", name),
+        title=_str(label, "title", doc["title"]) if "title" in doc else "",
+        description=description,
+        data=_parse_data(label, _table(label, "[data]", doc["data"])),
+        model=_parse_model(label, _table(label, "[model]", doc["model"])),
+        train=_parse_train(label, _table(label, "[train]", doc["train"])),
+        expect=_parse_expect(label, _table(label, "[expect]", doc.get("expect", {}))),
+        path=path,
+    )
+
+
+# ---------------------------------------------------------------------- finding presets
+def presets_dir() -> Path:
+    """The shipped presets: inside the installed wheel, else the source checkout's `presets/`."""
+    try:
+        packaged = resources.files("tuinet") / "presets"
+        if packaged.is_dir():
+            return Path(str(packaged))
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "presets"
+
+
+def list_presets() -> dict[str, Path]:
+    """Shipped presets by name, sorted."""
+    folder = presets_dir()
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+
+
+def find_preset(name_or_path: str | Path) -> Path:
+    """A path to an existing preset file, given a shipped preset's name or a path."""
+    text = str(name_or_path)
+    p = Path(text)
+    if p.suffix == ".toml" or p.exists() or "/" in text or "\\" in text:
+        if p.is_file():
+            return p
+        raise PresetError(f"{text}: preset file not found")
+    shipped = list_presets()
+    if text in shipped:
+        return shipped[text]
+    raise PresetError(f"unknown preset {text!r}{did_you_mean(text, shipped)}; shipped presets: "
+                      f"{', '.join(shipped) or 'none'} (or give a path to a .toml file)")
+
+
+def load_preset(name_or_path: str | Path) -> Experiment:
+    """Read and validate a preset by shipped name or path."""
+    path = find_preset(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PresetError(f"{path}: cannot read the preset ({exc})") from None
+    return parse_preset(text, label=path.name, path=path)

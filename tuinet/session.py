@@ -1,0 +1,461 @@
+"""`TrainingSession`: one experiment run step by step, for the app and for `tuinet train` alike.
+
+The session owns the data (loaded, split and scaled), the model and its optimizer. It can step
+one batch, run one epoch or run to the end; pause, resume, stop and reset (re-initialise from
+the seed); and apply new hyperparameters or a new architecture between steps. It knows nothing
+of any UI: it hands immutable events (frozen dataclasses of floats and array copies) to a
+`sink` callable, at a bounded rate, and never holds a reference a consumer could mutate.
+
+Threading: one thread runs `run()` / `step_batch()` / `run_epoch()` at a time (a lock makes a
+second caller wait). `pause()`, `stop()`, `set_learning_rate()` and `apply()` may be called
+from any other thread while training runs: they set a flag or queue a command that the
+training thread applies between two batches, so the caller never waits on a step.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tuinet import data as data_module
+from tuinet.errors import ConfigError, DivergenceError, TuinetError
+from tuinet.nn import callbacks as callbacks_module
+from tuinet.nn.losses import CategoricalCrossentropy
+from tuinet.nn.model import Sequential
+from tuinet.presets import Experiment
+
+BATCH_HISTORY = 4096  # per-batch losses kept for the smoothed plot (a ring buffer)
+
+
+# ---------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class SessionReady:
+    """The experiment is prepared (or re-prepared after reset/apply)."""
+
+    name: str
+    epochs: int
+    steps_per_epoch: int
+    sizes: dict            # {"train": n, "val": n, "test": n}
+    summary: str           # the model's summary table
+    params: int
+
+
+@dataclass(frozen=True)
+class BatchEnded:
+    epoch: int             # 0-based epoch the batch belongs to
+    batch: int             # 1-based count of batches done in this epoch
+    steps: int             # batches per epoch
+    loss: float            # this batch's loss
+    logs: dict             # running means of the epoch so far
+    samples_per_second: float
+    learning_rate: float
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    epoch: int             # 0-based index of the finished epoch
+    epochs: int
+    logs: dict             # train and val_ metrics
+    seconds: float
+    line: str              # Keras-style "63/63 - 0s - 2ms/step - accuracy: ..." line
+
+
+@dataclass(frozen=True)
+class WeightSnapshot:
+    epoch: int
+    batch: int
+    weights: dict          # "layer/param" -> array copy
+    grads: dict            # "layer/param" -> copy of the last gradient
+    updates: dict          # "layer/param" -> size of the last update (new - old)
+
+
+@dataclass(frozen=True)
+class Diverged:
+    epoch: int
+    batch: int
+    loss: float
+    message: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    epoch: int
+    logs: dict             # last epoch's logs
+    test: dict             # test_ metrics (empty without a test split)
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: str             # ready | running | paused | finished | stopped | diverged | failed
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    details: str = ""
+
+
+@dataclass
+class Prepared:
+    """The data as the model sees it."""
+
+    dataset: object
+    split: object
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    scaler: object = None
+
+
+# ---------------------------------------------------------------------- the session
+class TrainingSession:
+    """Runs one `Experiment`; see the module docstring for the threading rules.
+
+    Args:
+        experiment: A validated preset (`tuinet.presets.load_preset(...)`).
+        sink: Called with each event; must return quickly (the app posts a message).
+        batch_event_interval: Minimum seconds between `BatchEnded` events while running.
+        snapshot_interval: Minimum seconds between `WeightSnapshot` events while running.
+    """
+
+    def __init__(self, experiment: Experiment, *, sink=None, batch_event_interval: float = 0.1,
+                 snapshot_interval: float = 0.5) -> None:
+        self.experiment = experiment
+        self.sink = sink or (lambda event: None)
+        self.batch_event_interval = batch_event_interval
+        self.snapshot_interval = snapshot_interval
+        self._lock = threading.RLock()
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._pause_requested = threading.Event()
+        self._stop_requested = threading.Event()
+        self._running = False
+        self.state = "ready"
+        self.history: dict[str, list[float]] = {}
+        self.batch_losses: collections.deque = collections.deque(maxlen=BATCH_HISTORY)
+        self.last_snapshot: WeightSnapshot | None = None
+        self.test_results: dict = {}
+        self.last_message = ""   # the last divergence or failure, for a one-line report
+        self.prepared = self._prepare_data(experiment)
+        self._build(experiment)
+
+    # -- preparation ------------------------------------------------------------------------
+    @staticmethod
+    def _prepare_data(exp: Experiment) -> Prepared:
+        spec = exp.data
+        options = {}
+        for key in ("target", "header", "delimiter"):
+            value = getattr(spec, key)
+            if value is not None and not (key == "header" and value == "auto"):
+                options[key] = value
+        if spec.task != "auto":
+            options["task"] = spec.task
+        ds = data_module.load(spec.source, samples=spec.samples, noise=spec.noise, seed=spec.seed,
+                              base_dir=exp.base_dir, **options)
+        split = data_module.split(ds.y, spec.split, seed=spec.seed, stratify=ds.task == "classification")
+        x, y = ds.x, ds.y
+        scaler = data_module.get_scaler(spec.scaling)
+        x_train = x[split.train]
+        if scaler is not None:
+            scaler.fit(x_train)
+            x_train = scaler.transform(x_train)
+        tf = (lambda a: scaler.transform(a)) if scaler is not None else (lambda a: a)
+        y_all = y
+        if ds.task == "classification" and _wants_one_hot(exp.train.loss):
+            y_all = data_module.one_hot(y, ds.num_classes)
+        return Prepared(dataset=ds, split=split, x_train=x_train, y_train=y_all[split.train],
+                        x_val=tf(x[split.val]), y_val=y_all[split.val], x_test=tf(x[split.test]),
+                        y_test=y_all[split.test], scaler=scaler)
+
+    def _build(self, exp: Experiment) -> None:
+        label = exp.path.name if exp.path else exp.name
+        p = self.prepared
+        try:
+            model = Sequential(exp.build_layers(), seed=exp.model.seed, name=exp.name)
+            model.build(p.x_train.shape[1:])
+            model.compile(optimizer=exp.build_optimizer(), loss=exp.train.loss, metrics=list(exp.train.metrics))
+            val = (p.x_val, p.y_val) if len(p.x_val) else None
+            loop = model.make_train_loop(p.x_train, p.y_train, batch_size=exp.train.batch_size,
+                                         shuffle=exp.train.shuffle, validation_data=val, where=label)
+        except TuinetError as exc:
+            raise type(exc)(f"{label}: the model does not fit the data "
+                            f"({p.dataset.name}, inputs {tuple(p.x_train.shape[1:])}): {exc}") from None
+        self.model, self.loop = model, loop
+        self._initial_weights = model.get_weights()
+        self._prev_weights = None
+        self.history = {}
+        self.batch_losses.clear()
+        self.test_results = {}
+        self._epoch_start = None
+        self._epoch_samples = 0
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def epochs(self) -> int:
+        return self.experiment.train.epochs
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed."""
+        return self.loop.epoch
+
+    @property
+    def batch(self) -> int:
+        """Batches completed in the current epoch."""
+        return self.loop.step
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.loop.steps
+
+    @property
+    def finished(self) -> bool:
+        return self.loop.epoch >= self.epochs
+
+    def ready_event(self) -> SessionReady:
+        p = self.prepared
+        return SessionReady(name=self.experiment.name, epochs=self.epochs, steps_per_epoch=self.loop.steps,
+                            sizes={"train": len(p.x_train), "val": len(p.x_val), "test": len(p.x_test)},
+                            summary=self.model.summary_text(), params=self.model.count_params())
+
+    # -- control from any thread ------------------------------------------------------------
+    def pause(self) -> None:
+        """Stop after the current batch; `run()` returns with state "paused"."""
+        self._pause_requested.set()
+
+    def stop(self) -> None:
+        """Stop after the current batch for good; `run()` returns with state "stopped"."""
+        self._stop_requested.set()
+
+    def set_learning_rate(self, lr: float) -> None:
+        """Takes effect at the next batch."""
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            raise ConfigError(f"learning rate: expected a positive number, got {lr!r}")
+        self._submit(lambda: setattr(self.model.optimizer, "learning_rate", float(lr)))
+
+    def apply(self, experiment: Experiment) -> None:
+        """Switch to an edited experiment (architecture, hyperparameters, data) between steps.
+
+        The model is rebuilt and re-initialised from the seed. A change that does not fit
+        (a layer that cannot take its input) raises here when nothing is running, and leaves the
+        current model untouched; while running it is reported as a `Failed` event.
+        """
+        self._submit(lambda: self._apply(experiment))
+
+    def reset(self) -> None:
+        """Re-initialise the weights, optimizer and history from the seed."""
+        self._submit(lambda: self._apply(self.experiment))
+
+    def _apply(self, experiment: Experiment) -> None:
+        old = (self.experiment, self.prepared, self.model, self.loop)
+        try:
+            if experiment.data != self.experiment.data or experiment.train.loss != self.experiment.train.loss:
+                self.prepared = self._prepare_data(experiment)
+            self._build(experiment)
+        except Exception:
+            self.experiment, self.prepared, self.model, self.loop = old
+            raise
+        self.experiment = experiment
+        self._set_state("ready")
+        self._emit(self.ready_event())
+        self._publish_snapshot()
+
+    def _submit(self, command) -> None:
+        if self._running:
+            self._commands.put(command)
+            return
+        with self._lock:
+            command()
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                command()
+            except TuinetError as exc:
+                self._emit(Failed(str(exc)))
+
+    # -- stepping ---------------------------------------------------------------------------
+    def step_batch(self) -> bool:
+        """Train exactly one batch (finishing the epoch if it was the last). False once done."""
+        with self._lock:
+            self._drain_commands()
+            if self.finished:
+                return False
+            result = self._one_batch(force_event=True)
+            if self.state not in ("diverged", "finished"):
+                self._set_state("paused")
+            self._publish_snapshot()
+            return result
+
+    def run_epoch(self) -> bool:
+        """Train to the end of the current epoch (or stop/pause/divergence)."""
+        return self.run(until_epoch=self.epoch + 1)
+
+    def run(self, until_epoch: int | None = None) -> bool:
+        """Train until the last epoch (or `until_epoch`), a pause, a stop or a divergence.
+
+        Returns True when it ran to its target. Exceptions other than TuinetError are reported
+        as a `Failed` event and re-raised.
+        """
+        with self._lock:
+            self._pause_requested.clear()
+            self._stop_requested.clear()
+            self._drain_commands()
+            if self.finished:
+                return False
+            self._running = True
+            self._set_state("running")
+            last_snapshot = time.perf_counter()
+            try:
+                while True:
+                    self._drain_commands()
+                    target = self.epochs if until_epoch is None else min(until_epoch, self.epochs)
+                    if self.epoch >= target:
+                        break
+                    if self._stop_requested.is_set():
+                        self._set_state("stopped")
+                        return False
+                    if self._pause_requested.is_set():
+                        self._set_state("paused")
+                        return False
+                    if not self._one_batch(force_event=False):
+                        return False
+                    now = time.perf_counter()
+                    if now - last_snapshot >= self.snapshot_interval:
+                        self._publish_snapshot()
+                        last_snapshot = now
+            except TuinetError as exc:
+                self.last_message = str(exc)
+                self._set_state("failed")
+                self._emit(Failed(str(exc)))
+                return False
+            except Exception as exc:
+                self.last_message = f"{type(exc).__name__}: {exc}"
+                self._set_state("failed")
+                self._emit(Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+                raise
+            finally:
+                self._running = False
+                self._drain_commands()
+            self._publish_snapshot()
+            if not self.finished:
+                self._set_state("paused")
+            return True
+
+    def _one_batch(self, *, force_event: bool) -> bool:
+        loop = self.loop
+        if not loop._started:
+            loop.start_epoch()
+            self._epoch_start = time.perf_counter()
+            self._epoch_samples = 0
+            self._last_batch_event = 0.0
+        if self.snapshot_interval is not None and self._prev_weights is None:
+            self._prev_weights = {}
+        before = loop.step
+        loss, ok = loop.train_batch()
+        if not ok:
+            err: DivergenceError = self.model._divergence(loss, loop.epoch, before)
+            self.last_message = str(err)
+            self._set_state("diverged")
+            self._emit(Diverged(epoch=loop.epoch, batch=before + 1, loss=loss, message=str(err)))
+            self._publish_snapshot()
+            return False
+        n = min(loop.batch_size, loop.n - before * loop.batch_size)
+        self._epoch_samples += n
+        self.batch_losses.append(loss)
+        now = time.perf_counter()
+        elapsed = max(now - self._epoch_start, 1e-9)
+        if force_event or now - self._last_batch_event >= self.batch_event_interval or loop.epoch_finished:
+            self._last_batch_event = now
+            self._emit(BatchEnded(epoch=loop.epoch, batch=loop.step, steps=loop.steps, loss=loss, logs=loop.logs(),
+                                  samples_per_second=self._epoch_samples / elapsed,
+                                  learning_rate=float(self.model.optimizer.learning_rate)))
+        if loop.epoch_finished:
+            self._end_epoch()
+        return True
+
+    def _end_epoch(self) -> None:
+        loop = self.loop
+        epoch = loop.epoch
+        seconds = time.perf_counter() - self._epoch_start
+        logs = loop.finish_epoch()
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+        line = (f"{loop.steps}/{loop.steps} - {callbacks_module.format_time(seconds)} - "
+                f"{callbacks_module.format_per_step(seconds / loop.steps)} - {callbacks_module.format_logs(logs)}")
+        self._emit(EpochEnded(epoch=epoch, epochs=self.epochs, logs=dict(logs), seconds=seconds, line=line))
+        if self.finished:
+            self.test_results = self.evaluate_test()
+            self._set_state("finished")
+            self._emit(Finished(epoch=epoch, logs=dict(logs), test=dict(self.test_results)))
+
+    # -- results ----------------------------------------------------------------------------
+    def evaluate_test(self) -> dict:
+        """Loss and metrics on the test split, keys prefixed with `test_` (empty without one)."""
+        p = self.prepared
+        if not len(p.x_test):
+            return {}
+        logs = self.model._evaluate_arrays(p.x_test, p.y_test, self.experiment.train.batch_size)
+        return {f"test_{k}": v for k, v in logs.items()}
+
+    def results(self) -> dict:
+        """Last epoch's train_/val_ values and the test_ values, for checking `expect`."""
+        out = {}
+        for k, v in self.history.items():
+            out[k if k.startswith("val_") else f"train_{k}"] = v[-1]
+        out.update(self.test_results or self.evaluate_test())
+        return out
+
+    def snapshot(self) -> WeightSnapshot:
+        """A consistent copy of every weight (and last gradient), taken between batches."""
+        with self._lock:
+            return self._make_snapshot()
+
+    def _make_snapshot(self) -> WeightSnapshot:
+        weights, grads, updates = {}, {}, {}
+        prev = self._prev_weights or {}
+        for layer in self.model.layers:
+            for name in layer.weight_names:
+                key = f"{layer.name}/{name}"
+                w = layer.weight(name).copy()
+                weights[key] = w
+                if name in layer.grads:
+                    grads[key] = layer.grads[name].copy()
+                if key in prev and prev[key].shape == w.shape:
+                    updates[key] = w - prev[key]
+        self._prev_weights = weights
+        return WeightSnapshot(epoch=self.loop.epoch, batch=self.loop.step, weights=weights, grads=grads,
+                              updates=updates)
+
+    def _publish_snapshot(self) -> None:
+        self.last_snapshot = self._make_snapshot()
+        self._emit(self.last_snapshot)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self._emit(StateChanged(state))
+
+    def _emit(self, event) -> None:
+        self.sink(event)
+
+
+def _wants_one_hot(loss_name: str) -> bool:
+    from tuinet.nn import losses
+
+    loss = losses.get(loss_name)
+    return isinstance(loss, CategoricalCrossentropy) or type(loss).__name__ in ("CategoricalHinge", "KLDivergence")
