@@ -50,7 +50,8 @@ from tuinet.errors import ConfigError, PresetError, TuinetError, did_you_mean
 SPLIT_DEFAULT = (0.7, 0.15, 0.15)
 SCALINGS = ("standard", "minmax", "none")
 _TOP = {"name", "title", "description", "data", "model", "train", "expect"}
-_DATA = {"source", "samples", "noise", "seed", "split", "scaling", "target", "header", "delimiter", "task"}
+_DATA = {"source", "samples", "noise", "steps", "seed", "split", "scaling", "target", "header", "delimiter", "task"}
+FILE_SUFFIXES = (".csv", ".tsv", ".npz", ".npy", ".gz")
 _MODEL = {"seed", "layers"}
 _TRAIN = {"optimizer", "learning_rate", "loss", "metrics", "batch_size", "epochs", "shuffle"}
 _LAYER_COMMON = {"name", "trainable", "input_shape", "input_dim", "dtype"}
@@ -61,6 +62,7 @@ class DataSpec:
     source: str
     samples: int | None = None
     noise: float | None = None
+    steps: int | None = None
     seed: int = 0
     split: tuple[float, float, float] = SPLIT_DEFAULT
     scaling: str = "standard"
@@ -239,16 +241,62 @@ def _tuplify(args: dict) -> dict:
 
 
 # ---------------------------------------------------------------------- sections
-def _parse_data(label: str, t: dict) -> DataSpec:
+def source_kind(source: str) -> str:
+    """"generator", "dataset" or "file" (by suffix); "unknown" for a name that is none of them."""
+    from tuinet import data
+    from tuinet.data.shipped import DATASET_ALIASES
+
+    text = str(source)
+    if text.lower().endswith(FILE_SUFFIXES) or "/" in text or "\\" in text:
+        return "file"
+    if data.get_generator(text) is not None:
+        return "generator"
+    key = text.lower()
+    key = DATASET_ALIASES.get(key, key).replace("-", "_").replace(" ", "_")
+    return "dataset" if key in data.DATASETS else "unknown"
+
+
+def _parse_data(label: str, t: dict, base_dir: Path | None = None) -> DataSpec:
+    from tuinet import data
+
     _unknown_keys(label, "data", t, _DATA)
     if "source" not in t:
         raise PresetError(f"{label}: data.source: missing; expected a generator (spiral, xor...), a data set "
                           "(iris, digits...) or a file path")
     kw: dict = {"source": _str(label, "data.source", t["source"])}
+    kind = source_kind(kw["source"])
+    if kind == "unknown":
+        names = sorted(set(data.GENERATORS) | set(data.DATASETS))
+        raise PresetError(f"{label}: data.source: unknown source {_fmt(kw['source'])}"
+                          f"{did_you_mean(kw['source'], names)}; expected a generator or data set "
+                          f"({', '.join(names)}) or a .csv/.tsv/.npz/.npy file")
+    if kind == "file":
+        path = Path(kw["source"]).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise PresetError(f"{label}: data.source: file {kw['source']!r} not found"
+                              + (f" (relative paths start from {str(base_dir)!r})" if base_dir else ""))
+    for key in ("samples", "noise", "steps"):
+        if key in t and kind != "generator":
+            raise PresetError(f"{label}: data.{key}: only generators (spiral, xor, sine...) take {key}; "
+                              f"{_fmt(kw['source'])} is a {'file' if kind == 'file' else 'shipped data set'}")
+    for key in ("header", "delimiter"):
+        if key in t and kind != "file":
+            raise PresetError(f"{label}: data.{key}: only CSV files take {key}")
+    if "target" in t and kind != "file" and t["target"] != "input":
+        raise PresetError(f"{label}: data.target: only CSV files choose a target column; use target = \"input\" "
+                          "for an autoencoder")
     if "samples" in t:
         kw["samples"] = _pos_int(label, "data.samples", t["samples"])
     if "noise" in t:
         kw["noise"] = _nonneg_float(label, "data.noise", t["noise"])
+        if kw["noise"] > 1:
+            raise _err(label, "data.noise", "a number from 0 to 1", t["noise"])
+    if "steps" in t:
+        if kw["source"] != "sine":
+            raise PresetError(f"{label}: data.steps: only the sine generator takes steps")
+        kw["steps"] = _pos_int(label, "data.steps", t["steps"])
     if "seed" in t:
         kw["seed"] = _int(label, "data.seed", t["seed"])
     if "split" in t:
@@ -441,7 +489,7 @@ def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None
         name=_str(label, "name", name),
         title=_str(label, "title", doc["title"]) if "title" in doc else "",
         description=description,
-        data=_parse_data(label, _table(label, "[data]", doc["data"])),
+        data=_parse_data(label, _table(label, "[data]", doc["data"]), path.parent if path else None),
         model=_parse_model(label, _table(label, "[model]", doc["model"])),
         train=_parse_train(label, _table(label, "[train]", doc["train"])),
         expect=_parse_expect(label, _table(label, "[expect]", doc.get("expect", {}))),

@@ -152,11 +152,14 @@ class TrainingSession:
     @staticmethod
     def _prepare_data(exp: Experiment) -> Prepared:
         spec = exp.data
+        autoencoder = spec.target == "input"
         options = {}
         for key in ("target", "header", "delimiter"):
             value = getattr(spec, key)
-            if value is not None and not (key == "header" and value == "auto"):
+            if value is not None and not (key == "header" and value == "auto") and not autoencoder:
                 options[key] = value
+        if spec.steps is not None:
+            options["steps"] = spec.steps
         if spec.task != "auto":
             options["task"] = spec.task
         ds = data_module.load(spec.source, samples=spec.samples, noise=spec.noise, seed=spec.seed,
@@ -169,12 +172,15 @@ class TrainingSession:
             scaler.fit(x_train)
             x_train = scaler.transform(x_train)
         tf = (lambda a: scaler.transform(a)) if scaler is not None else (lambda a: a)
+        x_val, x_test = tf(x[split.val]), tf(x[split.test])
+        if autoencoder:  # reconstruct the (scaled) inputs
+            return Prepared(dataset=ds, split=split, x_train=x_train, y_train=x_train.copy(), x_val=x_val,
+                            y_val=x_val.copy(), x_test=x_test, y_test=x_test.copy(), scaler=scaler)
         y_all = y
         if ds.task == "classification" and _wants_one_hot(exp.train.loss):
             y_all = data_module.one_hot(y, ds.num_classes)
-        return Prepared(dataset=ds, split=split, x_train=x_train, y_train=y_all[split.train],
-                        x_val=tf(x[split.val]), y_val=y_all[split.val], x_test=tf(x[split.test]),
-                        y_test=y_all[split.test], scaler=scaler)
+        return Prepared(dataset=ds, split=split, x_train=x_train, y_train=y_all[split.train], x_val=x_val,
+                        y_val=y_all[split.val], x_test=x_test, y_test=y_all[split.test], scaler=scaler)
 
     def _build(self, exp: Experiment) -> None:
         label = exp.path.name if exp.path else exp.name

@@ -72,7 +72,8 @@ def test_npz_errors():
     x = np.zeros((4, 2))
     x[2, 1] = np.nan
     np.savez("nan.npz", x=x, y=np.zeros(4))
-    assert message(data.load_npz, "nan.npz") == 'nan.npz: array "x", sample 2, index (1,): expected a finite number, got np.float64(nan)'
+    assert message(data.load_npz, "nan.npz") == \
+        'nan.npz: array "x", sample 2, feature 1: expected a finite number, got nan'
     np.savez("len.npz", x=np.zeros((4, 2)), y=np.zeros(3))
     assert message(data.load_npz, "len.npz") == \
         'len.npz: array "x" has 4 samples but array "y" has 3; expected the same number'

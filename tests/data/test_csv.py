@@ -180,7 +180,8 @@ def test_absolute_paths_are_shown_relative_to_the_working_directory(write):
 
 
 def test_infinite_and_overflowing_values(write):
-    assert error(write("i.csv", "a,y\n1,0\ninf,1\n")) == 'i.csv: line 3, column "a": expected a finite number, got "inf"'
+    assert error(write("i.csv", "a,y\n1,0\ninf,1\n")) == \
+        'i.csv: line 3, column "a": expected a finite number, got "inf"'
     assert error(write("o.csv", "a,y\n1,0\n1e39,1\n")) == \
         'o.csv: line 3, column "a": expected a number within float32 range, got "1e39"'
 
@@ -215,12 +216,15 @@ def test_missing_target_column(write):
                                                "file has none; pass the target as a column index (0 to 2, or -1 for "
                                                "the last)")
     dup = write("dup.csv", "a,y,y\n1,2,3\n")
-    assert error(dup, target="y") == 'dup.csv: line 1: 2 columns are named "y"; pass the target as a column index instead'
+    assert error(dup, target="y") == \
+        'dup.csv: line 1: 2 columns are named "y"; pass the target as a column index instead'
 
 
 def test_missing_target_value(write):
-    assert error(write("t.csv", "a,y\n1,cat\n2,\n")) == 't.csv: line 3, column "y": expected a target value, got an empty cell'
-    assert error(write("u.csv", "a,y\n1,1.5\n2,inf\n")) == 'u.csv: line 3, column "y": expected a finite target value, got "inf"'
+    assert error(write("t.csv", "a,y\n1,cat\n2,\n")) == \
+        't.csv: line 3, column "y": expected a target value, got an empty cell'
+    assert error(write("u.csv", "a,y\n1,1.5\n2,inf\n")) == \
+        'u.csv: line 3, column "y": expected a finite target value, got "inf"'
 
 
 def test_target_that_cannot_serve_the_task(write):

@@ -12,8 +12,8 @@ package, and this package imports neither the app nor the CLI.
 
 from tuinet.data.dataset import Dataset
 from tuinet.data.files import load_csv, load_file, load_npy, load_npz
-from tuinet.data.generators import (GENERATORS, circle, gauss, get_generator, moons, multi_gauss, plane, sine,
-                                    spiral, xor)
+from tuinet.data.generators import (GENERATORS, circle, gauss, get_generator, moons, multi_gauss, plane,
+                                    side_effects, sine, spiral, xor)
 from tuinet.data.loader import load
 from tuinet.data.preprocessing import (SCALERS, MinMaxScaler, Scaler, StandardScaler, get_scaler, one_hot,
                                        scaler_from_config)
@@ -22,7 +22,8 @@ from tuinet.data.splitting import Split, kfold, split
 
 __all__ = [
     "Dataset",
-    "GENERATORS", "circle", "xor", "gauss", "spiral", "moons", "plane", "multi_gauss", "sine", "get_generator",
+    "GENERATORS", "circle", "xor", "gauss", "spiral", "moons", "plane", "multi_gauss", "sine", "side_effects",
+    "get_generator",
     "DATASETS", "load_dataset",
     "load_csv", "load_npy", "load_npz", "load_file", "load",
     "Split", "split", "kfold",

@@ -144,7 +144,7 @@ def _read_rows(path: Path, display: str, delimiter: str) -> tuple[list[list[str]
                     lines.append(previous + 1)
                 previous = reader.line_num
     except UnicodeDecodeError as exc:
-        raise DataError(f"{display}: line {_line_of_offset(path, exc.start)}: not UTF-8 text "
+        raise DataError(f"{display}: line {_first_undecodable_line(path)}: not UTF-8 text "
                         f"(byte {exc.object[exc.start:exc.start + 1]!r}); expected a text file of values") from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise DataError(f"{display}: not a valid gzip file ({exc})") from None
@@ -153,20 +153,16 @@ def _read_rows(path: Path, display: str, delimiter: str) -> tuple[list[list[str]
     return rows, lines
 
 
-def _line_of_offset(path: Path, offset: int) -> int:
-    """Best effort: the line holding a byte offset of the (decompressed) file."""
+def _first_undecodable_line(path: Path) -> int:
+    """The 1-based line of the first byte that is not UTF-8 (the decoder only knows its chunk)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
     try:
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rb") as handle:
-            data = handle.read()
-        # the decoder's offset counts from its current chunk; search for the first undecodable byte instead
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            offset = exc.start
-        return data.count(b"\n", 0, offset) + 1
-    except OSError:  # pragma: no cover
-        return 1
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return raw.count(b"\n", 0, exc.start) + 1
+    return 1  # pragma: no cover - only called after a decoding error
 
 
 def _detect_header(rows: list[list[str]]) -> bool:
@@ -295,7 +291,8 @@ def load_csv(path: str | os.PathLike, *, target: int | str = -1, header: bool | 
         i, k = (int(v) for v in np.argwhere(~np.isfinite(x32))[0])
         cell = rows[i][features[k]]
         if math.isfinite(float(cell)):
-            raise DataError(f"{where(i, features[k])}: expected a number within float32 range, got {_quote(cell.strip())}")
+            raise DataError(f"{where(i, features[k])}: expected a number within float32 range, "
+                            f"got {_quote(cell.strip())}")
         what = "a number" if cell.strip().lower() in MISSING else "a finite number"
         raise DataError(f"{where(i, features[k])}: expected {what}, got {_got(cell)}")
 
@@ -369,8 +366,9 @@ def _arrays_to_dataset(x: np.ndarray, y: np.ndarray, *, display: str, name: str,
         x32 = x.astype(np.float32)
     if not np.isfinite(x32).all():
         pos = tuple(int(v) for v in np.argwhere(~np.isfinite(x32))[0])
-        raise DataError(f"{display}: {x_label}, sample {pos[0]}, index {pos[1:]}: expected a finite number, "
-                        f"got {x[pos]!r}")
+        at = f"feature {pos[1]}" if len(pos) == 2 else f"position {pos[1:]}"
+        raise DataError(f"{display}: {x_label}, sample {pos[0]}, {at}: expected a finite number, "
+                        f"got {float(x[pos]):g}")
     if y.dtype.kind not in "biufUS":
         raise DataError(f"{display}: {y_label}: expected numbers or text labels, got dtype {y.dtype}")
     task = _check_task(task)
@@ -395,7 +393,7 @@ def _arrays_to_dataset(x: np.ndarray, y: np.ndarray, *, display: str, name: str,
         y32 = y.astype(np.float32)
         if not np.isfinite(y32).all():
             i = int(np.argwhere(~np.isfinite(y32))[0][0])
-            raise DataError(f"{where(i)}: expected finite target values, got {y[i]!r}")
+            raise DataError(f"{where(i)}: expected finite target values, got {y[i].tolist()}")
         return Dataset(name=name, x=x32, y=y32, task="regression",
                        feature_names=_feature_names(feature_names, x32, display),
                        description=f"{display}: {len(x)} samples of shape {x.shape[1:]}", source=source)
@@ -412,7 +410,7 @@ def _arrays_to_dataset(x: np.ndarray, y: np.ndarray, *, display: str, name: str,
         texts, numeric = None, y.astype(np.float64)
         if not np.isfinite(numeric).all():
             i = int(np.argmin(np.isfinite(numeric)))
-            raise DataError(f"{where(i)}: expected a finite target value, got {y[i]!r}")
+            raise DataError(f"{where(i)}: expected a finite target value, got {float(y[i]):g}")
     y_out, task, names = _encode_target(numeric, texts, task, where)
     if task == "classification" and class_names is not None:
         if len(class_names) < len(names):
@@ -567,6 +565,6 @@ def load_file(path: str | os.PathLike, **options) -> Dataset:
                 if p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.name == "path_y")]
     for key in options:
         if key not in accepted:
-            raise ConfigError(f"{display}: option {key!r} does not apply to {suffix} files{did_you_mean(key, accepted)}; "
-                              f"options: {', '.join(accepted)}")
+            raise ConfigError(f"{display}: option {key!r} does not apply to {suffix} files"
+                              f"{did_you_mean(key, accepted)}; options: {', '.join(accepted)}")
     return reader(path, **options)

@@ -225,7 +225,31 @@ def sine(samples: int = 1000, steps: int = 20, noise: float = 0.0, seed: int | N
                    source="generator:sine")
 
 
+def side_effects(samples: int = 2100, noise: float = 0.05, seed: int | None = 0) -> Dataset:
+    """The drug-trial data of the beginner Keras tutorial (deeplizard): age -> side effects.
+
+    Half the patients are 13 to 64 years old, half 65 to 100 (integer ages). A fraction
+    `1 - noise` of the older patients had side effects (class 1) and the same fraction of the
+    younger did not (class 0); with the default `noise=0.05` that is the tutorial's 95 %.
+
+    Returns:
+        Dataset with `x` float32 `(samples, 1)` (age in years) and class ids `(samples,)`.
+    """
+    samples, noise, rng = _check(samples, noise, seed, minimum=2)
+    young, old = _halves(samples)
+    ages = np.concatenate([rng.integers(13, 65, size=young), rng.integers(65, 101, size=old)])
+    labels = np.concatenate([np.zeros(young, np.int64), np.ones(old, np.int64)])
+    flip = np.concatenate([rng.permutation(young) < round(noise * young), rng.permutation(old) < round(noise * old)])
+    labels[flip] = 1 - labels[flip]
+    ds = _finish("side_effects", ages[:, None], labels, rng, task="classification",
+                 description="Drug trial: patients aged 13-100; 95% of those 65 and over had side effects.")
+    ds.feature_names = ["age"]
+    ds.class_names = ["no side effects", "side effects"]
+    return ds
+
+
 GENERATORS: dict[str, Callable[..., Dataset]] = {
+    "side_effects": side_effects,
     "circle": circle,
     "xor": xor,
     "gauss": gauss,

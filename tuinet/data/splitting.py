@@ -165,7 +165,8 @@ def split(y: np.ndarray, ratios: Sequence[float] = (0.7, 0.15, 0.15), *, seed: i
                  ratios=tuple(float(v) for v in r), seed=seed, stratified=stratified)
 
 
-def kfold(y: np.ndarray, k: int = 5, *, seed: int | None = 0, stratify: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+def kfold(y: np.ndarray, k: int = 5, *, seed: int | None = 0,
+          stratify: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
     """Indexes for k-fold cross-validation: every sample is validation data in exactly one fold.
 
     Args:
