@@ -126,6 +126,11 @@ class Experiment:
     description: str = ""
     expect: Expect = field(default_factory=Expect)
     path: Path | None = None
+    label: str = ""  # how messages name it: the file name
+
+    @property
+    def display_label(self) -> str:
+        return self.label or (self.path.name if self.path else self.name)
 
     @property
     def base_dir(self) -> Path | None:
@@ -137,7 +142,7 @@ class Experiment:
 
     def with_overrides(self, *, epochs=None, batch_size=None, learning_rate=None, seed=None) -> "Experiment":
         """The CLI's --epochs/--batch-size/--learning-rate/--seed applied, validated like the file."""
-        label = self.path.name if self.path else self.name
+        label = self.display_label
         train, data, model = self.train, self.data, self.model
         if epochs is not None:
             train = dataclasses.replace(train, epochs=_pos_int(label, "--epochs", epochs))
@@ -494,6 +499,7 @@ def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None
         train=_parse_train(label, _table(label, "[train]", doc["train"])),
         expect=_parse_expect(label, _table(label, "[expect]", doc.get("expect", {}))),
         path=path,
+        label=label,
     )
 
 

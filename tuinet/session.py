@@ -183,7 +183,7 @@ class TrainingSession:
                         y_val=y_all[split.val], x_test=x_test, y_test=y_all[split.test], scaler=scaler)
 
     def _build(self, exp: Experiment) -> None:
-        label = exp.path.name if exp.path else exp.name
+        label = exp.display_label
         p = self.prepared
         try:
             model = Sequential(exp.build_layers(), seed=exp.model.seed, name=exp.name)
@@ -197,7 +197,8 @@ class TrainingSession:
                             f"({p.dataset.name}, inputs {tuple(p.x_train.shape[1:])}): {exc}") from None
         self.model, self.loop = model, loop
         self._initial_weights = model.get_weights()
-        self._prev_weights = None
+        self._prev_weights = None   # weights at the last published snapshot
+        self._update_base = None    # weights at the one before
         self.history = {}
         self.batch_losses.clear()
         self.test_results = {}
@@ -368,8 +369,6 @@ class TrainingSession:
             self._epoch_start = time.perf_counter()
             self._epoch_samples = 0
             self._last_batch_event = 0.0
-        if self.snapshot_interval is not None and self._prev_weights is None:
-            self._prev_weights = {}
         before = loop.step
         loss, ok = loop.train_batch()
         if not ok:
@@ -426,13 +425,17 @@ class TrainingSession:
         return out
 
     def snapshot(self) -> WeightSnapshot:
-        """A consistent copy of every weight (and last gradient), taken between batches."""
-        with self._lock:
-            return self._make_snapshot()
+        """A consistent copy of every weight and last gradient, taken between batches.
 
-    def _make_snapshot(self) -> WeightSnapshot:
+        `updates` is the change since the snapshot published before the latest one (the last
+        published interval), so asking again without training gives the same answer.
+        """
+        with self._lock:
+            return self._make_snapshot(self._update_base)
+
+    def _make_snapshot(self, base: dict | None) -> WeightSnapshot:
         weights, grads, updates = {}, {}, {}
-        prev = self._prev_weights or {}
+        base = base or {}
         for layer in self.model.layers:
             for name in layer.weight_names:
                 key = f"{layer.name}/{name}"
@@ -440,14 +443,16 @@ class TrainingSession:
                 weights[key] = w
                 if name in layer.grads:
                     grads[key] = layer.grads[name].copy()
-                if key in prev and prev[key].shape == w.shape:
-                    updates[key] = w - prev[key]
-        self._prev_weights = weights
+                if key in base and base[key].shape == w.shape:
+                    updates[key] = w - base[key]
         return WeightSnapshot(epoch=self.loop.epoch, batch=self.loop.step, weights=weights, grads=grads,
                               updates=updates)
 
     def _publish_snapshot(self) -> None:
-        self.last_snapshot = self._make_snapshot()
+        """Emit a snapshot whose `updates` are the change since the previous published one."""
+        self._update_base = self._prev_weights
+        self.last_snapshot = self._make_snapshot(self._update_base)
+        self._prev_weights = self.last_snapshot.weights
         self._emit(self.last_snapshot)
 
     # -- plumbing ---------------------------------------------------------------------------
