@@ -74,8 +74,8 @@ def open_app(preset: str | None) -> None:
     try:
         from tuinet.app import run_app
     except ImportError:
-        click.echo(f"The interactive app is not built yet. Train headless instead:\n  tuinet train {experiment.name}",
-                   err=True)
+        click.echo(f"tuinet: the interactive app is not built yet; train headless instead: "
+                   f"tuinet train {preset or experiment.name}", err=True)
         sys.exit(0)
     run_app(experiment)  # pragma: no cover - exercised by the app tests
 
@@ -139,18 +139,8 @@ def _num(v):
 def _save(session, out: str | None) -> str | None:
     if not out:
         return None
-    session.model.metadata = _metadata(session)
-    session.model.save(out)
+    session.save_model(out).result()
     return out
-
-
-def _metadata(session) -> dict:
-    p = session.prepared
-    ds = p.dataset
-    return {"preset": session.experiment.name, "task": ds.task, "dataset": ds.name,
-            "feature_names": list(ds.feature_names), "class_names": list(ds.class_names or []) or None,
-            "scaler": p.scaler.get_config() if p.scaler is not None else None,
-            "scaler_kind": type(p.scaler).__name__ if p.scaler is not None else None}
 
 
 @main.command(context_settings=CONTEXT)
@@ -212,8 +202,10 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
         if printer.dynamic:
             sys.stdout.write("\n")
         saved = _save(session, out)
-        click.echo(f"tuinet: interrupted at epoch {session.epoch + 1}, batch {session.batch}"
-                   f"{'; model saved to ' + saved if saved else ''}", err=True)
+        where = (f"at epoch {session.epoch + 1}, batch {session.batch}" if session.batch
+                 else f"after epoch {session.epoch}")
+        click.echo(f"tuinet: interrupted {where}{'; model saved to ' + saved if saved else '; nothing saved'}",
+                   err=True)
         sys.exit(130)
     if session.state == "diverged":
         if printer.dynamic:
@@ -341,12 +333,13 @@ def _read_features(path: str, expected: int, target) -> "tuple":
             try:
                 rows.append([float(c) for c in row])
             except ValueError:
-                if lineno == 1 and header is None and not rows:
+                # A header is a first line of names only; a first line with numbers in it is data.
+                if header is None and not rows and not any(_is_float(c) for c in row):
                     header = row
                     continue
                 bad = next(i for i, c in enumerate(row) if not _is_float(c))
-                col = header[bad] if header and bad < len(header) else bad
-                raise UserError(f"{path}: line {lineno}, column {col!r}: expected a number, got {row[bad]!r}")
+                col = f'"{header[bad]}"' if header and bad < len(header) else str(bad + 1)
+                raise UserError(f'{path}: line {lineno}, column {col}: expected a number, got "{row[bad]}"') from None
             if len(rows[-1]) != expected:
                 raise UserError(f"{path}: line {lineno}: expected {expected} values (the model's inputs), "
                                 f"got {len(rows[-1])}; use --target to drop a label column")
@@ -462,15 +455,28 @@ def evaluate(model_path: str, preset: str) -> None:
         model = tuinet.load_model(model_path)
         experiment = load_preset(preset)
         prepared = TrainingSession._prepare_data(experiment)
-        if not model.compiled:
-            model.compile(optimizer="adam", loss=experiment.train.loss, metrics=list(experiment.train.metrics))
-        x, y = (prepared.x_test, prepared.y_test) if len(prepared.x_test) else (prepared.x_val, prepared.y_val)
-        which = "test" if len(prepared.x_test) else "validation"
-        if not len(x):
-            raise UserError(f"{preset}: the preset has no test or validation split to evaluate on")
-        logs = model.evaluate(x, y, verbose=0, return_dict=True)
     except TuinetError as exc:
         raise _fail(exc) from None
+    x, y = (prepared.x_test, prepared.y_test) if len(prepared.x_test) else (prepared.x_val, prepared.y_val)
+    which = "test" if len(prepared.x_test) else "validation"
+    if not len(x):
+        raise UserError(f"{preset}: the preset has no test or validation split to evaluate on")
+    ds, meta = prepared.dataset, getattr(model, "metadata", None) or {}
+    mismatch = f"{model_path} does not fit preset {experiment.name}"
+    model_in, data_in = tuple(model.input_shape[1:]), tuple(x.shape[1:])
+    if model_in != data_in:
+        raise UserError(f"{mismatch}: the model takes inputs of shape {model_in}, the preset's data "
+                        f"({ds.name}) has {data_in}")
+    if meta.get("task") and meta["task"] != ds.task:
+        raise UserError(f"{mismatch}: the model was trained for {meta['task']}"
+                        f"{' on ' + meta['dataset'] if meta.get('dataset') else ''}, the preset's data "
+                        f"({ds.name}) is {ds.task}")
+    try:
+        if not model.compiled:
+            model.compile(optimizer="adam", loss=experiment.train.loss, metrics=list(experiment.train.metrics))
+        logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    except TuinetError as exc:
+        raise UserError(f"{mismatch}: {exc}") from None
     click.echo(f"{which} split of {experiment.name} ({len(x)} samples): {format_logs(logs)}")
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -174,6 +175,9 @@ class Experiment:
 
 # ---------------------------------------------------------------------- value checks
 def _fmt(value) -> str:
+    """A value as the preset spells it: "text" in double quotes, true/false in lower case."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
@@ -223,17 +227,32 @@ def _table(label, where, v) -> dict:
     return v
 
 
+def _suggest(value, choices) -> str:
+    """`did_you_mean`, ignoring case on both sides ("LTSM" -> "LSTM"), spelled as in `choices`."""
+    by_lower = {str(c).lower(): str(c) for c in choices}
+    hint = did_you_mean(str(value).lower(), list(by_lower))
+    match = re.fullmatch(r' \(did you mean "(.*)"\?\)', hint)
+    return f' (did you mean "{by_lower[match.group(1)]}"?)' if match else ""
+
+
+def _unknown(label: str, where: str, what: str, value, choices, listed=None) -> PresetError:
+    """`spiral.toml: train.loss: expected a loss name, got "mes" (did you mean "mse"?); choose from ...`."""
+    listed = sorted(listed if listed is not None else choices, key=str)
+    return PresetError(f"{label}: {where}: expected {what}, got {_fmt(value)}{_suggest(value, choices)}; "
+                       f"choose from {', '.join(map(str, listed))}")
+
+
 def _unknown_keys(label: str, where: str, table: dict, allowed: set[str]) -> None:
     for key in table:
         if key not in allowed:
             prefix = f"{where}." if where else ""
-            raise PresetError(f"{label}: {prefix}{key}: unknown field{did_you_mean(key, allowed)}; "
+            raise PresetError(f"{label}: {prefix}{key}: unknown field{_suggest(key, allowed)}; "
                               f"expected one of {', '.join(sorted(allowed))}")
 
 
 def _choice(label, where, v, choices) -> str:
     if not isinstance(v, str) or v.lower() not in choices:
-        hint = did_you_mean(str(v), choices) if isinstance(v, str) else ""
+        hint = _suggest(v, choices) if isinstance(v, str) else ""
         raise PresetError(f"{label}: {where}: expected one of {', '.join(choices)}, got {_fmt(v)}{hint}")
     return v.lower()
 
@@ -272,16 +291,15 @@ def _parse_data(label: str, t: dict, base_dir: Path | None = None) -> DataSpec:
     kind = source_kind(kw["source"])
     if kind == "unknown":
         names = sorted(set(data.GENERATORS) | set(data.DATASETS))
-        raise PresetError(f"{label}: data.source: unknown source {_fmt(kw['source'])}"
-                          f"{did_you_mean(kw['source'], names)}; expected a generator or data set "
-                          f"({', '.join(names)}) or a .csv/.tsv/.npz/.npy file")
+        raise _unknown(label, "data.source", "a generator, a shipped data set or a .csv/.tsv/.npz/.npy file",
+                       kw["source"], names)
     if kind == "file":
         path = Path(kw["source"]).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         if not path.is_file():
-            raise PresetError(f"{label}: data.source: file {kw['source']!r} not found"
-                              + (f" (relative paths start from {str(base_dir)!r})" if base_dir else ""))
+            raise PresetError(f"{label}: data.source: file {_fmt(kw['source'])} not found (looked for {path}"
+                              + ("; a relative path starts from the preset's folder)" if base_dir else ")"))
     for key in ("samples", "noise", "steps"):
         if key in t and kind != "generator":
             raise PresetError(f"{label}: data.{key}: only generators (spiral, xor, sine...) take {key}; "
@@ -342,6 +360,51 @@ def _layer_args(cls) -> set[str]:
     return names | _LAYER_COMMON
 
 
+_UNKNOWN_NAME = re.compile(r"unknown ([\w ]+?) ('[^']*'|\"[^\"]*\"|\S+)(?: \(did you mean [^)]*\))?; choose from (.*)$",
+                           re.S)
+
+
+def _culprit(cls, args: dict) -> str | None:
+    """The one argument without which `cls(**args)` constructs, when the error does not name it."""
+    for key in args:
+        try:
+            cls(**_tuplify({k: v for k, v in args.items() if k != key}))
+        except Exception:  # noqa: BLE001 - any failure means this argument is not the only culprit
+            continue
+        return key
+    return None
+
+
+def _construct(label: str, where: str, cls, args: dict):
+    """`cls(**args)`, its errors rewritten as `<file>: <where>.<arg>: expected ..., got <value>`."""
+    try:
+        return cls(**_tuplify(args))
+    except TypeError as exc:
+        arg = _culprit(cls, args)
+        loc = f"{where}.{arg}" if arg is not None else f"{where} ({cls.__name__})"
+        raise PresetError(f"{label}: {loc}: {exc}") from None
+    except TuinetError as exc:
+        text = str(exc)
+    detail = text.split(": ", 1)[1] if text.startswith(f"{cls.__name__}:") else text
+    arg = next((k for k in args if f" {k} " in f" {detail} " or f"{k}:" in detail or f" {k}=" in detail), None)
+    if arg is None:
+        arg = _culprit(cls, args)
+    loc = f"{where}.{arg}" if arg is not None else f"{where} ({cls.__name__})"
+    unknown = _UNKNOWN_NAME.search(detail)
+    if unknown:
+        what = unknown.group(1)
+        value = args[arg] if arg is not None else unknown.group(2).strip("'\"")
+        choices = [c.strip() for c in unknown.group(3).split(",")]
+        raise _unknown(label, loc, f"{'an' if what[0] in 'aeiou' else 'a'} {what} name", value, choices)
+    if arg is not None:
+        detail = detail[len(arg):].lstrip(" :") if detail.startswith(arg) else detail
+        if detail.startswith("must be "):
+            detail = "expected " + detail[len("must be "):]
+        if ", got " in detail:
+            detail = detail.rsplit(", got ", 1)[0] + f", got {_fmt(args[arg])}"
+    raise PresetError(f"{label}: {loc}: {detail}")
+
+
 def _parse_layer(label: str, i: int, spec) -> dict:
     from tuinet.nn import layers as layers_module
 
@@ -353,31 +416,14 @@ def _parse_layer(label: str, i: int, spec) -> dict:
     try:
         cls = layers_module.get(kind)
     except ConfigError:
-        raise PresetError(f"{label}: {where}.type: unknown layer type {_fmt(kind)}"
-                          f"{did_you_mean(str(kind), layers_module.LAYERS)}; choose from "
-                          f"{', '.join(sorted(layers_module.LAYERS))}") from None
+        raise _unknown(label, f"{where}.type", "a layer type", kind, layers_module.LAYERS) from None
     allowed = _layer_args(cls)
     for key in spec:
         if key != "type" and key not in allowed:
-            raise PresetError(f"{label}: {where}.{key}: not an argument of {cls.__name__}{did_you_mean(key, allowed)}; "
+            raise PresetError(f"{label}: {where}.{key}: not an argument of {cls.__name__}{_suggest(key, allowed)}; "
                               f"expected one of {', '.join(sorted(allowed))}")
     args = {k: v for k, v in spec.items() if k != "type"}
-    try:
-        cls(**_tuplify(args))
-    except TuinetError as exc:
-        text = str(exc)
-        arg = next((k for k in args if f" {k} " in f" {text} " or f"{k}:" in text or f" {k}=" in text), None)
-        detail = text.split(": ", 1)[1] if text.startswith(cls.__name__) and ": " in text else text
-        if arg is not None:
-            detail = detail[len(arg):].lstrip(" :") if detail.startswith(arg) else detail
-            if detail.startswith("must be "):
-                detail = "expected " + detail[len("must be "):]
-            if ", got " in detail:
-                detail = detail.rsplit(", got ", 1)[0] + f", got {_fmt(args[arg])}"
-            raise PresetError(f"{label}: {where}.{arg}: {detail}") from None
-        raise PresetError(f"{label}: {where} ({cls.__name__}): {detail}") from None
-    except TypeError as exc:
-        raise PresetError(f"{label}: {where} ({cls.__name__}): {exc}") from None
+    _construct(label, where, cls, args)
     return {"type": cls.__name__, **args}
 
 
@@ -410,9 +456,7 @@ def _parse_train(label: str, t: dict) -> TrainSpec:
             name = opt
         key = _str(label, "train.optimizer", name).lower()
         if key not in optimizers.OPTIMIZERS:
-            raise PresetError(f"{label}: train.optimizer: unknown optimizer {_fmt(name)}"
-                              f"{did_you_mean(key, optimizers.OPTIMIZERS)}; choose from "
-                              f"{', '.join(sorted(optimizers.OPTIMIZERS))}")
+            raise _unknown(label, "train.optimizer", "an optimizer name", name, optimizers.OPTIMIZERS)
         if "learning_rate" in args:
             raise PresetError(f"{label}: train.optimizer.learning_rate: set train.learning_rate instead")
         cls = optimizers.OPTIMIZERS[key]
@@ -420,11 +464,8 @@ def _parse_train(label: str, t: dict) -> TrainSpec:
         for k in args:
             if k not in allowed:
                 raise PresetError(f"{label}: train.optimizer.{k}: not an argument of {cls.__name__}"
-                                  f"{did_you_mean(k, allowed)}; expected one of {', '.join(sorted(allowed))}")
-        try:
-            cls(**args)
-        except TuinetError as exc:
-            raise PresetError(f"{label}: train.optimizer: {exc}") from None
+                                  f"{_suggest(k, allowed)}; expected one of {', '.join(sorted(allowed))}")
+        _construct(label, "train.optimizer", cls, args)
         kw["optimizer"], kw["optimizer_args"] = key, args
     if "learning_rate" in t:
         kw["learning_rate"] = _pos_float(label, "train.learning_rate", t["learning_rate"])
@@ -433,8 +474,8 @@ def _parse_train(label: str, t: dict) -> TrainSpec:
         try:
             losses.get(loss)
         except ConfigError:
-            raise PresetError(f"{label}: train.loss: unknown loss {_fmt(loss)}{did_you_mean(loss, losses.names())}; "
-                              f"choose from {', '.join(losses.names())}") from None
+            raise _unknown(label, "train.loss", "a loss name", loss, [*losses.names(), *losses.ALIASES],
+                           listed=losses.names()) from None
         kw["loss"] = loss
     if "metrics" in t:
         ms = t["metrics"]
@@ -448,9 +489,8 @@ def _parse_train(label: str, t: dict) -> TrainSpec:
                 try:
                     metrics.get(m)
                 except ConfigError:
-                    raise PresetError(f"{label}: train.metrics[{j}]: unknown metric {_fmt(m)}"
-                                      f"{did_you_mean(m, metrics.names())}; choose from "
-                                      f"{', '.join(metrics.names())}") from None
+                    raise _unknown(label, f"train.metrics[{j}]", "a metric name", m,
+                                   [*metrics.names(), *metrics.ALIASES], listed=metrics.names()) from None
         kw["metrics"] = tuple(ms)
     if "batch_size" in t:
         kw["batch_size"] = _pos_int(label, "train.batch_size", t["batch_size"])
@@ -481,11 +521,16 @@ def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"{label}: not valid TOML: {exc}") from None
+        text = str(exc)
+        where = re.search(r" \((at line \d+, column \d+|at end of document)\)$", text)
+        if where:  # the place first, as a field path would be: "spiral.toml: line 3, column 6: ..."
+            text = text[: where.start()]
+            raise PresetError(f"{label}: {where.group(1)[3:]}: not valid TOML: {text}") from None
+        raise PresetError(f"{label}: not valid TOML: {text}") from None
     _unknown_keys(label, "", doc, _TOP)
     for section in ("data", "model", "train"):
         if section not in doc:
-            raise PresetError(f"{label}: [{section}]: missing section")
+            raise PresetError(f"{label}: [{section}]: missing section; a preset needs [data], [model] and [train]")
     name = doc.get("name", path.stem if path else "preset")
     description = doc.get("description", "")
     if not isinstance(description, str):
@@ -518,21 +563,21 @@ def presets_dir() -> Path:
 def list_presets() -> dict[str, Path]:
     """Shipped presets by name, sorted."""
     folder = presets_dir()
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+    return {p.stem: p for p in sorted(folder.glob("*.toml"), key=lambda p: p.stem)} if folder.is_dir() else {}
 
 
 def find_preset(name_or_path: str | Path) -> Path:
     """A path to an existing preset file, given a shipped preset's name or a path."""
     text = str(name_or_path)
-    p = Path(text)
-    if p.suffix == ".toml" or p.exists() or "/" in text or "\\" in text:
+    p = Path(text).expanduser()
+    if p.suffix == ".toml" or p.is_file() or "/" in text or "\\" in text:
         if p.is_file():
             return p
-        raise PresetError(f"{text}: preset file not found")
+        raise PresetError(f"{text}: preset file not found" + (" (it is a folder)" if p.is_dir() else ""))
     shipped = list_presets()
     if text in shipped:
         return shipped[text]
-    raise PresetError(f"unknown preset {text!r}{did_you_mean(text, shipped)}; shipped presets: "
+    raise PresetError(f"unknown preset {_fmt(text)}{_suggest(text, shipped)}; shipped presets: "
                       f"{', '.join(shipped) or 'none'} (or give a path to a .toml file)")
 
 

@@ -20,12 +20,13 @@ import queue
 import threading
 import time
 import traceback
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tuinet import data as data_module
-from tuinet.errors import ConfigError, DivergenceError, TuinetError
+from tuinet.errors import ConfigError, DivergenceError, ModelFileError, TuinetError
 from tuinet.nn import callbacks as callbacks_module
 from tuinet.nn.losses import CategoricalCrossentropy
 from tuinet.nn.model import Sequential
@@ -142,6 +143,7 @@ class TrainingSession:
         self.state = "ready"
         self.history: dict[str, list[float]] = {}
         self.batch_losses: collections.deque = collections.deque(maxlen=BATCH_HISTORY)
+        self._losses_lock = threading.Lock()  # guards batch_losses against a reader in another thread
         self.last_snapshot: WeightSnapshot | None = None
         self.test_results: dict = {}
         self.last_message = ""   # the last divergence or failure, for a one-line report
@@ -200,7 +202,8 @@ class TrainingSession:
         self._prev_weights = None   # weights at the last published snapshot
         self._update_base = None    # weights at the one before
         self.history = {}
-        self.batch_losses.clear()
+        with self._losses_lock:
+            self.batch_losses.clear()
         self.test_results = {}
         self._epoch_start = None
         self._epoch_samples = 0
@@ -227,6 +230,11 @@ class TrainingSession:
     @property
     def finished(self) -> bool:
         return self.loop.epoch >= self.epochs
+
+    def batch_loss_history(self) -> list[float]:
+        """A copy of the recent per-batch losses, safe to call from any thread."""
+        with self._losses_lock:
+            return list(self.batch_losses)
 
     def ready_event(self) -> SessionReady:
         p = self.prepared
@@ -275,6 +283,67 @@ class TrainingSession:
         self._set_state("ready")
         self._emit(self.ready_event())
         self._publish_snapshot()
+
+    def save_model(self, path) -> "Future":
+        """Save the model (with its scaler and class names) between batches; returns a Future.
+
+        While training runs the save happens in the training thread at the next batch boundary,
+        so the file always holds the weights of one step; otherwise at once.
+        """
+        fut: Future = Future()
+
+        def do() -> None:
+            try:
+                self.model.metadata = self.metadata()
+                self.model.save(path)
+                fut.set_result(str(path))
+            except Exception as exc:  # reported through the future
+                fut.set_exception(exc)
+
+        self._submit(do)
+        return fut
+
+    def load_weights_from(self, path) -> "Future":
+        """Replace the model by a saved one (architecture and weights) that fits this data."""
+        fut: Future = Future()
+
+        def do() -> None:
+            try:
+                self._load(path)
+                fut.set_result(str(path))
+            except Exception as exc:
+                fut.set_exception(exc)
+
+        self._submit(do)
+        return fut
+
+    def _load(self, path) -> None:
+        import tuinet
+        from tuinet.presets import ModelSpec
+
+        loaded = tuinet.load_model(path, compile=False)
+        specs = []
+        for layer in loaded.layers:
+            cfg = {k: v for k, v in layer.get_config().items()
+                   if k not in ("name", "trainable", "dtype", "input_shape")}
+            specs.append({"type": type(layer).__name__, **cfg})
+        experiment = self.experiment.replace(model=ModelSpec(layers=tuple(specs), seed=self.experiment.model.seed))
+        self._apply(experiment)
+        try:
+            self.model.set_weights(loaded.get_weights())
+        except TuinetError as exc:
+            raise ModelFileError(f"{path}: the saved weights do not fit: {exc}") from None
+        self._initial_weights = self.model.get_weights()
+        self._publish_snapshot()
+
+    def metadata(self) -> dict:
+        """Facts saved with a model so `tuinet predict` can scale inputs and name classes."""
+        p = self.prepared
+        ds = p.dataset
+        return {"preset": self.experiment.name, "task": ds.task, "dataset": ds.name,
+                "feature_names": list(ds.feature_names), "class_names": list(ds.class_names or []) or None,
+                "scaler": p.scaler.get_config() if p.scaler is not None else None,
+                "scaler_kind": type(p.scaler).__name__ if p.scaler is not None else None}
 
     def _submit(self, command) -> None:
         if self._running:
@@ -380,7 +449,8 @@ class TrainingSession:
             return False
         n = min(loop.batch_size, loop.n - before * loop.batch_size)
         self._epoch_samples += n
-        self.batch_losses.append(loss)
+        with self._losses_lock:
+            self.batch_losses.append(loss)
         now = time.perf_counter()
         elapsed = max(now - self._epoch_start, 1e-9)
         if force_event or now - self._last_batch_event >= self.batch_event_interval or loop.epoch_finished:

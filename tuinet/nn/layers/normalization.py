@@ -205,7 +205,7 @@ class LayerNormalization(Layer):
     """Normalizes each sample over `axis`: `gamma * (x - mean) / sqrt(var + epsilon) + beta`.
 
     Mean and (biased) variance are taken per sample over the axes in `axis`; `gamma` and `beta`
-    span those axes (shape `tuple(input_shape[a] for a in axis)`, as in Keras). With
+    span those axes in increasing order (shape `tuple(input_shape[a] for a in sorted(axis))`, as in Keras 3.14+). With
     `rms_scaling=True` it computes Keras 3's `x * gamma / sqrt(var + epsilon)` (no centring,
     no `beta`).
 
@@ -256,9 +256,8 @@ class LayerNormalization(Layer):
     def build(self, input_shape, rng):
         axes = self._axes(input_shape)
         ndim = len(input_shape) + 1
-        # Keras: the weight shape follows the order given in `axis`; broadcasting reshapes it to
-        # the input's rank with the normalized axes in increasing order.
-        shape = tuple(input_shape[a - 1] for a in axes)
+        # Keras >= 3.14 sorts the axes before shaping gamma/beta (keras-team/keras#22296).
+        shape = tuple(input_shape[a - 1] for a in sorted(axes))
         self._norm_axes = tuple(sorted(axes))
         self._other_axes = tuple(i for i in range(ndim) if i not in axes)
         self._bshape = tuple(input_shape[i - 1] if i in axes else 1 for i in range(ndim))

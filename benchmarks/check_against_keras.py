@@ -1,0 +1,1103 @@
+#!/usr/bin/env python
+"""Check tuinet against real Keras 3, weight for weight.
+
+For every case the script builds the tuinet layer (or model, loss, metric, optimizer), builds
+the Keras 3 equivalent, copies tuinet's `get_weights()` into Keras's `set_weights()`, runs both on
+the same random float32 data and prints the largest absolute difference with PASS/FAIL against a
+float32 tolerance (`|a - b| <= rtol * max(1, max|keras|)` with rtol = 1e-5 unless a row says
+otherwise).
+
+Sections: activations, layers (forward; and, on the torch backend, the gradients of the
+inputs and of every weight through `backward`), models (predict, summary), losses (value; and
+gradient on torch), metrics (two batches), schedules, optimizers (several steps on the same
+gradients through Keras's own `optimizer.apply_gradients`) and, on the torch backend, a few
+epochs of `fit` side by side.
+
+It is not a test of the suite: Keras is not a dependency of tuinet. Install it in a separate
+environment (the numpy backend of Keras 3 imports jax, so the torch backend is the one that
+works without jax or tensorflow):
+
+    python3 -m venv /tmp/kvenv
+    /tmp/kvenv/bin/pip install keras numpy scipy torch==2.13.0
+    /tmp/kvenv/bin/pip install -e .
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 /tmp/kvenv/bin/python benchmarks/check_against_keras.py
+
+Options: `--backend torch|numpy|jax|tensorflow` (default: $KERAS_BACKEND, else torch when it
+imports, else numpy), `--only WORD` (run the sections whose name contains WORD; repeatable),
+`--verbose` (print every row, not only the failures, as they run).
+
+Row statuses: PASS/FAIL (a comparison), ERROR (the case raised: counts as a failure), SKIP
+(not comparable, or not supported by tuinet) and NOTE (informational: where the torch backend
+of Keras itself departs from Keras's own formula, the row above it compares tuinet with that
+formula instead: average pooling with asymmetric "same" padding, keras-team/keras#18452, and
+LayerNormalization over a non-trailing axis, which the torch backend sends to F.layer_norm).
+
+Exit status: 0 when every row passes or when Keras cannot be imported (with a message saying
+so), 1 when a row fails. Last run: Keras 3.15.1 on torch 2.13.0 (CPU), about 900 rows in ~6 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import re
+import sys
+import time
+import traceback
+import warnings
+
+import numpy as np
+
+RTOL = 1e-5
+
+# Filled in by main() once Keras imports.
+keras = None
+torch = None
+BACKEND = None
+
+
+# ---------------------------------------------------------------------------------------- report
+class Report:
+    def __init__(self, verbose: bool) -> None:
+        self.rows: list[tuple] = []  # (section, case, max|diff|, max|diff| / scale, status, note)
+        self.verbose = verbose
+        self.section = ""
+
+    def _add(self, case, diff, rel, status, note=""):
+        row = (self.section, case, diff, rel, status, note)
+        self.rows.append(row)
+        if self.verbose or status in ("FAIL", "ERROR"):
+            print(self._fmt(row), flush=True)
+
+    @staticmethod
+    def _fmt(row) -> str:
+        section, case, diff, rel, status, note = row
+        d = "" if diff is None else f"{diff:.3g}"
+        r = "" if rel is None else f"{rel:.2g}"
+        line = f"  {status:<5} {section:<11} {case:<66} {d:>9} {r:>8}"
+        return line + (f"  {note}" if note else "")
+
+    def check(self, case, got, ref, *, rtol=RTOL, floor=1.0, note=""):
+        """Compare tuinet's `got` with Keras's `ref` (arrays or scalars)."""
+        a = np.asarray(got, dtype=np.float64)
+        b = np.asarray(ref, dtype=np.float64)
+        if a.shape != b.shape:
+            if a.size == b.size and a.size == 1:
+                a, b = a.reshape(()), b.reshape(())
+            else:
+                self._add(case, None, None, "FAIL", f"shape tuinet {a.shape} != keras {b.shape} {note}".strip())
+                return False
+        nan_a, nan_b = np.isnan(a), np.isnan(b)
+        if (nan_a != nan_b).any():
+            self._add(case, math.inf, None, "FAIL", f"NaN in one only (tuinet {nan_a.sum()}, keras {nan_b.sum()})")
+            return False
+        inf_mismatch = np.isinf(a) | np.isinf(b)
+        if (a[inf_mismatch] != b[inf_mismatch]).any():
+            self._add(case, math.inf, None, "FAIL", "infinite values differ")
+            return False
+        fin = ~(nan_a | inf_mismatch)
+        diff = float(np.max(np.abs(a[fin] - b[fin]))) if fin.any() else 0.0
+        scale = max(floor, float(np.max(np.abs(b[fin]))) if fin.any() else 0.0)
+        ok = diff <= rtol * scale
+        if rtol != RTOL:
+            note = f"(rtol {rtol:g}) {note}".strip()
+        self._add(case, diff, diff / scale, "PASS" if ok else "FAIL", note)
+        return ok
+
+    def equal(self, case, got, ref, note=""):
+        ok = got == ref
+        self._add(case, None, None, "PASS" if ok else "FAIL",
+                  note if ok else f"tuinet {got!r} != keras {ref!r} {note}".strip())
+        return ok
+
+    def skip(self, case, why):
+        self._add(case, None, None, "SKIP", why)
+
+    def error(self, case, exc):
+        msg = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        self._add(case, None, None, "ERROR", msg[:300])
+        if self.verbose:
+            traceback.print_exc()
+
+    def run(self, case, fn, *args, **kwargs):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a row
+            self.error(case, exc)
+
+    def summary(self) -> int:
+        print()
+        print(f"{'':2}{'status':<5} {'section':<11} {'case':<66} {'max|diff|':>9} {'relative':>8}")
+        for row in self.rows:
+            print(self._fmt(row))
+        counts = {s: sum(r[4] == s for r in self.rows) for s in ("PASS", "FAIL", "ERROR", "SKIP", "NOTE")}
+        print()
+        print("Totals: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 1 if counts["FAIL"] or counts["ERROR"] else 0
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def to_np(t):
+    if t is None:
+        return None
+    if torch is not None and isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.asarray(keras.ops.convert_to_numpy(t))
+
+
+def randomize_weights(layer_or_model, rng, names=None):
+    """Give every weight a random value (variances positive) so no zero bias hides a bug."""
+    ws = layer_or_model.get_weights()
+    if names is None:
+        names = [n for lay in _layers_of(layer_or_model) for n in lay.weight_names]
+    out = []
+    for n, w in zip(names, ws):
+        if "variance" in n:
+            out.append(rng.uniform(0.5, 1.5, w.shape).astype(w.dtype))
+        else:
+            out.append((rng.normal(0, 0.5, w.shape)).astype(w.dtype))
+    layer_or_model.set_weights(out)
+
+
+def _layers_of(obj):
+    return obj.layers if hasattr(obj, "layers") and not hasattr(obj, "weight_names") else [obj]
+
+
+def grad_of(var):
+    """The gradient torch accumulated in a Keras variable (torch backend)."""
+    v = var.value
+    return None if v.grad is None else v.grad.detach().cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------- sections
+def section_activations(rep, rng):
+    import tuinet
+    z = np.concatenate([rng.normal(0, 3, size=(6, 7)), np.linspace(-30, 30, 42).reshape(6, 7)]).astype("float32")
+    for name in tuinet.activations.names():
+        def case(name=name):
+            act = tuinet.activations.get(name)
+            ref = keras.activations.get(name)(z)
+            rep.check(f"{name}(z) z in [-30, 30]", act(z), to_np(ref), floor=1.0)
+            if BACKEND == "torch":
+                zt = torch.tensor(z, requires_grad=True)
+                g = rng.normal(size=z.shape).astype("float32")
+                out = keras.activations.get(name)(zt)
+                (out * torch.tensor(g)).sum().backward()
+                a = act(z)
+                mine = act.backward(z, a, g)
+                rep.check(f"{name} backward", mine, to_np(zt.grad), floor=1.0)
+        rep.run(name, case)
+
+
+def layer_case(rep, label, make_t, make_k, x, *, training=False, rng, grads=True, rtol=RTOL,
+               randomize=True, after=None, ref=None, ref_note="", convert=None):
+    """Forward (and on torch, backward) of one layer in tuinet and Keras with the same weights.
+
+    `ref(k, xk, training)`, when given, computes Keras's result another way (a Keras formula for a
+    case where the torch backend of Keras itself is off); the Keras layer's own output is then
+    shown as a NOTE row. `convert(weights)` maps tuinet's weights to Keras's layout.
+    """
+    def run():
+        t = make_t()
+        t.build_for(x.shape[1:], np.random.default_rng(0))
+        if randomize:
+            randomize_weights(t, rng, t.weight_names)
+        k = make_k()
+        k.build(x.shape)
+        k_shapes = [tuple(w.shape) for w in k.get_weights()]
+        t_shapes = [tuple(w.shape) for w in t.get_weights()]
+        if k_shapes != t_shapes and convert is None:
+            rep._add(f"{label}  weight shapes", None, None, "FAIL",
+                     f"tuinet {t_shapes} != keras {k_shapes}")
+            return
+        weights = t.get_weights()
+        k.set_weights(convert(weights) if convert is not None else weights)
+        y_t = t.forward(x, training=training)
+        use_grad = grads and BACKEND == "torch"
+        is_float = x.dtype.kind == "f"
+        xk = torch.tensor(x, requires_grad=is_float) if use_grad else x
+        if ref is not None and BACKEND == "torch":
+            y_k = ref(k, xk, training)
+            rep.check(f"{label}", y_t, to_np(y_k), rtol=rtol, note=ref_note)
+            try:
+                own = to_np(k(x, training=training))
+                d = float(np.max(np.abs(own - y_t))) if own.shape == y_t.shape else math.inf
+                if d > rtol * max(1.0, float(np.max(np.abs(own)))):
+                    rep._add(f"{label}  [keras torch-backend layer itself]", d, None, "NOTE",
+                             "Keras torch-backend artefact (see the row above), not a tuinet difference")
+            except Exception as exc:  # noqa: BLE001
+                rep._add(f"{label}  [keras torch-backend layer itself]", None, None, "NOTE",
+                         f"raises {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+        else:
+            y_k = k(xk, training=training)
+            rep.check(f"{label}", y_t, to_np(y_k), rtol=rtol)
+        if after is not None:
+            after(t, k)
+        if use_grad:
+            G = rng.normal(size=y_t.shape).astype("float32")
+            dx = t.backward(G)
+            (y_k * torch.tensor(G)).sum().backward()
+            if is_float and dx is not None:
+                rep.check(f"{label}  grad dx", dx, to_np(xk.grad), rtol=rtol * 2)
+            t_names = [n for n in t.weight_names if n in t.params]
+            for n, v in zip(t_names, k.trainable_weights):
+                g_k = grad_of(v)
+                if convert is not None and g_k is not None:
+                    g_k = g_k.reshape(t.grads[n].shape)
+                rep.check(f"{label}  grad {n}", t.grads[n], g_k, rtol=rtol * 2)
+    rep.run(label, run)
+
+
+def _same_pads(size, k, s):
+    out = -(-size // s)
+    total = max(0, (out - 1) * s + k - size)
+    return total // 2, total - total // 2
+
+
+def avg_pool_same_reference(k, xk, training):
+    """Keras's average pooling with 'same' padding as its numpy/jax/tensorflow backends compute it:
+    the window sum over the zero-padded input divided by the number of real (unpadded) entries
+    (keras/src/backend/numpy/nn.py average_pool). Written in torch so autograd gives dx."""
+    F = torch.nn.functional
+    rank = xk.ndim - 2
+    pool, strides = tuple(k.pool_size), tuple(k.strides)
+    xc = xk.movedim(-1, 1)  # channels first
+    pads = []
+    for i in reversed(range(rank)):
+        pads += list(_same_pads(xc.shape[2 + i], pool[i], strides[i]))
+    xp = F.pad(xc, pads)
+    ones = F.pad(torch.ones_like(xc[:1, :1]), pads)
+    pool_fn = F.avg_pool1d if rank == 1 else F.avg_pool2d
+    total = pool_fn(xp, pool, strides) * math.prod(pool)
+    count = pool_fn(ones, pool, strides) * math.prod(pool)
+    return (total / count).movedim(1, -1)
+
+
+def _avg_same_ref(kind, pad, pool, strides, spatial):
+    """layer_case arguments for average pooling with asymmetric 'same' padding on the torch backend."""
+    if kind != "Average" or pad != "same" or BACKEND != "torch":
+        return {}
+    r = len(spatial)
+    pool = (pool,) * r if isinstance(pool, int) else tuple(pool)
+    strides = pool if strides is None else ((strides,) * r if isinstance(strides, int) else tuple(strides))
+    if not any(sum(_same_pads(n, p, s)) % 2 for n, p, s in zip(spatial, pool, strides)):
+        return {}
+    return {"ref": avg_pool_same_reference,
+            "ref_note": "asymmetric 'same' padding: vs the numpy/jax-backend formula (the torch backend pads "
+                        "by edge replication)"}
+
+
+def layer_norm_reference(k, xk, training):
+    """Keras's generic layer-normalization branch (keras/src/ops/nn.py `_layer_normalization`, the
+    `moments` path every backend but torch takes), through keras.ops."""
+    ops = keras.ops
+    axes = sorted(a % xk.ndim for a in k.axis)
+    bshape = [xk.shape[i] if i in axes else 1 for i in range(xk.ndim)]
+    mean, var = ops.moments(xk, axes=axes, keepdims=True)
+    inv = ops.rsqrt(var + k.epsilon)
+    if k.gamma is not None:
+        inv = inv * ops.reshape(k.gamma.value, bshape)
+    res = -mean * inv
+    if k.beta is not None:
+        res = res + ops.reshape(k.beta.value, bshape)
+    return xk * inv + res
+
+
+def section_layers(rep, rng):
+    import tuinet
+    L, KL = tuinet.layers, keras.layers
+    f32 = lambda *s: rng.normal(size=s).astype("float32")  # noqa: E731
+
+    # Dense with every activation
+    x = f32(8, 5)
+    for act in tuinet.activations.names():
+        layer_case(rep, f"Dense(4, activation={act!r})", lambda a=act: L.Dense(4, activation=a),
+                   lambda a=act: KL.Dense(4, activation=a), x, rng=rng)
+    layer_case(rep, "Dense(3, use_bias=False) on (8, 6, 5)", lambda: L.Dense(3, use_bias=False),
+               lambda: KL.Dense(3, use_bias=False), f32(8, 6, 5), rng=rng)
+    layer_case(rep, "Activation('softmax') on (4, 3, 6)", lambda: L.Activation("softmax"),
+               lambda: KL.Activation("softmax"), f32(4, 3, 6), rng=rng)
+
+    # Conv1D
+    x1 = f32(3, 11, 4)
+    for pad in ("valid", "same", "causal"):
+        for s in (1, 2):
+            for ks in (3, 2):
+                kw = dict(filters=5, kernel_size=ks, strides=s, padding=pad)
+                if pad == "causal" and s > 1:
+                    continue
+                layer_case(rep, f"Conv1D(5, {ks}, strides={s}, padding={pad!r})", lambda kw=kw: L.Conv1D(**kw),
+                           lambda kw=kw: KL.Conv1D(**kw), x1, rng=rng)
+    layer_case(rep, "Conv1D(5, 3, dilation_rate=2, padding='same', relu)",
+               lambda: L.Conv1D(5, 3, dilation_rate=2, padding="same", activation="relu"),
+               lambda: KL.Conv1D(5, 3, dilation_rate=2, padding="same", activation="relu"), x1, rng=rng)
+
+    # Conv2D
+    x2 = f32(2, 9, 8, 3)
+    for pad in ("valid", "same"):
+        for s in (1, 2):
+            for ks in (3, (2, 3)):
+                kw = dict(filters=4, kernel_size=ks, strides=s, padding=pad)
+                layer_case(rep, f"Conv2D(4, {ks}, strides={s}, padding={pad!r})", lambda kw=kw: L.Conv2D(**kw),
+                           lambda kw=kw: KL.Conv2D(**kw), x2, rng=rng)
+    layer_case(rep, "Conv2D(4, 3, strides=(2, 1), same, tanh)",
+               lambda: L.Conv2D(4, 3, strides=(2, 1), padding="same", activation="tanh"),
+               lambda: KL.Conv2D(4, 3, strides=(2, 1), padding="same", activation="tanh"), x2, rng=rng)
+    layer_case(rep, "Conv2D(4, 3, dilation_rate=2, same, no bias)",
+               lambda: L.Conv2D(4, 3, dilation_rate=2, padding="same", use_bias=False),
+               lambda: KL.Conv2D(4, 3, dilation_rate=2, padding="same", use_bias=False), x2, rng=rng)
+    rep.skip("Conv1D/Conv2D/pooling data_format='channels_first'",
+             "tuinet is channels-last only (raises ConfigError, documented)")
+
+    # Pooling
+    x1p, x2p = f32(3, 11, 4), f32(2, 9, 8, 3)
+    for kind in ("Max", "Average"):
+        for pad in ("valid", "same"):
+            for ps, st in ((2, None), (3, 2), (3, 1), (2, 1)):
+                name1 = f"{kind}Pooling1D"
+                kw = dict(pool_size=ps, strides=st, padding=pad)
+                layer_case(rep, f"{name1}({ps}, strides={st}, padding={pad!r})",
+                           lambda n=name1, kw=kw: getattr(L, n)(**kw), lambda n=name1, kw=kw: getattr(KL, n)(**kw),
+                           x1p, rng=rng, **_avg_same_ref(kind, pad, ps, st, x1p.shape[1:-1]))
+            x10 = f32(3, 10, 4)
+            kw = dict(pool_size=3, strides=2, padding=pad)
+            layer_case(rep, f"{name1}(3, strides=2, padding={pad!r}) on length 10",
+                       lambda n=name1, kw=kw: getattr(L, n)(**kw), lambda n=name1, kw=kw: getattr(KL, n)(**kw),
+                       x10, rng=rng, **_avg_same_ref(kind, pad, 3, 2, x10.shape[1:-1]))
+            for ps, st in ((2, None), (3, 2), ((2, 3), (1, 2)), (3, 1)):
+                name2 = f"{kind}Pooling2D"
+                kw = dict(pool_size=ps, strides=st, padding=pad)
+                layer_case(rep, f"{name2}({ps}, strides={st}, padding={pad!r})",
+                           lambda n=name2, kw=kw: getattr(L, n)(**kw), lambda n=name2, kw=kw: getattr(KL, n)(**kw),
+                           x2p, rng=rng, **_avg_same_ref(kind, pad, ps, st, x2p.shape[1:-1]))
+    for kind in ("Average", "Max"):
+        for r, xx in (("1D", x1p), ("2D", x2p)):
+            name = f"Global{kind}Pooling{r}"
+            for keep in (False, True):
+                layer_case(rep, f"{name}(keepdims={keep})", lambda n=name, k=keep: getattr(L, n)(keepdims=k),
+                           lambda n=name, k=keep: getattr(KL, n)(keepdims=k), xx, rng=rng)
+
+    # BatchNormalization
+    def bn_state(t, k):
+        rep.check("    ... moving_mean/variance after the call", np.concatenate([w.ravel() for w in t.get_weights()]),
+                  np.concatenate([np.ravel(w) for w in k.get_weights()]))
+    for shape, axis in (((16, 5), -1), ((4, 5, 6, 3), -1), ((4, 3, 5, 6), 1)):
+        for training in (False, True):
+            for extra in ({}, {"center": False, "scale": False, "momentum": 0.9, "epsilon": 1e-2}):
+                kw = dict(axis=axis, **extra)
+                layer_case(rep, f"BatchNormalization({kw}) on {shape} training={training}",
+                           lambda kw=kw: L.BatchNormalization(**kw), lambda kw=kw: KL.BatchNormalization(**kw),
+                           f32(*shape) * 2 + 1, training=training, rng=rng, after=bn_state if training else None)
+
+    # LayerNormalization
+    for shape, kw in (((8, 6), {}), ((4, 5, 6), {}), ((4, 5, 6), {"axis": [1, 2]}), ((4, 5, 6), {"axis": [-2, -1]}),
+                      ((4, 5, 6), {"axis": [2, 1]}), ((4, 5, 6), {"axis": 1}), ((4, 3, 5, 6), {"axis": [1, 3]}),
+                      ((4, 5, 6), {"center": False, "scale": False}), ((4, 5, 6), {"center": False}),
+                      ((4, 5, 6), {"rms_scaling": True}), ((8, 6), {"epsilon": 0.1})):
+        ref = note = None
+        axes = kw.get("axis", -1)
+        axes = [axes] if isinstance(axes, int) else axes
+        pos = sorted(a % len(shape) for a in axes)
+        contiguous = pos == list(range(pos[0], pos[0] + len(pos)))
+        if BACKEND == "torch" and contiguous and pos[-1] != len(shape) - 1 and not kw.get("rms_scaling"):
+            ref, note = layer_norm_reference, ("non-trailing axis: vs Keras's generic formula via keras.ops "
+                                               "(the torch backend calls F.layer_norm, which needs trailing axes)")
+        layer_case(rep, f"LayerNormalization({kw}) on {shape}", lambda kw=kw: L.LayerNormalization(**kw),
+                   lambda kw=kw: KL.LayerNormalization(**kw), f32(*shape) * 2 + 1, rng=rng, ref=ref,
+                   ref_note=note or "")
+    layer_case(rep, "LayerNormalization({'axis': [2, 1]}) on (4, 5, 6), weights reshaped to Keras's (5, 6)",
+               lambda: L.LayerNormalization(axis=[2, 1]), lambda: KL.LayerNormalization(axis=[2, 1]),
+               f32(4, 5, 6) * 2 + 1, rng=rng, convert=lambda ws: [w.reshape(5, 6) for w in ws])
+
+    # Recurrent
+    xr = f32(4, 7, 5)
+    for cls in ("SimpleRNN", "LSTM", "GRU"):
+        variants = [{}]
+        if cls == "GRU":
+            variants = [{"reset_after": True}, {"reset_after": False}]
+        for v in variants:
+            for rs in (False, True):
+                for gb in (False, True):
+                    kw = dict(units=6, return_sequences=rs, go_backwards=gb, **v)
+                    kk = dict(kw)
+                    paths = [("", {})]
+                    if cls in ("LSTM", "GRU"):
+                        paths = [("", {}), (" [keras use_cudnn=False]", {"use_cudnn": False})]
+                    for tag, ex in paths:
+                        layer_case(rep, f"{cls}({kw}){tag}", lambda c=cls, kw=kw: getattr(L, c)(**kw),
+                                   lambda c=cls, kk=kk, ex=ex: getattr(KL, c)(**kk, **ex), xr, rng=rng, rtol=2e-5)
+    for cls, kw in (("SimpleRNN", {"units": 6, "activation": "relu", "use_bias": False}),
+                    ("LSTM", {"units": 6, "activation": "relu", "recurrent_activation": "hard_sigmoid"}),
+                    ("LSTM", {"units": 6, "use_bias": False, "return_sequences": True}),
+                    ("GRU", {"units": 6, "activation": "softsign", "recurrent_activation": "hard_sigmoid"}),
+                    ("GRU", {"units": 6, "reset_after": False, "activation": "relu", "return_sequences": True}),
+                    ("LSTM", {"units": 6, "dropout": 0.4, "recurrent_dropout": 0.3}),
+                    ("GRU", {"units": 6, "dropout": 0.4, "recurrent_dropout": 0.3})):
+        layer_case(rep, f"{cls}({kw})", lambda c=cls, kw=kw: getattr(L, c)(**kw),
+                   lambda c=cls, kw=kw: getattr(KL, c)(**kw), xr, rng=rng, rtol=2e-5)
+
+    # A few edges
+    layer_case(rep, "Conv1D(5, 3, padding='causal', dilation_rate=2)",
+               lambda: L.Conv1D(5, 3, padding="causal", dilation_rate=2),
+               lambda: KL.Conv1D(5, 3, padding="causal", dilation_rate=2), x1, rng=rng)
+    layer_case(rep, "MaxPooling2D(3, strides=2, same) on a 2x2 image", lambda: L.MaxPooling2D(3, 2, padding="same"),
+               lambda: KL.MaxPooling2D(3, 2, padding="same"), f32(2, 2, 2, 3), rng=rng)
+    layer_case(rep, "Conv2D(3, 5, same) on a 2x3 image", lambda: L.Conv2D(3, 5, padding="same"),
+               lambda: KL.Conv2D(3, 5, padding="same"), f32(2, 2, 3, 2), rng=rng)
+    layer_case(rep, "Dense(4, softmax) on (3, 5, 6)", lambda: L.Dense(4, activation="softmax"),
+               lambda: KL.Dense(4, activation="softmax"), f32(3, 5, 6), rng=rng)
+    layer_case(rep, "GRU(6, reset_after=False, use_bias=False)", lambda: L.GRU(6, reset_after=False, use_bias=False),
+               lambda: KL.GRU(6, reset_after=False, use_bias=False), xr, rng=rng, rtol=2e-5)
+    layer_case(rep, "LSTM(6) on a single time step", lambda: L.LSTM(6), lambda: KL.LSTM(6), f32(4, 1, 5), rng=rng)
+    layer_case(rep, "BatchNormalization() training on a batch of 1", lambda: L.BatchNormalization(),
+               lambda: KL.BatchNormalization(), f32(1, 5), training=True, rng=rng)
+
+    # Embedding, Dropout, Flatten, Reshape
+    ids = rng.integers(0, 10, size=(4, 7))
+    layer_case(rep, "Embedding(10, 3) on int ids (4, 7)", lambda: L.Embedding(10, 3), lambda: KL.Embedding(10, 3),
+               ids, rng=rng)
+    layer_case(rep, "Embedding(10, 3) on float ids (4, 7)", lambda: L.Embedding(10, 3), lambda: KL.Embedding(10, 3),
+               ids.astype("float32"), rng=rng)
+    layer_case(rep, "Dropout(0.5) at inference", lambda: L.Dropout(0.5), lambda: KL.Dropout(0.5), f32(6, 5), rng=rng)
+    layer_case(rep, "Flatten() on (2, 3, 4, 5)", lambda: L.Flatten(), lambda: KL.Flatten(), f32(2, 3, 4, 5), rng=rng)
+    layer_case(rep, "Reshape((4, -1)) on (2, 3, 4, 5)", lambda: L.Reshape((4, -1)), lambda: KL.Reshape((4, -1)),
+               f32(2, 3, 4, 5), rng=rng)
+
+
+# ---------------------------------------------------------------------------------------- models
+def _kreg(r):
+    return None if r is None else keras.regularizers.L1L2(l1=r.l1, l2=r.l2)
+
+
+def _ctor_args(t):
+    regs = {k: _kreg(getattr(t, k)) for k in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                                                 "beta_regularizer", "gamma_regularizer", "embeddings_regularizer")
+            if getattr(t, k, None) is not None}
+    return {**_ctor_args_plain(t), **regs}
+
+
+def _ctor_args_plain(t):
+    name = type(t).__name__
+    if name == "Dense":
+        return {"units": t.units, "activation": t.activation.name, "use_bias": t.use_bias}
+    if name in ("Conv1D", "Conv2D"):
+        return {"filters": t.filters, "kernel_size": t.kernel_size, "strides": t.strides, "padding": t.padding,
+                "dilation_rate": t.dilation_rate, "activation": t.activation.name, "use_bias": t.use_bias,
+                "data_format": t.data_format}
+    if "Pooling" in name and "Global" not in name:
+        return {"pool_size": t.pool_size, "strides": t.strides, "padding": t.padding, "data_format": t.data_format}
+    if "Global" in name:
+        return {"data_format": t.data_format, "keepdims": t.keepdims}
+    if name == "BatchNormalization":
+        return {"axis": t.axis, "momentum": t.momentum, "epsilon": t.epsilon, "center": t.center, "scale": t.scale}
+    if name == "LayerNormalization":
+        return {"axis": t.axis, "epsilon": t.epsilon}
+    if name == "Dropout":
+        return {"rate": t.rate}
+    if name in ("Flatten",):
+        return {}
+    if name == "Reshape":
+        return {"target_shape": t.target_shape}
+    if name == "Activation":
+        return {"activation": t.activation.name}
+    if name == "Embedding":
+        return {"input_dim": t.input_dim, "output_dim": t.output_dim}
+    if name in ("SimpleRNN", "LSTM", "GRU"):
+        d = {"units": t.units, "activation": t.activation.name, "return_sequences": t.return_sequences,
+             "go_backwards": t.go_backwards, "use_bias": t.use_bias}
+        if name != "SimpleRNN":
+            d["recurrent_activation"] = t.recurrent_activation.name
+        if name == "GRU":
+            d["reset_after"] = t.reset_after
+        return d
+    raise KeyError(name)
+
+
+def keras_twin(t_model):
+    """A keras.Sequential with the same layers, names, shapes and weights as the tuinet model."""
+    km = keras.Sequential([keras.Input(shape=t_model.input_shape[1:], name="input")] +
+                          [getattr(keras.layers, type(lay).__name__)(**_ctor_args(lay), name=lay.name)
+                           for lay in t_model.layers], name=t_model.name)
+    km.set_weights(t_model.get_weights())
+    return km
+
+
+def parse_summary(text):
+    rows, totals = [], {}
+    for line in text.splitlines():
+        line = line.rstrip()
+        if line.startswith("│"):
+            cells = [c.strip() for c in line.strip("│").split("│")]
+            if len(cells) == 3:
+                if rows and cells[0] and not cells[1] and not cells[2]:
+                    # Keras (rich) wraps a long "name (Type)" onto a second line: join it back.
+                    prev = rows.pop()
+                    cells = [f"{prev[0]} {cells[0]}", prev[1], prev[2]]
+                rows.append(tuple(cells))
+        m = re.match(r"\s*(Total|Trainable|Non-trainable) params:\s*([\d,]+)\s*\(([^)]*)\)", line)
+        if m:
+            totals[m.group(1)] = (m.group(2), m.group(3))
+    return rows, totals
+
+
+def keras_summary_text(km):
+    lines = []
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "200"  # rich crops the table to the terminal width (80 without a terminal)
+    try:
+        km.summary(print_fn=lambda s, *a, **k: lines.append(s))
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    return "\n".join(lines)
+
+
+def model_zoo(rng):
+    import tuinet
+    L = tuinet.layers
+    return {
+        "mlp": (lambda: tuinet.Sequential([L.Dense(16, input_shape=(6,), activation="relu"),
+                                           L.Dense(8, activation="tanh"), L.Dense(3, activation="softmax")],
+                                          name="mlp", seed=1), (6,)),
+        "cnn": (lambda: tuinet.Sequential([
+            L.Input((12, 10, 2)), L.Conv2D(6, 3, padding="same", activation="relu"), L.BatchNormalization(),
+            L.MaxPooling2D(2), L.Conv2D(8, (2, 3), strides=2, activation="elu"), L.AveragePooling2D(2, padding="same"),
+            L.Flatten(), L.Dropout(0.3), L.Dense(10, activation="relu"), L.Dense(4, activation="softmax")],
+            name="cnn", seed=2), (12, 10, 2)),
+        "cnn1d_gap": (lambda: tuinet.Sequential([
+            L.Input((20, 3)), L.Conv1D(6, 5, activation="relu"), L.MaxPooling1D(2),
+            L.Conv1D(8, 3, padding="same"), L.GlobalAveragePooling1D(), L.Dense(1, activation="sigmoid")],
+            name="cnn1d", seed=3), (20, 3)),
+        "lstm": (lambda: tuinet.Sequential([
+            L.Input((9, 4)), L.LSTM(12, return_sequences=True), L.LayerNormalization(),
+            L.GRU(8), L.Dense(3, activation="softmax")], name="lstm_model", seed=4), (9, 4)),
+        "embed_rnn": (lambda: tuinet.Sequential([
+            L.Input((7,)), L.Embedding(30, 6), L.SimpleRNN(5, return_sequences=True),
+            L.GlobalMaxPooling1D(), L.Dense(2, activation="softmax")], name="embed_rnn", seed=5), (7,)),
+    }
+
+
+def section_models(rep, rng):
+    for key, (make, shape) in model_zoo(rng).items():
+        def case(key=key, make=make, shape=shape):
+            tm = make()
+            randomize_weights(tm, rng)
+            km = keras_twin(tm)
+            if key == "embed_rnn":
+                x = rng.integers(0, 30, size=(10, *shape))
+            else:
+                x = rng.normal(size=(10, *shape)).astype("float32")
+            rep.check(f"{key}: predict(x, batch_size=4)", tm.predict(x, batch_size=4, verbose=0),
+                      km.predict(x, batch_size=4, verbose=0), rtol=2e-5)
+            rep.equal(f"{key}: count_params()", tm.count_params(), km.count_params())
+            t_rows, t_tot = parse_summary(tm.summary_text())
+            k_rows, k_tot = parse_summary(keras_summary_text(km))
+            rep.equal(f"{key}: summary rows (name (type), output shape, params)", t_rows, k_rows)
+            rep.equal(f"{key}: summary totals (count and size)", t_tot, k_tot)
+            rep.equal(f"{key}: output_shape", tuple(tm.output_shape), tuple(km.output_shape))
+        rep.run(key, case)
+
+
+# ---------------------------------------------------------------------------------------- losses
+def _onehot(rng, n, c):
+    return np.eye(c, dtype="float32")[rng.integers(0, c, size=n)]
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype("float32")
+
+
+def loss_inputs(name, rng, shape=(8, 5)):
+    """(y_true, y_pred) in the domain each loss expects."""
+    c = shape[-1]
+    normal = lambda *s: rng.normal(size=s).astype("float32")  # noqa: E731
+    if name in ("binary_crossentropy",):
+        yt = rng.integers(0, 2, size=shape).astype("float32")
+        yp = rng.uniform(0.01, 0.99, size=shape).astype("float32")
+        yp.flat[:3] = [0.0, 1.0, 1e-9]  # the clip at epsilon
+        return yt, yp
+    if name in ("categorical_crossentropy", "categorical_hinge"):
+        yt = np.eye(c, dtype="float32")[rng.integers(0, c, size=shape[:-1])]
+        return yt, _softmax(normal(*shape))
+    if name == "sparse_categorical_crossentropy":
+        return rng.integers(0, c, size=shape[:-1]), _softmax(normal(*shape))
+    if name == "kl_divergence":
+        return _softmax(normal(*shape)), _softmax(normal(*shape))
+    if name in ("hinge", "squared_hinge"):
+        return rng.choice([-1.0, 1.0], size=shape).astype("float32"), normal(*shape)
+    if name in ("mean_squared_logarithmic_error", "poisson"):
+        return rng.uniform(0, 3, size=shape).astype("float32"), rng.uniform(0.05, 3, size=shape).astype("float32")
+    if name == "mean_absolute_percentage_error":
+        yt = normal(*shape)
+        yt.flat[0] = 0.0  # Keras divides by max(|y_true|, epsilon)
+        return yt, normal(*shape)
+    return normal(*shape), normal(*shape) * 2
+
+
+def loss_case(rep, label, t_loss, k_loss, yt, yp, *, rtol=RTOL, grad=True):
+    def run():
+        val_t = t_loss(yt, yp)
+        use_grad = grad and BACKEND == "torch"
+        if use_grad:
+            ypk = torch.tensor(yp, requires_grad=True)
+            ytk = torch.tensor(yt)
+        else:
+            ypk, ytk = yp, yt
+        val_k = k_loss(ytk, ypk)
+        rep.check(label, val_t, to_np(val_k), rtol=rtol)
+        if use_grad:
+            val_k.backward()
+            g_t = t_loss.gradient(yt, yp)
+            g_k = to_np(ypk.grad)
+            rep.check(f"{label}  gradient", g_t, g_k, rtol=rtol, floor=float(np.abs(g_k).max()) or 1e-6)
+    rep.run(label, run)
+
+
+def section_losses(rep, rng):
+    import tuinet
+    TL, KLo = tuinet.losses, keras.losses
+    for name in TL.names():
+        yt, yp = loss_inputs(name, rng)
+        # 1) by name: Keras's function reduced by the mean vs tuinet's loss
+        try:
+            fn = KLo.get(name)
+        except Exception:  # noqa: BLE001
+            fn = None
+        if fn is None:
+            if name == "root_mean_squared_error":
+                loss_case(rep, f"{name}  (no Keras loss; vs sqrt(keras MeanSquaredError))",
+                          TL.get(name), lambda a, b: keras.ops.sqrt(KLo.MeanSquaredError()(a, b)), yt, yp)
+            else:
+                rep.skip(name, "Keras 3 has no loss of this name")
+            continue
+        loss_case(rep, f"{name}  mean(keras.losses.get(name)(yt, yp))", TL.get(name),
+                  lambda a, b, fn=fn: keras.ops.mean(fn(a, b)), yt, yp)
+        # 2) the class with its default reduction
+        cls_name = type(TL.get(name)).__name__
+        kcls = getattr(KLo, cls_name, None)
+        if kcls is not None:
+            loss_case(rep, f"{cls_name}()", TL.get(cls_name), kcls(), yt, yp, grad=False)
+
+    # Variants
+    z = rng.normal(size=(8, 5)).astype("float32") * 3
+    oh = _onehot(rng, 8, 5)
+    ids = rng.integers(0, 5, size=8)
+    b01 = rng.integers(0, 2, size=(8, 5)).astype("float32")
+    variants = [
+        ("BinaryCrossentropy(from_logits=True)", dict(from_logits=True), b01, z),
+        ("BinaryCrossentropy(from_logits=True, label_smoothing=0.2)", dict(from_logits=True, label_smoothing=0.2),
+         b01, z),
+        ("BinaryCrossentropy(label_smoothing=0.1)", dict(label_smoothing=0.1), b01, _softmax(z)),
+        ("BinaryCrossentropy() y (8,) vs p (8, 1)", {}, b01[:, 0], 1 / (1 + np.exp(-z[:, :1]))),
+        ("BinaryCrossentropy() y (8, 1) vs p (8,)", {}, b01[:, :1], (1 / (1 + np.exp(-z[:, 0]))).astype("float32")),
+        ("CategoricalCrossentropy(from_logits=True)", dict(from_logits=True), oh, z),
+        ("CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)", dict(from_logits=True, label_smoothing=0.1),
+         oh, z),
+        ("CategoricalCrossentropy(label_smoothing=0.2)", dict(label_smoothing=0.2), oh, _softmax(z)),
+        ("CategoricalCrossentropy() unnormalised y_pred", {}, oh, np.abs(z) + 0.1),
+        ("CategoricalCrossentropy() soft labels", {}, _softmax(z[::-1].copy()), _softmax(z)),
+        ("CategoricalCrossentropy(axis=1) on (4, 5, 3)", dict(axis=1),
+         np.eye(5, dtype="float32")[rng.integers(0, 5, (4, 3))].transpose(0, 2, 1).copy(),
+         _softmax(rng.normal(size=(4, 3, 5))).transpose(0, 2, 1).copy()),
+        ("CategoricalCrossentropy(from_logits=True) on (4, 6, 5) sequences", dict(from_logits=True),
+         np.eye(5, dtype="float32")[rng.integers(0, 5, (4, 6))], rng.normal(size=(4, 6, 5)).astype("float32")),
+        ("SparseCategoricalCrossentropy(from_logits=True)", dict(from_logits=True), ids, z),
+        ("SparseCategoricalCrossentropy() labels (8, 1)", {}, ids[:, None], _softmax(z)),
+        ("SparseCategoricalCrossentropy() float labels", {}, ids.astype("float32"), _softmax(z)),
+        ("SparseCategoricalCrossentropy(from_logits=True) on (4, 6, 5) sequences", dict(from_logits=True),
+         rng.integers(0, 5, (4, 6)), rng.normal(size=(4, 6, 5)).astype("float32")),
+        ("SparseCategoricalCrossentropy(ignore_class=0, from_logits=True)", dict(ignore_class=0, from_logits=True),
+         ids, z),
+        ("SparseCategoricalCrossentropy(ignore_class=-1) sequences", dict(ignore_class=-1),
+         np.where(rng.random((4, 6)) < 0.3, -1, rng.integers(0, 5, (4, 6))), _softmax(rng.normal(size=(4, 6, 5)))),
+        ("Huber(delta=0.5)", dict(delta=0.5), z, z[::-1].copy()),
+        ("Huber(delta=2.0)", dict(delta=2.0), z, z[::-1].copy() * 2),
+        ("CosineSimilarity(axis=0)", dict(axis=0), z, z[::-1].copy()),
+        ("Hinge() with 0/1 labels", {}, b01, z),
+        ("SquaredHinge() with 0/1 labels", {}, b01, z),
+        ("MeanSquaredError() on (4, 6, 3) sequences", {}, rng.normal(size=(4, 6, 3)).astype("float32"),
+         rng.normal(size=(4, 6, 3)).astype("float32")),
+        ("MeanAbsoluteError() y (8,) vs p (8, 1)", {}, z[:, 0], z[:, 1:2]),
+        ("KLDivergence() with zeros in y_true", {}, oh, _softmax(z)),
+        ("Poisson() with y_pred near 0", {}, np.abs(z), np.where(z > 0, 1e-9, 0.5).astype("float32")),
+        ("MeanSquaredLogarithmicError() negative y_pred", {}, np.abs(z), z),
+    ]
+    for label, kw, yt, yp in variants:
+        cls = label.split("(")[0]
+        loss_case(rep, label, getattr(TL, cls)(**kw), getattr(KLo, cls)(**kw), np.asarray(yt),
+                  np.asarray(yp, dtype="float32"))
+
+
+# ---------------------------------------------------------------------------------------- metrics
+def section_metrics(rep, rng):
+    import tuinet
+    TM, KM = tuinet.metrics, keras.metrics
+    n, c = 12, 5
+
+    def batches(kind):
+        out = []
+        for _ in range(2):
+            z = rng.normal(size=(n, c)).astype("float32")
+            if kind == "binary":
+                out.append((rng.integers(0, 2, size=(n, 1)).astype("float32"),
+                            rng.uniform(size=(n, 1)).astype("float32")))
+            elif kind == "binary_multi":
+                out.append((rng.integers(0, 2, size=(n, c)).astype("float32"),
+                            rng.uniform(size=(n, c)).astype("float32")))
+            elif kind == "categorical":
+                out.append((_onehot(rng, n, c), _softmax(z)))
+            elif kind == "sparse":
+                out.append((rng.integers(0, c, size=n), _softmax(z)))
+            elif kind == "sparse_col":
+                out.append((rng.integers(0, c, size=(n, 1)), _softmax(z)))
+            elif kind == "regression":
+                out.append((z, z + rng.normal(size=z.shape).astype("float32")))
+            elif kind == "exact":
+                a = rng.integers(0, 3, size=(n, 2)).astype("float32")
+                out.append((a, np.where(rng.random(a.shape) < 0.3, a + 1, a)))
+            elif kind == "ties_binary":  # outputs exactly at the thresholds 0.5 / 0.25
+                out.append((rng.integers(0, 2, size=(n, c)).astype("float32"),
+                            rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=(n, c)).astype("float32")))
+            elif kind == "ties_sparse":  # tied scores around the label's
+                out.append((rng.integers(0, c, size=n), rng.choice([0.1, 0.2, 0.3], size=(n, c)).astype("float32")))
+            elif kind == "binary_flat":  # labels (n,) for outputs (n, 1)
+                out.append((rng.integers(0, 2, size=n), rng.uniform(size=(n, 1)).astype("float32")))
+            elif kind == "seq_sparse":
+                out.append((rng.integers(0, c, size=(4, 6)), _softmax(rng.normal(size=(4, 6, c)))))
+        return out
+
+    cases = [
+        ("BinaryAccuracy()", lambda: TM.BinaryAccuracy(), lambda: KM.BinaryAccuracy(), "binary"),
+        ("BinaryAccuracy(threshold=0.7) (n, 5)", lambda: TM.BinaryAccuracy(threshold=0.7),
+         lambda: KM.BinaryAccuracy(threshold=0.7), "binary_multi"),
+        ("CategoricalAccuracy()", lambda: TM.CategoricalAccuracy(), lambda: KM.CategoricalAccuracy(), "categorical"),
+        ("SparseCategoricalAccuracy() labels (n,)", lambda: TM.SparseCategoricalAccuracy(),
+         lambda: KM.SparseCategoricalAccuracy(), "sparse"),
+        ("SparseCategoricalAccuracy() labels (n, 1)", lambda: TM.SparseCategoricalAccuracy(),
+         lambda: KM.SparseCategoricalAccuracy(), "sparse_col"),
+        ("SparseCategoricalAccuracy() sequences", lambda: TM.SparseCategoricalAccuracy(),
+         lambda: KM.SparseCategoricalAccuracy(), "seq_sparse"),
+        ("TopKCategoricalAccuracy(k=2)", lambda: TM.TopKCategoricalAccuracy(k=2),
+         lambda: KM.TopKCategoricalAccuracy(k=2), "categorical"),
+        ("SparseTopKCategoricalAccuracy(k=3)", lambda: TM.SparseTopKCategoricalAccuracy(k=3),
+         lambda: KM.SparseTopKCategoricalAccuracy(k=3), "sparse"),
+        ("SparseTopKCategoricalAccuracy(k=2) labels (n, 1)", lambda: TM.SparseTopKCategoricalAccuracy(k=2),
+         lambda: KM.SparseTopKCategoricalAccuracy(k=2), "sparse_col"),
+        ("Accuracy() (exact match)", lambda: TM.Accuracy(), lambda: KM.Accuracy(), "exact"),
+        ("Precision()", lambda: TM.Precision(), lambda: KM.Precision(), "binary_multi"),
+        ("Precision(thresholds=0.3)", lambda: TM.Precision(thresholds=0.3), lambda: KM.Precision(thresholds=0.3),
+         "binary_multi"),
+        ("Precision(top_k=2)", lambda: TM.Precision(top_k=2), lambda: KM.Precision(top_k=2), "binary_multi"),
+        ("Precision(class_id=1)", lambda: TM.Precision(class_id=1), lambda: KM.Precision(class_id=1), "binary_multi"),
+        ("Recall()", lambda: TM.Recall(), lambda: KM.Recall(), "binary_multi"),
+        ("Recall(thresholds=0.7)", lambda: TM.Recall(thresholds=0.7), lambda: KM.Recall(thresholds=0.7),
+         "binary_multi"),
+        ("Recall(top_k=1) one-hot", lambda: TM.Recall(top_k=1), lambda: KM.Recall(top_k=1), "categorical"),
+        ("Recall(class_id=2)", lambda: TM.Recall(class_id=2), lambda: KM.Recall(class_id=2), "binary_multi"),
+        ("RootMeanSquaredError()", lambda: TM.RootMeanSquaredError(), lambda: KM.RootMeanSquaredError(),
+         "regression"),
+        ("MeanSquaredError()", lambda: TM.MeanSquaredError(), lambda: KM.MeanSquaredError(), "regression"),
+        ("MeanAbsoluteError()", lambda: TM.MeanAbsoluteError(), lambda: KM.MeanAbsoluteError(), "regression"),
+        ("CosineSimilarity()", lambda: TM.CosineSimilarity(), lambda: KM.CosineSimilarity(), "regression"),
+        ("BinaryAccuracy() outputs exactly 0.5", lambda: TM.BinaryAccuracy(), lambda: KM.BinaryAccuracy(),
+         "ties_binary"),
+        ("BinaryAccuracy() int labels (n,) vs outputs (n, 1)", lambda: TM.BinaryAccuracy(),
+         lambda: KM.BinaryAccuracy(), "binary_flat"),
+        ("Precision() outputs exactly 0.5", lambda: TM.Precision(), lambda: KM.Precision(), "ties_binary"),
+        ("Recall(thresholds=0.25) outputs exactly 0.25", lambda: TM.Recall(thresholds=0.25),
+         lambda: KM.Recall(thresholds=0.25), "ties_binary"),
+        ("SparseTopKCategoricalAccuracy(k=2) tied scores", lambda: TM.SparseTopKCategoricalAccuracy(k=2),
+         lambda: KM.SparseTopKCategoricalAccuracy(k=2), "ties_sparse"),
+        ("get('binary_crossentropy')", lambda: TM.get("binary_crossentropy"), lambda: KM.BinaryCrossentropy(),
+         "binary_multi"),
+        ("get('categorical_crossentropy')", lambda: TM.get("categorical_crossentropy"),
+         lambda: KM.CategoricalCrossentropy(), "categorical"),
+        ("get('sparse_categorical_crossentropy')", lambda: TM.get("sparse_categorical_crossentropy"),
+         lambda: KM.SparseCategoricalCrossentropy(), "sparse"),
+        ("get('kl_divergence')", lambda: TM.get("kl_divergence"), lambda: KM.KLDivergence(), "categorical"),
+        ("get('hinge')", lambda: TM.get("hinge"), lambda: KM.Hinge(), "regression"),
+        ("get('log_cosh')", lambda: TM.get("log_cosh"), lambda: KM.LogCoshError(), "regression"),
+        ("get('mape')", lambda: TM.get("mape"), lambda: KM.MeanAbsolutePercentageError(), "regression"),
+    ]
+    for label, mt, mk, kind in cases:
+        def run(label=label, mt=mt, mk=mk, kind=kind):
+            t, k = mt(), mk()
+            data = batches(kind)
+            res_t, res_k = [], []
+            for yt, yp in data:
+                t.update_state(yt, yp)
+                k.update_state(yt, yp)
+                res_t.append(t.result())
+                res_k.append(float(to_np(k.result())))
+            rep.check(f"{label}  after batch 1, 2", res_t, res_k)
+            t.reset_state(), k.reset_state()
+            t.update_state(*data[1]), k.update_state(*data[1])
+            rep.check(f"{label}  after reset_state + batch 2", t.result(), float(to_np(k.result())))
+        rep.run(label, run)
+
+
+# ---------------------------------------------------------------------------------------- schedules
+def section_schedules(rep, rng):
+    import tuinet
+    TS, KS = tuinet.schedules, keras.optimizers.schedules
+    cases = [
+        ("ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=3, decay_rate=0.5)),
+        ("ExponentialDecay", dict(initial_learning_rate=0.1, decay_steps=3, decay_rate=0.5, staircase=True)),
+        ("InverseTimeDecay", dict(initial_learning_rate=0.1, decay_steps=2, decay_rate=0.5)),
+        ("InverseTimeDecay", dict(initial_learning_rate=0.1, decay_steps=2, decay_rate=0.5, staircase=True)),
+        ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=10, end_learning_rate=0.01, power=2.0)),
+        ("PolynomialDecay", dict(initial_learning_rate=0.1, decay_steps=4, end_learning_rate=0.01, power=1.0,
+                                 cycle=True)),
+        ("PiecewiseConstantDecay", dict(boundaries=[3, 7], values=[0.1, 0.05, 0.01])),
+        ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=10, alpha=0.1)),
+        ("CosineDecay", dict(initial_learning_rate=0.1, decay_steps=10, warmup_target=0.2, warmup_steps=4)),
+        ("CosineDecayRestarts", dict(initial_learning_rate=0.1, first_decay_steps=4, t_mul=2.0, m_mul=0.5,
+                                     alpha=0.05)),
+    ]
+    steps = list(range(0, 25))
+    for cls, kw in cases:
+        label = f"{cls}({', '.join(f'{k}={v}' for k, v in kw.items() if k != 'initial_learning_rate')})"
+
+        def run(cls=cls, kw=kw, label=label):
+            t, k = getattr(TS, cls)(**kw), getattr(KS, cls)(**kw)
+            rep.check(f"{label} at steps 0..24", [t(s) for s in steps], [float(to_np(k(s))) for s in steps])
+        rep.run(label, run)
+
+
+# ---------------------------------------------------------------------------------------- optimizers
+def section_optimizers(rep, rng):
+    import tuinet
+    TO, KO = tuinet.optimizers, keras.optimizers
+    cases = [
+        ("SGD", dict(learning_rate=0.1)),
+        ("SGD", dict(learning_rate=0.1, momentum=0.9)),
+        ("SGD", dict(learning_rate=0.1, momentum=0.9, nesterov=True)),
+        ("SGD", dict(learning_rate=0.1, momentum=0.5, weight_decay=0.01)),
+        ("Adam", dict(learning_rate=0.05)),
+        ("Adam", dict(learning_rate=0.05, amsgrad=True)),
+        ("Adam", dict(learning_rate=0.05, beta_1=0.5, beta_2=0.9, epsilon=1e-3)),
+        ("Adam", dict(learning_rate=0.05, clipnorm=0.5)),
+        ("Adam", dict(learning_rate=0.05, clipvalue=0.3)),
+        ("Adam", dict(learning_rate=0.05, global_clipnorm=1.0)),
+        ("AdamW", dict(learning_rate=0.05)),
+        ("AdamW", dict(learning_rate=0.05, weight_decay=0.1, amsgrad=True)),
+        ("Adagrad", dict(learning_rate=0.1)),
+        ("Adagrad", dict(learning_rate=0.1, initial_accumulator_value=0.5, epsilon=1e-3)),
+        ("Adadelta", dict(learning_rate=1.0)),
+        ("Adadelta", dict(learning_rate=0.5, rho=0.8, epsilon=1e-4)),
+        ("RMSprop", dict(learning_rate=0.01)),
+        ("RMSprop", dict(learning_rate=0.01, centered=True)),
+        ("RMSprop", dict(learning_rate=0.01, momentum=0.9)),
+        ("RMSprop", dict(learning_rate=0.01, momentum=0.9, centered=True, rho=0.8)),
+        ("Nadam", dict(learning_rate=0.05)),
+        ("Nadam", dict(learning_rate=0.05, beta_1=0.8, weight_decay=0.05)),
+        ("Adamax", dict(learning_rate=0.05)),
+        ("Adamax", dict(learning_rate=0.05, beta_1=0.5, clipnorm=0.2)),
+        ("SGD", dict(learning_rate="ExponentialDecay", momentum=0.9)),
+        ("Adam", dict(learning_rate="CosineDecay")),
+    ]
+    shapes = {"kernel": (4, 3), "bias": (3,), "big": (6, 5)}
+    steps = 6
+    for cls, kw in cases:
+        label = f"{cls}({', '.join(f'{k}={v}' for k, v in kw.items())})"
+
+        def run(cls=cls, kw=kw, label=label):
+            kw_t, kw_k = dict(kw), dict(kw)
+            if kw.get("learning_rate") == "ExponentialDecay":
+                kw_t["learning_rate"] = tuinet.schedules.ExponentialDecay(0.1, 2, 0.5)
+                kw_k["learning_rate"] = KO.schedules.ExponentialDecay(0.1, 2, 0.5)
+            elif kw.get("learning_rate") == "CosineDecay":
+                kw_t["learning_rate"] = tuinet.schedules.CosineDecay(0.05, 5)
+                kw_k["learning_rate"] = KO.schedules.CosineDecay(0.05, 5)
+            opt_t, opt_k = getattr(TO, cls)(**kw_t), getattr(KO, cls)(**kw_k)
+            p0 = {k: rng.normal(size=s).astype("float32") for k, s in shapes.items()}
+            params_t = {k: v.copy() for k, v in p0.items()}
+            vars_k = [keras.Variable(p0[k].copy(), name=k) for k in shapes]
+            traj_t, traj_k = [], []
+            for step in range(steps):
+                g = {k: (rng.normal(size=s) * (3.0 if step % 2 else 0.2)).astype("float32") for k, s in shapes.items()}
+                if step == 3:
+                    g["bias"][:] = 0.0  # zero gradients (e.g. dead units) must not break anything
+                opt_t.apply_gradients(params_t, {k: v.copy() for k, v in g.items()})
+                opt_k.apply_gradients([(keras.ops.convert_to_tensor(g[k]), v) for k, v in zip(shapes, vars_k)])
+                traj_t.append(np.concatenate([params_t[k].ravel() for k in shapes]))
+                traj_k.append(np.concatenate([to_np(v.value).ravel() for v in vars_k]))
+            rep.check(f"{label}  params after each of {steps} steps", np.stack(traj_t), np.stack(traj_k))
+            rep.equal(f"{label}  iterations", opt_t.iterations, int(to_np(opt_k.iterations)))
+        rep.run(label, run)
+
+
+# ---------------------------------------------------------------------------------------- training
+def section_training(rep, rng):
+    """Keras fit (torch backend) against tuinet fit from the same weights, same batches."""
+    if BACKEND not in ("torch", "jax", "tensorflow"):
+        rep.skip("fit", f"the {BACKEND} backend cannot train")
+        return
+    import tuinet
+    L = tuinet.layers
+    cases = [
+        ("mlp + sgd(momentum) + sparse_cce + accuracy", lambda: tuinet.Sequential([
+            L.Dense(16, input_shape=(6,), activation="relu"), L.Dense(8, activation="tanh"),
+            L.Dense(3, activation="softmax")], seed=1),
+         lambda: tuinet.optimizers.SGD(0.05, momentum=0.9), lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+         "sparse_categorical_crossentropy", ["accuracy"], "sparse3"),
+        ("mlp + adam + bce + accuracy/precision/recall", lambda: tuinet.Sequential([
+            L.Dense(8, input_shape=(6,), activation="selu"), L.Dense(1, activation="sigmoid")], seed=2),
+         lambda: tuinet.optimizers.Adam(0.01), lambda: keras.optimizers.Adam(0.01),
+         "binary_crossentropy", ["accuracy", "precision", "recall"], "binary"),
+        ("cnn + bn + rmsprop + cce", lambda: tuinet.Sequential([
+            L.Input((8, 8, 2)), L.Conv2D(4, 3, padding="same", activation="relu"), L.BatchNormalization(),
+            L.MaxPooling2D(2), L.Flatten(), L.Dense(3, activation="softmax")], seed=3),
+         lambda: tuinet.optimizers.RMSprop(0.005), lambda: keras.optimizers.RMSprop(0.005),
+         "categorical_crossentropy", ["accuracy"], "onehot3"),
+        ("lstm + adamw + mse + rmse", lambda: tuinet.Sequential([
+            L.Input((6, 3)), L.LSTM(5), L.Dense(2)], seed=4),
+         lambda: tuinet.optimizers.AdamW(0.01), lambda: keras.optimizers.AdamW(0.01),
+         "mse", ["mae", "root_mean_squared_error"], "regression2"),
+        ("gru + nadam(clipnorm) + huber", lambda: tuinet.Sequential([
+            L.Input((6, 3)), L.GRU(5, return_sequences=True), L.GlobalAveragePooling1D(), L.Dense(2)], seed=5),
+         lambda: tuinet.optimizers.Nadam(0.01, clipnorm=0.5), lambda: keras.optimizers.Nadam(0.01, clipnorm=0.5),
+         "huber", ["mae"], "regression2"),
+        ("mlp + L1L2/L2 regularizers + adagrad + mse", lambda: tuinet.Sequential([
+            L.Dense(8, input_shape=(6,), activation="softplus", kernel_regularizer=tuinet.regularizers.L1L2(0.01, 0.02),
+                    bias_regularizer=tuinet.regularizers.L2(0.05)), L.Dense(2)], seed=6),
+         lambda: tuinet.optimizers.Adagrad(0.05), lambda: keras.optimizers.Adagrad(0.05),
+         "mse", ["mse"], "regression2"),
+        ("seq: lstm(return_sequences) + Dense on 3-D + sparse_cce + accuracy", lambda: tuinet.Sequential([
+            L.Input((6, 3)), L.LSTM(5, return_sequences=True), L.Dense(4, activation="softmax")], seed=7),
+         lambda: tuinet.optimizers.Adam(0.01), lambda: keras.optimizers.Adam(0.01),
+         "sparse_categorical_crossentropy", ["accuracy"], "seq_sparse4"),
+        ("embedding + gap + sgd(nesterov) + binary accuracy on labels (n,)", lambda: tuinet.Sequential([
+            L.Input((7,)), L.Embedding(20, 4), L.GlobalAveragePooling1D(), L.Dense(1, activation="sigmoid")],
+            seed=8),
+         lambda: tuinet.optimizers.SGD(0.5, momentum=0.5, nesterov=True),
+         lambda: keras.optimizers.SGD(0.5, momentum=0.5, nesterov=True),
+         "binary_crossentropy", ["accuracy"], "ids20"),
+    ]
+    for label, make, opt_t, opt_k, loss, metrics, kind in cases:
+        def run(label=label, make=make, opt_t=opt_t, opt_k=opt_k, loss=loss, metrics=metrics, kind=kind):
+            tm = make()
+            randomize_weights(tm, rng)
+            km = keras_twin(tm)
+            n = 48
+            x = rng.normal(size=(n, *tm.input_shape[1:])).astype("float32")
+            if kind == "ids20":
+                x = rng.integers(0, 20, size=(n, 7))
+                y = (x[:, 0] > 9).astype("float32")
+            elif kind == "sparse3":
+                y = rng.integers(0, 3, size=n)
+            elif kind == "binary":
+                y = rng.integers(0, 2, size=(n, 1)).astype("float32")
+            elif kind == "onehot3":
+                y = _onehot(rng, n, 3)
+            elif kind == "seq_sparse4":
+                y = rng.integers(0, 4, size=(n, 6))
+            else:
+                y = rng.normal(size=(n, 2)).astype("float32")
+            tm.compile(optimizer=opt_t(), loss=loss, metrics=list(metrics))
+            km.compile(optimizer=opt_k(), loss=loss, metrics=list(metrics))
+            # validation_split=0.25: 36 training samples in batches of 16, 16, 4; 12 for validation.
+            ht = tm.fit(x, y, batch_size=16, epochs=3, shuffle=False, validation_split=0.25, verbose=0).history
+            hk = km.fit(x, y, batch_size=16, epochs=3, shuffle=False, validation_split=0.25, verbose=0).history
+            rep.check(f"{label}: weights after 3 epochs", np.concatenate([w.ravel() for w in tm.get_weights()]),
+                      np.concatenate([w.ravel() for w in km.get_weights()]), rtol=1e-4)
+            for key in hk:
+                if key in ht:
+                    rep.check(f"{label}: history[{key!r}]", ht[key], hk[key], rtol=1e-4)
+                else:
+                    rep.equal(f"{label}: history key {key!r}", sorted(ht), sorted(hk))
+            ev_t = tm.evaluate(x, y, batch_size=10, verbose=0, return_dict=True)
+            ev_k = km.evaluate(x, y, batch_size=10, verbose=0, return_dict=True)
+            rep.equal(f"{label}: evaluate keys", sorted(ev_t), sorted(ev_k))
+            common = sorted(set(ev_t) & set(ev_k))
+            rep.check(f"{label}: evaluate(batch_size=10) {common}", [ev_t[k] for k in common],
+                      [ev_k[k] for k in common], rtol=1e-4)
+        rep.run(label, run)
+
+
+def section_initializers(rep, rng):
+    rep.skip("initializers (glorot/he/lecun/orthogonal...)",
+             "not comparable value for value: tuinet and Keras draw from different RNGs")
+    rep.skip("Dropout / recurrent dropout in training", "random masks from different RNGs")
+    rep.skip("Embedding(mask_zero=True), return_state, stateful", "not supported by tuinet (raises ConfigError)")
+
+
+SECTIONS = {
+    "initializers": section_initializers,
+    "activations": section_activations,
+    "layers": section_layers,
+    "models": section_models,
+    "losses": section_losses,
+    "metrics": section_metrics,
+    "schedules": section_schedules,
+    "optimizers": section_optimizers,
+    "fit": section_training,
+}
+
+
+# ---------------------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    global keras, torch, BACKEND
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backend", default=None)
+    ap.add_argument("--only", action="append", default=[])
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args(argv)
+
+    backend = args.backend or os.environ.get("KERAS_BACKEND")
+    if not backend:
+        backend = "torch" if importlib.util.find_spec("torch") is not None else "numpy"
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import keras as keras_mod  # noqa: F401 - lazy: keras is not a tuinet dependency
+        keras = keras_mod
+    except Exception as exc:  # noqa: BLE001 - ImportError, or a backend that fails to import
+        print(f"Keras 3 is not importable here with KERAS_BACKEND={backend} ({type(exc).__name__}: {exc}).\n"
+              "Nothing to compare. Install it in a separate environment, e.g.:\n"
+              "  python3 -m venv /tmp/kvenv && /tmp/kvenv/bin/pip install keras numpy scipy torch==2.13.0 "
+              "&& /tmp/kvenv/bin/pip install -e .\n"
+              "  /tmp/kvenv/bin/python benchmarks/check_against_keras.py\n"
+              "(Keras 3's numpy backend imports jax; the torch backend needs only torch.)")
+        return 0
+    if not keras.__version__.startswith("3."):
+        print(f"Keras {keras.__version__} is not Keras 3; nothing to compare.")
+        return 0
+    BACKEND = keras.backend.backend()
+    if BACKEND == "torch":
+        import torch as torch_mod
+        torch = torch_mod
+        torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+    import tuinet
+    tuinet.backend.set_floatx("float32")
+    keras.utils.set_random_seed(0)
+    print(f"tuinet {tuinet.__version__} vs Keras {keras.__version__} (backend {BACKEND}"
+          + (f", torch {torch.__version__}" if torch is not None else "") + f", numpy {np.__version__})")
+    print(f"PASS when max|tuinet - keras| <= rtol * scale, scale = max(1, max|keras|) (gradients: max|keras|), "
+          f"rtol {RTOL:g} unless the row says otherwise; 'relative' is max|diff| / scale")
+    rep = Report(args.verbose)
+    t0 = time.perf_counter()
+    for name, fn in SECTIONS.items():
+        if args.only and not any(w in name for w in args.only):
+            continue
+        rep.section = name
+        print(f"-- {name}", flush=True)
+        rng = np.random.default_rng(sum(map(ord, name)))
+        try:
+            fn(rep, rng)
+        except Exception as exc:  # noqa: BLE001
+            rep.error(f"{name} (section)", exc)
+    status = rep.summary()
+    print(f"({time.perf_counter() - t0:.1f} s)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

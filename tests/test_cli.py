@@ -1,0 +1,421 @@
+"""The `tuinet` command: Keras-style training output, JSON lines, saved models, predict and
+evaluate, one-line user errors (exit code 2), divergence, Ctrl-C, and a light `--help`."""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import tuinet
+from tuinet.__about__ import __version__
+from tuinet.cli import main
+from tuinet.presets import list_presets, load_preset
+
+IRIS_CLASSES = ["setosa", "versicolor", "virginica"]
+EPOCH_LINE = re.compile(r"^(\d+)/\1 - \d+s - \d+(us|ms|s)/step - accuracy: \d\.\d{4} - loss: \d+\.\d{4} - "
+                        r"val_accuracy: \d\.\d{4} - val_loss: \d+\.\d{4}$")
+# Four flowers of Fisher's data: two setosa, one virginica, one versicolor.
+ROWS = "5.1,3.5,1.4,0.2\n4.9,3.0,1.4,0.2\n6.7,3.0,5.2,2.3\n5.9,3.0,4.2,1.5\n"
+
+DIVERGING = """\
+title = "Too fast"
+description = "Plain SGD with a huge learning rate on a regression: the loss overflows."
+
+[data]
+source = "plane"
+samples = 200
+seed = 0
+
+[model]
+layers = [
+  { type = "Dense", units = 8, activation = "tanh" },
+  { type = "Dense", units = 1 },
+]
+
+[train]
+optimizer = "sgd"
+learning_rate = 1e6
+loss = "mse"
+batch_size = 16
+epochs = 5
+"""
+
+
+def run(*args: str, **kwargs):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+
+def assert_user_error(result, *fragments: str) -> str:
+    """Exit code 2, one line on stderr starting `tuinet: error:`, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    message = lines[0]
+    assert message.startswith("tuinet: error: ")
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in message
+    return message
+
+
+def json_lines(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def iris_model(tmp_path_factory):
+    """A model trained on the full iris preset and saved with --out, and what `train` printed."""
+    path = tmp_path_factory.mktemp("model") / "iris.tuinet"
+    result = run("train", "iris", "--out", path)
+    assert result.exit_code == 0, result.output
+    return path, result.stdout
+
+
+# ---------------------------------------------------------------------- help and listing
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"tuinet, version {__version__}"
+    assert run("-V").stdout == result.stdout
+
+
+def test_help_shows_examples():
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "Examples:" in result.stdout and "tuinet train spiral" in result.stdout
+    for command in ("train", "presets", "predict", "evaluate", "summary"):
+        assert re.search(rf"^\s+{command}\s", result.stdout, re.M)
+    train_help = run("train", "--help")
+    assert train_help.exit_code == 0 and "Examples:" in train_help.stdout
+    assert "tuinet train iris --epochs 50" in train_help.stdout
+    for option in ("--epochs", "--batch-size", "--learning-rate", "--seed", "--out", "--json"):
+        assert option in train_help.stdout
+    assert run("train", "-h").stdout == train_help.stdout
+
+
+def test_presets_table_lists_every_preset_with_its_promise():
+    result = run("presets")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "DATA", "MODEL", "EXPECTED"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert list(rows) == list(list_presets())
+    for name in list_presets():
+        exp = load_preset(name)
+        for key, bound in exp.expect.targets.items():
+            sign = "<=" if exp.expect.lower_is_better(key) else ">="
+            assert f"{key} {sign} {bound:g}" in rows[name]
+    assert "Dense 16 relu → Dense 3 softmax" in rows["iris"] and "iris" in rows["iris"].split()[1]
+    assert "spiral (600)" in rows["spiral"]
+
+
+def test_summary():
+    result = run("summary", "iris")
+    assert result.exit_code == 0
+    assert "Split: train 90, validation 30, test 30 (scaling: standard)" in result.stdout
+    assert "3 classes" in result.stdout and "Dense" in result.stdout
+
+
+# ---------------------------------------------------------------------- train
+def test_train_prints_keras_style_epochs_then_test_and_expectation():
+    result = run("train", "iris", "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0::2][:3] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    for line in lines[1:6:2]:
+        assert EPOCH_LINE.match(line), line
+        assert line.startswith("12/12 - ")  # 90 training flowers in batches of 8
+    assert re.fullmatch(r"Test \(30 samples\): accuracy: \d\.\d{4} - loss: \d+\.\d{4}", lines[6])
+    assert re.fullmatch(r"Expected: test_accuracy >= 0\.9 — (met|NOT met: test_accuracy: \d\.\d{4} < 0\.9)",
+                        lines[7])
+    assert len(lines) == 8 and result.stderr == ""
+
+
+def test_train_json_lines():
+    result = run("train", "iris", "--epochs", "3", "--json")
+    assert result.exit_code == 0, result.output
+    events = json_lines(result.stdout)
+    assert len(events) == 4
+    for i, event in enumerate(events[:3], start=1):
+        assert event["event"] == "epoch" and event["epoch"] == i and event["epochs"] == 3
+        assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(event)
+        assert 0 <= event["accuracy"] <= 1 and event["loss"] > 0
+    assert events[2]["loss"] < events[0]["loss"]
+    assert events[3]["event"] == "test" and set(events[3]) == {"event", "test_accuracy", "test_loss"}
+
+
+def without_timings(stdout: str) -> list[dict]:
+    return [{k: v for k, v in e.items() if k != "seconds"} for e in json_lines(stdout)]
+
+
+def test_overrides_take_effect():
+    base = without_timings(run("train", "iris", "--epochs", "2", "--json").stdout)
+    again = without_timings(run("train", "iris", "--epochs", "2", "--json").stdout)
+    assert base == again  # a seed makes a run repeatable
+    seeded = without_timings(run("train", "iris", "--epochs", "2", "--json", "--seed", "5").stdout)
+    assert seeded != base and seeded == without_timings(
+        run("train", "iris", "--epochs", "2", "--json", "--seed", "5").stdout)
+    faster = without_timings(run("train", "iris", "--epochs", "2", "--json", "--learning-rate", "0.1").stdout)
+    assert faster[0]["epochs"] == 2 and faster[0]["loss"] != base[0]["loss"]
+    assert without_timings(run("train", "iris", "--epochs", "2", "--json", "--lr", "0.1").stdout) == faster
+    big = run("train", "iris", "--epochs", "1", "--batch-size", "30")
+    assert big.exit_code == 0 and big.stdout.splitlines()[1].startswith("3/3 - ")
+    assert [e["epoch"] for e in base[:-1]] == [1, 2]
+
+
+def test_out_saves_a_model_with_metadata(iris_model):
+    path, stdout = iris_model
+    assert stdout.splitlines()[-1] == f"Model saved to {path}"
+    assert "Epoch 60/60" in stdout
+    model = tuinet.load_model(path)
+    assert model.input_shape[1:] == (4,)
+    meta = model.metadata
+    assert meta["class_names"] == IRIS_CLASSES and meta["task"] == "classification" and meta["preset"] == "iris"
+    assert meta["scaler_kind"] == "StandardScaler" and meta["scaler"]["name"] == "standard"
+    assert meta["feature_names"][0] == "sepal length (cm)"
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_evaluate_prints_the_test_metrics(iris_model):
+    path, stdout = iris_model
+    result = run("evaluate", path, "iris")
+    assert result.exit_code == 0, result.output
+    match = re.fullmatch(r"test split of iris \(30 samples\): accuracy: (\d\.\d{4}) - loss: (\d+\.\d{4})",
+                         result.stdout.strip())
+    assert match
+    trained = re.search(r"^Test \(30 samples\): accuracy: (\d\.\d{4}) - loss: (\d+\.\d{4})$", stdout, re.M)
+    assert match.group(1) == trained.group(1) and float(match.group(1)) >= 0.9  # the model `train` reported
+    assert float(match.group(2)) == pytest.approx(float(trained.group(2)), abs=2e-4)
+
+
+def test_predict_prints_one_class_per_row(iris_model, tmp_path):
+    path, _ = iris_model
+    (tmp_path / "rows.csv").write_text(ROWS)
+    result = run("predict", path, tmp_path / "rows.csv")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "prediction,probability" and len(lines) == 5
+    names = [line.split(",")[0] for line in lines[1:]]
+    assert names == ["setosa", "setosa", "virginica", "versicolor"]
+    assert all(0.34 <= float(line.split(",")[1]) <= 1 for line in lines[1:])
+    # with a header row, the same predictions
+    (tmp_path / "named.csv").write_text("sl,sw,pl,pw\n" + ROWS)
+    assert run("predict", path, tmp_path / "named.csv").stdout == result.stdout
+
+
+def test_predict_writes_a_csv(iris_model, tmp_path):
+    path, _ = iris_model
+    (tmp_path / "rows.csv").write_text(ROWS)
+    out = tmp_path / "out.csv"
+    result = run("predict", path, tmp_path / "rows.csv", "-o", out)
+    assert result.exit_code == 0 and result.stdout.strip() == f"4 predictions written to {out}"
+    lines = out.read_text().splitlines()
+    assert lines[0] == "prediction,probability" and [r.split(",")[0] for r in lines[1:]] == [
+        "setosa", "setosa", "virginica", "versicolor"]
+    assert not list(tmp_path.glob(".predict.*"))  # no temporary file left behind
+
+
+def test_predict_target_drops_the_label_column(iris_model, tmp_path):
+    path, _ = iris_model
+    labelled = "sl,sw,pl,pw,species\n" + "".join(
+        f"{row},{name}\n" for row, name in zip(ROWS.splitlines(), ["setosa", "setosa", "virginica", "versicolor"]))
+    (tmp_path / "labelled.csv").write_text(labelled)
+    result = run("predict", path, tmp_path / "labelled.csv", "--target", "species")
+    assert result.exit_code == 0, result.output
+    assert [line.split(",")[0] for line in result.stdout.splitlines()[1:]] == [
+        "setosa", "setosa", "virginica", "versicolor"]
+    by_index = run("predict", path, tmp_path / "labelled.csv", "--target", "4")
+    assert by_index.exit_code == 0 and by_index.stdout == result.stdout
+    assert_user_error(run("predict", path, tmp_path / "labelled.csv"), "labelled.csv", "line 2",
+                      'column "species"', 'got "setosa"')
+
+
+# ---------------------------------------------------------------------- user errors
+def test_unknown_preset():
+    message = assert_user_error(run("train", "spirl"), 'unknown preset "spirl" (did you mean "spiral"?)',
+                                "shipped presets: ")
+    for name in list_presets():
+        assert name in message
+
+
+def test_missing_preset_file(tmp_path):
+    assert_user_error(run("train", tmp_path / "nothere.toml"), f"{tmp_path / 'nothere.toml'}: preset file not found")
+
+
+def test_bad_preset_names_file_and_field(tmp_path):
+    text = load_preset("spiral").path.read_text().replace("units = 16", 'units = "sixteen"', 1)
+    (tmp_path / "bad.toml").write_text(text)
+    message = assert_user_error(run("train", tmp_path / "bad.toml"))
+    assert message == 'tuinet: error: bad.toml: model.layers[0].units: expected a positive integer, got "sixteen"'
+
+
+def test_bad_override():
+    message = assert_user_error(run("train", "iris", "--epochs", "0"))
+    assert message == "tuinet: error: iris.toml: --epochs: expected a positive integer, got 0"
+    assert_user_error(run("train", "iris", "--learning-rate", "-1"), "--learning-rate: expected a positive number")
+    assert_user_error(run("train", "iris", "--batch-size", "0"), "--batch-size: expected a positive integer")
+
+
+def test_out_into_a_missing_folder(tmp_path):
+    target = tmp_path / "nowhere" / "model.tuinet"
+    result = run("train", "iris", "--epochs", "1", "--out", target)
+    assert_user_error(result, f"--out {target}: folder", "does not exist")
+    assert result.stdout == "" and not target.parent.exists()  # refused before training
+
+
+def test_missing_model_file(tmp_path):
+    assert_user_error(run("evaluate", tmp_path / "none.tuinet", "iris"), "none.tuinet: file not found")
+    (tmp_path / "rows.csv").write_text(ROWS)
+    assert_user_error(run("predict", tmp_path / "none.tuinet", tmp_path / "rows.csv"), "none.tuinet: file not found")
+
+
+def test_truncated_and_foreign_model_files(iris_model, tmp_path):
+    path, _ = iris_model
+    truncated = tmp_path / "cut.tuinet"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert_user_error(run("evaluate", truncated, "iris"), "cut.tuinet: not a valid tuinet model file", "truncated")
+    with zipfile.ZipFile(tmp_path / "other.tuinet", "w") as z:
+        z.writestr("hello.txt", "not a model")
+    assert_user_error(run("evaluate", tmp_path / "other.tuinet", "iris"), "other.tuinet: not a tuinet model file")
+    (tmp_path / "notes.tuinet").write_text("name,age\nbob,3\n")
+    (tmp_path / "rows.csv").write_text(ROWS)
+    assert_user_error(run("predict", tmp_path / "notes.tuinet", tmp_path / "rows.csv"), "notes.tuinet: not a")
+
+
+def test_predict_csv_with_text_in_a_number_column(iris_model, tmp_path):
+    path, _ = iris_model
+    (tmp_path / "rows.csv").write_text("5.1,3.5,1.4,0.2\n6.7,abc,5.2,2.3\n")
+    message = assert_user_error(run("predict", path, tmp_path / "rows.csv"))
+    assert message == f'tuinet: error: {tmp_path / "rows.csv"}: line 2, column 2: expected a number, got "abc"'
+    # a first line with numbers in it is data, not a header
+    (tmp_path / "first.csv").write_text("5.1,abc,1.4,0.2\n6.7,3.0,5.2,2.3\n")
+    assert_user_error(run("predict", path, tmp_path / "first.csv"), "line 1, column 2", 'got "abc"')
+    (tmp_path / "named.csv").write_text("sl,sw,pl,pw\n5.1,3.5,1.4,0.2\n6.7,3.0,x,2.3\n")
+    assert_user_error(run("predict", path, tmp_path / "named.csv"), 'line 3, column "pl"', 'got "x"')
+
+
+def test_predict_csv_with_the_wrong_number_of_columns(iris_model, tmp_path):
+    path, _ = iris_model
+    (tmp_path / "rows.csv").write_text("5.1,3.5,1.4,0.2\n6.7,3.0,5.2\n")
+    message = assert_user_error(run("predict", path, tmp_path / "rows.csv"))
+    assert message.endswith("rows.csv: line 2: expected 4 values (the model's inputs), got 3; "
+                            "use --target to drop a label column")
+
+
+def test_evaluate_with_an_incompatible_preset(iris_model, tmp_path):
+    path, _ = iris_model
+    message = assert_user_error(run("evaluate", path, "wine"))
+    assert message == (f"tuinet: error: {path} does not fit preset wine: the model takes inputs of shape (4,), "
+                       "the preset's data (wine) has (13,)")
+    xor = tmp_path / "xor.tuinet"
+    assert run("train", "xor", "--epochs", "1", "--out", xor).exit_code == 0
+    assert_user_error(run("evaluate", xor, "plane-regression"), f"{xor} does not fit preset plane-regression",
+                      "trained for classification", "is regression")
+
+
+# ---------------------------------------------------------------------- divergence
+def test_divergence_is_reported_on_one_line(tmp_path):
+    (tmp_path / "fast.toml").write_text(DIVERGING)
+    out = tmp_path / "fast.tuinet"
+    result = run("train", tmp_path / "fast.toml", "--out", out)
+    assert result.exit_code == 1  # a failed run, not a usage error (2)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert re.search(r"diverged at epoch 1, batch \d+", lines[0])
+    assert "lower learning rate" in lines[0] and str(out) in lines[0]
+    model = tuinet.load_model(out)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    quiet = run("train", tmp_path / "fast.toml", "--json")
+    assert quiet.exit_code == result.exit_code and "diverged at epoch 1" in quiet.stderr
+    assert all(json.loads(line)["event"] == "epoch" for line in quiet.stdout.splitlines())
+
+
+# ---------------------------------------------------------------------- Ctrl-C
+def test_ctrl_c_saves_and_exits_130(tmp_path):
+    out = tmp_path / "stopped.tuinet"
+    proc = subprocess.Popen([sys.executable, "-m", "tuinet.cli", "train", "digits-cnn", "--epochs", "100000",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        seen = []
+        while not any(EPOCH_LINE.match(s.strip()) for s in seen):
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+        assert seen[0].strip() == "Epoch 1/100000"
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        code = proc.wait(timeout=10)
+        assert code == 130 and time.monotonic() - start < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().strip().splitlines()
+    assert len(stderr) == 1, stderr
+    where = r"(at epoch \d+, batch \d+|after epoch \d+)"
+    assert re.fullmatch(rf"tuinet: interrupted {where}; model saved to {re.escape(str(out))}", stderr[0])
+    model = tuinet.load_model(out)
+    assert model.metadata["preset"] == "digits-cnn" and len(model.metadata["class_names"]) == 10
+
+
+# ---------------------------------------------------------------------- a light start
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"]])
+def test_help_does_not_import_textual(args):
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "tuinet.cli", *args], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and "Usage: " in proc.stdout
+    modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}
+    assert "click" in modules and "tuinet.__about__" in modules  # the log is the one we think it is
+    assert not {m for m in modules if m == "textual" or m.startswith("textual.")}
+
+
+# ---------------------------------------------------------------------- tuinet [PRESET] opens the app
+def _open(monkeypatch, *args):
+    """Run `tuinet [args]` with the app (when it exists) replaced by a recorder; exit code and outcome."""
+    opened = []
+    try:
+        import tuinet.app as app_package
+    except ImportError:
+        app_package = None
+    if app_package is not None and hasattr(app_package, "run_app"):
+        monkeypatch.setattr(app_package, "run_app", lambda experiment, *a, **k: opened.append(experiment))
+    result = CliRunner().invoke(main, list(args))
+    return result, opened
+
+
+@pytest.mark.parametrize("args, name", [([], "spiral"), (["spiral"], "spiral"), (["iris"], "iris")])
+def test_open_app_or_point_to_train(monkeypatch, args, name):
+    result, opened = _open(monkeypatch, *args)
+    assert result.exit_code == 0, result.output
+    if opened:
+        assert [e.name for e in opened] == [name]
+    else:
+        assert result.stderr.strip() == ("tuinet: the interactive app is not built yet; train headless instead: "
+                                         f"tuinet train {name}")
+
+
+def test_open_preset_file(monkeypatch, tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(load_preset("xor").path.read_text())
+    result, opened = _open(monkeypatch, str(path))
+    assert result.exit_code == 0, result.output
+    assert [e.path for e in opened] == [path] if opened else str(path) in result.stderr
+
+
+def test_open_unknown_preset(monkeypatch):
+    result, opened = _open(monkeypatch, "spirl")
+    assert not opened
+    assert_user_error(result, 'unknown preset "spirl" (did you mean "spiral"?)')

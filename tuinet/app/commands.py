@@ -1,0 +1,49 @@
+"""The command palette: every training action, and "Open preset: NAME" for each shipped preset."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+ACTIONS = (
+    ("Play / pause training", "toggle_run", "space"),
+    ("Step one batch", "step_batch", "n"),
+    ("Step one epoch", "step_epoch", "e"),
+    ("Reset weights", "reset", "r"),
+    ("Apply edits (rebuild the model)", "apply", "ctrl+a"),
+    ("Open preset…", "open_preset", "o"),
+    ("Save model…", "save_model", "ctrl+s"),
+    ("Load model…", "load_model", "ctrl+l"),
+    ("Toggle log scale", "toggle_log", "g"),
+    ("Change refresh rate", "cycle_refresh", "f"),
+    ("Help", "help", "?"),
+)
+
+
+class TuinetCommands(Provider):
+    """Training actions and presets, searchable by name."""
+
+    def _commands(self):
+        screen = self.screen
+        for label, action, key in ACTIONS:
+            target = self.app if action == "help" else screen
+            yield f"{label}  ({key})", partial(target.run_action, action), f"Key: {key}"
+        try:
+            from tuinet.presets import list_presets
+
+            for name in list_presets():
+                yield f"Open preset: {name}", partial(self.app.open_preset, name), "Load this preset"
+        except Exception:  # pragma: no cover - presets folder unreadable
+            pass
+
+    async def discover(self) -> Hits:
+        for label, callback, help_text in self._commands():
+            yield DiscoveryHit(label, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for label, callback, help_text in self._commands():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), callback, help=help_text)

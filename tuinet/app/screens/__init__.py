@@ -1,0 +1,1 @@
+"""The app's screens: the main train-and-watch screen and its modal dialogs."""

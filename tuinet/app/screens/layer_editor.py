@@ -1,0 +1,583 @@
+"""Modal screens that edit one layer spec: `LayerPicker` chooses a type, `LayerEditor` its arguments.
+
+A layer spec is the plain dict a preset holds (`{"type": "Dense", "units": 16, "activation":
+"relu"}`). The editor shows one field per constructor argument of the layer type, read from
+its signature, validates on submit by constructing a throwaway layer, and returns the new
+spec with only the non-default arguments kept. Neither screen ever touches a live model.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Select, Static, Switch
+from textual.widgets.option_list import Option
+
+from tuinet.errors import TuinetError
+from tuinet.nn import activations, initializers
+from tuinet.nn import layers as layers_module
+from tuinet.nn.layers.base import Layer
+from tuinet.nn.model import _fmt_shape
+from tuinet.presets import _tuplify
+
+HIDDEN_ARGS = frozenset({"name", "dtype", "trainable", "input_shape", "input_dim"})
+"""Arguments every layer takes through `Layer.__init__`; the editor leaves them alone."""
+
+NEW_LAYER_DEFAULTS: dict[str, dict] = {
+    "Dense": {"units": 16, "activation": "relu"},
+    "Activation": {"activation": "relu"},
+    "Dropout": {"rate": 0.2},
+    "Reshape": {"target_shape": (-1,)},
+    "Conv1D": {"filters": 8, "kernel_size": 3, "activation": "relu"},
+    "Conv2D": {"filters": 8, "kernel_size": (3, 3), "activation": "relu"},
+    "SimpleRNN": {"units": 16},
+    "LSTM": {"units": 16},
+    "GRU": {"units": 16},
+    "Embedding": {"input_dim": 100, "output_dim": 8},
+}
+"""Values for the required arguments of a freshly added layer."""
+
+PADDINGS = ("valid", "same")
+_SHAPE_ARGS = frozenset({"target_shape", "noise_shape"})  # a bare int means a 1-tuple here
+_STRING_ARGS = frozenset({"data_format"})  # free-text arguments whose default is None
+_EMPTY = inspect.Parameter.empty
+
+
+class _Keep:
+    """Select value standing for "the spec's original value" (one the dropdown cannot list)."""
+
+    def __repr__(self) -> str:
+        return "<keep>"
+
+
+KEEP = _Keep()
+
+
+class ParseError(ValueError):
+    """Text in a field that is not a value the field accepts."""
+
+
+# ---------------------------------------------------------------------------- plain helpers
+def parse_literal(text: str, *, allow_str: bool = False) -> Any:
+    """A field's text as a Python value: `16`, `0.5`, `1e-3`, `3,3`, `(3, 3)`, `[2, 2]`, `none`.
+
+    Args:
+        text: What the user typed.
+        allow_str: Return other text unchanged instead of raising `ParseError`.
+
+    Raises:
+        ParseError: Empty text, or text that is none of the above (unless `allow_str`).
+    """
+    t = text.strip()
+    if not t:
+        raise ParseError("expected a value")
+    low = t.lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    bracketed = t[0] in "([" and t[-1] in ")]"
+    if bracketed or "," in t:
+        inner = t[1:-1] if bracketed else t
+        parts = [p.strip() for p in inner.split(",")]
+        if parts and parts[-1] == "":
+            parts.pop()
+        try:
+            if not parts or any(not p for p in parts):
+                raise ParseError
+            return tuple(_number(p) for p in parts)
+        except ParseError:
+            if allow_str:
+                return t
+            raise ParseError(f"expected a tuple of numbers such as 3,3 or (3, 3), got {t!r}") from None
+    try:
+        return _number(t)
+    except ParseError:
+        if allow_str:
+            return t
+        raise ParseError(f"expected a number, a tuple such as 3,3, or none; got {t!r}") from None
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParseError(text) from None
+    if not math.isfinite(value):
+        raise ParseError(text)
+    return value
+
+
+def format_value(value: Any) -> str:
+    """The text a field shows for a value; `parse_literal` reads it back."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(format_value(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def layer_params(cls: type[Layer]) -> list[inspect.Parameter]:
+    """The editable constructor arguments of a layer type, in signature order.
+
+    The arguments every layer inherits from `Layer` (name, dtype, trainable, input_shape,
+    input_dim) are left out, but a layer's own argument of the same name (Embedding's
+    `input_dim`, its vocabulary size) is kept.
+    """
+    out: list[inspect.Parameter] = []
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is Layer or "__init__" not in vars(klass):
+            continue
+        for p in inspect.signature(klass.__init__).parameters.values():
+            if p.name == "self" or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                continue
+            if p.name in seen or (p.name in HIDDEN_ARGS and p.name != "input_dim"):
+                continue
+            seen.add(p.name)
+            out.append(p)
+    return out
+
+
+def layer_summary(cls: type[Layer]) -> str:
+    """The first line of a layer type's docstring, for pickers."""
+    doc = inspect.getdoc(cls) or ""
+    first = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
+    return first.replace("`", "")
+
+
+def new_layer_spec(type_name: str) -> dict:
+    """A spec for a freshly added layer of `type_name`: its type plus the required arguments."""
+    cls = layers_module.get(type_name)
+    return {"type": cls.__name__, **NEW_LAYER_DEFAULTS.get(cls.__name__, {})}
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return "x".join(_short(v) for v in value)
+    if isinstance(value, dict):
+        return str(value.get("name", "?"))
+    return format_value(value)
+
+
+def describe_layer(spec: dict) -> str:
+    """A one-line description of a layer spec: `Dense 16 relu`, `Conv2D 8 3x3 same relu`."""
+    kind = spec.get("type", "?")
+    try:
+        cls = layers_module.get(kind)
+    except TuinetError:
+        return str(kind)
+    parts = [cls.__name__]
+    params = {p.name: p for p in layer_params(cls)}
+    if cls.__name__ == "Embedding":
+        parts.append(f"{_short(spec.get('input_dim', '?'))}→{_short(spec.get('output_dim', '?'))}")
+    else:
+        for name, p in params.items():
+            if p.default is _EMPTY and name != "activation":
+                parts.append(_short(spec.get(name, "?")))
+    if "pool_size" in params:
+        parts.append(_short(spec.get("pool_size", params["pool_size"].default)))
+    strides = spec.get("strides")
+    if strides is not None and _short(strides).strip("1x") != "":
+        parts.append(f"/{_short(strides)}")
+    if spec.get("padding") == "same":
+        parts.append("same")
+    if "activation" in params:
+        act = spec.get("activation", params["activation"].default)
+        if isinstance(act, str) and act.lower() not in ("linear", "none") and not (
+                act.lower() == "tanh" and params["activation"].default == "tanh"):
+            parts.append(act.lower())
+        elif isinstance(act, dict):
+            parts.append(str(act.get("name", "?")))
+    if spec.get("return_sequences"):
+        parts.append("seq")
+    if spec.get("kernel_regularizer") is not None:
+        parts.append("+L2" if _l2_factor(spec["kernel_regularizer"]) is not None else "+reg")
+    return " ".join(parts)
+
+
+def describe_shape(shape: tuple | None) -> str:
+    """Keras's `(None, 16)`; "?" when unknown."""
+    return "?" if shape is None else _fmt_shape((None, *shape))
+
+
+def _canonical_activation(value: Any) -> Any:
+    if value is None:
+        return "linear"
+    if isinstance(value, str):
+        key = value.lower()
+        key = activations.ALIASES.get(key, key)
+        return key if key in activations.ACTIVATIONS else KEEP
+    return KEEP
+
+
+def _canonical_initializer(value: Any) -> Any:
+    if isinstance(value, str):
+        key = value.lower()
+        key = initializers.ALIASES.get(key, key)
+        return key if key in initializers.INITIALIZERS else KEEP
+    return KEEP
+
+
+def _l2_factor(value: Any) -> float | None:
+    """The L2 factor of a regularizer spec that is a plain L2 penalty, else None."""
+    if isinstance(value, str) and value.lower() == "l2":
+        return 0.01
+    if isinstance(value, dict) and str(value.get("name", "")).lower() == "l2":
+        factor = (value.get("config") or {}).get("l2", 0.01)
+        if isinstance(factor, (int, float)) and not isinstance(factor, bool):
+            return float(factor)
+    return None
+
+
+# ---------------------------------------------------------------------------- fields
+@dataclass
+class _Field:
+    """How one constructor argument is edited."""
+
+    name: str
+    kind: str  # "bool" | "activation" | "initializer" | "padding" | "regularizer" | "value"
+    default: Any  # inspect.Parameter.empty when required
+    original: Any  # the spec's value, or `_EMPTY` when the spec leaves it out
+
+    @property
+    def required(self) -> bool:
+        return self.default is _EMPTY
+
+    @property
+    def start(self) -> Any:
+        """The value the field starts with."""
+        return self.original if self.original is not _EMPTY else (None if self.required else self.default)
+
+
+def _field_kind(p: inspect.Parameter) -> str:
+    name = p.name
+    if name == "activation" or name.endswith("_activation"):
+        return "activation"
+    if name.endswith("_initializer"):
+        return "initializer"
+    if name.endswith("_regularizer"):
+        return "regularizer"
+    if name == "padding":
+        return "padding"
+    if isinstance(p.default, bool):
+        return "bool"
+    return "value"
+
+
+def _same(field: _Field, value: Any) -> bool:
+    """Whether `value` equals the argument's default (so the spec can leave it out)."""
+    if field.required:
+        return False
+    default = field.default
+    if field.kind == "activation":
+        return _canonical_activation(value) == _canonical_activation(default) is not KEEP
+    if field.kind == "initializer":
+        return _canonical_initializer(value) == _canonical_initializer(default) is not KEEP
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(default, list):
+        default = tuple(default)
+    return type(value) is type(default) and value == default
+
+
+class LayerEditor(ModalScreen[dict | None]):
+    """Edit the arguments of one layer; dismisses with the new spec dict, or None on Escape.
+
+    Fields come from the layer type's constructor signature: a `Select` for activations,
+    initializers and padding, a `Switch` for booleans, an `Input` for everything else (numbers,
+    tuples such as `3,3`, `none`) and for regularizers (an L2 factor, or empty for none).
+    Errors are shown under the field they concern, and the dialog stays open.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="layer-editor.cancel", tooltip="Close without changing the layer"),
+        Binding("ctrl+s", "submit", "OK", id="layer-editor.ok", tooltip="Check the values and use them"),
+    ]
+
+    DEFAULT_CSS = """
+    LayerEditor { align: center middle; }
+    LayerEditor > #editor-dialog {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    LayerEditor #editor-title { text-style: bold; height: auto; }
+    LayerEditor #editor-fields { height: auto; max-height: 70vh; }
+    LayerEditor .field { height: 1; }
+    LayerEditor .field-label { width: 24; height: 1; color: $text-muted; }
+    LayerEditor .field Input, LayerEditor .field Select { width: 1fr; }
+    LayerEditor .field Switch, LayerEditor .field Switch:focus {
+        border: none; height: 1; padding: 0; width: auto; background-tint: $foreground 0%;
+    }
+    LayerEditor .field Switch:focus { text-style: reverse; }
+    LayerEditor .switch-state { width: auto; height: 1; padding: 0 1; }
+    LayerEditor .field-error { height: auto; color: $error; padding-left: 24; display: none; }
+    LayerEditor .field-error.-shown { display: block; }
+    LayerEditor #editor-error { height: auto; color: $error; display: none; }
+    LayerEditor #editor-error.-shown { display: block; }
+    LayerEditor #editor-buttons { height: 1; margin-top: 1; }
+    LayerEditor #editor-buttons Button { margin-right: 2; }
+    LayerEditor #editor-help { height: 1; color: $text-muted; }
+    """
+
+    def __init__(self, spec: dict, input_shape: tuple | None = None, *, index: int | None = None,
+                 new: bool = False, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        """Args:
+            spec: The layer spec to edit (`{"type": "Dense", "units": 16, ...}`).
+            input_shape: The sample shape the layer will receive (no batch axis), for the title.
+            index: The layer's 0-based position in the model, for the title.
+            new: Whether the layer is being added (changes the title).
+        """
+        super().__init__(name=name, id=id, classes=classes)
+        self.layer_class = layers_module.get(spec["type"])
+        self.spec = dict(spec)
+        self.input_shape = input_shape
+        self.index = index
+        self.new = new
+        self.fields = [_Field(p.name, _field_kind(p), p.default, self.spec.get(p.name, _EMPTY))
+                       for p in layer_params(self.layer_class)]
+
+    # -- compose ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        kind = self.layer_class.__name__
+        where = f"layer {self.index + 1}: " if self.index is not None else ""
+        verb = "Add" if self.new else "Edit"
+        with Vertical(id="editor-dialog"):
+            yield Static(Text(f"{verb} {where}{kind} · input {describe_shape(self.input_shape)}"), id="editor-title")
+            with VerticalScroll(id="editor-fields"):
+                if not self.fields:
+                    yield Static(Text(f"{kind} takes no arguments: OK adds it as it is."), classes="field-note")
+                for f in self.fields:
+                    with Horizontal(classes="field", id=f"row-{f.name}"):
+                        yield Label(Text(f.name + ("*" if f.required else "")), classes="field-label")
+                        yield self._widget_for(f)
+                        if f.kind == "bool":
+                            yield Label(format_value(bool(f.start)), classes="switch-state", id=f"state-{f.name}")
+                    yield Static("", classes="field-error", id=f"err-{f.name}", markup=False)
+            yield Static("", id="editor-error", markup=False)
+            with Horizontal(id="editor-buttons"):
+                yield Button("OK", variant="primary", id="editor-ok", compact=True)
+                yield Button("Cancel", id="editor-cancel", compact=True)
+            yield Static(Text("enter or ctrl+s: OK · esc: cancel · * required"), id="editor-help")
+
+    def _widget_for(self, f: _Field):
+        wid = f"arg-{f.name}"
+        start = f.start
+        if f.kind == "bool":
+            return Switch(value=bool(start), id=wid)
+        if f.kind in ("activation", "initializer", "padding"):
+            if f.kind == "activation":
+                names, value = activations.names(), _canonical_activation(start)
+            elif f.kind == "initializer":
+                names, value = initializers.names(), _canonical_initializer(start)
+            else:
+                names = list(PADDINGS)
+                value = start.lower() if isinstance(start, str) and start.lower() in PADDINGS else KEEP
+            options: list[tuple[str, Any]] = [(n, n) for n in names]
+            if value is KEEP:
+                options.insert(0, (f"(as given) {format_value(start)}", KEEP))
+            return Select(options, value=value, allow_blank=False, compact=True, id=wid)
+        if f.kind == "regularizer":
+            return Input(self._regularizer_text(start), placeholder="L2 factor such as 0.01; empty: none",
+                         compact=True, id=wid, select_on_focus=False)
+        text = "" if (f.required and start is None) else format_value(start)
+        return Input(text, placeholder="number, tuple such as 3,3, or none", compact=True, id=wid,
+                     select_on_focus=False)
+
+    @staticmethod
+    def _regularizer_text(value: Any) -> str:
+        if value is None:
+            return ""
+        factor = _l2_factor(value)
+        if factor is not None:
+            return format_value(factor)
+        return format_value(value) if not isinstance(value, dict) else f"{value.get('name')} {value.get('config')}"
+
+    def on_mount(self) -> None:
+        first = next(iter(self.query("#editor-fields Input, #editor-fields Select, #editor-fields Switch")), None)
+        (first or self.query_one("#editor-ok", Button)).focus()
+
+    # -- events -------------------------------------------------------------------------------
+    @on(Switch.Changed)
+    def _switch_changed(self, event: Switch.Changed) -> None:
+        name = (event.switch.id or "").removeprefix("arg-")
+        for label in self.query(f"#state-{name}"):
+            label.update(format_value(event.value))
+
+    @on(Input.Submitted)
+    def _input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    @on(Button.Pressed, "#editor-ok")
+    def _ok_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_submit()
+
+    @on(Button.Pressed, "#editor-cancel")
+    def _cancel_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel()
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_cancel(self) -> None:
+        """Close without a result."""
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        """Validate every field; dismiss with the new spec, or show the errors and stay open."""
+        spec, errors, general = self.result()
+        self._show_errors(errors, general)
+        if spec is not None:
+            self.dismiss(spec)
+
+    # -- public -------------------------------------------------------------------------------
+    def result(self) -> tuple[dict | None, dict[str, str], str]:
+        """The spec the fields describe, or None with errors by argument name and a general error."""
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for f in self.fields:
+            try:
+                values[f.name] = self._read(f)
+            except ParseError as exc:
+                errors[f.name] = f"{f.name}: {exc}"
+        if errors:
+            return None, errors, ""
+        cls = self.layer_class
+        args = {k: v for k, v in self.spec.items() if k != "type" and k in HIDDEN_ARGS
+                and k not in values}  # name, input_shape... pass through untouched
+        for f in self.fields:
+            if not _same(f, values[f.name]):
+                args[f.name] = values[f.name]
+        try:
+            cls(**_tuplify(args))
+        except (TuinetError, TypeError) as exc:
+            text = str(exc)
+            prefix = f"{cls.__name__}: "
+            detail = text[len(prefix):] if text.startswith(prefix) else text
+            arg = next((f.name for f in self.fields
+                        if f" {f.name} " in f" {detail} " or f"{f.name}:" in detail or f" {f.name}=" in detail
+                        or detail.startswith(f"{f.name} ") or f"'{f.name}'" in detail), None)
+            if arg is not None:
+                if not detail.startswith(arg):
+                    detail = f"{arg}: {detail}"
+                elif not detail.startswith(f"{arg}:"):
+                    detail = f"{arg}:{detail[len(arg):]}"
+                return None, {arg: detail}, ""
+            return None, {}, f"{cls.__name__}: {detail}"
+        return {"type": cls.__name__, **args}, {}, ""
+
+    # -- private ------------------------------------------------------------------------------
+    def _read(self, f: _Field) -> Any:
+        widget = self.query_one(f"#arg-{f.name}")
+        if f.kind == "bool":
+            return bool(widget.value)
+        if f.kind in ("activation", "initializer", "padding"):
+            value = widget.value
+            return f.start if value is KEEP else value
+        text = widget.value.strip()
+        if f.kind == "regularizer":
+            if f.original is not _EMPTY and text == self._regularizer_text(f.original).strip():
+                return f.original
+            if not text or text.lower() in ("none", "0", "0.0"):
+                return None
+            try:
+                factor = _number(text)
+            except ParseError:
+                raise ParseError(f"expected an L2 factor such as 0.01 (empty for none), got {text!r}") from None
+            if factor < 0:
+                raise ParseError(f"expected an L2 factor >= 0, got {text!r}")
+            return {"name": "l2", "config": {"l2": float(factor)}}
+        if f.original is not _EMPTY and text == format_value(f.original):
+            return f.original
+        if not text:
+            if f.required:
+                raise ParseError("required; expected a value")
+            return f.default
+        allow_str = isinstance(f.default, str) or f.name in _STRING_ARGS
+        value = parse_literal(text, allow_str=allow_str)
+        if f.name in _SHAPE_ARGS and isinstance(value, int) and not isinstance(value, bool):
+            value = (value,)
+        return value
+
+    def _show_errors(self, errors: dict[str, str], general: str) -> None:
+        for f in self.fields:
+            box = self.query_one(f"#err-{f.name}", Static)
+            message = errors.get(f.name, "")
+            box.update(f"✗ {message}" if message else "")
+            box.set_class(bool(message), "-shown")
+        box = self.query_one("#editor-error", Static)
+        box.update(f"✗ {general}" if general else "")
+        box.set_class(bool(general), "-shown")
+        if errors:
+            first = next(f for f in self.fields if f.name in errors)
+            widget = self.query_one(f"#arg-{first.name}")
+            widget.focus()
+            self.query_one("#editor-fields", VerticalScroll).scroll_to_widget(
+                self.query_one(f"#err-{first.name}"), animate=False)
+
+
+class LayerPicker(ModalScreen[str | None]):
+    """Choose a layer type to add; dismisses with its name ("Dense"), or None on Escape."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="layer-picker.cancel", tooltip="Close without adding a layer"),
+    ]
+
+    DEFAULT_CSS = """
+    LayerPicker { align: center middle; }
+    LayerPicker > #picker-dialog {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    LayerPicker #picker-title { text-style: bold; height: auto; }
+    LayerPicker OptionList { height: auto; max-height: 80vh; }
+    LayerPicker #picker-help { height: 1; color: $text-muted; }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+
+    def compose(self) -> ComposeResult:
+        width = max(len(n) for n in layers_module.LAYERS) + 2
+        options = []
+        for type_name, cls in layers_module.LAYERS.items():
+            prompt = Text(no_wrap=True, overflow="ellipsis")
+            prompt.append(type_name.ljust(width), style="bold")
+            prompt.append(layer_summary(cls))
+            options.append(Option(prompt, id=type_name))
+        with Vertical(id="picker-dialog"):
+            yield Static(Text("Add a layer after the cursor: choose its type"), id="picker-title")
+            yield OptionList(*options, id="layer-types", compact=True)
+            yield Static(Text("↑/↓ move · enter: choose · esc: cancel"), id="picker-help")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        """Close without choosing."""
+        self.dismiss(None)

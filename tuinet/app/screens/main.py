@@ -1,0 +1,400 @@
+"""`MainScreen`: train and watch — architecture, hyperparameters, live plots, status and log.
+
+Wide terminals (>= 150x40) get the panes side by side; smaller ones get tabs. Below 80x24 a
+"terminal too small" message replaces the screen. The screen reads the session only through
+its events and a few cheap, thread-safe accessors, and never waits on a training step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from tuinet.app import messages as m
+from tuinet.app.widgets.architecture import ArchitecturePane
+from tuinet.app.widgets.hyperparams import HyperParamsPane
+from tuinet.app.widgets.plots import TrainingPlots
+from tuinet.app.widgets.status import EpochLog, StatusBar
+from tuinet.errors import TuinetError
+
+WIDE = (150, 40)
+
+
+def current_l2(layers: tuple[dict, ...]) -> float | None:
+    """The common L2 factor on the kernels, if every regularized kernel shares one."""
+    values = set()
+    for spec in layers:
+        reg = spec.get("kernel_regularizer")
+        if isinstance(reg, dict) and reg.get("name") in ("l2", "L2"):
+            values.add(float((reg.get("config") or {}).get("l2", 0.01)))
+        elif reg in ("l2", "L2"):
+            values.add(0.01)
+    return values.pop() if len(values) == 1 else None
+
+
+def with_l2(layers: tuple[dict, ...], l2: float) -> tuple[dict, ...]:
+    """Layer specs with an L2 penalty of `l2` on every kernel (0 removes it)."""
+    out = []
+    for spec in layers:
+        spec = dict(spec)
+        if spec["type"] in ("Dense", "Conv1D", "Conv2D", "SimpleRNN", "LSTM", "GRU"):
+            if l2 > 0:
+                spec["kernel_regularizer"] = {"name": "l2", "config": {"l2": l2}}
+            else:
+                spec.pop("kernel_regularizer", None)
+        out.append(spec)
+    return tuple(out)
+
+
+class MainScreen(Screen):
+    """Train and watch."""
+
+    BINDINGS = [
+        Binding("space", "toggle_run", "Play/Pause", id="play", tooltip="Start or pause training"),
+        Binding("n", "step_batch", "Step batch", id="step-batch", tooltip="Train exactly one batch"),
+        Binding("e", "step_epoch", "Step epoch", id="step-epoch", tooltip="Train to the end of this epoch"),
+        Binding("r", "reset", "Reset", id="reset", tooltip="Re-initialise the weights from the seed"),
+        Binding("ctrl+a", "apply", "Apply", id="apply", tooltip="Apply edits: rebuild the model"),
+        Binding("o", "open_preset", "Preset", id="open-preset", tooltip="Open another preset"),
+        Binding("ctrl+s", "save_model", "Save", id="save", tooltip="Save the model to a file"),
+        Binding("ctrl+l", "load_model", "Load", id="load", show=False, tooltip="Load a saved model"),
+        Binding("g", "toggle_log", "Log scale", id="log-scale", show=False, tooltip="Log scale on the plots"),
+        Binding("f", "cycle_refresh", "Refresh rate", id="refresh", show=False,
+                tooltip="Fewer updates per second for slow links"),
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen #too-small {
+        display: none; width: 1fr; height: 1fr; content-align: center middle; text-align: center;
+    }
+    MainScreen.-too-small #too-small { display: block; }
+    MainScreen.-too-small #body, MainScreen.-too-small StatusBar { display: none; }
+    MainScreen #body { height: 1fr; }
+    MainScreen #side { width: 58; }
+    MainScreen #side ArchitecturePane { height: 1fr; }
+    MainScreen #side HyperParamsPane { height: auto; max-height: 60%; }
+    MainScreen #main TrainingPlots { height: 2fr; }
+    MainScreen #main EpochLog { height: 1fr; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layout_kind = "wide"
+
+    # -- layout -------------------------------------------------------------------------------
+    def _kind(self) -> str:
+        w, h = self.app.size
+        return "wide" if w >= WIDE[0] and h >= WIDE[1] else "narrow"
+
+    def compose(self) -> ComposeResult:
+        from tuinet.app.app import MIN_SIZE
+
+        self.layout_kind = self._kind()
+        yield Header(show_clock=False, icon="◉")
+        if self.layout_kind == "wide":
+            with Horizontal(id="body"):
+                with Vertical(id="side"):
+                    yield ArchitecturePane(id="architecture")
+                    yield HyperParamsPane(id="hyperparams")
+                with Vertical(id="main"):
+                    yield TrainingPlots(id="plots")
+                    yield EpochLog(id="log")
+        else:
+            with TabbedContent(id="body"):
+                with TabPane("Plots", id="tab-plots"):
+                    yield TrainingPlots(id="plots")
+                with TabPane("Model", id="tab-model"):
+                    yield ArchitecturePane(id="architecture")
+                with TabPane("Training", id="tab-training"):
+                    yield HyperParamsPane(id="hyperparams")
+                with TabPane("Log", id="tab-log"):
+                    yield EpochLog(id="log")
+        yield Static(f"Terminal too small.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
+                     "enlarge the window or reduce the font size.", id="too-small")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.listeners.append(self)
+        self._check_size()
+        self.fill_from_session()
+
+    def on_unmount(self) -> None:
+        if self in self.app.listeners:
+            self.app.listeners.remove(self)
+
+    async def on_resize(self, event) -> None:
+        self._check_size()
+        if self._kind() != self.layout_kind:
+            await self.recompose()
+            self.fill_from_session()
+
+    def _check_size(self) -> None:
+        from tuinet.app.app import MIN_SIZE
+
+        w, h = self.app.size
+        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"Terminal too small: {w}x{h}.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
+                "enlarge the window or reduce the font size.\n\nq quits.")
+
+    # -- filling from the session -------------------------------------------------------------
+    @property
+    def session(self):
+        return self.app.session
+
+    def fill_from_session(self) -> None:
+        """(Re)load every widget from the session's current state (after mount, recompose, reset)."""
+        session = self.session
+        if session is None:
+            return
+        exp = session.experiment
+        self.query_one(ArchitecturePane).load(exp.model.layers, tuple(session.prepared.x_train.shape[1:]))
+        self.query_one(HyperParamsPane).load(exp.train, l2=current_l2(exp.model.layers))
+        plots = self.query_one(TrainingPlots)
+        plots.set_history(dict(session.history), session.batch_loss_history(), session.steps_per_epoch)
+        status = self.query_one(StatusBar)
+        status.state = session.state
+        status.epochs, status.epoch, status.steps = session.epochs, session.epoch, session.steps_per_epoch
+        status.batch = session.batch
+        status.train_samples = len(session.prepared.x_train)
+        status.learning_rate = float(session.model.optimizer.learning_rate)
+        status.elapsed = self.app.elapsed()
+        self.app.sub_title = exp.title or exp.name
+
+    # -- session messages ---------------------------------------------------------------------
+    def _current(self, message: m.SessionMessage) -> bool:
+        return message.session is None or message.session is self.session
+
+    @on(m.BatchProgress)
+    def _batch(self, message: m.BatchProgress) -> None:
+        if not self._current(message):
+            return
+        e = message.event
+        status = self.query_one(StatusBar)
+        with self.app.batch_update():
+            status.epoch, status.batch, status.steps = e.epoch, e.batch, e.steps
+            status.samples_per_second = e.samples_per_second
+            status.learning_rate = e.learning_rate
+            status.elapsed = self.app.elapsed()
+            self.query_one(TrainingPlots).set_batch_losses(self.session.batch_loss_history(), e.steps)
+
+    @on(m.EpochFinished)
+    def _epoch(self, message: m.EpochFinished) -> None:
+        if not self._current(message):
+            return
+        e = message.event
+        self.query_one(TrainingPlots).add_epoch(e.epoch, e.logs)
+        self.query_one(EpochLog).add_epoch(e.epoch, e.epochs, e.line)
+        status = self.query_one(StatusBar)
+        status.epoch, status.batch = e.epoch + 1, 0
+
+    @on(m.SessionStateChanged)
+    def _state(self, message: m.SessionStateChanged) -> None:
+        if not self._current(message):
+            return
+        self.query_one(StatusBar).state = message.event.state
+        self.query_one(StatusBar).elapsed = self.app.elapsed()
+        if message.event.state == "running":
+            self.query_one(StatusBar).message = ""
+
+    @on(m.SessionReadyMsg)
+    def _ready(self, message: m.SessionReadyMsg) -> None:
+        if not self._current(message):
+            return
+        self.fill_from_session()
+        self.query_one(TrainingPlots).reset()
+        self.query_one(EpochLog).note(f"— {message.event.name}: {message.event.params:,} parameters, "
+                                      f"{message.event.sizes['train']} training samples —")
+
+    @on(m.TrainingDiverged)
+    def _diverged(self, message: m.TrainingDiverged) -> None:
+        if not self._current(message):
+            return
+        text = message.event.message
+        self.query_one(StatusBar).message = "diverged: lower the learning rate, then space"
+        self.query_one(EpochLog).note(f"✖ {text}")
+        self.notify(text, title="Training diverged", severity="error", timeout=15)
+
+    @on(m.TrainingFinished)
+    def _finished(self, message: m.TrainingFinished) -> None:
+        if not self._current(message):
+            return
+        from tuinet.nn.callbacks import format_logs
+
+        test = {k[len("test_"):]: v for k, v in sorted(message.event.test.items())}
+        if test:
+            self.query_one(EpochLog).note(f"Test: {format_logs(test)}")
+        exp = self.session.experiment
+        problems = exp.expect.check(self.session.results()) if exp.expect.targets else []
+        note = "finished" + (f" — test {format_logs(test)}" if test else "")
+        if exp.expect.targets:
+            note += " — expectation met" if not problems else f" — expectation NOT met ({'; '.join(problems)})"
+        self.query_one(StatusBar).message = note
+        self.notify(note, title="Training finished", timeout=6)
+
+    @on(m.TrainingFailed)
+    def _failed(self, message: m.TrainingFailed) -> None:
+        if not self._current(message):
+            return
+        self.query_one(EpochLog).note(f"✖ {message.event.message}")
+        self.query_one(StatusBar).message = message.event.message
+        self.notify(message.event.message, title="Error", severity="error", timeout=15)
+
+    # -- requests from the panes --------------------------------------------------------------
+    @on(m.ApplyArchitecture)
+    def _apply_architecture(self, message: m.ApplyArchitecture) -> None:
+        exp = self.session.experiment
+        self._apply_experiment(exp.replace(model=dataclasses.replace(exp.model, layers=tuple(message.layers))))
+
+    @on(m.ApplyHyperparameters)
+    def _apply_hyperparameters(self, message: m.ApplyHyperparameters) -> None:
+        session = self.session
+        exp = session.experiment
+        if message.live:
+            try:
+                session.set_learning_rate(message.train.learning_rate)
+            except TuinetError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            session.experiment = exp.replace(train=dataclasses.replace(exp.train,
+                                                                       learning_rate=message.train.learning_rate))
+            self.query_one(StatusBar).learning_rate = message.train.learning_rate
+            self.notify(f"Learning rate {message.train.learning_rate:g} from the next batch", timeout=3)
+            return
+        layers = exp.model.layers if message.l2 is None else with_l2(exp.model.layers, message.l2)
+        self._apply_experiment(exp.replace(train=message.train, model=dataclasses.replace(exp.model, layers=layers)))
+
+    def _apply_experiment(self, experiment) -> None:
+        session = self.session
+        was_running = session.state == "running"
+        if was_running:
+            session.pause()
+        try:
+            session.apply(experiment)
+        except TuinetError as exc:
+            self.notify(str(exc), title="Cannot apply", severity="error", timeout=12)
+            self.query_one(EpochLog).note(f"✖ {exc}")
+            return
+        if not was_running:
+            self.notify("Model rebuilt and re-initialised", timeout=3)
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_toggle_run(self) -> None:
+        session = self.session
+        if session.state == "running":
+            session.pause()
+        elif session.finished:
+            self.notify("Training is finished: press r to reset, or raise the epochs in Training settings",
+                        timeout=5)
+        else:
+            self.app.train("run")
+
+    def action_step_batch(self) -> None:
+        if self.session.state == "running":
+            self.session.pause()
+            return
+        if self.session.finished:
+            self.notify("Training is finished: press r to reset", timeout=4)
+            return
+        self.app.train("batch")
+
+    def action_step_epoch(self) -> None:
+        if self.session.state == "running":
+            self.session.pause()
+            return
+        if self.session.finished:
+            self.notify("Training is finished: press r to reset", timeout=4)
+            return
+        self.app.train("epoch")
+
+    def action_reset(self) -> None:
+        session = self.session
+        session.pause()
+        session.reset()
+        self.app.run_elapsed, self.app.run_started = 0.0, None
+        self.notify("Weights reset from the seed", timeout=3)
+
+    def action_apply(self) -> None:
+        arch = self.query_one(ArchitecturePane)
+        hyper = self.query_one(HyperParamsPane)
+        if not arch.dirty and not hyper.dirty:
+            self.notify("Nothing to apply: edit the model or the training settings first", timeout=4)
+            return
+        exp = self.session.experiment
+        layers = arch.layers if arch.dirty else exp.model.layers
+        train = hyper.train if hyper.dirty else exp.train
+        l2 = getattr(hyper, "l2", None) if hyper.dirty else None
+        if l2 is not None:
+            layers = with_l2(layers, l2)
+        self._apply_experiment(exp.replace(model=dataclasses.replace(exp.model, layers=tuple(layers)), train=train))
+
+    def action_open_preset(self) -> None:
+        from tuinet.app.screens.dialogs import PresetPicker
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.app.open_preset(name)
+
+        self.app.push_screen(PresetPicker(self.session.experiment.name), chosen)
+
+    def action_save_model(self) -> None:
+        from tuinet.app.screens.dialogs import PathPrompt
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            self.app.when_done(self.session.save_model(path), self._saved)
+
+        self.app.push_screen(PathPrompt("Save the model to", f"{self.session.experiment.name}.tuinet"), chosen)
+
+    def _saved(self, future) -> None:
+        try:
+            path = future.result()
+        except (TuinetError, OSError) as exc:
+            self.notify(str(exc), title="Save failed", severity="error", timeout=10)
+            return
+        self.query_one(EpochLog).note(f"Model saved to {path}")
+        self.notify(f"Model saved to {path}", timeout=4)
+
+    def action_load_model(self) -> None:
+        from tuinet.app.screens.dialogs import PathPrompt
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            self.session.pause()
+            self.app.when_done(self.session.load_weights_from(path), self._loaded)
+
+        self.app.push_screen(PathPrompt("Load a model from", f"{self.session.experiment.name}.tuinet",
+                                        must_exist=True), chosen)
+
+    def _loaded(self, future) -> None:
+        try:
+            path = future.result()
+        except (TuinetError, OSError) as exc:
+            self.notify(str(exc), title="Load failed", severity="error", timeout=10)
+            return
+        self.query_one(EpochLog).note(f"Model loaded from {path}")
+        self.notify(f"Model loaded from {path}", timeout=4)
+
+    def action_toggle_log(self) -> None:
+        on_ = self.query_one(TrainingPlots).toggle_log_scale()
+        self.notify(f"Log scale {'on' if on_ else 'off'}", timeout=2)
+
+    def action_cycle_refresh(self) -> None:
+        from tuinet.app.app import REFRESH_RATES
+
+        rates = REFRESH_RATES
+        now = self.app.refresh_hz
+        nxt = rates[(rates.index(now) + 1) % len(rates)] if now in rates else rates[0]
+        self.app.set_refresh_rate(nxt)
+        self.notify(f"Refresh rate: {nxt:g} updates per second", timeout=3)

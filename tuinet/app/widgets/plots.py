@@ -1,0 +1,609 @@
+"""Live training plots: loss and the main metric per epoch, and the smoothed per-batch loss.
+
+The plots get plain numbers through public methods, never the model or the session. Each
+setter compares the new data with the data already drawn and calls `refresh()` only when it
+differs: nothing redraws on a timer, so an idle plot costs nothing and a busy one costs one
+redraw per change. The figure itself is built in `render()`, so a resize or a theme change
+redraws from the stored data with the right width and colours.
+
+NO_COLOR-safe: the series differ by marker (braille line vs `•` dots; a faint dot cloud vs a
+bold block line) and by legend label, never by colour alone. Colours come from the app theme
+(`$primary`, `$accent`, `$surface`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import ClassVar, Literal
+
+import numpy as np
+from rich.align import Align
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
+from textual.color import Color
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual_plotext import PlotextPlot
+
+__all__ = [
+    "BatchLossPlot",
+    "LossPlot",
+    "MetricPlot",
+    "SeriesPlot",
+    "TrainingPlots",
+    "downsample",
+    "main_metric",
+    "smooth",
+]
+
+TRAIN_MARKER = "braille"  # thin line
+VAL_MARKER = "dot"  # "•": a different shape, so train and val differ without colour
+RAW_MARKER = "·"  # per-batch losses: a faint cloud of middle dots (scatter, no joining lines)
+SMOOTH_MARKER = "braille"  # the smoothed curve: a joined braille line, bold
+_GLYPHS = {"braille": "⢕", "dot": "•", "hd": "▞", "fhd": "🬗", "sd": "█"}  # legend glyph of a marker
+MIN_PLOT_SIZE = (16, 5)  # below this a plotext figure is unreadable: show the placeholder
+LEGEND_MIN_HEIGHT = 12  # shorter plots name their series in the title instead of a legend box
+_NOT_METRICS = frozenset({"loss", "learning_rate", "lr"})
+
+
+# ---------------------------------------------------------------------- pure helpers
+def smooth(values: Sequence[float], weight: float = 0.6) -> list[float]:
+    """TensorBoard's debiased exponential moving average of `values`.
+
+    `last = weight * last + (1 - weight) * value`, divided by `1 - weight ** n` (n: finite
+    values seen so far) so the start is not pulled towards zero. Non-finite values do not
+    enter the average: their output carries the last smoothed value (NaN before the first
+    finite one). A constant series comes back unchanged, as in TensorBoard.
+    """
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), got {weight!r}")
+    floats = [float(v) for v in values]
+    finite = [v for v in floats if math.isfinite(v)]
+    constant = bool(finite) and all(v == finite[0] for v in finite)
+    out: list[float] = []
+    last = 0.0
+    count = 0
+    carried = math.nan
+    for value in floats:
+        if math.isfinite(value):
+            if constant:
+                carried = value
+            else:
+                last = last * weight + (1.0 - weight) * value
+                count += 1
+                carried = last / (1.0 - weight**count)
+        out.append(carried)
+    return out
+
+
+def downsample(values: Sequence[float], max_points: int,
+               x: Sequence[float] | None = None) -> tuple[list[float], list[float]]:
+    """At most `max_points` (x, y) pairs: the means of consecutive, near-equal buckets.
+
+    `x` defaults to the indices 0..n-1. Non-finite values are ignored; a bucket without any
+    finite value is dropped. With `len(values) <= max_points` only the non-finite points go.
+    Bucket sizes differ by at most one, so the size-weighted mean of the result equals the
+    mean of the finite inputs.
+    """
+    if max_points < 1:
+        raise ValueError(f"max_points must be >= 1, got {max_points!r}")
+    y = np.asarray(values, dtype=float).ravel()
+    n = y.size
+    xs = np.arange(n, dtype=float) if x is None else np.asarray(x, dtype=float).ravel()
+    if xs.size != n:
+        raise ValueError(f"x has {xs.size} values for {n} y values")
+    finite = np.isfinite(y)
+    if n <= max_points:
+        return xs[finite].tolist(), y[finite].tolist()
+    starts = np.linspace(0, n, max_points + 1).round().astype(int)[:-1]
+    counts = np.add.reduceat(finite.astype(np.int64), starts)
+    y_sums = np.add.reduceat(np.where(finite, y, 0.0), starts)
+    x_sums = np.add.reduceat(np.where(finite, xs, 0.0), starts)
+    keep = counts > 0
+    return (x_sums[keep] / counts[keep]).tolist(), (y_sums[keep] / counts[keep]).tolist()
+
+
+def main_metric(keys: Iterable[str]) -> str | None:
+    """The first key that is a training metric: not "loss", the learning rate, `val_*` or `test_*`."""
+    for key in keys:
+        if key not in _NOT_METRICS and not key.startswith(("val_", "test_")):
+            return key
+    return None
+
+
+def _int_ticks(first: int, last: int, max_ticks: int) -> list[int]:
+    """Integer ticks from `first` to `last` on a 1-2-5 step, at most about `max_ticks` of them."""
+    if last <= first:
+        return [first]
+    max_ticks = max(2, max_ticks)
+    step = 1
+    scale = 1
+    while True:
+        for mult in (1, 2, 5):
+            step = mult * scale
+            if (last - first) // step + 1 <= max_ticks:
+                break
+        else:
+            scale *= 10
+            continue
+        break
+    if step == 1:
+        return list(range(first, last + 1))
+    multiples = list(range(-(-first // step) * step, last + 1, step))
+    if not multiples or multiples[0] - first > step / 2:
+        multiples.insert(0, first)
+    return multiples
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _same(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Equal series, NaN equal to NaN."""
+    if len(a) != len(b):
+        return False
+    if a == b:
+        return True
+    return bool(np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True))
+
+
+# ---------------------------------------------------------------------- widgets
+class SeriesPlot(PlotextPlot):
+    """Base of the training plots: a titled figure, a log-scale switch and redraw bookkeeping.
+
+    Subclasses keep their data in plain attributes, call `_changed()` when a setter really
+    changed it, and draw it in `_draw()`. `render()` builds the figure from that data, or
+    shows `placeholder` (a line of text) when there is nothing to draw.
+    """
+
+    DEFAULT_CSS = """
+    SeriesPlot {
+        width: 1fr;
+        height: 1fr;
+        min-width: 16;
+        min-height: 5;
+    }
+    """
+
+    log_scale: reactive[bool] = reactive(False)
+    """Draw the y axis on a log10 scale; values <= 0 are left out. The title shows "(log)"."""
+
+    BASE_TITLE: ClassVar[str] = ""
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,  # noqa: A002
+                 classes: str | None = None, disabled: bool = False) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.draw_count = 0
+        """How many times `render()` ran (figure or placeholder): the cost counter tests read."""
+        self.drawn_points = 0
+        """Points of the longest series in the last figure drawn (0 for a placeholder)."""
+
+    def render(self) -> RenderResult:
+        self.draw_count += 1
+        message = self.placeholder
+        width, height = self.size
+        if message is None and (width < MIN_PLOT_SIZE[0] or height < MIN_PLOT_SIZE[1]):
+            message = "too small to plot"
+        if message is not None:
+            self.drawn_points = 0
+            text = Text(self.plot_title, style="bold", justify="center")
+            text.append("\n")
+            text.append(message, style="dim")
+            return Align.center(text, vertical="middle")
+        plt = self.plt
+        plt.clear_figure()
+        if self.log_scale:
+            plt.yscale("log")
+        self._title_legend: list[str] = []
+        self.drawn_points = self._draw(self._palette())
+        plt.title("   ".join([self.plot_title, *self._title_legend]))
+        return super().render()
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def plot_title(self) -> str:
+        """The title drawn on top: the series name, plus "(log)" on a log scale."""
+        return f"{self._title()} (log)" if self.log_scale else self._title()
+
+    @property
+    def placeholder(self) -> str | None:
+        """The message shown instead of a figure, or None when there is something to draw."""
+        return None
+
+    def clear(self) -> None:
+        """Forget all data."""
+        raise NotImplementedError
+
+    # -- for subclasses ----------------------------------------------------------------------
+    def _title(self) -> str:
+        return self.BASE_TITLE
+
+    def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
+        """Plot the stored data on `self.plt`; return the number of points of the longest series."""
+        raise NotImplementedError
+
+    def _series(self, xs: Sequence[float], ys: Sequence[float], *, label: str, marker: str,
+                color: tuple[int, int, int], joined: bool = True, style: str | None = None) -> int:
+        """Add one series to the figure, labelled in a legend box (or in the title when short)."""
+        if not xs:
+            return 0
+        legend = self.size.height >= LEGEND_MIN_HEIGHT
+        draw = self.plt.plot if joined else self.plt.scatter
+        draw(list(xs), list(ys), marker=marker, color=color, style=style, label=label if legend else None)
+        if not legend:
+            self._title_legend.append(f"{_GLYPHS.get(marker, marker)} {label}")
+        return len(xs)
+
+    def _changed(self) -> None:
+        if self.is_mounted:
+            self.refresh()
+
+    def _drawable(self, value: float) -> bool:
+        return math.isfinite(value) and (value > 0.0 or not self.log_scale)
+
+    def _palette(self) -> dict[str, tuple[int, int, int]]:
+        """Series colours from the app theme: train `$primary`, val `$accent`, faint: primary on `$surface`."""
+        variables = self.app.theme_variables
+
+        def color(name: str, fallback: str) -> Color:
+            try:
+                return Color.parse(variables.get(name) or fallback)
+            except Exception:  # a theme variable that is not a plain colour
+                return Color.parse(fallback)
+
+        primary = color("primary", "#0178D4")
+        accent = color("accent", "#FFA62B")
+        surface = color("surface", "#1E1E1E")
+        return {"train": primary.rgb, "val": accent.rgb, "faint": primary.blend(surface, 0.5).rgb}
+
+    def _max_ticks(self) -> int:
+        return max(2, (self.size.width - 8) // 6)
+
+
+class _EpochPlot(SeriesPlot):
+    """A training series and its validation twin, one value per epoch, against epoch 1, 2, ..."""
+
+    WAITING: ClassVar[str] = "waiting for the first epoch"
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,  # noqa: A002
+                 classes: str | None = None, disabled: bool = False) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.train_values: list[float] = []
+        """One training value per epoch (NaN where an epoch had none)."""
+        self.val_values: list[float] = []
+        """One validation value per epoch (NaN where missing), or empty without validation."""
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def placeholder(self) -> str | None:
+        if not self.train_values:
+            return self.WAITING
+        if not any(self._drawable(v) for v in (*self.train_values, *self.val_values)):
+            return "no positive values for a log scale" if self.log_scale else "no finite values to draw"
+        return None
+
+    def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
+        """Record the logs of the finished 0-based `epoch` (drawn at x = epoch + 1).
+
+        An epoch at or below the last one recorded replaces the tail (a reset restarts at 0);
+        a gap is filled with NaN.
+        """
+        if epoch < 0:
+            raise ValueError(f"epoch must be >= 0, got {epoch!r}")
+        train_key, val_key = self._keys(logs)
+        train = self.train_values[:epoch] + [math.nan] * (epoch - len(self.train_values))
+        train.append(_as_float(logs.get(train_key)) if train_key else math.nan)
+        val: list[float] = []
+        if self.val_values or (val_key and val_key in logs):
+            val = self.val_values[:epoch] + [math.nan] * (epoch - len(self.val_values))
+            val.append(_as_float(logs.get(val_key)) if val_key else math.nan)
+        self._replace(train, val)
+
+    def set_history(self, history: Mapping[str, Sequence[float]]) -> None:
+        """Replace everything with a Keras-style history (`{"loss": [...], "val_loss": [...]}`)."""
+        relabelled = self._choose_keys(history)
+        train_key, val_key = self._keys(history)
+        train = [_as_float(v) for v in history.get(train_key, ())] if train_key else []
+        val = [_as_float(v) for v in history.get(val_key, ())] if val_key else []
+        n = max(len(train), len(val))
+        train += [math.nan] * (n - len(train))
+        if val:
+            val += [math.nan] * (n - len(val))
+        self._replace(train, val, force=relabelled)
+
+    def clear(self) -> None:
+        self._replace([], [], force=self._choose_keys(None))
+
+    # -- private -----------------------------------------------------------------------------
+    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str | None]:
+        """The (train, val) log keys drawn."""
+        raise NotImplementedError
+
+    def _choose_keys(self, history: Mapping[str, object] | None) -> bool:
+        """Hook for `set_history` (a history) and `clear` (None); True if the title changed."""
+        return False
+
+    def _replace(self, train: list[float], val: list[float], *, force: bool = False) -> None:
+        if not force and _same(train, self.train_values) and _same(val, self.val_values):
+            return
+        self.train_values = train
+        self.val_values = val
+        self._changed()
+
+    def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
+        plt = self.plt
+        longest = 0
+        for values, label, marker, colour in (
+            (self.train_values, "train", TRAIN_MARKER, palette["train"]),
+            (self.val_values, "val", VAL_MARKER, palette["val"]),
+        ):
+            points = [(i, v) for i, v in enumerate(values, start=1) if self._drawable(v)]
+            xs, ys = zip(*points) if points else ((), ())
+            longest = max(longest, self._series(xs, ys, label=label, marker=marker, color=colour))
+        n = len(self.train_values)
+        ticks = _int_ticks(1, n, self._max_ticks())
+        plt.xticks(ticks, [str(t) for t in ticks])
+        if n == 1:
+            plt.xlim(0.5, 1.5)
+        return longest
+
+
+class LossPlot(_EpochPlot):
+    """Training and validation loss per epoch: "train" as a braille line, "val" as `•` dots."""
+
+    BASE_TITLE = "loss"
+
+    @property
+    def train_losses(self) -> list[float]:
+        """The per-epoch training losses drawn (the `loss` log)."""
+        return self.train_values
+
+    @property
+    def val_losses(self) -> list[float]:
+        """The per-epoch validation losses drawn (`val_loss`), empty without validation."""
+        return self.val_values
+
+    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str | None]:
+        return "loss", "val_loss"
+
+
+class MetricPlot(_EpochPlot):
+    """The main metric per epoch (the first non-loss log, e.g. "accuracy" or "mae") and its val_ twin.
+
+    The metric is picked from the first logs or history seen; an empty history with keys
+    (`{"loss": [], "accuracy": []}`) declares it before training starts. Without a metric the
+    plot says so instead of drawing empty axes.
+    """
+
+    NO_METRIC: ClassVar[str] = "no metric: add one in the hyperparameters"
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,  # noqa: A002
+                 classes: str | None = None, disabled: bool = False) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.metric: str | None = None
+        """The metric drawn, e.g. "accuracy"; None before it is known or without one."""
+        self._metric_known = False
+
+    @property
+    def placeholder(self) -> str | None:
+        if self.metric is None:
+            return self.NO_METRIC if self._metric_known else self.WAITING
+        return super().placeholder
+
+    def _title(self) -> str:
+        return self.metric or "metric"
+
+    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str | None]:
+        if not self._metric_known:
+            self._choose_keys(logs)
+        if self.metric is None:
+            return None, None
+        return self.metric, f"val_{self.metric}"
+
+    def _choose_keys(self, history: Mapping[str, object] | None) -> bool:
+        metric = None if history is None else main_metric(history)
+        known = history is not None
+        changed = (metric, known) != (self.metric, self._metric_known)
+        self.metric, self._metric_known = metric, known
+        return changed
+
+
+class BatchLossPlot(SeriesPlot):
+    """The raw per-batch losses as a faint dot cloud and their `smooth()`ed curve in bold.
+
+    Both are downsampled to at most two points per column (bucket means) at draw time, so
+    the cost of a redraw depends on the widget's width, not on the length of the history.
+    """
+
+    BASE_TITLE = "batch loss"
+
+    def __init__(self, *, weight: float = 0.6, name: str | None = None, id: str | None = None,  # noqa: A002
+                 classes: str | None = None, disabled: bool = False) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        if not 0.0 <= weight < 1.0:
+            raise ValueError(f"smoothing weight must be in [0, 1), got {weight!r}")
+        self.weight = weight
+        """The smoothing weight handed to `smooth()`."""
+        self.losses: tuple[float, ...] = ()
+        """The per-batch losses given to the last `set_losses`."""
+        self.steps_per_epoch: int | None = None
+        """Batches per epoch; when set, the x axis counts epochs instead of batches."""
+        self.end_step: int | None = None
+        """Global 1-based step of the last loss (None: the losses start at step 1)."""
+
+    @property
+    def placeholder(self) -> str | None:
+        if not self.losses:
+            return "waiting for the first batch"
+        if not any(self._drawable(v) for v in self.losses):
+            return "no positive values for a log scale" if self.log_scale else "no finite values to draw"
+        return None
+
+    def set_losses(self, losses: Sequence[float], steps_per_epoch: int | None = None, *,
+                   end_step: int | None = None) -> None:
+        """Show these per-batch losses (oldest first); a no-op when nothing changed.
+
+        `end_step` is the global 1-based step of the last loss, for a history that no longer
+        starts at step 1 (e.g. the session's ring buffer of recent batches).
+        """
+        data = tuple(_as_float(v) for v in losses)
+        spe = int(steps_per_epoch) if steps_per_epoch else None
+        end = int(end_step) if end_step is not None else None
+        if spe == self.steps_per_epoch and end == self.end_step and _same(data, self.losses):
+            return
+        self.losses = data
+        self.steps_per_epoch = spe
+        self.end_step = end
+        self._changed()
+
+    def clear(self) -> None:
+        self.set_losses((), self.steps_per_epoch)
+
+    def _title(self) -> str:
+        return f"{self.BASE_TITLE} by epoch" if self.steps_per_epoch else f"{self.BASE_TITLE} by batch"
+
+    def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
+        plt = self.plt
+        n = len(self.losses)
+        first = 1 if self.end_step is None else self.end_step - n + 1
+        x = np.arange(first, first + n, dtype=float)
+        if self.steps_per_epoch:
+            x /= self.steps_per_epoch
+        max_points = max(2, 2 * self.size.width)
+        bucket_x, bucket_y = downsample(self.losses, max_points, x)
+        raw_x, raw_y = self._points(bucket_x, bucket_y)
+        smooth_x, smooth_y = self._points(bucket_x, smooth(bucket_y, self.weight))
+        self._series(raw_x, raw_y, label="batch", marker=RAW_MARKER, color=palette["faint"], joined=False)
+        self._series(smooth_x, smooth_y, label="smoothed", marker=SMOOTH_MARKER, color=palette["train"],
+                     style="bold")
+        if self.steps_per_epoch and x[-1] - x[0] >= 2:
+            ticks = _int_ticks(max(0, math.floor(x[0])), math.ceil(x[-1]), self._max_ticks())
+            plt.xticks(ticks, [str(t) for t in ticks])
+        elif not self.steps_per_epoch:
+            ticks = _int_ticks(first, first + n - 1, self._max_ticks())
+            plt.xticks(ticks, [str(t) for t in ticks])
+        if len(set(raw_x) | set(smooth_x)) == 1:
+            plt.xlim(raw_x[0] - 0.5, raw_x[0] + 0.5)
+        return max(len(raw_x), len(smooth_x))
+
+    def _points(self, xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+        if not self.log_scale:
+            return xs, ys
+        kept = [(a, b) for a, b in zip(xs, ys) if b > 0.0]
+        return [a for a, _ in kept], [b for _, b in kept]
+
+
+class TrainingPlots(Widget):
+    """Loss and metric per epoch side by side (stacked when narrow) above the batch loss.
+
+    Forwards plain data to the three plots. `layout="auto"` stacks them when the widget is
+    narrower than `WIDE_MIN_WIDTH` columns; `"wide"` or `"narrow"` fixes the arrangement.
+    """
+
+    DEFAULT_CSS = """
+    TrainingPlots {
+        layout: grid;
+        grid-size: 2 2;
+        grid-columns: 1fr 1fr;
+        grid-rows: 1fr 1fr;
+        width: 1fr;
+        height: 1fr;
+    }
+    TrainingPlots > BatchLossPlot {
+        column-span: 2;
+    }
+    TrainingPlots.-narrow {
+        grid-size: 1 3;
+        grid-columns: 1fr;
+        grid-rows: 1fr 1fr 1fr;
+    }
+    TrainingPlots.-narrow > BatchLossPlot {
+        column-span: 1;
+    }
+    """
+
+    WIDE_MIN_WIDTH: ClassVar[int] = 72
+    """With `layout="auto"`, loss and metric sit side by side from this width on."""
+
+    arrangement: reactive[Literal["auto", "wide", "narrow"]] = reactive("auto")
+    """"wide" (side by side), "narrow" (stacked) or "auto" (by the widget's width)."""
+
+    log_scale: reactive[bool] = reactive(False)
+    """Log y axis on every plot (each title then shows "(log)")."""
+
+    def __init__(self, *, layout: Literal["auto", "wide", "narrow"] = "auto", name: str | None = None,
+                 id: str | None = None, classes: str | None = None,  # noqa: A002
+                 disabled: bool = False) -> None:
+        if layout not in ("auto", "wide", "narrow"):
+            raise ValueError(f'layout must be "auto", "wide" or "narrow", got {layout!r}')
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.loss_plot = LossPlot(id="loss-plot")
+        self.metric_plot = MetricPlot(id="metric-plot")
+        self.batch_plot = BatchLossPlot(id="batch-loss-plot")
+        self.set_reactive(TrainingPlots.arrangement, layout)
+        self.set_class(layout == "narrow", "-narrow")
+
+    def compose(self) -> ComposeResult:
+        yield self.loss_plot
+        yield self.metric_plot
+        yield self.batch_plot
+
+    def on_resize(self, event: Resize) -> None:
+        self._arrange(event.size.width)
+
+    def watch_arrangement(self) -> None:
+        self._arrange(self.size.width)
+
+    def watch_log_scale(self, log_scale: bool) -> None:
+        for plot in self._plots:
+            plot.log_scale = log_scale
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def narrow(self) -> bool:
+        """True while the plots are stacked."""
+        return self.has_class("-narrow")
+
+    def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
+        """Record one finished epoch (0-based, as in `EpochEnded`)."""
+        self.loss_plot.add_epoch(epoch, logs)
+        self.metric_plot.add_epoch(epoch, logs)
+
+    def set_history(self, history: Mapping[str, Sequence[float]], batch_losses: Sequence[float] = (),
+                    steps_per_epoch: int | None = None, *, end_step: int | None = None) -> None:
+        """Replace everything: a Keras-style per-epoch history and the recent per-batch losses."""
+        self.loss_plot.set_history(history)
+        self.metric_plot.set_history(history)
+        self.batch_plot.set_losses(batch_losses, steps_per_epoch, end_step=end_step)
+
+    def set_batch_losses(self, losses: Sequence[float], steps_per_epoch: int | None = None, *,
+                         end_step: int | None = None) -> None:
+        """Show these per-batch losses; a no-op when they are the ones drawn."""
+        self.batch_plot.set_losses(losses, steps_per_epoch, end_step=end_step)
+
+    def reset(self) -> None:
+        """Forget all data (the log-scale setting stays)."""
+        for plot in self._plots:
+            plot.clear()
+
+    def toggle_log_scale(self) -> bool:
+        """Flip the log y axis on every plot; return the new state."""
+        self.log_scale = not self.log_scale
+        return self.log_scale
+
+    # -- private -----------------------------------------------------------------------------
+    @property
+    def _plots(self) -> tuple[SeriesPlot, ...]:
+        return (self.loss_plot, self.metric_plot, self.batch_plot)
+
+    def _arrange(self, width: int) -> None:
+        if self.arrangement == "auto":
+            self.set_class(width < self.WIDE_MIN_WIDTH, "-narrow")
+        else:
+            self.set_class(self.arrangement == "narrow", "-narrow")

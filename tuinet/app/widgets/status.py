@@ -1,0 +1,108 @@
+"""`StatusBar`: one line of training status, and `EpochLog`: the Keras-style epoch lines."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Log
+
+STATE_LABELS = {
+    "ready": "■ ready",
+    "running": "▶ running",
+    "paused": "⏸ paused",
+    "finished": "✔ finished",
+    "stopped": "■ stopped",
+    "diverged": "✖ diverged",
+    "failed": "✖ failed",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    """`75.2` -> `1:15`; `None` -> `--`."""
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "--"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class StatusBar(Widget):
+    """Epoch, batch, throughput, time and learning rate, with the state as text (NO_COLOR-safe)."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        width: 1fr;
+        background: $panel;
+        color: $foreground;
+        padding: 0 1;
+    }
+    StatusBar.-running { background: $primary-muted; }
+    StatusBar.-diverged, StatusBar.-failed { background: $error-muted; }
+    """
+
+    state: reactive[str] = reactive("ready")
+    """The session state: ready, running, paused, finished, stopped, diverged or failed."""
+    epoch: reactive[int] = reactive(0)
+    """Epochs completed."""
+    epochs: reactive[int] = reactive(0)
+    """Epochs planned."""
+    batch: reactive[int] = reactive(0)
+    """Batches done in the current epoch."""
+    steps: reactive[int] = reactive(0)
+    """Batches per epoch."""
+    samples_per_second: reactive[float] = reactive(0.0)
+    """Training throughput of the current epoch."""
+    elapsed: reactive[float] = reactive(0.0)
+    """Seconds spent training in this run."""
+    learning_rate: reactive[float] = reactive(0.0)
+    """The learning rate in force."""
+    message: reactive[str] = reactive("")
+    """A short note after the numbers (the last divergence, a save...)."""
+    train_samples: int = 0
+
+    def render(self) -> Text:
+        shown_epoch = min(self.epoch + (1 if self.batch else 0), self.epochs) if self.epochs else 0
+        remaining = None
+        if self.samples_per_second > 0 and self.epochs:
+            left_batches = (self.epochs - self.epoch) * self.steps - self.batch
+            per_batch = self.train_samples / max(self.steps, 1) / self.samples_per_second
+            remaining = max(left_batches, 0) * per_batch
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{STATE_LABELS.get(self.state, self.state)}", style="bold")
+        text.append(f"  epoch {shown_epoch}/{self.epochs}  batch {self.batch}/{self.steps}")
+        text.append(f"  {self.samples_per_second:,.0f} samples/s" if self.samples_per_second else "  - samples/s")
+        text.append(f"  elapsed {format_duration(self.elapsed)}  left {format_duration(remaining)}")
+        text.append(f"  lr {self.learning_rate:.3g}")
+        if self.message:
+            text.append(f"  │ {self.message}")
+        return text
+
+    def watch_state(self, old: str, new: str) -> None:
+        self.remove_class(f"-{old}")
+        self.add_class(f"-{new}")
+
+
+class EpochLog(Log):
+    """The Keras-style lines of every epoch, plus notes (divergence, saves, presets)."""
+
+    DEFAULT_CSS = """
+    EpochLog {
+        height: 1fr;
+        min-height: 3;
+        border: round $primary-muted;
+        border-title-color: $foreground;
+    }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(max_lines=2000, highlight=False, name=name, id=id, classes=classes)
+        self.border_title = "log"
+
+    def add_epoch(self, epoch: int, epochs: int, line: str) -> None:
+        self.write_line(f"Epoch {epoch + 1}/{epochs}  {line}")
+
+    def note(self, text: str) -> None:
+        self.write_line(text)
