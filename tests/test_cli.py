@@ -337,7 +337,9 @@ def test_divergence_is_reported_on_one_line(tmp_path):
     assert all(np.isfinite(w).all() for w in model.get_weights())
     quiet = run("train", tmp_path / "fast.toml", "--json")
     assert quiet.exit_code == result.exit_code and "diverged at epoch 1" in quiet.stderr
-    assert all(json.loads(line)["event"] == "epoch" for line in quiet.stdout.splitlines())
+    events = [json.loads(line) for line in quiet.stdout.splitlines()]
+    assert all(e["event"] == "epoch" for e in events[:-1])
+    assert events[-1]["event"] == "diverged" and "diverged at epoch 1" in events[-1]["message"]
 
 
 # ---------------------------------------------------------------------- Ctrl-C

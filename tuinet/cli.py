@@ -37,6 +37,13 @@ def _fail(exc: Exception) -> UserError:
 class PresetFirstGroup(click.Group):
     """`tuinet spiral` means `tuinet open spiral`: an unknown first word is a preset to open."""
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ntuinet: interrupted", err=True)
+            sys.exit(130)
+
     def resolve_command(self, ctx, args):
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["open", *args]
@@ -210,6 +217,9 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
     if session.state == "diverged":
         if printer.dynamic:
             sys.stdout.write("\n")
+        if as_json:
+            print(json.dumps({"event": "diverged", "epoch": session.epoch + 1, "message": session.last_message}),
+                  flush=True)
         saved = _save(session, out)
         msg = session.last_message or "training diverged"
         click.echo(f"tuinet: {msg}{' Last finite model saved to ' + saved + '.' if saved else ''}", err=True)

@@ -52,8 +52,10 @@ class DivergenceError(TuinetError, ArithmeticError):
 
 def did_you_mean(value: str, choices) -> str:
     """Return ' (did you mean "x"?)' when `value` is close to one of `choices`, else ''."""
-    close = difflib.get_close_matches(str(value).lower(), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(value).lower(), list(lowered), n=1, cutoff=0.6)
+    return f' (did you mean "{lowered[close[0]]}"?)' if close else ""
 
 
 def unknown_name(kind: str, value: object, choices) -> ConfigError:

@@ -139,4 +139,5 @@ def test_lookup_with_aliases():
     assert data.get_generator("regression_gauss") is data.multi_gauss
     assert data.get_generator("Multi-Gauss") is data.multi_gauss
     assert data.get_generator("nope") is None
-    assert set(data.GENERATORS) == {"circle", "xor", "gauss", "spiral", "moons", "plane", "multi_gauss", "sine"}
+    assert set(data.GENERATORS) == {"circle", "xor", "gauss", "spiral", "moons", "plane", "multi_gauss", "sine",
+                                    "side_effects"}

@@ -249,7 +249,6 @@ def side_effects(samples: int = 2100, noise: float = 0.05, seed: int | None = 0)
 
 
 GENERATORS: dict[str, Callable[..., Dataset]] = {
-    "side_effects": side_effects,
     "circle": circle,
     "xor": xor,
     "gauss": gauss,
@@ -258,6 +257,7 @@ GENERATORS: dict[str, Callable[..., Dataset]] = {
     "plane": plane,
     "multi_gauss": multi_gauss,
     "sine": sine,
+    "side_effects": side_effects,
 }
 
 GENERATOR_ALIASES: dict[str, str] = {

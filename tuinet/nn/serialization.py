@@ -111,6 +111,14 @@ def _read(path, expected_format: str) -> tuple[dict, dict]:
     if p.is_dir():
         raise ModelFileError(f"{label}: is a folder, not a model file")
     try:
+        with p.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelFileError(f"{label}: cannot read the file ({exc})") from None
+    if magic != b"PK\x03\x04":
+        raise ModelFileError(f"{label}: not a tuinet model file (expected an .npz archive saved by model.save"
+                             f"{', the file is empty' if not magic else ''})")
+    try:
         with np.load(p, allow_pickle=False) as archive:
             if HEADER not in archive.files:
                 raise ModelFileError(f"{label}: not a tuinet model file (an .npz archive without a {HEADER} header)")

@@ -334,7 +334,7 @@ class LayerEditor(ModalScreen[dict | None]):
     LayerEditor #editor-error { height: auto; color: $error; display: none; }
     LayerEditor #editor-error.-shown { display: block; }
     LayerEditor #editor-buttons { height: 1; margin-top: 1; }
-    LayerEditor #editor-buttons Button { margin-right: 2; }
+    LayerEditor #editor-buttons Button { margin-right: 2; width: auto; min-width: 8; padding: 0 2; }
     LayerEditor #editor-help { height: 1; color: $text-muted; }
     """
 
@@ -550,7 +550,7 @@ class LayerPicker(ModalScreen[str | None]):
         border: round $primary; background: $surface; padding: 0 1;
     }
     LayerPicker #picker-title { text-style: bold; height: auto; }
-    LayerPicker OptionList { height: auto; max-height: 80vh; }
+    LayerPicker OptionList { height: auto; max-height: 80vh; text-wrap: nowrap; text-overflow: ellipsis; }
     LayerPicker #picker-help { height: 1; color: $text-muted; }
     """
 

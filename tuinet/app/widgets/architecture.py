@@ -141,7 +141,7 @@ class ArchitecturePane(Widget):
     ArchitecturePane #arch-note.-shown { display: block; }
     ArchitecturePane #arch-note.-refused { color: $warning; }
     ArchitecturePane #arch-buttons { height: 1; }
-    ArchitecturePane #arch-buttons Button { margin-right: 1; }
+    ArchitecturePane #arch-buttons Button { margin-right: 1; width: auto; min-width: 0; padding: 0 1; }
     """
 
     class Edited(Message):
@@ -200,8 +200,12 @@ class ArchitecturePane(Widget):
         self._recompute(cursor=0)
 
     @property
-    def layers(self) -> tuple[dict, ...]:
-        """The edited layer specs (copies)."""
+    def layer_specs(self) -> tuple[dict, ...]:
+        """The edited layer specs (copies).
+
+        Not called `layers`: `Widget.layers` is Textual's tuple of CSS layer names, which the
+        compositor reads on every layout.
+        """
         return tuple(dict(spec) for spec in self._specs)
 
     @property
@@ -278,7 +282,7 @@ class ArchitecturePane(Widget):
             self._set_note("nothing to apply: the layers are as applied (r resets the weights)", refused=True)
             return
         self._set_note("applying: the model is rebuilt with new weights", refused=False)
-        self.post_message(ApplyArchitecture(self.layers))
+        self.post_message(ApplyArchitecture(self.layer_specs))
 
     # -- events -------------------------------------------------------------------------------
     @on(DataTable.RowSelected, "#arch-table")
@@ -338,7 +342,7 @@ class ArchitecturePane(Widget):
     def _recompute(self, *, cursor: int | None = None) -> None:
         self._report = analyse_stack(self._specs, self._input_shape)
         self._refresh_view(cursor=cursor)
-        self.post_message(self.Edited(self, self.layers, self.dirty, self._report.error))
+        self.post_message(self.Edited(self, self.layer_specs, self.dirty, self._report.error))
 
     def _refresh_view(self, *, cursor: int | None = None) -> None:
         if not self.is_mounted:

@@ -1,29 +1,40 @@
 """Live training plots: loss and the main metric per epoch, and the smoothed per-batch loss.
 
-The plots get plain numbers through public methods, never the model or the session. Each
-setter compares the new data with the data already drawn and calls `refresh()` only when it
-differs: nothing redraws on a timer, so an idle plot costs nothing and a busy one costs one
-redraw per change. The figure itself is built in `render()`, so a resize or a theme change
-redraws from the stored data with the right width and colours.
+The plots get plain numbers through public methods, never the model or the session.
 
-NO_COLOR-safe: the series differ by marker (braille line vs `•` dots; a faint dot cloud vs a
-bold block line) and by legend label, never by colour alone. Colours come from the app theme
-(`$primary`, `$accent`, `$surface`).
+Cost: every setter compares the new data with the data drawn and does nothing when it is
+the same, so an idle plot never redraws. A change redraws at once, unless the plot redrew
+less than `min_interval` seconds ago: then one redraw of the newest data is deferred to the
+end of that interval (a one-shot timer, armed only by a change; nothing polls). A 60x15
+plot costs about 3 KB of terminal output per redraw, so one redraw a second per plot keeps
+the app well under 25 KB/s however fast the session emits events. The figure itself is
+built in `render()`, so a resize or a theme change redraws from the stored data with the
+right width and colours.
+
+NO_COLOR-safe: the series differ by marker and label, never by colour alone: train is a
+braille line, val a line of `•`; the raw batch losses a faint cloud of `·`, the smoothed
+curve a bold braille line. Colours come from the app theme (`$primary`, `$accent`,
+`$surface`).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar, Literal
 
 import numpy as np
 from rich.align import Align
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.color import Color
 from textual.events import Resize
+from textual.geometry import Region
 from textual.reactive import reactive
+from textual.timer import Timer
+from textual.strip import Strip
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
@@ -38,7 +49,8 @@ __all__ = [
     "smooth",
 ]
 
-TRAIN_MARKER = "braille"  # thin line
+DEFAULT_MIN_INTERVAL = 1.0  # seconds between two redraws of one plot
+TRAIN_MARKER = "braille"  # a thin line
 VAL_MARKER = "dot"  # "•": a different shape, so train and val differ without colour
 RAW_MARKER = "·"  # per-batch losses: a faint cloud of middle dots (scatter, no joining lines)
 SMOOTH_MARKER = "braille"  # the smoothed curve: a joined braille line, bold
@@ -137,6 +149,15 @@ def _int_ticks(first: int, last: int, max_ticks: int) -> list[int]:
     return multiples
 
 
+def _join_runs(strip: Strip) -> Strip:
+    """The strip with its mouse-offset meta dropped and touching segments of equal style joined."""
+    segments = [
+        Segment(text, style.clear_meta_and_links() if style is not None else None, control)
+        for text, style, control in strip
+    ]
+    return Strip(Segment.simplify(segments), strip.cell_length)
+
+
 def _as_float(value) -> float:
     try:
         return float(value)
@@ -158,7 +179,7 @@ class SeriesPlot(PlotextPlot):
     """Base of the training plots: a titled figure, a log-scale switch and redraw bookkeeping.
 
     Subclasses keep their data in plain attributes, call `_changed()` when a setter really
-    changed it, and draw it in `_draw()`. `render()` builds the figure from that data, or
+    changed it, and plot it in `_draw()`. `render()` builds the figure from that data, or
     shows `placeholder` (a line of text) when there is nothing to draw.
     """
 
@@ -171,21 +192,32 @@ class SeriesPlot(PlotextPlot):
     }
     """
 
-    log_scale: reactive[bool] = reactive(False)
-    """Draw the y axis on a log10 scale; values <= 0 are left out. The title shows "(log)"."""
+    ALLOW_SELECT = False
 
     BASE_TITLE: ClassVar[str] = ""
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,  # noqa: A002
-                 classes: str | None = None, disabled: bool = False) -> None:
+    log_scale: reactive[bool] = reactive(False)
+    """Draw the y axis on a log10 scale; values <= 0 are left out. The title shows "(log)"."""
+
+    def __init__(self, *, min_interval: float = DEFAULT_MIN_INTERVAL, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,  # noqa: A002
+                 disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.min_interval = float(min_interval)
+        """Seconds between two data-driven redraws (0: redraw on every change)."""
         self.draw_count = 0
-        """How many times `render()` ran (figure or placeholder): the cost counter tests read."""
+        """How many times `render()` ran (figure or placeholder)."""
         self.drawn_points = 0
         """Points of the longest series in the last figure drawn (0 for a placeholder)."""
+        self._dirty = False
+        self._last_draw = -math.inf
+        self._pending: Timer | None = None
+        self._title_legend: list[str] = []
 
     def render(self) -> RenderResult:
         self.draw_count += 1
+        self._dirty = False
+        self._last_draw = time.monotonic()
         message = self.placeholder
         width, height = self.size
         if message is None and (width < MIN_PLOT_SIZE[0] or height < MIN_PLOT_SIZE[1]):
@@ -200,10 +232,16 @@ class SeriesPlot(PlotextPlot):
         plt.clear_figure()
         if self.log_scale:
             plt.yscale("log")
-        self._title_legend: list[str] = []
+        self._title_legend = []
         self.drawn_points = self._draw(self._palette())
         plt.title("   ".join([self.plot_title, *self._title_legend]))
         return super().render()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # plotext starts a new run for every tick label and gap, and Textual tags each run with
+        # its mouse offset; a plot needs neither, and each run costs a full escape sequence on
+        # the wire, so runs of equal style are joined (about a third fewer bytes per redraw).
+        return [_join_runs(strip) for strip in super().render_lines(crop)]
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -228,9 +266,25 @@ class SeriesPlot(PlotextPlot):
         """Plot the stored data on `self.plt`; return the number of points of the longest series."""
         raise NotImplementedError
 
+    def _changed(self) -> None:
+        """The data changed: redraw now, or once at the end of the current `min_interval`."""
+        self._dirty = True
+        if not self.is_mounted or self._pending is not None:
+            return
+        wait = self._last_draw + self.min_interval - time.monotonic()
+        if wait <= 0:
+            self.refresh()
+        else:
+            self._pending = self.set_timer(wait, self._flush, name="plot-redraw")
+
+    def _flush(self) -> None:
+        self._pending = None
+        if self._dirty:
+            self.refresh()
+
     def _series(self, xs: Sequence[float], ys: Sequence[float], *, label: str, marker: str,
                 color: tuple[int, int, int], joined: bool = True, style: str | None = None) -> int:
-        """Add one series to the figure, labelled in a legend box (or in the title when short)."""
+        """Add one series to the figure, named in a legend box (in the title when the plot is short)."""
         if not xs:
             return 0
         legend = self.size.height >= LEGEND_MIN_HEIGHT
@@ -240,15 +294,14 @@ class SeriesPlot(PlotextPlot):
             self._title_legend.append(f"{_GLYPHS.get(marker, marker)} {label}")
         return len(xs)
 
-    def _changed(self) -> None:
-        if self.is_mounted:
-            self.refresh()
-
     def _drawable(self, value: float) -> bool:
         return math.isfinite(value) and (value > 0.0 or not self.log_scale)
 
+    def _unplottable(self) -> str:
+        return "no positive values for a log scale" if self.log_scale else "no finite values to draw"
+
     def _palette(self) -> dict[str, tuple[int, int, int]]:
-        """Series colours from the app theme: train `$primary`, val `$accent`, faint: primary on `$surface`."""
+        """Series colours from the theme: train `$primary`, val `$accent`, faint: primary on `$surface`."""
         variables = self.app.theme_variables
 
         def color(name: str, fallback: str) -> Color:
@@ -262,8 +315,9 @@ class SeriesPlot(PlotextPlot):
         surface = color("surface", "#1E1E1E")
         return {"train": primary.rgb, "val": accent.rgb, "faint": primary.blend(surface, 0.5).rgb}
 
-    def _max_ticks(self) -> int:
-        return max(2, (self.size.width - 8) // 6)
+    def _set_int_xticks(self, first: int, last: int) -> None:
+        ticks = _int_ticks(first, last, max(2, (self.size.width - 8) // 6))
+        self.plt.xticks(ticks, [str(t) for t in ticks])
 
 
 class _EpochPlot(SeriesPlot):
@@ -271,9 +325,10 @@ class _EpochPlot(SeriesPlot):
 
     WAITING: ClassVar[str] = "waiting for the first epoch"
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,  # noqa: A002
-                 classes: str | None = None, disabled: bool = False) -> None:
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+    def __init__(self, *, min_interval: float = DEFAULT_MIN_INTERVAL, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,  # noqa: A002
+                 disabled: bool = False) -> None:
+        super().__init__(min_interval=min_interval, name=name, id=id, classes=classes, disabled=disabled)
         self.train_values: list[float] = []
         """One training value per epoch (NaN where an epoch had none)."""
         self.val_values: list[float] = []
@@ -285,7 +340,7 @@ class _EpochPlot(SeriesPlot):
         if not self.train_values:
             return self.WAITING
         if not any(self._drawable(v) for v in (*self.train_values, *self.val_values)):
-            return "no positive values for a log scale" if self.log_scale else "no finite values to draw"
+            return self._unplottable()
         return None
 
     def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
@@ -297,12 +352,14 @@ class _EpochPlot(SeriesPlot):
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {epoch!r}")
         train_key, val_key = self._keys(logs)
+        if train_key is None:
+            return
         train = self.train_values[:epoch] + [math.nan] * (epoch - len(self.train_values))
-        train.append(_as_float(logs.get(train_key)) if train_key else math.nan)
+        train.append(_as_float(logs.get(train_key)))
         val: list[float] = []
-        if self.val_values or (val_key and val_key in logs):
+        if self.val_values or val_key in logs:
             val = self.val_values[:epoch] + [math.nan] * (epoch - len(self.val_values))
-            val.append(_as_float(logs.get(val_key)) if val_key else math.nan)
+            val.append(_as_float(logs.get(val_key)))
         self._replace(train, val)
 
     def set_history(self, history: Mapping[str, Sequence[float]]) -> None:
@@ -321,12 +378,12 @@ class _EpochPlot(SeriesPlot):
         self._replace([], [], force=self._choose_keys(None))
 
     # -- private -----------------------------------------------------------------------------
-    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str | None]:
-        """The (train, val) log keys drawn."""
+    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str]:
+        """The (train, val) log keys drawn; train None when there is nothing to draw."""
         raise NotImplementedError
 
     def _choose_keys(self, history: Mapping[str, object] | None) -> bool:
-        """Hook for `set_history` (a history) and `clear` (None); True if the title changed."""
+        """Hook for `set_history` (a history) and `clear` (None); True when the title changed."""
         return False
 
     def _replace(self, train: list[float], val: list[float], *, force: bool = False) -> None:
@@ -337,7 +394,6 @@ class _EpochPlot(SeriesPlot):
         self._changed()
 
     def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
-        plt = self.plt
         longest = 0
         for values, label, marker, colour in (
             (self.train_values, "train", TRAIN_MARKER, palette["train"]),
@@ -347,29 +403,28 @@ class _EpochPlot(SeriesPlot):
             xs, ys = zip(*points) if points else ((), ())
             longest = max(longest, self._series(xs, ys, label=label, marker=marker, color=colour))
         n = len(self.train_values)
-        ticks = _int_ticks(1, n, self._max_ticks())
-        plt.xticks(ticks, [str(t) for t in ticks])
+        self._set_int_xticks(1, n)
         if n == 1:
-            plt.xlim(0.5, 1.5)
+            self.plt.xlim(0.5, 1.5)
         return longest
 
 
 class LossPlot(_EpochPlot):
-    """Training and validation loss per epoch: "train" as a braille line, "val" as `•` dots."""
+    """Training and validation loss per epoch: "train" a braille line, "val" a line of `•`."""
 
     BASE_TITLE = "loss"
 
     @property
     def train_losses(self) -> list[float]:
-        """The per-epoch training losses drawn (the `loss` log)."""
+        """The per-epoch training losses (the `loss` log; NaN for a missing epoch)."""
         return self.train_values
 
     @property
     def val_losses(self) -> list[float]:
-        """The per-epoch validation losses drawn (`val_loss`), empty without validation."""
+        """The per-epoch validation losses (`val_loss`), empty without validation."""
         return self.val_values
 
-    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str | None]:
+    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str]:
         return "loss", "val_loss"
 
 
@@ -377,61 +432,65 @@ class MetricPlot(_EpochPlot):
     """The main metric per epoch (the first non-loss log, e.g. "accuracy" or "mae") and its val_ twin.
 
     The metric is picked from the first logs or history seen; an empty history with keys
-    (`{"loss": [], "accuracy": []}`) declares it before training starts. Without a metric the
-    plot says so instead of drawing empty axes.
+    (`{"loss": [], "accuracy": []}`) declares it before training starts, one without a metric
+    (`{"loss": []}`) declares there is none. Without a metric the plot says so in words.
     """
 
     NO_METRIC: ClassVar[str] = "no metric: add one in the hyperparameters"
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,  # noqa: A002
-                 classes: str | None = None, disabled: bool = False) -> None:
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+    def __init__(self, *, min_interval: float = DEFAULT_MIN_INTERVAL, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,  # noqa: A002
+                 disabled: bool = False) -> None:
+        super().__init__(min_interval=min_interval, name=name, id=id, classes=classes, disabled=disabled)
         self.metric: str | None = None
-        """The metric drawn, e.g. "accuracy"; None before it is known or without one."""
-        self._metric_known = False
+        """The metric drawn, e.g. "accuracy"; None before it is known, or without one."""
+        self.metric_known = False
+        """False until logs or a history said which metric there is (or that there is none)."""
 
     @property
     def placeholder(self) -> str | None:
         if self.metric is None:
-            return self.NO_METRIC if self._metric_known else self.WAITING
+            return self.NO_METRIC if self.metric_known else self.WAITING
         return super().placeholder
 
     def _title(self) -> str:
         return self.metric or "metric"
 
-    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str | None]:
-        if not self._metric_known:
+    def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str]:
+        if not self.metric_known:
             self._choose_keys(logs)
-        if self.metric is None:
-            return None, None
         return self.metric, f"val_{self.metric}"
 
     def _choose_keys(self, history: Mapping[str, object] | None) -> bool:
         metric = None if history is None else main_metric(history)
         known = history is not None
-        changed = (metric, known) != (self.metric, self._metric_known)
-        self.metric, self._metric_known = metric, known
+        changed = (metric, known) != (self.metric, self.metric_known)
+        self.metric, self.metric_known = metric, known
+        if changed and self.train_values == [] and history is not None:
+            self._changed()  # the placeholder's words change even though no data does
         return changed
 
 
 class BatchLossPlot(SeriesPlot):
-    """The raw per-batch losses as a faint dot cloud and their `smooth()`ed curve in bold.
+    """The per-batch losses as a faint cloud of `·` under their `smooth()`ed curve in bold.
 
-    Both are downsampled to at most two points per column (bucket means) at draw time, so
-    the cost of a redraw depends on the widget's width, not on the length of the history.
+    At draw time the losses are downsampled to at most two points per column (bucket means)
+    and the smoothing runs over those, so a redraw costs the same for 100 or 100 000 batches
+    and the curve is equally smooth at any history length.
     """
 
     BASE_TITLE = "batch loss"
 
-    def __init__(self, *, weight: float = 0.6, name: str | None = None, id: str | None = None,  # noqa: A002
+    def __init__(self, *, weight: float = 0.6, min_interval: float = DEFAULT_MIN_INTERVAL,
+                 name: str | None = None, id: str | None = None,  # noqa: A002
                  classes: str | None = None, disabled: bool = False) -> None:
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        super().__init__(min_interval=min_interval, name=name, id=id, classes=classes, disabled=disabled)
         if not 0.0 <= weight < 1.0:
             raise ValueError(f"smoothing weight must be in [0, 1), got {weight!r}")
         self.weight = weight
         """The smoothing weight handed to `smooth()`."""
         self.losses: tuple[float, ...] = ()
-        """The per-batch losses given to the last `set_losses`."""
+        """The per-batch losses of the last `set_losses`, oldest first."""
         self.steps_per_epoch: int | None = None
         """Batches per epoch; when set, the x axis counts epochs instead of batches."""
         self.end_step: int | None = None
@@ -442,24 +501,22 @@ class BatchLossPlot(SeriesPlot):
         if not self.losses:
             return "waiting for the first batch"
         if not any(self._drawable(v) for v in self.losses):
-            return "no positive values for a log scale" if self.log_scale else "no finite values to draw"
+            return self._unplottable()
         return None
 
     def set_losses(self, losses: Sequence[float], steps_per_epoch: int | None = None, *,
                    end_step: int | None = None) -> None:
-        """Show these per-batch losses (oldest first); a no-op when nothing changed.
+        """Show these per-batch losses (oldest first); a no-op when they are the ones drawn.
 
         `end_step` is the global 1-based step of the last loss, for a history that no longer
-        starts at step 1 (e.g. the session's ring buffer of recent batches).
+        starts at step 1 (the session keeps only its most recent batches).
         """
         data = tuple(_as_float(v) for v in losses)
         spe = int(steps_per_epoch) if steps_per_epoch else None
         end = int(end_step) if end_step is not None else None
         if spe == self.steps_per_epoch and end == self.end_step and _same(data, self.losses):
             return
-        self.losses = data
-        self.steps_per_epoch = spe
-        self.end_step = end
+        self.losses, self.steps_per_epoch, self.end_step = data, spe, end
         self._changed()
 
     def clear(self) -> None:
@@ -469,41 +526,38 @@ class BatchLossPlot(SeriesPlot):
         return f"{self.BASE_TITLE} by epoch" if self.steps_per_epoch else f"{self.BASE_TITLE} by batch"
 
     def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
-        plt = self.plt
         n = len(self.losses)
         first = 1 if self.end_step is None else self.end_step - n + 1
         x = np.arange(first, first + n, dtype=float)
         if self.steps_per_epoch:
             x /= self.steps_per_epoch
-        max_points = max(2, 2 * self.size.width)
-        bucket_x, bucket_y = downsample(self.losses, max_points, x)
-        raw_x, raw_y = self._points(bucket_x, bucket_y)
-        smooth_x, smooth_y = self._points(bucket_x, smooth(bucket_y, self.weight))
+        bucket_x, bucket_y = downsample(self.losses, max(2, 2 * self.size.width), x)
+        raw_x, raw_y = self._positive(bucket_x, bucket_y)
+        smooth_x, smooth_y = self._positive(bucket_x, smooth(bucket_y, self.weight))
         self._series(raw_x, raw_y, label="batch", marker=RAW_MARKER, color=palette["faint"], joined=False)
         self._series(smooth_x, smooth_y, label="smoothed", marker=SMOOTH_MARKER, color=palette["train"],
                      style="bold")
-        if self.steps_per_epoch and x[-1] - x[0] >= 2:
-            ticks = _int_ticks(max(0, math.floor(x[0])), math.ceil(x[-1]), self._max_ticks())
-            plt.xticks(ticks, [str(t) for t in ticks])
+        xs = raw_x or smooth_x
+        if min(xs) == max(xs):
+            self.plt.xlim(xs[0] - 0.5, xs[0] + 0.5)
         elif not self.steps_per_epoch:
-            ticks = _int_ticks(first, first + n - 1, self._max_ticks())
-            plt.xticks(ticks, [str(t) for t in ticks])
-        if len(set(raw_x) | set(smooth_x)) == 1:
-            plt.xlim(raw_x[0] - 0.5, raw_x[0] + 0.5)
+            self._set_int_xticks(first, first + n - 1)
+        elif x[-1] - x[0] >= 2:
+            self._set_int_xticks(max(0, math.floor(x[0])), math.ceil(x[-1]))
         return max(len(raw_x), len(smooth_x))
 
-    def _points(self, xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
-        if not self.log_scale:
-            return xs, ys
-        kept = [(a, b) for a, b in zip(xs, ys) if b > 0.0]
+    def _positive(self, xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+        """The points to draw: finite ones, and positive ones on a log scale."""
+        kept = [(a, b) for a, b in zip(xs, ys) if self._drawable(b)]
         return [a for a, _ in kept], [b for _, b in kept]
 
 
 class TrainingPlots(Widget):
-    """Loss and metric per epoch side by side (stacked when narrow) above the batch loss.
+    """Loss and metric per epoch side by side (stacked when narrow), the batch loss below.
 
-    Forwards plain data to the three plots. `layout="auto"` stacks them when the widget is
-    narrower than `WIDE_MIN_WIDTH` columns; `"wide"` or `"narrow"` fixes the arrangement.
+    Forwards plain data to its three plots. With `layout="auto"` loss and metric sit side by
+    side from `WIDE_MIN_WIDTH` columns on and are stacked below that; `"wide"` and `"narrow"`
+    fix the arrangement.
     """
 
     DEFAULT_CSS = """
@@ -534,18 +588,19 @@ class TrainingPlots(Widget):
     arrangement: reactive[Literal["auto", "wide", "narrow"]] = reactive("auto")
     """"wide" (side by side), "narrow" (stacked) or "auto" (by the widget's width)."""
 
-    log_scale: reactive[bool] = reactive(False)
+    log_scale: reactive[bool] = reactive(False, init=False)
     """Log y axis on every plot (each title then shows "(log)")."""
 
-    def __init__(self, *, layout: Literal["auto", "wide", "narrow"] = "auto", name: str | None = None,
+    def __init__(self, *, layout: Literal["auto", "wide", "narrow"] = "auto",
+                 min_interval: float = DEFAULT_MIN_INTERVAL, name: str | None = None,
                  id: str | None = None, classes: str | None = None,  # noqa: A002
                  disabled: bool = False) -> None:
         if layout not in ("auto", "wide", "narrow"):
             raise ValueError(f'layout must be "auto", "wide" or "narrow", got {layout!r}')
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.loss_plot = LossPlot(id="loss-plot")
-        self.metric_plot = MetricPlot(id="metric-plot")
-        self.batch_plot = BatchLossPlot(id="batch-loss-plot")
+        self.loss_plot = LossPlot(min_interval=min_interval, id="loss-plot")
+        self.metric_plot = MetricPlot(min_interval=min_interval, id="metric-plot")
+        self.batch_plot = BatchLossPlot(min_interval=min_interval, id="batch-loss-plot")
         self.set_reactive(TrainingPlots.arrangement, layout)
         self.set_class(layout == "narrow", "-narrow")
 
@@ -567,7 +622,7 @@ class TrainingPlots(Widget):
     # -- public ------------------------------------------------------------------------------
     @property
     def narrow(self) -> bool:
-        """True while the plots are stacked."""
+        """True while loss and metric are stacked."""
         return self.has_class("-narrow")
 
     def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
@@ -603,7 +658,5 @@ class TrainingPlots(Widget):
         return (self.loss_plot, self.metric_plot, self.batch_plot)
 
     def _arrange(self, width: int) -> None:
-        if self.arrangement == "auto":
-            self.set_class(width < self.WIDE_MIN_WIDTH, "-narrow")
-        else:
-            self.set_class(self.arrangement == "narrow", "-narrow")
+        narrow = width < self.WIDE_MIN_WIDTH if self.arrangement == "auto" else self.arrangement == "narrow"
+        self.set_class(narrow, "-narrow")

@@ -58,6 +58,13 @@ def check_choice(layer: str, arg: str, value, choices) -> str:
     return value.lower()
 
 
+def check_bool(layer: str, arg: str, value) -> bool:
+    """Accept only True/False (a preset's `use_bias = "no"` must not silently mean True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{layer}: {arg} must be true or false, got {value!r}")
+    return bool(value)
+
+
 def check_rate(layer: str, arg: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ConfigError(f"{layer}: {arg} must be a number in [0, 1), got {value!r}")
@@ -93,7 +100,7 @@ class Layer:
             raise ConfigError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name: str | None = name
         self.declared_input_shape: tuple | None = input_shape
-        self.trainable = bool(trainable)
+        self.trainable = check_bool(type(self).__name__, "trainable", trainable)
         self.dtype = np.dtype(dtype) if dtype is not None else None
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}

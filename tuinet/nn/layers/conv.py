@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import activations, initializers, regularizers
-from tuinet.nn.layers.base import Layer, check_choice, check_positive_int, check_tuple
+from tuinet.nn.layers.base import Layer, check_bool, check_choice, check_positive_int, check_tuple
 
 
 def check_data_format(layer: str, data_format) -> str:
@@ -98,7 +98,7 @@ class _Conv(Layer):
             raise ConfigError(f"{cls}: groups must be 1 (grouped convolution is not supported), got {groups!r}")
         self.groups = 1
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(type(self).__name__, "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

@@ -6,7 +6,7 @@ import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import activations, initializers, regularizers
-from tuinet.nn.layers.base import Layer, check_positive_int, check_rate, prod
+from tuinet.nn.layers.base import Layer, check_bool, check_positive_int, check_rate, prod
 
 
 class Dense(Layer):
@@ -28,7 +28,7 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units = check_positive_int("Dense", "units", units)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(type(self).__name__, "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

@@ -10,13 +10,7 @@ import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import initializers, regularizers
-from tuinet.nn.layers.base import Layer
-
-
-def _check_bool(layer: str, arg: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{layer}: {arg} must be True or False, got {value!r}")
-    return bool(value)
+from tuinet.nn.layers.base import Layer, check_bool as _check_bool
 
 
 def _check_axis_int(layer: str, value) -> int:

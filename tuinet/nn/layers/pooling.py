@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn.layers.base import Layer, check_choice, check_tuple
+from tuinet.nn.layers.base import Layer, check_bool, check_choice, check_tuple
 from tuinet.nn.layers.conv import check_data_format, padded_input, same_padding, scratch, window
 
 
@@ -287,7 +287,7 @@ class _GlobalPooling(Layer):
         self.data_format = check_data_format(type(self).__name__, data_format)
         if not isinstance(keepdims, (bool, np.bool_)):
             raise ConfigError(f"{type(self).__name__}: keepdims must be True or False, got {keepdims!r}")
-        self.keepdims = bool(keepdims)
+        self.keepdims = check_bool(type(self).__name__, "keepdims", keepdims)
 
     def _label(self) -> str:
         return f"{type(self).__name__} {(self.name or self.default_name())!r}"

@@ -16,7 +16,7 @@ import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import activations, initializers, regularizers
-from tuinet.nn.layers.base import Layer, check_positive_int, check_rate
+from tuinet.nn.layers.base import Layer, check_bool, check_positive_int, check_rate
 
 
 # -- masked projections ---------------------------------------------------------------------
@@ -133,7 +133,7 @@ class _Recurrent(Layer):
         cls = type(self).__name__
         self.units = check_positive_int(cls, "units", units)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(type(self).__name__, "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -151,11 +151,11 @@ class _Recurrent(Layer):
         if stateful:
             raise ConfigError(f"{cls}: stateful=True is not supported (every batch starts from a zero "
                               f"state), got stateful={stateful!r}; expected False")
-        self.return_sequences = bool(return_sequences)
+        self.return_sequences = check_bool(type(self).__name__, "return_sequences", return_sequences)
         self.return_state = False
-        self.go_backwards = bool(go_backwards)
+        self.go_backwards = check_bool(type(self).__name__, "go_backwards", go_backwards)
         self.stateful = False
-        self.unroll = bool(unroll)  # accepted for Keras compatibility; the loop is the same
+        self.unroll = check_bool(type(self).__name__, "unroll", unroll)  # accepted for Keras compatibility; the loop is the same
         self._rng = np.random.default_rng(self.seed)
         self._ws: dict[str, np.ndarray] = {}
         self._xmask = self._hmask = None
@@ -435,7 +435,7 @@ class LSTM(_Recurrent):
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.unit_forget_bias = bool(unit_forget_bias)
+        self.unit_forget_bias = check_bool(type(self).__name__, "unit_forget_bias", unit_forget_bias)
 
     def _bias_init(self):
         return _ForgetBias(self.bias_initializer, self.units) if self.unit_forget_bias else self.bias_initializer
@@ -621,7 +621,7 @@ class GRU(_Recurrent):
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.reset_after = bool(reset_after)
+        self.reset_after = check_bool(type(self).__name__, "reset_after", reset_after)
 
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
