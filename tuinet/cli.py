@@ -50,32 +50,57 @@ class PresetFirstGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
+_APP_OPTIONS = [
+    click.option("--seed", type=int, help="Override the preset's data and model seeds."),
+    click.option("--epochs", type=int, help="Override the preset's number of epochs."),
+    click.option("--refresh", type=click.FloatRange(0.5, 30), default=None,
+                 help="UI updates per second while training (default 4; lower it on slow SSH links)."),
+    click.option("--play", is_flag=True, help="Start training as soon as the app opens."),
+]
+
+
+def _app_options(f):
+    for option in reversed(_APP_OPTIONS):
+        f = option(f)
+    return f
+
+
 @click.group(cls=PresetFirstGroup, context_settings=CONTEXT, invoke_without_command=True)
 @click.version_option(__version__, "-V", "--version", prog_name="tuinet")
+@_app_options
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, seed, epochs, refresh, play) -> None:
     """Train neural networks in the terminal and watch them learn.
 
     \b
     Examples:
-      tuinet                      open the app on the default preset
-      tuinet spiral               open the app on a shipped preset
+      tuinet                      open the app on the default preset (spiral)
+      tuinet iris --play          open the app on a shipped preset and start training
+      tuinet --refresh 1          fewer screen updates, for slow SSH links
       tuinet train spiral         train headless, Keras-style output
       tuinet presets              list the shipped presets
       python -c "import tuinet"   the engine, as a library
     """
+    ctx.obj = {"seed": seed, "epochs": epochs, "refresh": refresh, "play": play}
     if ctx.invoked_subcommand is None:
         ctx.invoke(open_app, preset=None)
 
 
-@main.command("open", hidden=True)
+@main.command("open", hidden=True, context_settings=CONTEXT)
 @click.argument("preset", required=False)
-def open_app(preset: str | None) -> None:
+@_app_options
+@click.pass_context
+def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, refresh=None, play=False) -> None:
     """Open the app on PRESET (a shipped name or a .toml path)."""
     from tuinet.presets import load_preset
 
+    outer = ctx.obj or {}
+    seed = seed if seed is not None else outer.get("seed")
+    epochs = epochs if epochs is not None else outer.get("epochs")
+    refresh = refresh if refresh is not None else outer.get("refresh")
+    play = play or outer.get("play", False)
     try:
-        experiment = load_preset(preset or "spiral")
+        experiment = load_preset(preset or "spiral").with_overrides(seed=seed, epochs=epochs)
     except TuinetError as exc:
         raise _fail(exc) from None
     try:
@@ -84,7 +109,7 @@ def open_app(preset: str | None) -> None:
         click.echo(f"tuinet: the interactive app is not built yet; train headless instead: "
                    f"tuinet train {preset or experiment.name}", err=True)
         sys.exit(0)
-    run_app(experiment)  # pragma: no cover - exercised by the app tests
+    run_app(experiment, refresh_hz=refresh or 4.0, autostart=play)
 
 
 # ---------------------------------------------------------------------- train

@@ -104,6 +104,19 @@ async def test_cancelling_the_picker_or_the_editor_adds_nothing():
         assert not app.query_one(ArchitecturePane).dirty
 
 
+async def test_add_a_layer_without_arguments():
+    app = Harness()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("a", *["down"] * list(layers_module.LAYERS).index("Flatten"), "enter")
+        await pilot.pause()
+        assert "takes no arguments" in str(app.screen.query_one(".field-note", Static).render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert rows(app)[1] == ["2", "Flatten", "(None, 8)", "0"]
+        assert app.query_one(ArchitecturePane).layer_specs[1] == {"type": "Flatten"}
+
+
 async def test_edit_units_updates_shapes_and_params():
     app = Harness()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -134,22 +147,22 @@ async def test_enter_on_the_table_opens_the_editor_too():
         assert app.screen.index == 1
 
 
-@pytest.mark.parametrize("typed, expected", [("abc", "units: expected a number"),
-                                             ("0", "units: must be a positive integer, got 0")])
-async def test_invalid_edit_shows_error_and_changes_nothing(typed, expected):
+async def test_invalid_edit_shows_error_and_changes_nothing():
     app = Harness()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await pilot.press("e")
         await pilot.pause()
-        await replace_text(pilot, typed)
-        await pilot.press("enter")
-        await pilot.pause()
         editor = app.screen
-        assert isinstance(editor, LayerEditor), "the editor stays open on an error"
-        error = str(editor.query_one("#err-units", Static).render())
-        assert expected in error and error.startswith("✗")
-        assert editor.query_one("#err-units").display
+        for typed, expected in (("abc", "units: expected a number"),
+                                ("0", "units: must be a positive integer, got 0")):
+            await replace_text(pilot, typed)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is editor, "the editor stays open on an error"
+            error = str(editor.query_one("#err-units", Static).render())
+            assert expected in error and error.startswith("✗")
+            assert editor.query_one("#err-units").display
         await pilot.press("escape")
         await pilot.pause()
         pane = app.query_one(ArchitecturePane)
@@ -228,6 +241,9 @@ async def test_remove_refuses_the_last_layer():
         await pilot.pause()
         assert len(pane.layer_specs) == 1
         assert "cannot remove the last layer" in text_of(app, "#arch-note")
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert pane.layer_specs == SPECS and not pane.dirty and len(rows(app)) == 3
 
 
 async def test_apply_posts_the_edited_specs_and_load_clears_dirty():
@@ -301,6 +317,8 @@ async def test_editor_bad_regularizer_and_tuple_fields():
         await replace_text(pilot, "")
         editor.query_one("#arg-kernel_size", Input).focus()
         await replace_text(pilot, "5,5")
+        editor.query_one("#arg-strides", Input).focus()
+        await replace_text(pilot, "1")  # the same as the default (1, 1): left out of the spec
         editor.query_one("#arg-padding", Select).value = "same"
         await pilot.press("enter")
         await pilot.pause()
@@ -367,4 +385,5 @@ def test_literal_parser_and_descriptions():
     assert describe_layer({"type": "LSTM", "units": 4, "return_sequences": True}) == "LSTM 4 seq"
     assert describe_layer({"type": "Embedding", "input_dim": 100, "output_dim": 8}) == "Embedding 100→8"
     assert [p.name for p in layer_params(layers_module.Embedding)][:2] == ["input_dim", "output_dim"]
+    assert describe_layer({"type": "MaxPooling2D"}) == "MaxPooling2D 2x2"
     assert "input_shape" not in [p.name for p in layer_params(layers_module.Dense)]

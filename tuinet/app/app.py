@@ -157,8 +157,8 @@ def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = N
     return app
 
 
-def run_app(experiment: Experiment, *, refresh_hz: float = 4.0) -> None:
+def run_app(experiment: Experiment, *, refresh_hz: float = 4.0, autostart: bool = False) -> None:
     """Run the app in this terminal (the CLI's entry point)."""
-    app = TuinetApp(experiment, refresh_hz=refresh_hz)
+    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart)
     app.start_session(experiment)
     app.run()

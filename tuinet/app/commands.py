@@ -9,7 +9,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 ACTIONS = (
     ("Play / pause training", "toggle_run", "space"),
     ("Step one batch", "step_batch", "n"),
-    ("Step one epoch", "step_epoch", "e"),
+    ("Step one epoch", "step_epoch", "N"),
     ("Reset weights", "reset", "r"),
     ("Apply edits (rebuild the model)", "apply", "ctrl+a"),
     ("Open preset…", "open_preset", "o"),

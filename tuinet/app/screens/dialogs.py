@@ -113,7 +113,7 @@ HELP = """\
 | --- | --- |
 | `space` | play / pause training |
 | `n` | step one batch |
-| `e` | step one epoch |
+| `N` (shift+n) | step one epoch |
 | `r` | reset the weights (re-initialise from the seed) |
 | `ctrl+a` | apply architecture or hyperparameter edits (rebuilds the model) |
 | `o` | open a preset |
@@ -121,12 +121,14 @@ HELP = """\
 | `ctrl+l` | load a model |
 | `g` | toggle log scale on the plots |
 | `f` | change the refresh rate (slow links: fewer updates) |
-| `tab` / `shift+tab` | move between panes |
+| `[` / `]` | previous / next tab (terminals under 150x40) |
+| `tab` / `shift+tab` | move the focus |
 | `ctrl+p` | command palette |
 | `?` | this help |
 | `q` | quit (stops training first) |
 
-**Architecture pane:** `a` add a layer, `enter` edit, `x` remove, `K`/`J` move up/down, `ctrl+a` apply.
+**Architecture pane:** `a` add a layer, `e` or `enter` edit, `x` remove, `K`/`J` move up/down,
+`ctrl+r` revert, `ctrl+a` apply.
 
 **Hyperparameters:** change the learning rate and press `enter`: it takes effect at the next batch,
 even while training. Other changes are applied with `ctrl+a` and rebuild the model.

@@ -292,10 +292,25 @@ def _same(field: _Field, value: Any) -> bool:
         return _canonical_activation(value) == _canonical_activation(default) is not KEEP
     if field.kind == "initializer":
         return _canonical_initializer(value) == _canonical_initializer(default) is not KEEP
+    return _equal(value, default)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _equal(value: Any, default: Any) -> bool:
+    """Equality as a layer sees it: `0` is `0.0`, `[3, 3]` is `(3, 3)`, `1` is `(1, 1)` for strides."""
     if isinstance(value, list):
         value = tuple(value)
     if isinstance(default, list):
         default = tuple(default)
+    if _is_number(value) and _is_number(default):
+        return value == default
+    if isinstance(default, tuple) and _is_number(value):
+        return all(_is_number(d) and d == value for d in default)
+    if isinstance(value, tuple) and isinstance(default, tuple):
+        return len(value) == len(default) and all(_equal(v, d) for v, d in zip(value, default))
     return type(value) is type(default) and value == default
 
 
@@ -552,6 +567,7 @@ class LayerPicker(ModalScreen[str | None]):
     LayerPicker #picker-title { text-style: bold; height: auto; }
     LayerPicker OptionList { height: auto; max-height: 80vh; text-wrap: nowrap; text-overflow: ellipsis; }
     LayerPicker #picker-help { height: 1; color: $text-muted; }
+    LayerPicker OptionList:nocolor > .option-list--option-highlighted { text-style: bold reverse; }
     """
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:

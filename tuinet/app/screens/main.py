@@ -56,14 +56,18 @@ class MainScreen(Screen):
     """Train and watch."""
 
     BINDINGS = [
-        Binding("space", "toggle_run", "Play/Pause", id="play", tooltip="Start or pause training"),
-        Binding("n", "step_batch", "Step batch", id="step-batch", tooltip="Train exactly one batch"),
-        Binding("e", "step_epoch", "Step epoch", id="step-epoch", tooltip="Train to the end of this epoch"),
+        Binding("space", "toggle_run", "Play", id="play", tooltip="Start or pause training"),
+        Binding("n", "step_batch", "Batch", id="step-batch", tooltip="Train exactly one batch"),
+        Binding("N", "step_epoch", "Epoch", id="step-epoch", tooltip="Train to the end of this epoch"),
         Binding("r", "reset", "Reset", id="reset", tooltip="Re-initialise the weights from the seed"),
         Binding("ctrl+a", "apply", "Apply", id="apply", tooltip="Apply edits: rebuild the model"),
         Binding("o", "open_preset", "Preset", id="open-preset", tooltip="Open another preset"),
-        Binding("ctrl+s", "save_model", "Save", id="save", tooltip="Save the model to a file"),
+        Binding("ctrl+s", "save_model", "Save", id="save", show=False, tooltip="Save the model to a file"),
         Binding("ctrl+l", "load_model", "Load", id="load", show=False, tooltip="Load a saved model"),
+        Binding("right_square_bracket", "next_tab", "Tab", id="next-tab", key_display="]",
+                tooltip="Next tab (narrow terminals)"),
+        Binding("left_square_bracket", "prev_tab", "Previous tab", id="prev-tab", key_display="[", show=False,
+                tooltip="Previous tab (narrow terminals)"),
         Binding("g", "toggle_log", "Log scale", id="log-scale", show=False, tooltip="Log scale on the plots"),
         Binding("f", "cycle_refresh", "Refresh rate", id="refresh", show=False,
                 tooltip="Fewer updates per second for slow links"),
@@ -77,7 +81,8 @@ class MainScreen(Screen):
     MainScreen.-too-small #body, MainScreen.-too-small StatusBar { display: none; }
     MainScreen #body { height: 1fr; }
     MainScreen #side { width: 58; }
-    MainScreen #side ArchitecturePane { height: 1fr; }
+    MainScreen #side ArchitecturePane { height: 1fr; border: round $primary-muted; }
+    MainScreen #side HyperParamsPane { border: round $primary-muted; }
     MainScreen #side HyperParamsPane { height: auto; max-height: 60%; }
     MainScreen #main TrainingPlots { height: 2fr; }
     MainScreen #main EpochLog { height: 1fr; }
@@ -118,7 +123,7 @@ class MainScreen(Screen):
         yield Static(f"Terminal too small.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
                      "enlarge the window or reduce the font size.", id="too-small")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.listeners.append(self)
@@ -160,7 +165,9 @@ class MainScreen(Screen):
         self.query_one(ArchitecturePane).load(exp.model.layers, tuple(session.prepared.x_train.shape[1:]))
         self.query_one(HyperParamsPane).load(exp.train, l2=current_l2(exp.model.layers))
         plots = self.query_one(TrainingPlots)
-        plots.set_history(dict(session.history), session.batch_loss_history(), session.steps_per_epoch)
+        history = dict(session.history) or {k: [] for k in self._expected_keys(exp)}
+        plots.set_history(history, session.batch_loss_history(), session.steps_per_epoch,
+                          end_step=session.epoch * session.steps_per_epoch + session.batch)
         status = self.query_one(StatusBar)
         status.state = session.state
         status.epochs, status.epoch, status.steps = session.epochs, session.epoch, session.steps_per_epoch
@@ -169,6 +176,12 @@ class MainScreen(Screen):
         status.learning_rate = float(session.model.optimizer.learning_rate)
         status.elapsed = self.app.elapsed()
         self.app.sub_title = exp.title or exp.name
+
+    @staticmethod
+    def _expected_keys(exp) -> list[str]:
+        """History keys before the first epoch, so the plots know the metric up front."""
+        keys = ["loss", *exp.train.metrics]
+        return keys + [f"val_{k}" for k in keys] if exp.data.split[1] > 0 else keys
 
     # -- session messages ---------------------------------------------------------------------
     def _current(self, message: m.SessionMessage) -> bool:
@@ -185,7 +198,8 @@ class MainScreen(Screen):
             status.samples_per_second = e.samples_per_second
             status.learning_rate = e.learning_rate
             status.elapsed = self.app.elapsed()
-            self.query_one(TrainingPlots).set_batch_losses(self.session.batch_loss_history(), e.steps)
+            self.query_one(TrainingPlots).set_batch_losses(self.session.batch_loss_history(), e.steps,
+                                                           end_step=e.epoch * e.steps + e.batch)
 
     @on(m.EpochFinished)
     def _epoch(self, message: m.EpochFinished) -> None:
@@ -211,7 +225,6 @@ class MainScreen(Screen):
         if not self._current(message):
             return
         self.fill_from_session()
-        self.query_one(TrainingPlots).reset()
         self.query_one(EpochLog).note(f"— {message.event.name}: {message.event.params:,} parameters, "
                                       f"{message.event.sizes['train']} training samples —")
 
@@ -329,8 +342,11 @@ class MainScreen(Screen):
         if not arch.dirty and not hyper.dirty:
             self.notify("Nothing to apply: edit the model or the training settings first", timeout=4)
             return
+        if arch.dirty and arch.error is not None:
+            self.notify(f"Cannot apply: {arch.error}", title="Model does not build", severity="error", timeout=8)
+            return
         exp = self.session.experiment
-        layers = arch.layers if arch.dirty else exp.model.layers
+        layers = arch.layer_specs if arch.dirty else exp.model.layers
         train = hyper.train if hyper.dirty else exp.train
         l2 = getattr(hyper, "l2", None) if hyper.dirty else None
         if l2 is not None:
@@ -385,6 +401,26 @@ class MainScreen(Screen):
             return
         self.query_one(EpochLog).note(f"Model loaded from {path}")
         self.notify(f"Model loaded from {path}", timeout=4)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in ("next_tab", "prev_tab") and self.layout_kind == "wide":
+            return False  # no tabs side by side: hide the binding
+        return True
+
+    def _switch_tab(self, step: int) -> None:
+        tabs = self.query(TabbedContent)
+        if not tabs:
+            return
+        tc = tabs.first()
+        ids = [pane.id for pane in tc.query(TabPane)]
+        if tc.active in ids:
+            tc.active = ids[(ids.index(tc.active) + step) % len(ids)]
+
+    def action_next_tab(self) -> None:
+        self._switch_tab(1)
+
+    def action_prev_tab(self) -> None:
+        self._switch_tab(-1)
 
     def action_toggle_log(self) -> None:
         on_ = self.query_one(TrainingPlots).toggle_log_scale()

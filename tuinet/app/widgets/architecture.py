@@ -59,7 +59,6 @@ def analyse_stack(specs: tuple[dict, ...] | list[dict], input_shape: tuple[int, 
     Never raises for a bad stack: the first layer that cannot be built or cannot take its
     input is named in `error` ("layer 3 (Conv2D): expects inputs of shape ...").
     """
-    from tuinet.errors import TuinetError
     from tuinet.nn import layers as layers_module
     from tuinet.nn.model import Sequential
 
@@ -127,6 +126,8 @@ class ArchitecturePane(Widget):
                 tooltip="Move the highlighted layer down"),
         Binding("ctrl+a", "apply", "Apply model", id="architecture.apply",
                 tooltip="Rebuild the model with the edited layers (re-initialises the weights)"),
+        Binding("ctrl+r", "revert", "Revert model", show=False, id="architecture.revert",
+                tooltip="Throw the edits away: back to the applied layers"),
     ]
 
     DEFAULT_CSS = """
@@ -134,6 +135,7 @@ class ArchitecturePane(Widget):
     ArchitecturePane #arch-state { height: 1; color: $text-muted; }
     ArchitecturePane.-dirty #arch-state { color: $warning; text-style: bold; }
     ArchitecturePane #arch-table { height: 1fr; min-height: 3; }
+    ArchitecturePane #arch-table:nocolor > .datatable--cursor { text-style: bold reverse; }
     ArchitecturePane #arch-totals { height: 1; }
     ArchitecturePane #arch-error { height: auto; color: $error; display: none; }
     ArchitecturePane #arch-error.-shown { display: block; }
@@ -161,6 +163,7 @@ class ArchitecturePane(Widget):
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.border_title = "model"  # shown where app.tcss gives the pane a border
         self._specs: list[dict] = []
         self._loaded: tuple[dict, ...] = ()
         self._input_shape: tuple[int, ...] | None = None
@@ -283,6 +286,15 @@ class ArchitecturePane(Widget):
             return
         self._set_note("applying: the model is rebuilt with new weights", refused=False)
         self.post_message(ApplyArchitecture(self.layer_specs))
+
+    def action_revert(self) -> None:
+        """Throw the edits away: back to the layers last loaded."""
+        if not self.dirty:
+            self._set_note("nothing to revert", refused=True)
+            return
+        self._specs = [dict(spec) for spec in self._loaded]
+        self._note, self._note_refused = "edits reverted", False
+        self._recompute(cursor=self.cursor)
 
     # -- events -------------------------------------------------------------------------------
     @on(DataTable.RowSelected, "#arch-table")

@@ -126,6 +126,8 @@ class HyperParamsPane(Widget):
     BINDINGS = [
         Binding("ctrl+a", "apply", "Apply training", priority=True, id="hyperparams.apply",
                 tooltip="Apply the training settings (rebuilds the model; a learning rate alone applies live)"),
+        Binding("ctrl+r", "revert", "Revert training", show=False, id="hyperparams.revert",
+                tooltip="Throw the edits away: back to the applied settings"),
     ]
 
     DEFAULT_CSS = """
@@ -157,6 +159,7 @@ class HyperParamsPane(Widget):
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.border_title = "training"  # shown where app.tcss gives the pane a border
         self._base = TrainSpec()
         self._base_l2: float | None = None
         self._errors: dict[str, str] = {}
@@ -174,7 +177,7 @@ class HyperParamsPane(Widget):
         with Horizontal(id="hp-buttons"):
             yield Button("Apply", id="hp-apply", variant="primary", compact=True,
                          tooltip="Apply the training settings (ctrl+a)")
-            yield Button("Revert", id="hp-revert", compact=True, tooltip="Back to the applied settings")
+            yield Button("Revert", id="hp-revert", compact=True, tooltip="Back to the applied settings (ctrl+r)")
         yield Static("", id="hp-note", markup=False)
 
     def _widget_for(self, key: str, wid: str) -> Widget:

@@ -33,8 +33,8 @@ from textual.color import Color
 from textual.events import Resize
 from textual.geometry import Region
 from textual.reactive import reactive
-from textual.timer import Timer
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
@@ -57,6 +57,8 @@ SMOOTH_MARKER = "braille"  # the smoothed curve: a joined braille line, bold
 _GLYPHS = {"braille": "⢕", "dot": "•", "hd": "▞", "fhd": "🬗", "sd": "█"}  # legend glyph of a marker
 MIN_PLOT_SIZE = (16, 5)  # below this a plotext figure is unreadable: show the placeholder
 LEGEND_MIN_HEIGHT = 12  # shorter plots name their series in the title instead of a legend box
+VALUE_RANGE = (1e-150, 1e150)  # |y| beyond the top is not drawn, below the bottom is drawn as 0:
+# plotext's tick arithmetic overflows near the ends of the float range (e.g. 1e308, 1e-320)
 _NOT_METRICS = frozenset({"loss", "learning_rate", "lr"})
 
 
@@ -81,6 +83,10 @@ def smooth(values: Sequence[float], weight: float = 0.6) -> list[float]:
     for value in floats:
         if math.isfinite(value):
             if constant:
+                carried = value
+            elif count == 0:  # debiased, the first value is itself (exactly, not to rounding)
+                last = (1.0 - weight) * value
+                count = 1
                 carried = value
             else:
                 last = last * weight + (1.0 - weight) * value
@@ -130,17 +136,10 @@ def _int_ticks(first: int, last: int, max_ticks: int) -> list[int]:
     if last <= first:
         return [first]
     max_ticks = max(2, max_ticks)
-    step = 1
-    scale = 1
-    while True:
-        for mult in (1, 2, 5):
-            step = mult * scale
-            if (last - first) // step + 1 <= max_ticks:
-                break
-        else:
-            scale *= 10
-            continue
-        break
+    step = scale = 1
+    while (last - first) // step + 1 > max_ticks:
+        step = next((m * scale for m in (1, 2, 5) if (last - first) // (m * scale) + 1 <= max_ticks), 10 * scale)
+        scale *= 10
     if step == 1:
         return list(range(first, last + 1))
     multiples = list(range(-(-first // step) * step, last + 1, step))
@@ -156,6 +155,11 @@ def _join_runs(strip: Strip) -> Strip:
         for text, style, control in strip
     ]
     return Strip(Segment.simplify(segments), strip.cell_length)
+
+
+def _tame(value: float) -> float:
+    """`value`, or 0.0 when it is too close to zero for plotext's tick arithmetic."""
+    return 0.0 if abs(value) < VALUE_RANGE[0] else value
 
 
 def _as_float(value) -> float:
@@ -222,20 +226,24 @@ class SeriesPlot(PlotextPlot):
         width, height = self.size
         if message is None and (width < MIN_PLOT_SIZE[0] or height < MIN_PLOT_SIZE[1]):
             message = "too small to plot"
-        if message is not None:
-            self.drawn_points = 0
-            text = Text(self.plot_title, style="bold", justify="center")
-            text.append("\n")
-            text.append(message, style="dim")
-            return Align.center(text, vertical="middle")
-        plt = self.plt
-        plt.clear_figure()
-        if self.log_scale:
-            plt.yscale("log")
-        self._title_legend = []
-        self.drawn_points = self._draw(self._palette())
-        plt.title("   ".join([self.plot_title, *self._title_legend]))
-        return super().render()
+        if message is None:
+            plt = self.plt
+            plt.clear_figure()
+            if self.log_scale:
+                plt.yscale("log")
+            self._title_legend = []
+            try:
+                self.drawn_points = self._draw(self._palette())
+                plt.title("   ".join([self.plot_title, *self._title_legend]))
+                return super().render()
+            except Exception as error:  # a plotting glitch must not take the app down
+                self.log.error(f"{type(self).__name__} could not draw: {error!r}")
+                message = "could not draw these values"
+        self.drawn_points = 0
+        text = Text(self.plot_title, style="bold", justify="center")
+        text.append("\n")
+        text.append(message, style="dim")
+        return Align.center(text, vertical="middle")
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # plotext starts a new run for every tick label and gap, and Textual tags each run with
@@ -273,6 +281,7 @@ class SeriesPlot(PlotextPlot):
             return
         wait = self._last_draw + self.min_interval - time.monotonic()
         if wait <= 0:
+            self._last_draw = time.monotonic()  # a draw is due: later changes wait for the next slot
             self.refresh()
         else:
             self._pending = self.set_timer(wait, self._flush, name="plot-redraw")
@@ -295,10 +304,17 @@ class SeriesPlot(PlotextPlot):
         return len(xs)
 
     def _drawable(self, value: float) -> bool:
-        return math.isfinite(value) and (value > 0.0 or not self.log_scale)
+        """Finite, within `VALUE_RANGE`, and positive on a log scale."""
+        value = _tame(value)
+        return math.isfinite(value) and abs(value) <= VALUE_RANGE[1] and (value > 0.0 or not self.log_scale)
+
+    def _points(self, xs: Iterable[float], ys: Iterable[float]) -> tuple[list[float], list[float]]:
+        """The drawable (x, y) pairs, as two lists."""
+        kept = [(x, _tame(y)) for x, y in zip(xs, ys) if self._drawable(y)]
+        return [x for x, _ in kept], [y for _, y in kept]
 
     def _unplottable(self) -> str:
-        return "no positive values for a log scale" if self.log_scale else "no finite values to draw"
+        return "no positive values for a log scale" if self.log_scale else "no drawable values (NaN, inf, huge)"
 
     def _palette(self) -> dict[str, tuple[int, int, int]]:
         """Series colours from the theme: train `$primary`, val `$accent`, faint: primary on `$surface`."""
@@ -357,7 +373,7 @@ class _EpochPlot(SeriesPlot):
         train = self.train_values[:epoch] + [math.nan] * (epoch - len(self.train_values))
         train.append(_as_float(logs.get(train_key)))
         val: list[float] = []
-        if self.val_values or val_key in logs:
+        if self.val_values[:epoch] or val_key in logs:
             val = self.val_values[:epoch] + [math.nan] * (epoch - len(self.val_values))
             val.append(_as_float(logs.get(val_key)))
         self._replace(train, val)
@@ -399,8 +415,7 @@ class _EpochPlot(SeriesPlot):
             (self.train_values, "train", TRAIN_MARKER, palette["train"]),
             (self.val_values, "val", VAL_MARKER, palette["val"]),
         ):
-            points = [(i, v) for i, v in enumerate(values, start=1) if self._drawable(v)]
-            xs, ys = zip(*points) if points else ((), ())
+            xs, ys = self._points(range(1, len(values) + 1), values)
             longest = max(longest, self._series(xs, ys, label=label, marker=marker, color=colour))
         n = len(self.train_values)
         self._set_int_xticks(1, n)
@@ -459,15 +474,13 @@ class MetricPlot(_EpochPlot):
     def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str]:
         if not self.metric_known:
             self._choose_keys(logs)
-        return self.metric, f"val_{self.metric}"
+        return (self.metric, f"val_{self.metric}") if self.metric else (None, "")
 
     def _choose_keys(self, history: Mapping[str, object] | None) -> bool:
         metric = None if history is None else main_metric(history)
         known = history is not None
         changed = (metric, known) != (self.metric, self.metric_known)
         self.metric, self.metric_known = metric, known
-        if changed and self.train_values == [] and history is not None:
-            self._changed()  # the placeholder's words change even though no data does
         return changed
 
 
@@ -532,8 +545,8 @@ class BatchLossPlot(SeriesPlot):
         if self.steps_per_epoch:
             x /= self.steps_per_epoch
         bucket_x, bucket_y = downsample(self.losses, max(2, 2 * self.size.width), x)
-        raw_x, raw_y = self._positive(bucket_x, bucket_y)
-        smooth_x, smooth_y = self._positive(bucket_x, smooth(bucket_y, self.weight))
+        raw_x, raw_y = self._points(bucket_x, bucket_y)
+        smooth_x, smooth_y = self._points(bucket_x, smooth(bucket_y, self.weight))
         self._series(raw_x, raw_y, label="batch", marker=RAW_MARKER, color=palette["faint"], joined=False)
         self._series(smooth_x, smooth_y, label="smoothed", marker=SMOOTH_MARKER, color=palette["train"],
                      style="bold")
@@ -545,11 +558,6 @@ class BatchLossPlot(SeriesPlot):
         elif x[-1] - x[0] >= 2:
             self._set_int_xticks(max(0, math.floor(x[0])), math.ceil(x[-1]))
         return max(len(raw_x), len(smooth_x))
-
-    def _positive(self, xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
-        """The points to draw: finite ones, and positive ones on a log scale."""
-        kept = [(a, b) for a, b in zip(xs, ys) if self._drawable(b)]
-        return [a for a, _ in kept], [b for _, b in kept]
 
 
 class TrainingPlots(Widget):
@@ -624,6 +632,16 @@ class TrainingPlots(Widget):
     def narrow(self) -> bool:
         """True while loss and metric are stacked."""
         return self.has_class("-narrow")
+
+    @property
+    def min_interval(self) -> float:
+        """Seconds between two data-driven redraws of each plot (0: redraw on every change)."""
+        return self.loss_plot.min_interval
+
+    @min_interval.setter
+    def min_interval(self, seconds: float) -> None:
+        for plot in self._plots:
+            plot.min_interval = float(seconds)
 
     def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
         """Record one finished epoch (0-based, as in `EpochEnded`)."""
