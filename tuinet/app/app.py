@@ -35,8 +35,10 @@ class TuinetApp(App):
         Binding("question_mark", "help", "Help", id="help", tooltip="Keys and tips"),
     ]
 
-    def __init__(self, experiment: Experiment, *, refresh_hz: float = 4.0, autostart: bool = False) -> None:
+    def __init__(self, experiment: Experiment, *, refresh_hz: float = 4.0, autostart: bool = False,
+                 show_timing: bool = True) -> None:
         super().__init__()
+        self.show_timing = show_timing  # False for snapshots and screenshots: no clocks or speeds on screen
         self.experiment = experiment
         self.refresh_hz = float(refresh_hz)
         self.autostart = autostart
@@ -148,11 +150,15 @@ class TuinetApp(App):
 
 
 def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = None, epochs: int | None = None,
-             refresh_hz: float = 4.0, autostart: bool = False) -> TuinetApp:
-    """The one factory for the CLI and the tests: a preset name/path (or Experiment) and overrides."""
+             refresh_hz: float = 4.0, autostart: bool = False, show_timing: bool = True) -> TuinetApp:
+    """The one factory for the CLI and the tests: a preset name/path (or Experiment) and overrides.
+
+    `show_timing=False` hides everything that depends on the clock (samples/s, elapsed and
+    remaining time, ms/step), so that snapshot tests and screenshots are repeatable.
+    """
     experiment = preset if isinstance(preset, Experiment) else load_preset(preset)
     experiment = experiment.with_overrides(seed=seed, epochs=epochs)
-    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart)
+    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart, show_timing=show_timing)
     app.start_session(experiment)
     return app
 

@@ -169,6 +169,7 @@ class MainScreen(Screen):
         plots.set_history(history, session.batch_loss_history(), session.steps_per_epoch,
                           end_step=session.epoch * session.steps_per_epoch + session.batch)
         status = self.query_one(StatusBar)
+        status.show_timing = self.app.show_timing
         status.state = session.state
         status.epochs, status.epoch, status.steps = session.epochs, session.epoch, session.steps_per_epoch
         status.batch = session.batch
@@ -207,7 +208,13 @@ class MainScreen(Screen):
             return
         e = message.event
         self.query_one(TrainingPlots).add_epoch(e.epoch, e.logs)
-        self.query_one(EpochLog).add_epoch(e.epoch, e.epochs, e.line)
+        if self.app.show_timing:
+            line = e.line
+        else:
+            from tuinet.nn.callbacks import format_logs
+
+            line = format_logs(e.logs)
+        self.query_one(EpochLog).add_epoch(e.epoch, e.epochs, line)
         status = self.query_one(StatusBar)
         status.epoch, status.batch = e.epoch + 1, 0
 

@@ -62,6 +62,7 @@ class StatusBar(Widget):
     message: reactive[str] = reactive("")
     """A short note after the numbers (the last divergence, a save...)."""
     train_samples: int = 0
+    show_timing: bool = True  # False: no throughput or times (repeatable snapshots)
 
     def render(self) -> Text:
         shown_epoch = min(self.epoch + (1 if self.batch else 0), self.epochs) if self.epochs else 0
@@ -73,8 +74,10 @@ class StatusBar(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{STATE_LABELS.get(self.state, self.state)}", style="bold")
         text.append(f"  epoch {shown_epoch}/{self.epochs}  batch {self.batch}/{self.steps}")
-        text.append(f"  {self.samples_per_second:,.0f} samples/s" if self.samples_per_second else "  - samples/s")
-        text.append(f"  elapsed {format_duration(self.elapsed)}  left {format_duration(remaining)}")
+        if self.show_timing:
+            text.append(f"  {self.samples_per_second:,.0f} samples/s" if self.samples_per_second
+                        else "  - samples/s")
+            text.append(f"  elapsed {format_duration(self.elapsed)}  left {format_duration(remaining)}")
         text.append(f"  lr {self.learning_rate:.3g}")
         if self.message:
             text.append(f"  │ {self.message}")
