@@ -253,3 +253,19 @@ def test_session_runs_from_a_worker_thread_while_the_caller_reads_snapshots():
         time.sleep(0.001)
     worker.join()
     assert session.state == "finished" and seen > 0
+
+
+def test_confusion_matrix_each_epoch_matches_the_validation_predictions():
+    session, events = make(load_preset("iris").with_overrides(epochs=2), track_confusion=True)
+    session.run()
+    cms = [e.confusion for e in of(events, s.EpochEnded)]
+    assert len(cms) == 2 and all(cm is not None and cm.shape == (3, 3) for cm in cms)
+    p = session.prepared
+    pred = session.model.predict(p.x_val, verbose=0).argmax(1)
+    expected = np.zeros((3, 3), dtype=np.int64)
+    np.add.at(expected, (p.y_val.astype(int), pred), 1)
+    np.testing.assert_array_equal(cms[-1], expected)
+    assert session.confusion_split()[0] == "validation"
+    reg, reg_events = make(load_preset("plane-regression").with_overrides(epochs=1), track_confusion=True)
+    reg.run()
+    assert of(reg_events, s.EpochEnded)[0].confusion is None

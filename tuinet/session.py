@@ -66,6 +66,7 @@ class EpochEnded:
     logs: dict             # train and val_ metrics
     seconds: float
     line: str              # Keras-style "63/63 - 0s - 2ms/step - accuracy: ..." line
+    confusion: np.ndarray | None = None  # validation (else test) confusion matrix, classification only
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,9 @@ class TrainingSession:
     """
 
     def __init__(self, experiment: Experiment, *, sink=None, batch_event_interval: float = 0.1,
-                 snapshot_interval: float = 0.5) -> None:
+                 snapshot_interval: float = 0.5, track_confusion: bool = False) -> None:
         self.experiment = experiment
+        self.track_confusion = track_confusion  # compute a confusion matrix at each epoch end
         self.sink = sink or (lambda event: None)
         self.batch_event_interval = batch_event_interval
         self.snapshot_interval = snapshot_interval
@@ -471,7 +473,9 @@ class TrainingSession:
             self.history.setdefault(k, []).append(v)
         line = (f"{loop.steps}/{loop.steps} - {callbacks_module.format_time(seconds)} - "
                 f"{callbacks_module.format_per_step(seconds / loop.steps)} - {callbacks_module.format_logs(logs)}")
-        self._emit(EpochEnded(epoch=epoch, epochs=self.epochs, logs=dict(logs), seconds=seconds, line=line))
+        confusion = self.confusion_matrix() if self.track_confusion else None
+        self._emit(EpochEnded(epoch=epoch, epochs=self.epochs, logs=dict(logs), seconds=seconds, line=line,
+                              confusion=confusion))
         if self.finished:
             self.test_results = self.evaluate_test()
             self._set_state("finished")
@@ -485,6 +489,26 @@ class TrainingSession:
             return {}
         logs = self.model._evaluate_arrays(p.x_test, p.y_test, self.experiment.train.batch_size)
         return {f"test_{k}": v for k, v in logs.items()}
+
+    def confusion_split(self) -> tuple[str, np.ndarray, np.ndarray]:
+        """The split the confusion matrix is computed on: validation, else test, else training."""
+        p = self.prepared
+        for name, x, y in (("validation", p.x_val, p.y_val), ("test", p.x_test, p.y_test),
+                           ("training", p.x_train, p.y_train)):
+            if len(x):
+                return name, x, y
+        return "training", p.x_train, p.y_train  # pragma: no cover - a split always has training data
+
+    def confusion_matrix(self) -> np.ndarray | None:
+        """Confusion matrix of the current model on `confusion_split()`; None for regression."""
+        from tuinet.nn.metrics import confusion_matrix
+
+        ds = self.prepared.dataset
+        if ds.task != "classification" or self.experiment.data.target == "input":
+            return None
+        _, x, y = self.confusion_split()
+        out = self.model.predict(x, batch_size=256, verbose=0)
+        return confusion_matrix(y, out, num_classes=ds.num_classes)
 
     def results(self) -> dict:
         """Last epoch's train_/val_ values and the test_ values, for checking `expect`."""

@@ -1,0 +1,96 @@
+"""Fixtures and helpers for the app-level tests (pilots and snapshots).
+
+`make_test_app(...)` is `make_app(..., show_timing=False)`: nothing on screen depends on the
+clock. `unthrottle(app)` sets the plots' redraw throttle to 0 (call it after mount and after
+a layout switch, which builds new plots), so a change is drawn at once instead of up to a
+second later. `wait_until(pilot, condition)` polls with short pilot pauses, for things that
+happen in the training thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from tuinet.app import messages as m
+from tuinet.app.app import TuinetApp, make_app
+from tuinet.app.widgets.plots import SeriesPlot, TrainingPlots
+from tuinet.app.widgets.status import StatusBar
+
+
+@pytest.fixture
+def make_test_app() -> Callable[..., TuinetApp]:
+    """A factory: `make_test_app("xor", seed=0, epochs=3)`; timing hidden, autostart off."""
+
+    def factory(preset="xor", **kwargs) -> TuinetApp:
+        kwargs.setdefault("show_timing", False)
+        kwargs.setdefault("seed", 0)
+        return make_app(preset, **kwargs)
+
+    return factory
+
+
+def unthrottle(app: App) -> None:
+    """No redraw throttle on any plot of the current screen; every pending change drawn now."""
+    for plots in app.screen.query(TrainingPlots):
+        plots.min_interval = 0
+    for plot in app.screen.query(SeriesPlot):
+        plot.min_interval = 0
+        plot.refresh()
+
+
+def no_cursor_blink(app: App) -> None:
+    """Steady cursors in every Input of the current screen (as posting's snapshot tests do)."""
+    for widget in app.screen.query(Input):
+        widget.cursor_blink = False
+
+
+async def started(pilot: Pilot) -> None:
+    """Wait for the main screen, then take the plots' throttle off."""
+    await pilot.pause()
+    unthrottle(pilot.app)
+    await pilot.pause()
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let every training worker finish, then process the events it posted."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0,
+                     what: str = "condition") -> None:
+    """Pause in short steps until `condition()` is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.01)
+
+
+def status_text(app: App) -> str:
+    return str(app.screen.query_one(StatusBar).render())
+
+
+def static_text(widget: Static) -> str:
+    return str(widget.render())
+
+
+def events(seen: list, kind: type[m.SessionMessage]) -> list:
+    """The distinct session events of one message kind in `seen`, in order.
+
+    A session event reaches the hook several times (posted to the app and to the screen,
+    and bubbled from the screen to the app): the event object is the same, so count it once.
+    """
+    out, ids = [], set()
+    for message in seen:
+        if isinstance(message, kind) and id(message.event) not in ids:
+            ids.add(id(message.event))
+            out.append(message.event)
+    return out
