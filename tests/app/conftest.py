@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 from textual.app import App
+from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -21,6 +22,9 @@ from tuinet.app import messages as m
 from tuinet.app.app import TuinetApp, make_app
 from tuinet.app.widgets.plots import SeriesPlot, TrainingPlots
 from tuinet.app.widgets.status import StatusBar
+from tuinet.session import TrainingSession
+
+BATCH_PACE = 0.01  # seconds the `paced` fixture adds after each batch
 
 
 @pytest.fixture
@@ -33,6 +37,25 @@ def make_test_app() -> Callable[..., TuinetApp]:
         return make_app(preset, **kwargs)
 
     return factory
+
+
+@pytest.fixture
+def paced(monkeypatch) -> None:
+    """Training that leaves the CPU idle most of the time (a short sleep after each batch).
+
+    Pilot key presses and pauses wait until the process is idle (`textual._wait.wait_for_idle`,
+    at most a second each): with a CPU-bound training thread every key would take that long.
+    Paced, a long run still makes steady progress (about 100 batches a second) while keys are
+    handled at once. The training code itself is unchanged.
+    """
+    original = TrainingSession._one_batch
+
+    def one_batch(self, *, force_event: bool) -> bool:
+        result = original(self, force_event=force_event)
+        time.sleep(BATCH_PACE)
+        return result
+
+    monkeypatch.setattr(TrainingSession, "_one_batch", one_batch)
 
 
 def unthrottle(app: App) -> None:
@@ -80,6 +103,11 @@ def status_text(app: App) -> str:
 
 def static_text(widget: Static) -> str:
     return str(widget.render())
+
+
+def notifications(seen: list) -> list[Notification]:
+    """The notifications (toasts) posted, in order, whether or not they have timed out since."""
+    return [message.notification for message in seen if isinstance(message, Notify)]
 
 
 def events(seen: list, kind: type[m.SessionMessage]) -> list:

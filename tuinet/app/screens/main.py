@@ -137,8 +137,15 @@ class MainScreen(Screen):
     async def on_resize(self, event) -> None:
         self._check_size()
         if self._kind() != self.layout_kind:
+            # The session refills the panes and plots; what only the widgets hold is carried over.
+            log_lines = list(self.query_one(EpochLog).lines)
+            note = self.query_one(StatusBar).message
+            log_scale = self.query_one(TrainingPlots).log_scale
             await self.recompose()
             self.fill_from_session()
+            self.query_one(EpochLog).write_lines(log_lines)
+            self.query_one(StatusBar).message = note
+            self.query_one(TrainingPlots).log_scale = log_scale
 
     def _check_size(self) -> None:
         from tuinet.app.app import MIN_SIZE
@@ -231,6 +238,10 @@ class MainScreen(Screen):
     def _ready(self, message: m.SessionReadyMsg) -> None:
         if not self._current(message):
             return
+        # A new model (reset, apply, load, preset): the last run's note, speed and time are stale.
+        self.app.run_elapsed = 0.0
+        status = self.query_one(StatusBar)
+        status.message, status.samples_per_second = "", 0.0
         self.fill_from_session()
         self.query_one(EpochLog).note(f"— {message.event.name}: {message.event.params:,} parameters, "
                                       f"{message.event.sizes['train']} training samples —")

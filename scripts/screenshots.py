@@ -1,0 +1,124 @@
+"""Deterministic SVG screenshots of the app for the README, made from shipped presets.
+
+    python scripts/screenshots.py                 # writes screenshots/*.svg
+    python scripts/screenshots.py --out /tmp/shots --only main-80x24
+
+Each shot opens a preset with `make_app(preset, seed=0, show_timing=False)` in Textual's
+headless test driver at a fixed size, plays the preset's full training (space), waits for the
+training worker to finish, then makes the screen final: notifications cleared, the plots'
+redraw throttle taken off so the last data is drawn, steady cursors, the tab named. Nothing
+on screen depends on the clock (show_timing=False hides samples/s, elapsed and ms/step), and a
+seeded run is repeatable bit for bit on one machine, so running the script twice gives
+identical files (`--check` does that and compares).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import filecmp
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "screenshots"
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str  # file name without .svg
+    preset: str
+    size: tuple[int, int]
+    tab: str | None = None  # TabPane id to show in the tabbed (narrow) layout
+    epochs: int | None = None  # None: the preset's own number of epochs
+    title: str = "tuinet"
+
+
+SHOTS = [
+    Shot("main", "spiral", (160, 48), title="tuinet spiral"),
+    Shot("main-80x24", "xor", (80, 24), tab="tab-plots", title="tuinet xor"),
+]
+
+
+async def _final(pilot) -> None:
+    """Everything on screen final: no toasts, plots drawn from the latest data, no blinking."""
+    from textual.widgets import Input
+
+    from tuinet.app.widgets.plots import SeriesPlot, TrainingPlots
+
+    app = pilot.app
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+    app.clear_notifications()
+    for plots in app.screen.query(TrainingPlots):
+        plots.min_interval = 0
+    for plot in app.screen.query(SeriesPlot):
+        plot.min_interval = 0
+        plot.refresh()
+    for field in app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def take(shot: Shot, out: Path) -> Path:
+    from textual.widgets import TabbedContent
+
+    from tuinet.app.app import make_app
+
+    app = make_app(shot.preset, seed=0, epochs=shot.epochs, show_timing=False)
+    async with app.run_test(size=shot.size) as pilot:
+        await pilot.pause()
+        await pilot.press("space")
+        await _final(pilot)
+        state = app.session.state
+        if state != "finished":
+            raise SystemExit(f"{shot.name}: training ended in state {state!r}, not finished")
+        if shot.tab is not None:
+            tabs = app.screen.query(TabbedContent)
+            if not tabs:
+                raise SystemExit(f"{shot.name}: no tabs at {shot.size[0]}x{shot.size[1]}")
+            tabs.first().active = shot.tab
+            await _final(pilot)
+        svg = app.export_screenshot(title=shot.title)
+    path = out / f"{shot.name}.svg"
+    path.write_text(svg, encoding="utf-8")
+    return path
+
+
+async def take_all(shots: list[Shot], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    return [await take(shot, out) for shot in shots]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the SVG files (screenshots/)")
+    parser.add_argument("--only", help="comma-separated shot names: " + ", ".join(s.name for s in SHOTS))
+    parser.add_argument("--check", action="store_true",
+                        help="also take every shot a second time into a temporary folder and compare")
+    args = parser.parse_args()
+    shots = SHOTS
+    if args.only:
+        wanted = {n.strip() for n in args.only.split(",") if n.strip()}
+        unknown = wanted - {s.name for s in SHOTS}
+        if unknown:
+            parser.error(f"unknown shot(s) {sorted(unknown)}; choose from {', '.join(s.name for s in SHOTS)}")
+        shots = [s for s in SHOTS if s.name in wanted]
+    for path in asyncio.run(take_all(shots, args.out)):
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            again = asyncio.run(take_all(shots, Path(tmp)))
+            different = [p.name for p in again if not filecmp.cmp(p, args.out / p.name, shallow=False)]
+        if different:
+            print(f"NOT repeatable: {', '.join(different)} differ between two runs", file=sys.stderr)
+            sys.exit(1)
+        print("repeatable: a second run gave identical files")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""`fit_diagnosis`: read a Keras-style history and say whether the network over- or underfits.
+
+Pure Python on plain lists; the app shows the message under the loss plot, and nothing here
+touches the model or the session. Epoch numbers in messages and in `Diagnosis.since_epoch`
+are 1-based, as Keras prints them ("Epoch 3/150"), while `EpochEnded.epoch` is 0-based.
+
+The rules, checked in this order (n: epochs in the history; `loss` is the training loss):
+
+1. No `val_loss` (or an empty one): None, there is nothing to compare with.
+2. Diverging at once when the last training or validation loss is NaN or infinite.
+3. Fewer than `patience + 1` epochs: None, too early to judge.
+4. Diverging: each of the last `patience` training losses is above both the first epoch's
+   loss and `DIVERGE_FACTOR` times the lowest training loss so far (it climbed back past
+   where it started). `since_epoch`: the epoch of the lowest training loss.
+5. Overfitting: the validation loss has been above its best level by more than a tolerance
+   for the last `patience` epochs in a row, while the training loss kept falling.
+   - The best level is the lowest mean of three neighbouring epochs (one lucky epoch does not
+     set the bar); the tolerance is `max(VAL_REL_TOL * level, VAL_START_TOL * val_loss[0])`:
+     10 % of that level, or 5 % of the first epoch's validation loss when the level is tiny
+     (noise around a near-zero loss is not a rise).
+   - "Kept falling": a least-squares line through the training losses from the epoch of the
+     best validation loss to the last one drops by `TRAIN_FALL` (20 %) or more (a noisy but
+     flat training loss, as with dropout and L2, is not falling).
+   `since_epoch`: the epoch of the lowest validation loss, the one EarlyStopping would restore.
+6. Underfitting, from `max(UNDERFIT_MIN_EPOCHS, patience + 1)` epochs on: the training loss is
+   flat and high, and so is the validation loss:
+   - flat: the lowest training loss of the last `patience` epochs is less than `FLAT_TOL`
+     (1 %) below the lowest one before them;
+   - high: that lowest recent training loss is still at least `HIGH_FRACTION` (50 %) of the
+     first epoch's training loss, and the lowest recent validation loss is at least
+     `HIGH_FRACTION` of the first epoch's validation loss (relative to the start, because
+     losses have no common scale: cross-entropy starts near ln(classes), MSE anywhere);
+   - for classification with an accuracy metric in the history, the best training accuracy
+     of the last `patience` epochs is also below `ACCURACY_CEILING` (0.9): a network that
+     fits its training data that well is not underfitting, however its loss looks.
+   `since_epoch`: the last epoch whose training loss beat the best before it by `FLAT_TOL`
+   or more (where the plateau began; 1 when it never improved).
+7. Otherwise "ok", with `since_epoch` None.
+
+The relative thresholds assume losses >= 0, as all of Keras's are but cosine_similarity; with a
+negative loss only the divergence rules can fire.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "ACCURACY_CEILING",
+    "ACCURACY_KEYS",
+    "DIVERGE_FACTOR",
+    "Diagnosis",
+    "FLAT_TOL",
+    "HIGH_FRACTION",
+    "TRAIN_FALL",
+    "UNDERFIT_MIN_EPOCHS",
+    "VAL_REL_TOL",
+    "VAL_START_TOL",
+    "fit_diagnosis",
+]
+
+VAL_REL_TOL = 0.10
+"""The validation loss counts as risen when above its best level by 10 % of that level ..."""
+VAL_START_TOL = 0.05
+"""... or by 5 % of its first value, whichever is larger (so noise around a near-zero best is not a rise)."""
+TRAIN_FALL = 0.20
+"""The training loss "kept falling" when its trend since the best validation epoch dropped by 20 %."""
+UNDERFIT_MIN_EPOCHS = 10
+"""Underfitting is not judged before this many epochs."""
+FLAT_TOL = 0.01
+"""The training loss is flat when the last `patience` epochs improved on the best before them by less than 1 %."""
+HIGH_FRACTION = 0.5
+"""A loss is high while it is at least half of its first epoch's value."""
+ACCURACY_CEILING = 0.9
+"""A training accuracy at or above this means the network fits its training data: no underfitting."""
+DIVERGE_FACTOR = 2.0
+"""Diverging: the training loss stays above its start and above twice its lowest value."""
+ACCURACY_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+"""History keys read as the training accuracy, first found wins."""
+
+Kind = Literal["overfitting", "underfitting", "diverging", "ok"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What the loss curves say about the fit.
+
+    Attributes:
+        kind: "overfitting", "underfitting", "diverging" or "ok".
+        message: One or two sentences for the user, with a suggestion what to try.
+        since_epoch: 1-based epoch where the trouble began (see the module docstring), or None.
+    """
+
+    kind: Kind
+    message: str
+    since_epoch: int | None
+
+
+def fit_diagnosis(history: Mapping[str, Sequence[float]], *, patience: int = 5) -> Diagnosis | None:
+    """Diagnose over- or underfitting from a Keras-style history (the rules are in the module docstring).
+
+    Args:
+        history: Per-epoch values by key, as `History.history` or `TrainingSession.history`:
+            at least "loss" and "val_loss"; an accuracy key is used when present.
+        patience: Epochs a trend must last before it counts (>= 1).
+
+    Returns:
+        A `Diagnosis`, or None when there is no validation loss or too few epochs to judge.
+    """
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        raise ValueError(f"patience must be a positive integer, got {patience!r}")
+    loss = _floats(history.get("loss", ()))
+    val = _floats(history.get("val_loss", ()))
+    n = min(len(loss), len(val))
+    if n == 0:
+        return None
+    loss, val = loss[:n], val[:n]
+    if not (math.isfinite(loss[-1]) and math.isfinite(val[-1])):
+        which = "training" if not math.isfinite(loss[-1]) else "validation"
+        value = loss[-1] if which == "training" else val[-1]
+        return Diagnosis("diverging", f"Diverging: the {which} loss is {_num(value)} at epoch {n}. "
+                         "Lower the learning rate, or clip gradients (clipnorm).", n)
+    if n < patience + 1:
+        return None
+    return (_diverging(loss, patience) or _overfitting(loss, val, patience)
+            or _underfitting(loss, val, _accuracy(history, n), patience)
+            or Diagnosis("ok", _ok_message(loss, val, n), None))
+
+
+# ---------------------------------------------------------------------- the rules
+def _diverging(loss: list[float], patience: int) -> Diagnosis | None:
+    finite = [v for v in loss if math.isfinite(v)]
+    if not finite:
+        return None
+    lowest = min(finite)
+    limit = max(loss[0], DIVERGE_FACTOR * lowest)
+    if not all(v > limit for v in loss[-patience:]):
+        return None
+    turned = loss.index(lowest) + 1
+    return Diagnosis("diverging",
+                     f"Diverging: the training loss was lowest at epoch {turned} ({_num(lowest)}) and has been "
+                     f"climbing for {patience}+ epochs (now {_num(loss[-1])}, above where it started). "
+                     "Lower the learning rate, or clip gradients (clipnorm).", turned)
+
+
+def _overfitting(loss: list[float], val: list[float], patience: int) -> Diagnosis | None:
+    finite = [(v, i) for i, v in enumerate(val) if math.isfinite(v)]
+    if not finite or not math.isfinite(val[0]):
+        return None
+    best, best_i = min(finite)
+    level = min(v for v in _centred_mean(val) if math.isfinite(v))
+    tolerance = max(VAL_REL_TOL * abs(level), VAL_START_TOL * abs(val[0]))
+    rising = 0
+    for v in reversed(val):
+        if not v > level + tolerance:  # a NaN ends the run too
+            break
+        rising += 1
+    if rising < patience:
+        return None
+    span = [(i, v) for i, v in enumerate(loss) if i >= best_i and math.isfinite(v)]
+    if len(span) < 2:
+        return None
+    then, now = _line_ends(span)
+    if not (then > 0 and now < (1.0 - TRAIN_FALL) * then):
+        return None
+    epoch = best_i + 1
+    return Diagnosis("overfitting",
+                     f"Overfitting: the validation loss was lowest at epoch {epoch} ({_num(best)}) and has been "
+                     f"higher for the last {rising} epochs (now {_num(val[-1])}), while the training loss kept "
+                     f"falling ({_num(loss[best_i])} → {_num(loss[-1])}). Try dropout, L2 regularization or more "
+                     f"data; the model of epoch {epoch} generalised best (EarlyStopping with "
+                     "restore_best_weights keeps it).", epoch)
+
+
+def _centred_mean(values: list[float]) -> list[float]:
+    """Mean of each value and its two neighbours (one at the ends); NaN where none is finite."""
+    out = []
+    for i in range(len(values)):
+        window = [v for v in values[max(0, i - 1):i + 2] if math.isfinite(v)]
+        out.append(_mean(window) if window else math.nan)
+    return out
+
+
+def _line_ends(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """The least-squares line through `(epoch, loss)` points, evaluated at the first and last epoch."""
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    mx, my = _mean(xs), _mean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+    return my + slope * (xs[0] - mx), my + slope * (xs[-1] - mx)
+
+
+def _underfitting(loss: list[float], val: list[float], accuracy: list[float] | None,
+                  patience: int) -> Diagnosis | None:
+    n = len(loss)
+    if n < max(UNDERFIT_MIN_EPOCHS, patience + 1):
+        return None
+    if not all(math.isfinite(v) for v in (loss[0], val[0])) or loss[0] <= 0 or val[0] <= 0:
+        return None
+    before = [v for v in loss[:-patience] if math.isfinite(v)]
+    recent = [v for v in loss[-patience:] if math.isfinite(v)]
+    recent_val = [v for v in val[-patience:] if math.isfinite(v)]
+    if not before or not recent or not recent_val:
+        return None
+    best_before, best_recent = min(before), min(recent)
+    if best_recent < (1.0 - FLAT_TOL) * best_before:
+        return None  # still improving
+    if best_recent < HIGH_FRACTION * loss[0] or min(recent_val) < HIGH_FRACTION * val[0]:
+        return None  # learned a good part already
+    accuracy_note = ""
+    if accuracy is not None:
+        recent_acc = [a for a in accuracy[-patience:] if math.isfinite(a)]
+        if recent_acc and max(recent_acc) >= ACCURACY_CEILING:
+            return None
+        if recent_acc:
+            accuracy_note = f", training accuracy only {max(recent_acc):.0%}"
+    since = _plateau_start(loss)
+    share = best_recent / loss[0]
+    return Diagnosis("underfitting",
+                     f"Underfitting: after {n} epochs the training loss is still {_num(loss[-1])} ({share:.0%} of "
+                     f"epoch 1's) and has barely moved since epoch {since} (under 1% better over the last "
+                     f"{patience} epochs{accuracy_note}). Try a bigger network (more units or layers), more "
+                     "epochs, or a higher learning rate.", since)
+
+
+def _plateau_start(loss: list[float]) -> int:
+    """1-based epoch of the last training loss that beat the best before it by `FLAT_TOL` or more."""
+    best = math.inf
+    start = 1
+    for i, v in enumerate(loss):
+        if not math.isfinite(v):
+            continue
+        if v < (1.0 - FLAT_TOL) * best or best == math.inf:
+            start = i + 1
+        best = min(best, v)
+    return start
+
+
+def _ok_message(loss: list[float], val: list[float], n: int) -> str:
+    return (f"No sign of over- or underfitting after {n} epochs (loss {_num(loss[-1])}, "
+            f"val_loss {_num(val[-1])}).")
+
+
+# ---------------------------------------------------------------------- helpers
+def _accuracy(history: Mapping[str, Sequence[float]], n: int) -> list[float] | None:
+    for key in ACCURACY_KEYS:
+        values = history.get(key)
+        if values is not None and len(values):
+            return _floats(values)[:n]
+    return None
+
+
+def _floats(values: Sequence[float]) -> list[float]:
+    out = []
+    for v in values:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            out.append(math.nan)
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _num(value: float) -> str:
+    return f"{value:.4g}"

@@ -1,0 +1,324 @@
+"""The "see inside" screens: weights (heatmaps and gradient norms), decision boundary, data.
+
+Each is an app mode (keys 1-4 switch modes). They share `SessionScreen`, which registers for the
+session's messages, keeps the status line current and refills everything from the session when
+the screen is (re)shown, so a screen that was hidden while training catches up at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from tuinet.app import messages as m
+from tuinet.app.widgets.status import StatusBar
+
+
+class SessionScreen(Screen):
+    """Base of the mode screens: status line, session message routing, refill on show."""
+
+    def compose_chrome_top(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◉")
+
+    def compose_chrome_bottom(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Footer(compact=True)
+
+    @property
+    def session(self):
+        return self.app.session
+
+    def on_mount(self) -> None:
+        self.app.listeners.append(self)
+        self.refill()
+
+    def on_unmount(self) -> None:
+        if self in self.app.listeners:
+            self.app.listeners.remove(self)
+
+    def on_screen_resume(self) -> None:
+        self.refill()
+
+    def _current(self, message: m.SessionMessage) -> bool:
+        return message.session is None or message.session is self.session
+
+    def refill(self) -> None:
+        """Load everything from the session's current state."""
+        self.fill_status()
+
+    def fill_status(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        status = self.query_one(StatusBar)
+        status.show_timing = self.app.show_timing
+        status.state = session.state
+        status.epochs, status.epoch, status.steps = session.epochs, session.epoch, session.steps_per_epoch
+        status.batch = session.batch
+        status.train_samples = len(session.prepared.x_train)
+        status.learning_rate = float(session.model.optimizer.learning_rate)
+        status.elapsed = self.app.elapsed()
+
+    @on(m.BatchProgress)
+    def _status_batch(self, message: m.BatchProgress) -> None:
+        if not self._current(message) or not self.is_current:
+            return
+        e = message.event
+        status = self.query_one(StatusBar)
+        status.epoch, status.batch, status.steps = e.epoch, e.batch, e.steps
+        status.samples_per_second = e.samples_per_second
+        status.learning_rate = e.learning_rate
+        status.elapsed = self.app.elapsed()
+
+    @on(m.SessionStateChanged)
+    def _status_state(self, message: m.SessionStateChanged) -> None:
+        if self._current(message):
+            self.query_one(StatusBar).state = message.event.state
+
+    @on(m.EpochFinished)
+    def _status_epoch(self, message: m.EpochFinished) -> None:
+        if self._current(message):
+            status = self.query_one(StatusBar)
+            status.epoch, status.batch = message.event.epoch + 1, 0
+
+    @on(m.SessionReadyMsg)
+    def _status_ready(self, message: m.SessionReadyMsg) -> None:
+        if self._current(message):
+            self.session_replaced()
+            self.refill()
+
+    def session_replaced(self) -> None:
+        """Hook: a reset, an applied edit or another preset; clear what belongs to the old run."""
+
+
+class WeightsScreen(SessionScreen):
+    """Any layer's weights, gradients or last updates as a heatmap; gradient norms over time."""
+
+    DEFAULT_CSS = """
+    WeightsScreen #weights-body { height: 1fr; }
+    WeightsScreen LayerWeightsView { width: 2fr; height: 1fr; }
+    WeightsScreen GradientNormPlot { width: 1fr; height: 1fr; min-width: 30; }
+    WeightsScreen.-narrow #weights-body { layout: vertical; }
+    WeightsScreen.-narrow LayerWeightsView { width: 1fr; height: 2fr; }
+    WeightsScreen.-narrow GradientNormPlot { width: 1fr; height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
+
+        yield from self.compose_chrome_top()
+        with Horizontal(id="weights-body"):
+            yield LayerWeightsView(id="weights-view")
+            yield GradientNormPlot(id="grad-norms")
+        yield from self.compose_chrome_bottom()
+
+    def on_resize(self, event) -> None:
+        self.set_class(self.app.size.width < 120, "-narrow")
+
+    def _layer_types(self) -> dict[str, str]:
+        return {layer.name: type(layer).__name__ for layer in self.session.model.layers}
+
+    def refill(self) -> None:
+        from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
+
+        super().refill()
+        self.set_class(self.app.size.width < 120, "-narrow")
+        session = self.session
+        snap = session.last_snapshot
+        view = self.query_one(LayerWeightsView)
+        if snap is None:
+            snap = session.snapshot() if session.state != "running" else None
+        if snap is not None:
+            view.update_snapshot(snap.weights, snap.grads, snap.updates, layer_types=self._layer_types())
+
+    @on(m.SnapshotReady)
+    def _snapshot(self, message: m.SnapshotReady) -> None:
+        from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
+
+        if not self._current(message):
+            return
+        snap = message.event
+        self.query_one(LayerWeightsView).update_snapshot(snap.weights, snap.grads, snap.updates,
+                                                          layer_types=self._layer_types())
+        steps = max(self.session.steps_per_epoch, 1)
+        if snap.grads and (snap.epoch or snap.batch):
+            self.query_one(GradientNormPlot).add_grads(snap.epoch + snap.batch / steps, snap.grads)
+
+    def session_replaced(self) -> None:
+        from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
+
+        self.query_one(LayerWeightsView).reset()
+        self.query_one(GradientNormPlot).clear()
+
+
+class DataScreen(SessionScreen):
+    """The data split, the confusion matrix and the over/underfitting readout."""
+
+    DEFAULT_CSS = """
+    DataScreen #data-body { height: 1fr; }
+    DataScreen DataSplitView { width: 1fr; height: 1fr; }
+    DataScreen #data-right { width: 76; height: 1fr; }
+    DataScreen ConfusionMatrixView { height: 1fr; }
+    DataScreen #diagnosis { height: auto; min-height: 3; border: round $primary-muted; padding: 0 1; }
+    DataScreen.-narrow #data-body { layout: vertical; }
+    DataScreen.-narrow #data-right { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        from tuinet.app.widgets.confusion import ConfusionMatrixView
+        from tuinet.app.widgets.dataview import DataSplitView
+
+        yield from self.compose_chrome_top()
+        with Horizontal(id="data-body"):
+            yield DataSplitView(id="split-view")
+            with Vertical(id="data-right"):
+                yield ConfusionMatrixView(id="confusion")
+                yield Static("Fit: after a few epochs with validation data, tuinet says here whether the model "
+                             "over- or underfits.", id="diagnosis")
+        yield from self.compose_chrome_bottom()
+
+    def on_resize(self, event) -> None:
+        self.set_class(self.app.size.width < 150, "-narrow")
+
+    def refill(self) -> None:
+        from tuinet.app.widgets.confusion import ConfusionMatrixView
+        from tuinet.app.widgets.dataview import DataSplitView
+
+        super().refill()
+        self.set_class(self.app.size.width < 150, "-narrow")
+        session = self.session
+        p = session.prepared
+        ds = p.dataset
+        x_scaled = p.scaler.transform(ds.x) if p.scaler is not None else None
+        self.query_one(DataSplitView).show(ds, p.split, x_scaled=x_scaled)
+        confusion = self.query_one(ConfusionMatrixView)
+        cm = self._last_confusion
+        if cm is None:
+            confusion.clear(task=ds.task if session.experiment.data.target != "input" else "regression")
+        else:
+            confusion.show(cm, ds.class_names, split_name=session.confusion_split()[0], epoch=self._last_epoch)
+        self._diagnose()
+
+    _last_confusion = None
+    _last_epoch = None
+
+    def _diagnose(self) -> None:
+        from tuinet.app.diagnosis import fit_diagnosis
+
+        d = fit_diagnosis(self.session.history)
+        text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.kind} — {d.message}"
+        self.query_one("#diagnosis", Static).update(text)
+
+    @on(m.EpochFinished)
+    def _epoch(self, message: m.EpochFinished) -> None:
+        from tuinet.app.widgets.confusion import ConfusionMatrixView
+
+        if not self._current(message):
+            return
+        e = message.event
+        if e.confusion is not None:
+            self._last_confusion, self._last_epoch = e.confusion, e.epoch + 1
+            self.query_one(ConfusionMatrixView).show(e.confusion, self.session.prepared.dataset.class_names,
+                                                     split_name=self.session.confusion_split()[0],
+                                                     epoch=e.epoch + 1)
+        self._diagnose()
+
+    def session_replaced(self) -> None:
+        self._last_confusion = self._last_epoch = None
+
+    def on_data_split_view_resplit_requested(self, message) -> None:
+        session = self.session
+        exp = session.experiment
+        new = exp.replace(data=dataclasses.replace(exp.data, split=tuple(message.ratios), seed=message.seed))
+        if session.state == "running":
+            session.pause()
+        try:
+            session.apply(new)
+        except Exception as exc:  # a TuinetError from the new split (e.g. a class too small)
+            self.notify(str(exc), title="Cannot re-split", severity="error", timeout=10)
+            return
+        self.notify(f"Data re-split {'/'.join(f'{r:g}' for r in message.ratios)} with seed {message.seed}; "
+                    "the model was re-initialised", timeout=5)
+
+
+class BoundaryScreen(SessionScreen):
+    """The model's output over the input plane with the data on top, and per-neuron maps."""
+
+    BINDINGS = [
+        ("t", "toggle_test", "Test points"),
+        ("p", "toggle_points", "Points"),
+    ]
+    DEFAULT_CSS = """
+    BoundaryScreen #boundary-body { height: 1fr; }
+    BoundaryScreen DecisionBoundary { width: 3fr; height: 1fr; }
+    BoundaryScreen NeuronMaps { width: 2fr; height: 1fr; border-left: vkey $primary-muted; }
+    BoundaryScreen.-narrow NeuronMaps { display: none; }
+    """
+
+    def compose(self) -> ComposeResult:
+        from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
+
+        yield from self.compose_chrome_top()
+        with Horizontal(id="boundary-body"):
+            yield DecisionBoundary(id="boundary")
+            yield NeuronMaps(id="neurons", min_interval=2.0)
+        yield from self.compose_chrome_bottom()
+
+    def on_resize(self, event) -> None:
+        self.set_class(self.app.size.width < 120, "-narrow")
+
+    def session_replaced(self) -> None:
+        self._model_key = None
+
+    _model_key = None
+
+    def refill(self) -> None:
+        from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
+
+        super().refill()
+        self.set_class(self.app.size.width < 120, "-narrow")
+        session = self.session
+        p, ds = session.prepared, session.prepared.dataset
+        key = (id(session), id(session.model))
+        if key != self._model_key:
+            self._model_key = key
+            config = session.model.get_config()
+            for widget in (self.query_one(DecisionBoundary), self.query_one(NeuronMaps)):
+                widget.set_model(config, ds.task if session.experiment.data.target != "input" else "regression",
+                                 ds.num_classes, ds.class_names)
+                widget.set_data(p.x_train, p.y_train, p.x_test, p.y_test)
+        snap = session.last_snapshot
+        if snap is None and session.state != "running":
+            snap = session.snapshot()
+        if snap is not None:
+            self.query_one(DecisionBoundary).update_snapshot(snap.weights)
+            self.query_one(NeuronMaps).update_snapshot(snap.weights)
+
+    @on(m.SnapshotReady)
+    def _snapshot(self, message: m.SnapshotReady) -> None:
+        from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
+
+        if not self._current(message):
+            return
+        if (id(self.session), id(self.session.model)) != self._model_key:
+            self.refill()
+            return
+        self.query_one(DecisionBoundary).update_snapshot(message.event.weights)
+        self.query_one(NeuronMaps).update_snapshot(message.event.weights)
+
+    def action_toggle_test(self) -> None:
+        from tuinet.app.widgets.boundary import DecisionBoundary
+
+        shown = self.query_one(DecisionBoundary).toggle_test()
+        self.notify(f"Test points {'shown' if shown else 'hidden'}", timeout=2)
+
+    def action_toggle_points(self) -> None:
+        from tuinet.app.widgets.boundary import DecisionBoundary
+
+        shown = self.query_one(DecisionBoundary).toggle_points()
+        self.notify(f"Data points {'shown' if shown else 'hidden'}", timeout=2)
