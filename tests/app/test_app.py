@@ -339,7 +339,7 @@ async def test_preset_picker_opens_iris(make_test_app):
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         assert app.session is not old and app.session.experiment.name == "iris"
-        assert app.sub_title == "Iris flowers"
+        assert app.sub_title.startswith("Iris flowers  ·  [1 train]")
         assert (app.session.epoch, app.session.batch) == (0, 0)
         plots = app.screen.query_one(TrainingPlots)
         assert plots.loss_plot.train_losses == [] and plots.batch_plot.losses == ()

@@ -19,6 +19,13 @@ REFRESH_RATES = (1.0, 2.0, 4.0, 8.0)  # UI updates per second while training
 MIN_SIZE = (80, 24)
 
 
+def _screen(module: str, name: str):
+    """Import a mode's screen class lazily and make one (keeps `tuinet --help` light)."""
+    import importlib
+
+    return getattr(importlib.import_module(f"tuinet.app.screens.{module}"), name)()
+
+
 class TuinetApp(App):
     """Train a network and watch it learn.
 
@@ -30,7 +37,28 @@ class TuinetApp(App):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {TuinetCommands}
     ENABLE_COMMAND_PALETTE = True
+    MODES = {
+        "train": lambda: _screen("main", "MainScreen"),
+        "weights": lambda: _screen("inside", "WeightsScreen"),
+        "boundary": lambda: _screen("inside", "BoundaryScreen"),
+        "data": lambda: _screen("inside", "DataScreen"),
+    }
+    DEFAULT_MODE = "train"
+    MODE_KEYS = ("train", "weights", "boundary", "data")
     BINDINGS = [
+        Binding("space", "toggle_run", "Play", id="play", tooltip="Start or pause training"),
+        Binding("n", "step_batch", "Batch", id="step-batch", tooltip="Train exactly one batch"),
+        Binding("N", "step_epoch", "Epoch", id="step-epoch", tooltip="Train to the end of this epoch"),
+        Binding("r", "reset", "Reset", id="reset", tooltip="Re-initialise the weights from the seed"),
+        Binding("o", "open_preset", "Preset", id="open-preset", tooltip="Open another preset"),
+        Binding("ctrl+s", "save_model", "Save", id="save", show=False, tooltip="Save the model to a file"),
+        Binding("ctrl+l", "load_model", "Load", id="load", show=False, tooltip="Load a saved model"),
+        Binding("f", "cycle_refresh", "Refresh rate", id="refresh", show=False,
+                tooltip="Fewer updates per second for slow links"),
+        Binding("1", "mode('train')", "Train", id="mode-train", show=False, tooltip="Train and watch"),
+        Binding("2", "mode('weights')", "Weights", id="mode-weights", show=False, tooltip="Weight heatmaps"),
+        Binding("3", "mode('boundary')", "Boundary", id="mode-boundary", show=False, tooltip="Decision boundary"),
+        Binding("4", "mode('data')", "Data", id="mode-data", show=False, tooltip="Data split and confusion"),
         Binding("q", "quit_app", "Quit", id="quit", tooltip="Stop training and quit"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Keys and tips"),
     ]
@@ -46,7 +74,8 @@ class TuinetApp(App):
         self.listeners: list = []
         self.run_started: float | None = None
         self.run_elapsed = 0.0
-        self.sub_title = experiment.title or experiment.name
+        self.last_confusion = None  # (matrix, 1-based epoch) of the current session, for late screens
+        self._update_subtitle()
 
     # -- session ------------------------------------------------------------------------------
     def start_session(self, experiment: Experiment) -> TrainingSession:
@@ -55,11 +84,12 @@ class TuinetApp(App):
         if old is not None:
             old.stop()
         session = TrainingSession(experiment, batch_event_interval=1 / self.refresh_hz,
-                                  snapshot_interval=max(0.5, 2 / self.refresh_hz))
+                                  snapshot_interval=max(0.5, 2 / self.refresh_hz), track_confusion=True)
         session.sink = lambda event, s=session: self._dispatch(event, s)
         self.session, self.experiment = session, experiment
         self.run_elapsed, self.run_started = 0.0, None
-        self.sub_title = experiment.title or experiment.name
+        self.last_confusion = None
+        self._update_subtitle()
         return session
 
     def _dispatch(self, event, session) -> None:
@@ -77,6 +107,14 @@ class TuinetApp(App):
         elif self.run_started is not None:
             self.run_elapsed += now - self.run_started
             self.run_started = None
+
+    def on_epoch_finished(self, message: m.EpochFinished) -> None:
+        if message.session is self.session and message.event.confusion is not None:
+            self.last_confusion = (message.event.confusion, message.event.epoch + 1)
+
+    def on_session_ready_msg(self, message: m.SessionReadyMsg) -> None:
+        if message.session is self.session:
+            self.last_confusion = None
 
     def elapsed(self) -> float:
         extra = time.perf_counter() - self.run_started if self.run_started is not None else 0.0
@@ -115,14 +153,118 @@ class TuinetApp(App):
         future.add_done_callback(lambda f: self.post_message(m.FutureDone(f, callback)))
 
     # -- app lifecycle ------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        from tuinet.app.screens.main import MainScreen
+    def _update_subtitle(self) -> None:
+        """The preset, then the four views with their keys; the current one in brackets."""
+        try:
+            current = self.current_mode
+        except Exception:  # before the app runs
+            current = self.DEFAULT_MODE
+        views = "  ".join(f"[{i} {name}]" if name == current else f"{i} {name}"
+                          for i, name in enumerate(self.MODE_KEYS, start=1))
+        self.sub_title = f"{self.experiment.title or self.experiment.name}  ·  {views}"
 
+    def on_mount(self) -> None:
         if self.session is None:
             self.start_session(self.experiment)
-        self.push_screen(MainScreen())
+        self._update_subtitle()
         if self.autostart:
             self.train("run")
+
+    def action_mode(self, mode: str) -> None:
+        if mode not in self.MODES or mode == self.current_mode:
+            return
+        self.switch_mode(mode)
+        self._update_subtitle()
+
+    # -- training controls (every screen) -----------------------------------------------------
+    def _finished_hint(self) -> bool:
+        if self.session.finished:
+            self.notify("Training is finished: press r to reset, or raise the epochs in the training settings",
+                        timeout=5)
+            return True
+        return False
+
+    def action_toggle_run(self) -> None:
+        if self.session.state == "running":
+            self.session.pause()
+        elif not self._finished_hint():
+            self.train("run")
+
+    def action_step_batch(self) -> None:
+        if self.session.state == "running":
+            self.session.pause()
+        elif not self._finished_hint():
+            self.train("batch")
+
+    def action_step_epoch(self) -> None:
+        if self.session.state == "running":
+            self.session.pause()
+        elif not self._finished_hint():
+            self.train("epoch")
+
+    def action_reset(self) -> None:
+        self.session.pause()
+        self.session.reset()
+        self.run_elapsed, self.run_started = 0.0, None
+        self.notify("Weights reset from the seed", timeout=3)
+
+    def action_open_preset(self) -> None:
+        from tuinet.app.screens.dialogs import PresetPicker
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.open_preset(name)
+
+        self.push_screen(PresetPicker(self.session.experiment.name), chosen)
+
+    def _note(self, text: str) -> None:
+        for target in self.listeners:
+            if hasattr(target, "note"):
+                target.note(text)
+
+    def action_save_model(self) -> None:
+        from tuinet.app.screens.dialogs import PathPrompt
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.when_done(self.session.save_model(path), self._saved)
+
+        self.push_screen(PathPrompt("Save the model to", f"{self.session.experiment.name}.tuinet"), chosen)
+
+    def _saved(self, future) -> None:
+        try:
+            path = future.result()
+        except (TuinetError, OSError) as exc:
+            self.notify(str(exc), title="Save failed", severity="error", timeout=10)
+            return
+        self._note(f"Model saved to {path}")
+        self.notify(f"Model saved to {path}", timeout=4)
+
+    def action_load_model(self) -> None:
+        from tuinet.app.screens.dialogs import PathPrompt
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.session.pause()
+                self.when_done(self.session.load_weights_from(path), self._loaded)
+
+        self.push_screen(PathPrompt("Load a model from", f"{self.session.experiment.name}.tuinet",
+                                    must_exist=True), chosen)
+
+    def _loaded(self, future) -> None:
+        try:
+            path = future.result()
+        except (TuinetError, OSError) as exc:
+            self.notify(str(exc), title="Load failed", severity="error", timeout=10)
+            return
+        self._note(f"Model loaded from {path}")
+        self.notify(f"Model loaded from {path}", timeout=4)
+
+    def action_cycle_refresh(self) -> None:
+        rates = REFRESH_RATES
+        nxt = rates[(rates.index(self.refresh_hz) + 1) % len(rates)] if self.refresh_hz in rates else rates[0]
+        self.set_refresh_rate(nxt)
+        self.notify(f"Refresh rate: {nxt:g} updates per second", timeout=3)
 
     def action_quit_app(self) -> None:
         """Stop training after the current batch and quit; the worker ends on its own."""

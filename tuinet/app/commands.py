@@ -18,6 +18,10 @@ ACTIONS = (
     ("Toggle log scale", "toggle_log", "g"),
     ("Change refresh rate", "cycle_refresh", "f"),
     ("Help", "help", "?"),
+    ("View: train and watch", "mode('train')", "1"),
+    ("View: weights and gradients", "mode('weights')", "2"),
+    ("View: decision boundary", "mode('boundary')", "3"),
+    ("View: data split and confusion matrix", "mode('data')", "4"),
 )
 
 
@@ -27,7 +31,7 @@ class TuinetCommands(Provider):
     def _commands(self):
         screen = self.screen
         for label, action, key in ACTIONS:
-            target = self.app if action == "help" else screen
+            target = screen if action in ("apply", "toggle_log") else self.app
             yield f"{label}  ({key})", partial(target.run_action, action), f"Key: {key}"
         try:
             from tuinet.presets import list_presets

@@ -99,6 +99,8 @@ class SessionScreen(Screen):
 class WeightsScreen(SessionScreen):
     """Any layer's weights, gradients or last updates as a heatmap; gradient norms over time."""
 
+    AUTO_FOCUS = "WeightHeatmap"  # arrows move its cursor; space still plays (a focused Select would eat it)
+
     DEFAULT_CSS = """
     WeightsScreen #weights-body { height: 1fr; }
     WeightsScreen LayerWeightsView { width: 2fr; height: 1fr; }
@@ -135,6 +137,11 @@ class WeightsScreen(SessionScreen):
             snap = session.snapshot() if session.state != "running" else None
         if snap is not None:
             view.update_snapshot(snap.weights, snap.grads, snap.updates, layer_types=self._layer_types())
+            if snap.grads and (snap.epoch or snap.batch) and not self._grads_seeded:
+                # shown after training ran elsewhere: start the norm plot from the latest snapshot
+                self.query_one(GradientNormPlot).add_grads(
+                    snap.epoch + snap.batch / max(session.steps_per_epoch, 1), snap.grads)
+                self._grads_seeded = True
 
     @on(m.SnapshotReady)
     def _snapshot(self, message: m.SnapshotReady) -> None:
@@ -148,16 +155,22 @@ class WeightsScreen(SessionScreen):
         steps = max(self.session.steps_per_epoch, 1)
         if snap.grads and (snap.epoch or snap.batch):
             self.query_one(GradientNormPlot).add_grads(snap.epoch + snap.batch / steps, snap.grads)
+            self._grads_seeded = True
+
+    _grads_seeded = False
 
     def session_replaced(self) -> None:
         from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
 
+        self._grads_seeded = False
         self.query_one(LayerWeightsView).reset()
         self.query_one(GradientNormPlot).clear()
 
 
 class DataScreen(SessionScreen):
     """The data split, the confusion matrix and the over/underfitting readout."""
+
+    AUTO_FOCUS = None  # keep the footer's keys live: nothing typed into the re-split fields by accident
 
     DEFAULT_CSS = """
     DataScreen #data-body { height: 1fr; }
@@ -197,15 +210,12 @@ class DataScreen(SessionScreen):
         x_scaled = p.scaler.transform(ds.x) if p.scaler is not None else None
         self.query_one(DataSplitView).show(ds, p.split, x_scaled=x_scaled)
         confusion = self.query_one(ConfusionMatrixView)
-        cm = self._last_confusion
-        if cm is None:
+        if self.app.last_confusion is None:
             confusion.clear(task=ds.task if session.experiment.data.target != "input" else "regression")
         else:
-            confusion.show(cm, ds.class_names, split_name=session.confusion_split()[0], epoch=self._last_epoch)
+            cm, epoch = self.app.last_confusion
+            confusion.show(cm, ds.class_names, split_name=session.confusion_split()[0], epoch=epoch)
         self._diagnose()
-
-    _last_confusion = None
-    _last_epoch = None
 
     def _diagnose(self) -> None:
         from tuinet.app.diagnosis import fit_diagnosis
@@ -222,14 +232,11 @@ class DataScreen(SessionScreen):
             return
         e = message.event
         if e.confusion is not None:
-            self._last_confusion, self._last_epoch = e.confusion, e.epoch + 1
             self.query_one(ConfusionMatrixView).show(e.confusion, self.session.prepared.dataset.class_names,
                                                      split_name=self.session.confusion_split()[0],
                                                      epoch=e.epoch + 1)
         self._diagnose()
 
-    def session_replaced(self) -> None:
-        self._last_confusion = self._last_epoch = None
 
     def on_data_split_view_resplit_requested(self, message) -> None:
         session = self.session

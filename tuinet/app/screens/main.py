@@ -56,21 +56,12 @@ class MainScreen(Screen):
     """Train and watch."""
 
     BINDINGS = [
-        Binding("space", "toggle_run", "Play", id="play", tooltip="Start or pause training"),
-        Binding("n", "step_batch", "Batch", id="step-batch", tooltip="Train exactly one batch"),
-        Binding("N", "step_epoch", "Epoch", id="step-epoch", tooltip="Train to the end of this epoch"),
-        Binding("r", "reset", "Reset", id="reset", tooltip="Re-initialise the weights from the seed"),
         Binding("ctrl+a", "apply", "Apply", id="apply", tooltip="Apply edits: rebuild the model"),
-        Binding("o", "open_preset", "Preset", id="open-preset", tooltip="Open another preset"),
-        Binding("ctrl+s", "save_model", "Save", id="save", show=False, tooltip="Save the model to a file"),
-        Binding("ctrl+l", "load_model", "Load", id="load", show=False, tooltip="Load a saved model"),
         Binding("right_square_bracket", "next_tab", "Tab", id="next-tab", key_display="]",
                 tooltip="Next tab (narrow terminals)"),
         Binding("left_square_bracket", "prev_tab", "Previous tab", id="prev-tab", key_display="[", show=False,
                 tooltip="Previous tab (narrow terminals)"),
         Binding("g", "toggle_log", "Log scale", id="log-scale", show=False, tooltip="Log scale on the plots"),
-        Binding("f", "cycle_refresh", "Refresh rate", id="refresh", show=False,
-                tooltip="Fewer updates per second for slow links"),
     ]
 
     DEFAULT_CSS = """
@@ -183,7 +174,7 @@ class MainScreen(Screen):
         status.train_samples = len(session.prepared.x_train)
         status.learning_rate = float(session.model.optimizer.learning_rate)
         status.elapsed = self.app.elapsed()
-        self.app.sub_title = exp.title or exp.name
+        self.app._update_subtitle()
 
     @staticmethod
     def _expected_keys(exp) -> list[str]:
@@ -319,41 +310,6 @@ class MainScreen(Screen):
             self.notify("Model rebuilt and re-initialised", timeout=3)
 
     # -- actions ------------------------------------------------------------------------------
-    def action_toggle_run(self) -> None:
-        session = self.session
-        if session.state == "running":
-            session.pause()
-        elif session.finished:
-            self.notify("Training is finished: press r to reset, or raise the epochs in Training settings",
-                        timeout=5)
-        else:
-            self.app.train("run")
-
-    def action_step_batch(self) -> None:
-        if self.session.state == "running":
-            self.session.pause()
-            return
-        if self.session.finished:
-            self.notify("Training is finished: press r to reset", timeout=4)
-            return
-        self.app.train("batch")
-
-    def action_step_epoch(self) -> None:
-        if self.session.state == "running":
-            self.session.pause()
-            return
-        if self.session.finished:
-            self.notify("Training is finished: press r to reset", timeout=4)
-            return
-        self.app.train("epoch")
-
-    def action_reset(self) -> None:
-        session = self.session
-        session.pause()
-        session.reset()
-        self.app.run_elapsed, self.app.run_started = 0.0, None
-        self.notify("Weights reset from the seed", timeout=3)
-
     def action_apply(self) -> None:
         arch = self.query_one(ArchitecturePane)
         hyper = self.query_one(HyperParamsPane)
@@ -370,55 +326,6 @@ class MainScreen(Screen):
         if l2 is not None:
             layers = with_l2(layers, l2)
         self._apply_experiment(exp.replace(model=dataclasses.replace(exp.model, layers=tuple(layers)), train=train))
-
-    def action_open_preset(self) -> None:
-        from tuinet.app.screens.dialogs import PresetPicker
-
-        def chosen(name: str | None) -> None:
-            if name:
-                self.app.open_preset(name)
-
-        self.app.push_screen(PresetPicker(self.session.experiment.name), chosen)
-
-    def action_save_model(self) -> None:
-        from tuinet.app.screens.dialogs import PathPrompt
-
-        def chosen(path: str | None) -> None:
-            if not path:
-                return
-            self.app.when_done(self.session.save_model(path), self._saved)
-
-        self.app.push_screen(PathPrompt("Save the model to", f"{self.session.experiment.name}.tuinet"), chosen)
-
-    def _saved(self, future) -> None:
-        try:
-            path = future.result()
-        except (TuinetError, OSError) as exc:
-            self.notify(str(exc), title="Save failed", severity="error", timeout=10)
-            return
-        self.query_one(EpochLog).note(f"Model saved to {path}")
-        self.notify(f"Model saved to {path}", timeout=4)
-
-    def action_load_model(self) -> None:
-        from tuinet.app.screens.dialogs import PathPrompt
-
-        def chosen(path: str | None) -> None:
-            if not path:
-                return
-            self.session.pause()
-            self.app.when_done(self.session.load_weights_from(path), self._loaded)
-
-        self.app.push_screen(PathPrompt("Load a model from", f"{self.session.experiment.name}.tuinet",
-                                        must_exist=True), chosen)
-
-    def _loaded(self, future) -> None:
-        try:
-            path = future.result()
-        except (TuinetError, OSError) as exc:
-            self.notify(str(exc), title="Load failed", severity="error", timeout=10)
-            return
-        self.query_one(EpochLog).note(f"Model loaded from {path}")
-        self.notify(f"Model loaded from {path}", timeout=4)
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action in ("next_tab", "prev_tab") and self.layout_kind == "wide":
@@ -444,11 +351,6 @@ class MainScreen(Screen):
         on_ = self.query_one(TrainingPlots).toggle_log_scale()
         self.notify(f"Log scale {'on' if on_ else 'off'}", timeout=2)
 
-    def action_cycle_refresh(self) -> None:
-        from tuinet.app.app import REFRESH_RATES
-
-        rates = REFRESH_RATES
-        now = self.app.refresh_hz
-        nxt = rates[(rates.index(now) + 1) % len(rates)] if now in rates else rates[0]
-        self.app.set_refresh_rate(nxt)
-        self.notify(f"Refresh rate: {nxt:g} updates per second", timeout=3)
+    def note(self, text: str) -> None:
+        """A line in the epoch log (saves, loads, presets)."""
+        self.query_one(EpochLog).note(text)
