@@ -170,7 +170,7 @@ class WeightsScreen(SessionScreen):
 class DataScreen(SessionScreen):
     """The data split, the confusion matrix and the over/underfitting readout."""
 
-    AUTO_FOCUS = None  # keep the footer's keys live: nothing typed into the re-split fields by accident
+    AUTO_FOCUS = ""  # keep the footer's keys live: nothing typed into the re-split fields by accident
 
     DEFAULT_CSS = """
     DataScreen #data-body { height: 1fr; }

@@ -215,6 +215,24 @@ class MainScreen(Screen):
         self.query_one(EpochLog).add_epoch(e.epoch, e.epochs, line)
         status = self.query_one(StatusBar)
         status.epoch, status.batch = e.epoch + 1, 0
+        self._readout()
+
+    _diagnosis_kind: str | None = None
+
+    def _readout(self) -> None:
+        """Say where the user looks when the run starts to over- or underfit (once per change)."""
+        from tuinet.app.diagnosis import fit_diagnosis
+
+        d = fit_diagnosis(self.session.history)
+        kind = d.kind if d is not None and d.kind in ("overfitting", "underfitting") else None
+        if kind == self._diagnosis_kind:
+            return
+        self._diagnosis_kind = kind
+        if kind is None:
+            return
+        self.query_one(StatusBar).message = f"{kind}: see the log or view 4"
+        self.query_one(EpochLog).note(f"⚠ {kind}: {d.message}")
+        self.notify(d.message, title=kind.capitalize(), severity="warning", timeout=10)
 
     @on(m.SessionStateChanged)
     def _state(self, message: m.SessionStateChanged) -> None:
@@ -229,6 +247,7 @@ class MainScreen(Screen):
     def _ready(self, message: m.SessionReadyMsg) -> None:
         if not self._current(message):
             return
+        self._diagnosis_kind = None
         # A new model (reset, apply, load, preset): the last run's note, speed and time are stale.
         self.app.run_elapsed = 0.0
         status = self.query_one(StatusBar)
