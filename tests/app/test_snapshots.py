@@ -71,3 +71,48 @@ def test_terminal_too_small(snap_compare):
         assert pilot.app.screen.has_class("-too-small")
 
     assert snap_compare(xor_app(), terminal_size=(70, 20), run_before=run_before)
+
+
+async def show_view(pilot: Pilot, key: str) -> None:
+    """Run the 3-epoch XOR, switch to a view, draw it unthrottled."""
+    from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
+    from tuinet.app.widgets.confusion import ConfusionMatrixView
+    from tuinet.app.widgets.heatmap import GradientNormPlot, WeightHeatmap
+
+    await run_xor(pilot)
+    await pilot.press(key)
+    await pilot.pause()
+    for kind in (WeightHeatmap, DecisionBoundary, NeuronMaps, ConfusionMatrixView, GradientNormPlot):
+        for widget in pilot.app.screen.query(kind):
+            widget.min_interval = 0
+            widget.refresh()
+    await finish_drawing(pilot)
+    await pilot.pause(0.1)
+
+
+def test_weights_view_160x48(snap_compare):
+    async def run_before(pilot: Pilot) -> None:
+        await show_view(pilot, "2")
+
+    assert snap_compare(xor_app(), terminal_size=(160, 48), run_before=run_before)
+
+
+def test_boundary_view_160x48(snap_compare):
+    async def run_before(pilot: Pilot) -> None:
+        await show_view(pilot, "3")
+
+    assert snap_compare(xor_app(), terminal_size=(160, 48), run_before=run_before)
+
+
+def test_data_view_160x48(snap_compare):
+    async def run_before(pilot: Pilot) -> None:
+        await show_view(pilot, "4")
+
+    assert snap_compare(xor_app(), terminal_size=(160, 48), run_before=run_before)
+
+
+def test_boundary_view_80x24(snap_compare):
+    async def run_before(pilot: Pilot) -> None:
+        await show_view(pilot, "3")
+
+    assert snap_compare(xor_app(), terminal_size=(80, 24), run_before=run_before)
