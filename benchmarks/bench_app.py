@@ -14,6 +14,12 @@ figure is the median of several runs (`--runs`); the reference for a ratio is me
 the same invocation, runs interleaved (headless, app, headless, app, ...). Every child is
 killed with its whole process group on exit, error, Ctrl-C or timeout.
 
+On a shared machine other processes skew everything (the app needs both cores: the UI and
+the training thread). Before each run the bench waits up to --quiet-wait seconds for the
+CPUs to be idle, and after each section it prints the share of the CPUs that other
+processes used meanwhile (/proc/stat minus this bench and its children); above 10 % the
+section is flagged as disturbed.
+
 Figures and targets:
   first paint     process start (just before fork) -> first chunk that completes the footer
                   text "Play"; `tuinet` with no argument (the default preset), 120x40.
@@ -226,15 +232,50 @@ class PtyApp:
 
 
 # ---------------------------------------------------------------------- helpers
-class OtherLoad:
-    """CPU used by processes other than this bench and its children, as a share of all CPUs.
+QUIET = {"max_wait": 20.0, "threshold": 0.10, "waited": 0.0, "noisy_starts": 0}
 
-    From /proc/stat (all busy time) minus os.times() of this process and its reaped children;
-    a reliability check on a shared machine (Linux only; None elsewhere).
+
+def busy_share(seconds: float = 0.5) -> float | None:
+    """Share of all CPUs busy over `seconds` (between runs: all of it is other processes)."""
+    def sample():
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return sum(fields) - fields[3] - fields[4], sum(fields)
+    try:
+        b0, t0 = sample()
+        time.sleep(seconds)
+        b1, t1 = sample()
+    except OSError:
+        return None
+    return (b1 - b0) / max(1, t1 - t0)
+
+
+def wait_quiet() -> None:
+    """Before a run: wait (up to QUIET["max_wait"] s) until other processes leave the CPUs idle."""
+    LOAD.end()
+    start = time.perf_counter()
+    while True:
+        share = busy_share()
+        if share is None or share <= QUIET["threshold"]:
+            break
+        if time.perf_counter() - start > QUIET["max_wait"]:
+            QUIET["noisy_starts"] += 1
+            break
+    QUIET["waited"] += time.perf_counter() - start
+    LOAD.begin()
+
+
+class OtherLoad:
+    """CPU used by processes other than this bench and its children while runs were measured.
+
+    A share of all CPUs, from /proc/stat (all busy time) minus os.times() of this process and
+    its reaped children, summed over the measuring windows only (the waits for quiet CPUs are
+    left out). A reliability check on a shared machine; None where /proc/stat is missing.
     """
 
     def __init__(self) -> None:
-        self.start = self._sample()
+        self.others = self.wall = 0.0
+        self.mark = None
 
     @staticmethod
     def _sample():
@@ -247,50 +288,29 @@ class OtherLoad:
         t = os.times()
         return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system + t.children_user + t.children_system, time.time()
 
+    def begin(self) -> None:
+        self.mark = self._sample()
+
+    def end(self) -> None:
+        now = self._sample()
+        if self.mark is not None and now is not None:
+            self.others += max(0.0, (now[0] - self.mark[0]) - (now[1] - self.mark[1]))
+            self.wall += now[2] - self.mark[2]
+        self.mark = None
+
     def share(self) -> float | None:
-        end = self._sample()
-        if self.start is None or end is None or end[2] <= self.start[2]:
-            return None
-        others = (end[0] - self.start[0]) - (end[1] - self.start[1])
-        return max(0.0, others) / ((end[2] - self.start[2]) * (os.cpu_count() or 1))
+        self.end()
+        return self.others / (self.wall * (os.cpu_count() or 1)) if self.wall > 0 else None
 
 
-def median(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else math.nan
-
-
-def nearest_rank(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[max(0, math.ceil(q * len(xs)) - 1)] if xs else math.nan
-
-
-def train_size(preset: str) -> int:
-    from tuinet.presets import load_preset
-    from tuinet.session import TrainingSession
-
-    return len(TrainingSession._prepare_data(load_preset(preset)).x_train)
-
-
-def import_time(args: list[str]) -> tuple[float, list[tuple[str, float]]]:
-    """Sum of the `-X importtime` self column (s) and the slowest top-level imports (cumulative)."""
-    out = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True,
-                         env=child_env(), check=False, timeout=60)
-    total, top = 0, []
-    for line in out.stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if not m:
-            continue
-        total += int(m.group(1))
-        if len(m.group(3)) == 1:
-            top.append((m.group(4), int(m.group(2)) / 1e6))
-    return total / 1e6, sorted(top, key=lambda kv: -kv[1])[:4]
+LOAD = OtherLoad()
 
 
 # ---------------------------------------------------------------------- measurements
 def measure_paint(tuinet: str, runs: int) -> dict:
     paints, fulls, quits = [], [], []
     for _ in range(runs):
+        wait_quiet()
         app = PtyApp([tuinet], 120, 40)
         try:
             hit = app.wait_for(b"Play", timeout=30)
@@ -317,6 +337,7 @@ def measure_paint(tuinet: str, runs: int) -> dict:
 
 
 def run_headless(tuinet: str, preset: str, epochs: int, timeout: float) -> dict:
+    wait_quiet()
     proc = subprocess.Popen([tuinet, "train", preset, "--epochs", str(epochs), "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=child_env(), start_new_session=True)
     _LIVE[proc.pid] = proc
@@ -347,6 +368,7 @@ def run_headless(tuinet: str, preset: str, epochs: int, timeout: float) -> dict:
 
 
 def run_in_app(tuinet: str, preset: str, epochs: int, timeout: float) -> dict:
+    wait_quiet()
     app = PtyApp([tuinet, preset, "--epochs", str(epochs), "--play"], 120, 40)
     try:
         run = app.wait_for(b"running", timeout=30)
@@ -408,6 +430,7 @@ def measure_keys(tuinet: str, cols: int, rows: int, presses: int, runs: int, *, 
     labels: list[str] = []
     seq: list[float] = []
     for _ in range(runs):
+        wait_quiet()
         app = PtyApp([tuinet, "xor", "--epochs", "100000", *(["--play"] if training else [])], cols, rows)
         try:
             if (app.wait_for(b"running" if training else b"ready", timeout=30) is None
@@ -449,6 +472,7 @@ def measure_bytes(tuinet: str, refresh: float | None, runs: int, skip: float = 2
         argv = [tuinet, "spiral", "--epochs", "100000", "--play"]
         if refresh is not None:
             argv += ["--refresh", f"{refresh:g}"]
+        wait_quiet()
         app = PtyApp(argv, 120, 40)
         try:
             if app.wait_for(b"running", timeout=30) is None:
@@ -490,8 +514,12 @@ def main() -> None:
     parser.add_argument("--all-rates", action="store_true", help="bytes/s at --refresh 8 too")
     parser.add_argument("--quick", action="store_true", help="one run per figure, the first workload only")
     parser.add_argument("--tuinet", help="the tuinet executable (default: the one next to this Python)")
+    parser.add_argument("--quiet-wait", type=float, default=20.0,
+                        help="before each run, wait up to this many seconds for other processes to leave "
+                             "the CPUs idle (< 10%% busy over 0.5 s); 0: do not wait")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
+    QUIET["max_wait"] = args.quiet_wait
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
@@ -520,20 +548,15 @@ def main() -> None:
         rows.append((figure, value, target, verdict))
         print(f"  {figure:<44} {value:>18}  {target:<12} {verdict}", flush=True)
 
-    load = os.getloadavg()[0]
-    if load > 0.5:
-        print(f"warning: load average {load:.2f} before the start: something else is using the CPUs")
     print(f"\n  {'figure':<44} {'measured':>18}  {'target':<12}")
-    load = OtherLoad()
-
     def section_done(name: str) -> None:
-        nonlocal load
-        share = load.share()
+        global LOAD
+        share = LOAD.share()
         if share is not None:
             results.setdefault("other_cpu_share", {})[name] = share
             note = "  <- measurements disturbed; rerun on a quiet machine" if share > 0.10 else ""
             print(f"  {'(other processes used ' + format(share, '.0%') + ' of the CPUs meanwhile)':<44}{note}")
-        load = OtherLoad()
+        LOAD = OtherLoad()
 
     if "paint" in sections:
         r = results["paint"] = measure_paint(tuinet, runs + 2)
@@ -581,7 +604,9 @@ def main() -> None:
             show(f"  of which status bar ({r['status_bar_paints_per_s']:.0f} repaints/s)",
                  f"{r['status_bar_bytes_per_s'] / KB:.1f} KB/s")
         section_done("bytes")
-    print(f"\nmeasured in {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at the end")
+    results["quiet_wait"] = {k: QUIET[k] for k in ("waited", "noisy_starts")}
+    print(f"\nmeasured in {time.perf_counter() - started:.0f} s (of which {QUIET['waited']:.0f} s waiting for quiet "
+          f"CPUs; {QUIET['noisy_starts']} run(s) started on busy CPUs after --quiet-wait)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import time
 from pathlib import Path
 
@@ -75,6 +76,7 @@ class TuinetApp(App):
         self.run_started: float | None = None
         self.run_elapsed = 0.0
         self.last_confusion = None  # (matrix, 1-based epoch) of the current session, for late screens
+        self.grad_norms: collections.deque = collections.deque(maxlen=2000)  # (epoch, {layer: norm})
         self._update_subtitle()
 
     # -- session ------------------------------------------------------------------------------
@@ -89,6 +91,7 @@ class TuinetApp(App):
         self.session, self.experiment = session, experiment
         self.run_elapsed, self.run_started = 0.0, None
         self.last_confusion = None
+        self.grad_norms.clear()
         self._update_subtitle()
         return session
 
@@ -115,6 +118,20 @@ class TuinetApp(App):
     def on_session_ready_msg(self, message: m.SessionReadyMsg) -> None:
         if message.session is self.session:
             self.last_confusion = None
+            self.grad_norms.clear()
+
+    def on_snapshot_ready(self, message: m.SnapshotReady) -> None:
+        """Keep the per-layer gradient norms of the run, so the weights view shows their history
+        even when it is opened late."""
+        from tuinet.app.widgets.heatmap import layer_grad_norms
+
+        snap = message.event
+        if message.session is not self.session or not snap.grads or not (snap.epoch or snap.batch):
+            return
+        step = snap.epoch + snap.batch / max(self.session.steps_per_epoch, 1)
+        if self.grad_norms and step <= self.grad_norms[-1][0]:
+            return
+        self.grad_norms.append((step, layer_grad_norms(snap.grads)))
 
     def elapsed(self) -> float:
         extra = time.perf_counter() - self.run_started if self.run_started is not None else 0.0

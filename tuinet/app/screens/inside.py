@@ -137,11 +137,10 @@ class WeightsScreen(SessionScreen):
             snap = session.snapshot() if session.state != "running" else None
         if snap is not None:
             view.update_snapshot(snap.weights, snap.grads, snap.updates, layer_types=self._layer_types())
-            if snap.grads and (snap.epoch or snap.batch) and not self._grads_seeded:
-                # shown after training ran elsewhere: start the norm plot from the latest snapshot
-                self.query_one(GradientNormPlot).add_grads(
-                    snap.epoch + snap.batch / max(session.steps_per_epoch, 1), snap.grads)
-                self._grads_seeded = True
+        plot = self.query_one(GradientNormPlot)
+        plot.clear()
+        for step, norms in list(self.app.grad_norms):  # the whole run so far, kept by the app
+            plot.add(step, norms)
 
     @on(m.SnapshotReady)
     def _snapshot(self, message: m.SnapshotReady) -> None:
@@ -152,17 +151,13 @@ class WeightsScreen(SessionScreen):
         snap = message.event
         self.query_one(LayerWeightsView).update_snapshot(snap.weights, snap.grads, snap.updates,
                                                           layer_types=self._layer_types())
-        steps = max(self.session.steps_per_epoch, 1)
         if snap.grads and (snap.epoch or snap.batch):
-            self.query_one(GradientNormPlot).add_grads(snap.epoch + snap.batch / steps, snap.grads)
-            self._grads_seeded = True
-
-    _grads_seeded = False
+            step = snap.epoch + snap.batch / max(self.session.steps_per_epoch, 1)
+            self.query_one(GradientNormPlot).add_grads(step, snap.grads)
 
     def session_replaced(self) -> None:
         from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
 
-        self._grads_seeded = False
         self.query_one(LayerWeightsView).reset()
         self.query_one(GradientNormPlot).clear()
 
