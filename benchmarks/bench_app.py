@@ -306,6 +306,38 @@ class OtherLoad:
 LOAD = OtherLoad()
 
 
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else math.nan
+
+
+def nearest_rank(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[max(0, math.ceil(q * len(xs)) - 1)] if xs else math.nan
+
+
+def train_size(preset: str) -> int:
+    from tuinet.presets import load_preset
+    from tuinet.session import TrainingSession
+
+    return len(TrainingSession._prepare_data(load_preset(preset)).x_train)
+
+
+def import_time(args: list[str]) -> tuple[float, list[tuple[str, float]]]:
+    """Sum of the `-X importtime` self column (s) and the slowest top-level imports (cumulative)."""
+    out = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True,
+                         env=child_env(), check=False, timeout=60)
+    total, top = 0, []
+    for line in out.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if not m:
+            continue
+        total += int(m.group(1))
+        if len(m.group(3)) == 1:
+            top.append((m.group(4), int(m.group(2)) / 1e6))
+    return total / 1e6, sorted(top, key=lambda kv: -kv[1])[:4]
+
+
 # ---------------------------------------------------------------------- measurements
 def measure_paint(tuinet: str, runs: int) -> dict:
     paints, fulls, quits = [], [], []

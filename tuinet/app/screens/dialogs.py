@@ -121,6 +121,7 @@ HELP = """\
 | `ctrl+l` | load a model |
 | `g` | toggle log scale on the plots |
 | `f` | change the refresh rate (slow links: fewer updates) |
+| `1` `2` `3` `4` | views: train, weights, decision boundary, data |
 | `[` / `]` | previous / next tab (terminals under 150x40) |
 | `tab` / `shift+tab` | move the focus |
 | `ctrl+p` | command palette |
@@ -129,6 +130,10 @@ HELP = """\
 
 **Architecture pane:** `a` add a layer, `e` or `enter` edit, `x` remove, `K`/`J` move up/down,
 `ctrl+r` revert, `ctrl+a` apply.
+
+**Weights view:** `w` weights / gradients / last update, `z` zoom to 1:1, arrows move the cursor.
+**Boundary view:** `t` test points, `p` all points. **Data view:** type split ratios or a seed
+and press `enter` to re-split (this re-initialises the model).
 
 **Hyperparameters:** change the learning rate and press `enter`: it takes effect at the next batch,
 even while training. Other changes are applied with `ctrl+a` and rebuild the model.
