@@ -1,7 +1,7 @@
 """The app, measured as a user sees it: in a real pseudo-terminal, from the bytes it writes.
 
-    python benchmarks/bench_app.py                  # everything, about 3-4 minutes on 2 cores
-    python benchmarks/bench_app.py --quick          # one run per figure, about 1.5 minutes
+    python benchmarks/bench_app.py                  # everything: about 5 minutes on 2 cores
+    python benchmarks/bench_app.py --quick          # one run per figure: about 2 minutes
     python benchmarks/bench_app.py --only paint,keys --runs 5
     python benchmarks/bench_app.py --json results.json
 
@@ -81,6 +81,7 @@ import time
 from pathlib import Path
 
 KB = 1000
+BYTES_SIZE = (120, 40)  # terminal of the bytes/s figure
 TARGETS = {"paint": 1.0, "ratio": 0.9, "key_p95": 0.050, "bytes": 25 * KB}
 TAB_MARKERS = {  # text that only this tab shows, as written to the terminal
     "Plots": re.compile(rb"batch loss"),
@@ -362,7 +363,8 @@ def measure_paint(tuinet: str, runs: int) -> dict:
         t = time.perf_counter()
         subprocess.run([tuinet, "--help"], capture_output=True, env=child_env(), check=True, timeout=60)
         helps.append(time.perf_counter() - t)
-    return {"paint_s": median(paints), "paint_runs": paints, "full_frame_s": median(fulls), "quit_s": median(quits), "quit_runs": quits,
+    return {"paint_s": median(paints), "paint_runs": paints, "full_frame_s": median(fulls),
+            "quit_s": median(quits), "quit_runs": quits,
             "import_cli_s": median([c[0] for c in cli]), "import_cli_top": cli[0][1],
             "import_app_s": median([a[0] for a in appi]), "import_app_top": appi[0][1],
             "help_wall_s": median(helps)}
@@ -505,7 +507,7 @@ def measure_bytes(tuinet: str, refresh: float | None, runs: int, skip: float = 2
         if refresh is not None:
             argv += ["--refresh", f"{refresh:g}"]
         wait_quiet()
-        app = PtyApp(argv, 120, 40)
+        app = PtyApp(argv, *BYTES_SIZE)
         try:
             if app.wait_for(b"running", timeout=30) is None:
                 raise SystemExit("bytes/s: no 'running' frame")
@@ -515,11 +517,12 @@ def measure_bytes(tuinet: str, refresh: float | None, runs: int, skip: float = 2
             b, tb = len(app.buf), time.perf_counter()
             rates.append((b - a) / (tb - ta))
             # Where the bytes go: Textual moves the cursor (CSI row;col H) before each run of a
-            # line it rewrites, so bytes can be charged to rows; row 39 is the status bar.
+            # line it rewrites, so bytes can be charged to rows; the status bar is the row
+            # above the footer.
             status = 0
             chunks = re.split(rb"\x1b\[(\d+);\d+H", bytes(app.buf[a:b]))
             for i in range(1, len(chunks), 2):
-                if int(chunks[i]) == 39:
+                if int(chunks[i]) == BYTES_SIZE[1] - 1:
                     status += len(chunks[i + 1])
             status_rates.append(status / (tb - ta))
             status_paints.append(bytes(app.buf[a:b]).count(b"running") / (tb - ta))
@@ -569,18 +572,22 @@ def main() -> None:
 
     import textual
 
-    print(f"tuinet app benchmark — {tuinet}")
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    print(f"tuinet app benchmark — {tuinet}" + (f" (commit {commit})" if commit else ""))
     print(f"python {platform.python_version()}, textual {textual.__version__}, {os.cpu_count()} CPUs, "
           f"pty TERM=xterm-256color COLORTERM=truecolor; {runs} run(s) per figure, medians")
-    results: dict = {"runs": runs}
-    rows: list[tuple[str, str, str, str]] = []
+    results: dict = {"runs": runs, "commit": commit}
     started = time.perf_counter()
 
     def show(figure: str, value: str, target: str = "", verdict: str = "") -> None:
-        rows.append((figure, value, target, verdict))
         print(f"  {figure:<44} {value:>18}  {target:<12} {verdict}", flush=True)
 
     print(f"\n  {'figure':<44} {'measured':>18}  {'target':<12}")
+
     def section_done(name: str) -> None:
         global LOAD
         share = LOAD.share()
@@ -645,4 +652,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        _kill_all()
+        print("\ninterrupted; every child process was killed", file=sys.stderr)
+        sys.exit(130)

@@ -8,8 +8,12 @@ headless test driver at a fixed size, plays the preset's full training (space), 
 training worker to finish, then makes the screen final: notifications cleared, the plots'
 redraw throttle taken off so the last data is drawn, steady cursors, the tab named. Nothing
 on screen depends on the clock (show_timing=False hides samples/s, elapsed and ms/step), and a
-seeded run is repeatable bit for bit on one machine, so running the script twice gives
-identical files (`--check` does that and compares).
+seeded run is repeatable bit for bit on one machine, and the SVG ids are derived from the
+picture (see `stable_ids`), so running the script twice gives identical files (`--check`
+does that and compares).
+
+The weights view (2) is left out: its gradient-norm history is sampled from the weight
+snapshots the session publishes on a wall-clock interval, so its curve differs run to run.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import filecmp
+import re
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +38,7 @@ class Shot:
     preset: str
     size: tuple[int, int]
     tab: str | None = None  # TabPane id to show in the tabbed (narrow) layout
+    view: str | None = None  # key of another view after training: "2" weights, "3" boundary, "4" data
     epochs: int | None = None  # None: the preset's own number of epochs
     title: str = "tuinet"
 
@@ -39,7 +46,20 @@ class Shot:
 SHOTS = [
     Shot("main", "spiral", (160, 48), title="tuinet spiral"),
     Shot("main-80x24", "xor", (80, 24), tab="tab-plots", title="tuinet xor"),
+    Shot("boundary", "spiral", (160, 48), view="3", title="tuinet spiral: decision boundary"),
+    Shot("data", "spiral", (160, 48), view="4", title="tuinet spiral: data"),
 ]
+
+
+def stable_ids(svg: str) -> str:
+    """The SVG with Rich's id prefix made a function of what is drawn.
+
+    Rich names the CSS classes and clip paths `terminal-<adler32 of the segments' repr>`, and
+    that repr includes Textual's per-run style metadata, so identical pictures can get different
+    ids. Here the prefix is the adler32 of the SVG text itself (ids blanked out).
+    """
+    blank = re.sub(r"terminal-\d+", "terminal", svg)
+    return re.sub(r"terminal-\d+", f"terminal-{zlib.adler32(blank.encode('utf-8'))}", svg)
 
 
 async def _final(pilot) -> None:
@@ -77,13 +97,16 @@ async def take(shot: Shot, out: Path) -> Path:
         state = app.session.state
         if state != "finished":
             raise SystemExit(f"{shot.name}: training ended in state {state!r}, not finished")
+        if shot.view is not None:
+            await pilot.press(shot.view)
+            await _final(pilot)
         if shot.tab is not None:
             tabs = app.screen.query(TabbedContent)
             if not tabs:
                 raise SystemExit(f"{shot.name}: no tabs at {shot.size[0]}x{shot.size[1]}")
             tabs.first().active = shot.tab
             await _final(pilot)
-        svg = app.export_screenshot(title=shot.title)
+        svg = stable_ids(app.export_screenshot(title=shot.title))
     path = out / f"{shot.name}.svg"
     path.write_text(svg, encoding="utf-8")
     return path

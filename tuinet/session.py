@@ -133,7 +133,9 @@ class TrainingSession:
     def __init__(self, experiment: Experiment, *, sink=None, batch_event_interval: float = 0.1,
                  snapshot_interval: float = 0.5, track_confusion: bool = False) -> None:
         self.experiment = experiment
-        self.track_confusion = track_confusion  # compute a confusion matrix at each epoch end
+        self.track_confusion = track_confusion  # compute a confusion matrix at epoch ends...
+        self.confusion_interval = 1.0            # ...at most once a second (and at the last epoch)
+        self._last_confusion_time = -math.inf
         self.sink = sink or (lambda event: None)
         self.batch_event_interval = batch_event_interval
         self.snapshot_interval = snapshot_interval
@@ -455,7 +457,7 @@ class TrainingSession:
             self.batch_losses.append(loss)
         now = time.perf_counter()
         elapsed = max(now - self._epoch_start, 1e-9)
-        if force_event or now - self._last_batch_event >= self.batch_event_interval or loop.epoch_finished:
+        if force_event or now - self._last_batch_event >= self.batch_event_interval:
             self._last_batch_event = now
             self._emit(BatchEnded(epoch=loop.epoch, batch=loop.step, steps=loop.steps, loss=loss, logs=loop.logs(),
                                   samples_per_second=self._epoch_samples / elapsed,
@@ -473,7 +475,11 @@ class TrainingSession:
             self.history.setdefault(k, []).append(v)
         line = (f"{loop.steps}/{loop.steps} - {callbacks_module.format_time(seconds)} - "
                 f"{callbacks_module.format_per_step(seconds / loop.steps)} - {callbacks_module.format_logs(logs)}")
-        confusion = self.confusion_matrix() if self.track_confusion else None
+        confusion = None
+        now = time.perf_counter()
+        if self.track_confusion and (self.finished or now - self._last_confusion_time >= self.confusion_interval):
+            confusion = self.confusion_matrix()
+            self._last_confusion_time = now
         self._emit(EpochEnded(epoch=epoch, epochs=self.epochs, logs=dict(logs), seconds=seconds, line=line,
                               confusion=confusion))
         if self.finished:

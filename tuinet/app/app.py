@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import gc
+import threading
 import time
 from pathlib import Path
 
@@ -73,6 +75,9 @@ class TuinetApp(App):
         self.autostart = autostart
         self.session: TrainingSession | None = None
         self.listeners: list = []
+        self._events: list = []               # session events waiting for the UI thread
+        self._events_lock = threading.Lock()
+        self._wake_pending = False
         self.run_started: float | None = None
         self.run_elapsed = 0.0
         self.last_confusion = None  # (matrix, 1-based epoch) of the current session, for late screens
@@ -96,10 +101,37 @@ class TuinetApp(App):
         return session
 
     def _dispatch(self, event, session) -> None:
-        """The session's sink: wrap the event and post it to the app and every listening screen."""
-        self.post_message(m.wrap(event, session))
-        for target in list(self.listeners):
-            target.post_message(m.wrap(event, session))
+        """The session's sink (any thread): queue the event and wake the app at most once.
+
+        Posting to the UI from the training thread costs the training thread time, and small
+        problems produce hundreds of events a second: so events wait in a list and one
+        `EventsPending` message at a time wakes the app, which drains them all.
+        """
+        with self._events_lock:
+            self._events.append((event, session))
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self.post_message(m.EventsPending())
+
+    def on_events_pending(self, message: m.EventsPending) -> None:
+        """Drain the queued events: the app and every listening screen get them in order;
+        only the newest batch-progress and weight-snapshot events are kept."""
+        from tuinet import session as s
+
+        with self._events_lock:
+            events, self._events = self._events, []
+            self._wake_pending = False
+        last = {}
+        for i, (event, _) in enumerate(events):
+            if isinstance(event, (s.BatchEnded, s.WeightSnapshot)):
+                last[type(event)] = i
+        for i, (event, session) in enumerate(events):
+            if isinstance(event, (s.BatchEnded, s.WeightSnapshot)) and last[type(event)] != i:
+                continue
+            self.post_message(m.wrap(event, session))
+            for target in list(self.listeners):
+                target.post_message(m.wrap(event, session))
 
     def on_session_state_changed(self, message: m.SessionStateChanged) -> None:
         if message.session is not self.session:
@@ -157,10 +189,16 @@ class TuinetApp(App):
             session.run()
 
     def set_refresh_rate(self, hz: float) -> None:
+        """UI updates per second while training: session events, and the plots' redraws."""
+        from tuinet.app.widgets.plots import TrainingPlots
+
         self.refresh_hz = hz
         if self.session is not None:
             self.session.batch_event_interval = 1 / hz
             self.session.snapshot_interval = max(0.5, 2 / hz)
+        for screen in self.listeners:
+            for plots in screen.query(TrainingPlots):
+                plots.min_interval = max(1.0, 1 / hz)
 
     def on_future_done(self, message: m.FutureDone) -> None:
         message.callback(message.future)
@@ -184,6 +222,9 @@ class TuinetApp(App):
         if self.session is None:
             self.start_session(self.experiment)
         self._update_subtitle()
+        # Everything built so far lives as long as the app: keep it out of the collector's
+        # full passes, whose 50-80 ms pauses were the slowest key presses.
+        self.call_after_refresh(gc.freeze)
         if self.autostart:
             self.train("run")
 
@@ -324,6 +365,15 @@ def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = N
 
 def run_app(experiment: Experiment, *, refresh_hz: float = 4.0, autostart: bool = False) -> None:
     """Run the app in this terminal (the CLI's entry point)."""
+    import sys
+
     app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart)
     app.start_session(experiment)
-    app.run()
+    # The UI and the training thread share the GIL: hand it over every 1 ms instead of 5 ms,
+    # so a key press waits for at most a millisecond of NumPy bookkeeping, not five.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    try:
+        app.run()
+    finally:
+        sys.setswitchinterval(previous)

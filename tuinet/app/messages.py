@@ -81,6 +81,10 @@ class ApplyHyperparameters(Message):
         self.l2 = l2  # None: leave the layers' regularizers alone; a number: L2 on every kernel (0 removes it)
 
 
+class EventsPending(Message):
+    """The training thread queued session events; the app drains them (one wake-up at a time)."""
+
+
 class FutureDone(Message):
     """A save or load finished (in the training thread or at once); `callback(future)` runs in the UI."""
 

@@ -82,7 +82,7 @@ class SessionScreen(Screen):
 
     @on(m.EpochFinished)
     def _status_epoch(self, message: m.EpochFinished) -> None:
-        if self._current(message):
+        if self._current(message) and self.is_current:
             status = self.query_one(StatusBar)
             status.epoch, status.batch = message.event.epoch + 1, 0
 
@@ -212,8 +212,17 @@ class DataScreen(SessionScreen):
             confusion.show(cm, ds.class_names, split_name=session.confusion_split()[0], epoch=epoch)
         self._diagnose()
 
-    def _diagnose(self) -> None:
+    _last_diagnosis = -1.0
+
+    def _diagnose(self, *, throttle: bool = False) -> None:
+        import time
+
         from tuinet.app.diagnosis import fit_diagnosis
+
+        now = time.monotonic()
+        if throttle and now - self._last_diagnosis < 1.0 and self.session.state == "running":
+            return  # at most once a second while epochs fly by
+        self._last_diagnosis = now
 
         d = fit_diagnosis(self.session.history)
         text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.kind} — {d.message}"
@@ -230,7 +239,7 @@ class DataScreen(SessionScreen):
             self.query_one(ConfusionMatrixView).show(e.confusion, self.session.prepared.dataset.class_names,
                                                      split_name=self.session.confusion_split()[0],
                                                      epoch=e.epoch + 1)
-        self._diagnose()
+        self._diagnose(throttle=True)
 
 
     def on_data_split_view_resplit_requested(self, message) -> None:

@@ -82,6 +82,7 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.layout_kind = "wide"
+        self._pending_epochs = []
 
     # -- layout -------------------------------------------------------------------------------
     def _kind(self) -> str:
@@ -202,19 +203,38 @@ class MainScreen(Screen):
 
     @on(m.EpochFinished)
     def _epoch(self, message: m.EpochFinished) -> None:
+        """Queue the epoch; the screen is updated at most `refresh_hz` times a second.
+
+        Small problems finish dozens of epochs a second: drawing each one would cost the
+        training thread its throughput and the terminal its bandwidth.
+        """
         if not self._current(message):
             return
-        e = message.event
-        self.query_one(TrainingPlots).add_epoch(e.epoch, e.logs)
-        if self.app.show_timing:
-            line = e.line
-        else:
-            from tuinet.nn.callbacks import format_logs
+        self._pending_epochs.append(message.event)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.set_timer(1 / self.app.refresh_hz, self._flush_epochs)
 
-            line = format_logs(e.logs)
-        self.query_one(EpochLog).add_epoch(e.epoch, e.epochs, line)
+    _pending_epochs: list
+    _flush_scheduled = False
+
+    def _flush_epochs(self) -> None:
+        from tuinet.nn.callbacks import format_logs
+
+        self._flush_scheduled = False
+        pending, self._pending_epochs = self._pending_epochs, []
+        if not pending:
+            return
+        plots = self.query_one(TrainingPlots)
+        lines = []
+        for e in pending:
+            plots.add_epoch(e.epoch, e.logs)
+            line = e.line if self.app.show_timing else format_logs(e.logs)
+            lines.append(f"Epoch {e.epoch + 1}/{e.epochs}  {line}")
+        self.query_one(EpochLog).write_lines(lines)
         status = self.query_one(StatusBar)
-        status.epoch, status.batch = e.epoch + 1, 0
+        last = pending[-1]
+        status.epoch, status.batch = last.epoch + 1, 0
         self._readout()
 
     _diagnosis_kind: str | None = None
@@ -238,6 +258,14 @@ class MainScreen(Screen):
     def _state(self, message: m.SessionStateChanged) -> None:
         if not self._current(message):
             return
+        if message.event.state != "running":
+            self._flush_epochs()  # a paused or finished run shows its last epochs and batches at once
+            session = self.session
+            self.query_one(TrainingPlots).set_batch_losses(
+                session.batch_loss_history(), session.steps_per_epoch,
+                end_step=session.epoch * session.steps_per_epoch + session.batch)
+            status = self.query_one(StatusBar)
+            status.epoch, status.batch = session.epoch, session.batch
         self.query_one(StatusBar).state = message.event.state
         self.query_one(StatusBar).elapsed = self.app.elapsed()
         if message.event.state == "running":
@@ -269,6 +297,7 @@ class MainScreen(Screen):
     def _finished(self, message: m.TrainingFinished) -> None:
         if not self._current(message):
             return
+        self._flush_epochs()
         from tuinet.nn.callbacks import format_logs
 
         test = {k[len("test_"):]: v for k, v in sorted(message.event.test.items())}
