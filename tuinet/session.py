@@ -211,6 +211,7 @@ class TrainingSession:
         self.test_results = {}
         self._epoch_start = None
         self._epoch_samples = 0
+        self._last_batch_event = -math.inf  # time of the last BatchEnded (throttled, across epochs)
 
     # -- properties -------------------------------------------------------------------------
     @property
@@ -441,7 +442,6 @@ class TrainingSession:
             loop.start_epoch()
             self._epoch_start = time.perf_counter()
             self._epoch_samples = 0
-            self._last_batch_event = 0.0
         before = loop.step
         loss, ok = loop.train_batch()
         if not ok:
