@@ -365,15 +365,6 @@ def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = N
 
 def run_app(experiment: Experiment, *, refresh_hz: float = 4.0, autostart: bool = False) -> None:
     """Run the app in this terminal (the CLI's entry point)."""
-    import sys
-
     app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart)
     app.start_session(experiment)
-    # The UI and the training thread share the GIL: hand it over every 1 ms instead of 5 ms,
-    # so a key press waits for at most a millisecond of NumPy bookkeeping, not five.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(0.001)
-    try:
-        app.run()
-    finally:
-        sys.setswitchinterval(previous)
+    app.run()
