@@ -54,7 +54,7 @@ _APP_OPTIONS = [
     click.option("--seed", type=int, help="Override the preset's data and model seeds."),
     click.option("--epochs", type=int, help="Override the preset's number of epochs."),
     click.option("--refresh", type=click.FloatRange(0.5, 30), default=None,
-                 help="UI updates per second while training (default 4; lower it on slow SSH links)."),
+                 help="UI updates per second while training (default 2; lower it on slow SSH links)."),
     click.option("--play", is_flag=True, help="Start training as soon as the app opens."),
 ]
 
@@ -109,7 +109,7 @@ def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, ref
         click.echo(f"tuinet: the interactive app is not built yet; train headless instead: "
                    f"tuinet train {preset or experiment.name}", err=True)
         sys.exit(0)
-    run_app(experiment, refresh_hz=refresh or 4.0, autostart=play)
+    run_app(experiment, refresh_hz=refresh or 2.0, autostart=play)
 
 
 # ---------------------------------------------------------------------- train

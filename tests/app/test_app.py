@@ -140,9 +140,9 @@ async def test_n_steps_one_batch_and_shift_n_one_epoch(make_test_app):
         assert session.state == "paused" and "epoch 2/5  batch 0/35" in status_text(app)
         assert app.screen.query_one(TrainingPlots).loss_plot.train_losses == session.history["loss"]
         # f: the next refresh rate, handed to the session's event throttle
-        assert app.refresh_hz == 4.0
+        assert app.refresh_hz == 2.0
         await pilot.press("f")
-        assert app.refresh_hz == 8.0 and session.batch_event_interval == pytest.approx(1 / 8)
+        assert app.refresh_hz == 4.0 and session.batch_event_interval == pytest.approx(1 / 4)
 
 
 async def test_reset_restores_the_initial_weights_and_clears_the_plots(make_test_app):

@@ -66,7 +66,7 @@ class TuinetApp(App):
         Binding("question_mark", "help", "Help", id="help", tooltip="Keys and tips"),
     ]
 
-    def __init__(self, experiment: Experiment, *, refresh_hz: float = 4.0, autostart: bool = False,
+    def __init__(self, experiment: Experiment, *, refresh_hz: float = 2.0, autostart: bool = False,
                  show_timing: bool = True) -> None:
         super().__init__()
         self.show_timing = show_timing  # False for snapshots and screenshots: no clocks or speeds on screen
@@ -350,7 +350,7 @@ class TuinetApp(App):
 
 
 def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = None, epochs: int | None = None,
-             refresh_hz: float = 4.0, autostart: bool = False, show_timing: bool = True) -> TuinetApp:
+             refresh_hz: float = 2.0, autostart: bool = False, show_timing: bool = True) -> TuinetApp:
     """The one factory for the CLI and the tests: a preset name/path (or Experiment) and overrides.
 
     `show_timing=False` hides everything that depends on the clock (samples/s, elapsed and
@@ -363,7 +363,7 @@ def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = N
     return app
 
 
-def run_app(experiment: Experiment, *, refresh_hz: float = 4.0, autostart: bool = False) -> None:
+def run_app(experiment: Experiment, *, refresh_hz: float = 2.0, autostart: bool = False) -> None:
     """Run the app in this terminal (the CLI's entry point)."""
     app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart)
     app.start_session(experiment)
