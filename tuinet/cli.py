@@ -130,7 +130,7 @@ class _Printer:
                 return
             self._header(event.epoch)
             if self.dynamic:
-                elapsed = event.batch * 0 + self._elapsed()
+                elapsed = self._elapsed()
                 line = progress_line(event.batch, event.steps, elapsed, event.logs, final=False, dim=True)
                 sys.stdout.write("\r\x1b[K" + line)
                 sys.stdout.flush()

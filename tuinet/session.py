@@ -351,11 +351,17 @@ class TrainingSession:
                 "scaler_kind": type(p.scaler).__name__ if p.scaler is not None else None}
 
     def _submit(self, command) -> None:
-        if self._running:
+        """Run `command` now if no step is in progress, else queue it for the training thread.
+
+        Never blocks: a caller on the UI thread must not wait for a training run to end.
+        """
+        if self._running or not self._lock.acquire(blocking=False):
             self._commands.put(command)
             return
-        with self._lock:
+        try:
             command()
+        finally:
+            self._lock.release()
 
     def _drain_commands(self) -> None:
         while True:
@@ -379,6 +385,7 @@ class TrainingSession:
             if self.state not in ("diverged", "finished"):
                 self._set_state("paused")
             self._publish_snapshot()
+            self._drain_commands()  # edits that arrived during the step
             return result
 
     def run_epoch(self) -> bool:
@@ -524,14 +531,20 @@ class TrainingSession:
         out.update(self.test_results or self.evaluate_test())
         return out
 
-    def snapshot(self) -> WeightSnapshot:
+    def snapshot(self, timeout: float | None = None) -> WeightSnapshot | None:
         """A consistent copy of every weight and last gradient, taken between batches.
 
         `updates` is the change since the snapshot published before the latest one (the last
-        published interval), so asking again without training gives the same answer.
+        published interval), so asking again without training gives the same answer. With a
+        `timeout` (seconds) a caller that must not wait on a running training thread gets the
+        last published snapshot (possibly None) instead.
         """
-        with self._lock:
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            return self.last_snapshot
+        try:
             return self._make_snapshot(self._update_base)
+        finally:
+            self._lock.release()
 
     def _make_snapshot(self, base: dict | None) -> WeightSnapshot:
         weights, grads, updates = {}, {}, {}

@@ -134,7 +134,7 @@ class WeightsScreen(SessionScreen):
         snap = session.last_snapshot
         view = self.query_one(LayerWeightsView)
         if snap is None:
-            snap = session.snapshot() if session.state != "running" else None
+            snap = session.snapshot(timeout=0.02)
         if snap is not None:
             view.update_snapshot(snap.weights, snap.grads, snap.updates, layer_types=self._layer_types())
         plot = self.query_one(GradientNormPlot)
@@ -304,8 +304,8 @@ class BoundaryScreen(SessionScreen):
                                  ds.num_classes, ds.class_names)
                 widget.set_data(p.x_train, p.y_train, p.x_test, p.y_test)
         snap = session.last_snapshot
-        if snap is None and session.state != "running":
-            snap = session.snapshot()
+        if snap is None:
+            snap = session.snapshot(timeout=0.02)  # never wait on a running training step
         if snap is not None:
             self.query_one(DecisionBoundary).update_snapshot(snap.weights)
             self.query_one(NeuronMaps).update_snapshot(snap.weights)
