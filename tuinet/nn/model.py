@@ -320,6 +320,12 @@ class Sequential:
         if act is not None and type(last).backward_linear is not Layer.backward_linear:
             self._fused = self.loss.logits_twin(act.name)
 
+    def _checked(self, x, y, where: str) -> tuple[np.ndarray, np.ndarray]:
+        """Validate inputs, build/compile-check the model for them, then validate the targets."""
+        x = self._check_x(x, where)
+        self._prepare(x, y, where)
+        return x, self._check_y(y, x, where)
+
     # ------------------------------------------------------------------ steps
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         for layer in self._layers:
@@ -378,9 +384,7 @@ class Sequential:
 
     def train_on_batch(self, x, y, return_dict: bool = False):
         """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
-        x = self._check_x(x, "train_on_batch")
-        self._prepare(x, y, "train_on_batch")
-        y = self._check_y(y, x, "train_on_batch")
+        x, y = self._checked(x, y, "train_on_batch")
         for m in self._train_metrics:
             m.reset_state()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -392,9 +396,7 @@ class Sequential:
         return self._result({"loss": loss, **{m.name: m.result() for m in self._train_metrics}}, return_dict)
 
     def test_on_batch(self, x, y, return_dict: bool = False):
-        x = self._check_x(x, "test_on_batch")
-        self._prepare(x, y, "test_on_batch")
-        y = self._check_y(y, x, "test_on_batch")
+        x, y = self._checked(x, y, "test_on_batch")
         out = self._forward(x, False)
         loss, _ = self._loss_and_grad(y, out, False)
         for m in self._eval_metrics:
@@ -428,9 +430,7 @@ class Sequential:
     def make_train_loop(self, x, y, *, batch_size: int = 32, shuffle: bool = True, validation_data=None,
                         where: str = "train") -> "TrainLoop":
         """Check the data against the model and return a batch-by-batch `TrainLoop` over it."""
-        x = self._check_x(x, where)
-        self._prepare(x, y, where)
-        y = self._check_y(y, x, where)
+        x, y = self._checked(x, y, where)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) < 2:
@@ -533,9 +533,7 @@ class Sequential:
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ConfigError(f"evaluate: batch_size must be a positive integer, got {batch_size!r}")
-        x = self._check_x(x, "evaluate")
-        self._prepare(x, y, "evaluate")
-        y = self._check_y(y, x, "evaluate")
+        x, y = self._checked(x, y, "evaluate")
         start = time.perf_counter()
         logs = self._evaluate_arrays(x, y, batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)

@@ -62,6 +62,27 @@ def _step(step) -> float:
     return float(step)
 
 
+def _init_step_decay(sched, initial_learning_rate, decay_steps, decay_rate, staircase, name) -> None:
+    """The arguments ExponentialDecay and InverseTimeDecay share, validated."""
+    owner = type(sched).__name__
+    sched.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
+    sched.decay_steps = _number(owner, "decay_steps", decay_steps, positive=True)
+    sched.decay_rate = _number(owner, "decay_rate", decay_rate)
+    sched.staircase = bool(staircase)
+    sched.name = name
+
+
+def _progress(sched, step) -> float:
+    """`step / decay_steps`, floored with `staircase`."""
+    p = _step(step) / sched.decay_steps
+    return math.floor(p) if sched.staircase else p
+
+
+def _step_decay_config(sched) -> dict:
+    return {"initial_learning_rate": sched.initial_learning_rate, "decay_steps": sched.decay_steps,
+            "decay_rate": sched.decay_rate, "staircase": sched.staircase, "name": sched.name}
+
+
 class ExponentialDecay(LearningRateSchedule):
     """`initial_learning_rate * decay_rate ** (step / decay_steps)`.
 
@@ -70,22 +91,13 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str = "ExponentialDecay") -> None:
-        owner = type(self).__name__
-        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _number(owner, "decay_steps", decay_steps, positive=True)
-        self.decay_rate = _number(owner, "decay_rate", decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name
+        _init_step_decay(self, initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step) -> float:
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate * self.decay_rate ** p)
+        return float(self.initial_learning_rate * self.decay_rate ** _progress(self, step))
 
     def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return _step_decay_config(self)
 
 
 class InverseTimeDecay(LearningRateSchedule):
@@ -93,22 +105,13 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str = "InverseTimeDecay") -> None:
-        owner = type(self).__name__
-        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _number(owner, "decay_steps", decay_steps, positive=True)
-        self.decay_rate = _number(owner, "decay_rate", decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name
+        _init_step_decay(self, initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step) -> float:
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate / (1.0 + self.decay_rate * p))
+        return float(self.initial_learning_rate / (1.0 + self.decay_rate * _progress(self, step)))
 
     def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return _step_decay_config(self)
 
 
 class PolynomialDecay(LearningRateSchedule):

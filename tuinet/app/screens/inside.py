@@ -56,13 +56,7 @@ class SessionScreen(Screen):
         if session is None:
             return
         status = self.query_one(StatusBar)
-        status.show_timing = self.app.show_timing
-        status.state = session.state
-        status.epochs, status.epoch, status.steps = session.epochs, session.epoch, session.steps_per_epoch
-        status.batch = session.batch
-        status.train_samples = len(session.prepared.x_train)
-        status.learning_rate = float(session.model.optimizer.learning_rate)
-        status.elapsed = self.app.elapsed()
+        status.show_session(session, elapsed=self.app.elapsed(), show_timing=self.app.show_timing)
 
     @on(m.BatchProgress)
     def _status_batch(self, message: m.BatchProgress) -> None:

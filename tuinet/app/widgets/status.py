@@ -83,6 +83,17 @@ class StatusBar(Widget):
             text.append(f"  │ {self.message}")
         return text
 
+    def show_session(self, session, *, elapsed: float, show_timing: bool = True) -> None:
+        """Take every field from a session's current state (after mount, reset or a view switch)."""
+        with self.app.batch_update():
+            self.show_timing = show_timing
+            self.state = session.state
+            self.epochs, self.epoch, self.steps = session.epochs, session.epoch, session.steps_per_epoch
+            self.batch = session.batch
+            self.train_samples = len(session.prepared.x_train)
+            self.learning_rate = float(session.model.optimizer.learning_rate)
+            self.elapsed = elapsed
+
     def watch_state(self, old: str, new: str) -> None:
         self.remove_class(f"-{old}")
         self.add_class(f"-{new}")
