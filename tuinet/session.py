@@ -209,6 +209,7 @@ class TrainingSession:
         with self._losses_lock:
             self.batch_losses.clear()
         self.test_results = {}
+        self.batches_done = 0       # batches trained since this model was built (the losses' index)
         self._epoch_start = None
         self._epoch_samples = 0
         self._last_batch_event = -math.inf  # time of the last BatchEnded (throttled, across epochs)
@@ -270,6 +271,11 @@ class TrainingSession:
         current model untouched; while running it is reported as a `Failed` event.
         """
         self._submit(lambda: self._apply(experiment))
+
+    def replace_experiment(self, experiment: Experiment) -> None:
+        """Record a change that needs no rebuild (a learning rate already set live), so that a
+        later reset or apply starts from it."""
+        self.experiment = experiment
 
     def reset(self) -> None:
         """Re-initialise the weights, optimizer and history from the seed."""
@@ -462,6 +468,7 @@ class TrainingSession:
         self._epoch_samples += n
         with self._losses_lock:
             self.batch_losses.append(loss)
+            self.batches_done += 1
         now = time.perf_counter()
         elapsed = max(now - self._epoch_start, 1e-9)
         if force_event or now - self._last_batch_event >= self.batch_event_interval:

@@ -29,11 +29,13 @@ BATCH_PACE = 0.01  # seconds the `paced` fixture adds after each batch
 
 @pytest.fixture
 def make_test_app() -> Callable[..., TuinetApp]:
-    """A factory: `make_test_app("xor", seed=0, epochs=3)`; timing hidden, autostart off."""
+    """A factory: `make_test_app("xor", seed=0, epochs=3)`; timing hidden, autostart off, training
+    in a thread (tests/app/test_process.py covers `training="process"`, what `tuinet` runs)."""
 
     def factory(preset="xor", **kwargs) -> TuinetApp:
         kwargs.setdefault("show_timing", False)
         kwargs.setdefault("seed", 0)
+        kwargs.setdefault("training", "thread")
         return make_app(preset, **kwargs)
 
     return factory

@@ -67,8 +67,11 @@ class TuinetApp(App):
     ]
 
     def __init__(self, experiment: Experiment, *, refresh_hz: float = 2.0, autostart: bool = False,
-                 show_timing: bool = True) -> None:
+                 show_timing: bool = True, training: str = "process") -> None:
         super().__init__()
+        if training not in ("process", "thread"):
+            raise ValueError(f'training: expected "process" or "thread", got {training!r}')
+        self.training = training  # where the session trains: a child process, or a thread of this one
         self.show_timing = show_timing  # False for snapshots and screenshots: no clocks or speeds on screen
         self.experiment = experiment
         self.refresh_hz = float(refresh_hz)
@@ -88,11 +91,18 @@ class TuinetApp(App):
     def start_session(self, experiment: Experiment) -> TrainingSession:
         """Create the session for `experiment` (replacing any current one, which is stopped)."""
         old = self.session
+        cls = TrainingSession
+        if self.training == "process":
+            from tuinet.remote import ProcessSession as cls
+        holder = []
+        session = cls(experiment, sink=lambda event: self._dispatch(event, holder[0]),
+                      batch_event_interval=1 / self.refresh_hz, snapshot_interval=max(0.5, 2 / self.refresh_hz),
+                      track_confusion=True)
+        holder.append(session)
         if old is not None:
             old.stop()
-        session = TrainingSession(experiment, batch_event_interval=1 / self.refresh_hz,
-                                  snapshot_interval=max(0.5, 2 / self.refresh_hz), track_confusion=True)
-        session.sink = lambda event, s=session: self._dispatch(event, s)
+            if hasattr(old, "close"):
+                old.close(timeout=0.3)
         self.session, self.experiment = session, experiment
         self.run_elapsed, self.run_started = 0.0, None
         self.last_confusion = None
@@ -330,6 +340,11 @@ class TuinetApp(App):
             self.session.stop()
         self.exit()
 
+    def on_unmount(self) -> None:
+        """End a training process with the app (it would also end on its own when the pipe closes)."""
+        if self.session is not None and hasattr(self.session, "close"):
+            self.session.close(timeout=0.3)
+
     def action_help(self) -> None:
         from tuinet.app.screens.dialogs import HelpScreen
 
@@ -350,15 +365,21 @@ class TuinetApp(App):
 
 
 def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = None, epochs: int | None = None,
-             refresh_hz: float = 2.0, autostart: bool = False, show_timing: bool = True) -> TuinetApp:
+             refresh_hz: float = 2.0, autostart: bool = False, show_timing: bool = True,
+             training: str = "process") -> TuinetApp:
     """The one factory for the CLI and the tests: a preset name/path (or Experiment) and overrides.
+
+    `training="process"` (the default, what `tuinet` runs) trains in a child process, so the UI
+    and training never compete for one interpreter; `"thread"` trains in a thread of this
+    process (the tests' default: quicker to start, and training code can be patched).
 
     `show_timing=False` hides everything that depends on the clock (samples/s, elapsed and
     remaining time, ms/step), so that snapshot tests and screenshots are repeatable.
     """
     experiment = preset if isinstance(preset, Experiment) else load_preset(preset)
     experiment = experiment.with_overrides(seed=seed, epochs=epochs)
-    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart, show_timing=show_timing)
+    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart, show_timing=show_timing,
+                    training=training)
     app.start_session(experiment)
     return app
 

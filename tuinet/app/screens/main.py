@@ -329,8 +329,8 @@ class MainScreen(Screen):
             except TuinetError as exc:
                 self.notify(str(exc), severity="error")
                 return
-            session.experiment = exp.replace(train=dataclasses.replace(exp.train,
-                                                                       learning_rate=message.train.learning_rate))
+            session.replace_experiment(exp.replace(train=dataclasses.replace(
+                exp.train, learning_rate=message.train.learning_rate)))
             self.query_one(StatusBar).learning_rate = message.train.learning_rate
             self.notify(f"Learning rate {message.train.learning_rate:g} from the next batch", timeout=3)
             return

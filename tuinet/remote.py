@@ -1,0 +1,498 @@
+"""`ProcessSession`: a `TrainingSession` whose training runs in a child process.
+
+Why a process: the app's UI (Textual, plotext) and a training thread in one process share one
+GIL. Small networks spend most of a step in the interpreter, so every millisecond the UI
+draws is a millisecond training waits, and every key press waits for the training thread to
+give the GIL back. Measured on two cores with the thread: the app trained at 0.45-0.77 of
+headless speed and a key press took 70-88 ms (p95) to show. In a child process training has
+an interpreter of its own, and the UI has the other.
+
+The parent keeps a *mirror*: a `TrainingSession` over the same experiment that is never
+trained. It answers what the screens ask synchronously (the experiment, the prepared data,
+the model's layers and summary, validation of an edit) and is kept in step by the child's
+events: history, per-batch losses, epoch and batch counters, state, the last weight
+snapshot, test results. Every event reaches the `sink` in the child's order, from a reader
+thread, exactly as the threaded session would deliver it.
+
+Protocol (a `multiprocessing` pipe; both ends are this module, nothing is read from disk):
+  parent -> child   (seq, command, argument)
+      "run" until_epoch | "batch" | "epoch"   train on the child's main thread; answered ("done", seq, result)
+      "pause" | "stop"                         flags the running loop checks between batches
+      "lr" value | "experiment" exp | "intervals" (batch, snapshot) | "apply" exp | "reset"
+      "save" path | "load" path                answered ("future", seq, ok, value or exception)
+      "close"                                  the child finishes its step and exits
+  child -> parent
+      ("event", event, new_losses, counters)   counters: epoch, batch, batches_done, last_message
+      ("done", seq, result) | ("future", seq, ok, payload) | ("fatal", traceback text)
+
+The child exits when the pipe closes, so a parent that dies leaves nothing behind; it
+ignores SIGINT (the terminal's Ctrl+C belongs to the app) and never writes to the terminal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import signal
+import threading
+import traceback
+from concurrent.futures import Future
+
+from tuinet import session as s
+from tuinet.errors import ConfigError, TuinetError
+from tuinet.presets import Experiment
+
+_TRAINING_COMMANDS = ("run", "batch", "epoch")
+
+
+class ProcessSession(s.TrainingSession):
+    """The same interface as `TrainingSession`; training happens in a child process.
+
+    `run()`, `step_batch()` and `run_epoch()` block their caller (a worker thread) until the
+    child has finished, like the threaded session; everything else returns at once. `close()`
+    ends the child (the app calls it on quit and when it opens another preset).
+    """
+
+    def __init__(self, experiment: Experiment, *, sink=None, batch_event_interval: float = 0.1,
+                 snapshot_interval: float = 0.5, track_confusion: bool = False) -> None:
+        self._conn = None
+        self._closed = self._closed_by_us = False
+        self._intervals = [batch_event_interval, snapshot_interval]
+        super().__init__(experiment, sink=sink, batch_event_interval=batch_event_interval,
+                         snapshot_interval=snapshot_interval, track_confusion=track_confusion)
+        self._remote_epoch = self._remote_batch = 0
+        self._remote_batches = 0
+        self.last_snapshot = self._make_snapshot(None)  # the initial weights, as the child has them
+        self._seq = itertools.count(1)
+        self._send_lock = threading.Lock()
+        self._waiting: dict[int, object] = {}   # seq -> threading.Event (with .result) or Future
+        self._track_confusion = track_confusion
+        self._start_child(experiment)
+
+    # -- the child ----------------------------------------------------------------------------
+    def _start_child(self, experiment: Experiment) -> None:
+        """Start `python -c "...; _child_entry(FD)"` on one end of a socket pair.
+
+        A plain interpreter rather than multiprocessing's spawn, which re-runs the parent's
+        main script (a user's script without an `if __name__ == "__main__"` guard would start
+        itself again); and never fork, since the parent runs threads.
+        """
+        import socket
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+
+        parent_sock, child_sock = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        fd = child_sock.fileno()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", f"from tuinet.remote import _child_entry; _child_entry({fd})"],
+                pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env, close_fds=True)
+        finally:
+            child_sock.close()
+        self._conn = Connection(parent_sock.detach())
+        self._closed = False
+        self._conn.send((experiment, tuple(self._intervals), self._track_confusion))
+        self._reader = threading.Thread(target=self._read_loop, name="tuinet-session-reader", daemon=True)
+        self._reader.start()
+
+    def _send(self, command: str, argument=None) -> int:
+        seq = next(self._seq)
+        if self._closed:
+            raise TuinetError("the training process has ended: open the preset again")
+        with self._send_lock:
+            try:
+                self._conn.send((seq, command, argument))
+            except (OSError, EOFError, BrokenPipeError):
+                raise TuinetError("the training process has ended: open the preset again") from None
+        return seq
+
+    def _read_loop(self) -> None:
+        conn = self._conn
+        try:
+            while True:
+                message = conn.recv()
+                kind = message[0]
+                if kind == "event":
+                    self._on_event(*message[1:])
+                elif kind == "done":
+                    waiter = self._waiting.pop(message[1], None)
+                    if waiter is not None:
+                        waiter.result = message[2]
+                        waiter.set()
+                elif kind == "future":
+                    fut = self._waiting.pop(message[1], None)
+                    if fut is not None:
+                        if message[2]:
+                            fut.set_result(message[3])
+                        else:
+                            fut.set_exception(message[3])
+                elif kind == "fatal":
+                    self._child_failed(f"the training process failed: {message[1].strip().splitlines()[-1]}",
+                                       message[1])
+                    return
+        except (EOFError, OSError):
+            if not self._closed:
+                code = self._process.poll()
+                self._child_failed(f"the training process ended unexpectedly (exit code {code})")
+        finally:
+            self._closed = True
+            for waiter in list(self._waiting.values()):
+                if isinstance(waiter, Future):
+                    if not waiter.done():
+                        waiter.set_exception(TuinetError("the training process has ended"))
+                else:
+                    waiter.result = False
+                    waiter.set()
+            self._waiting.clear()
+
+    def _child_failed(self, message: str, details: str = "") -> None:
+        self.last_message = message
+        if self.state != "failed":
+            self.state = "failed"
+            self.sink(s.StateChanged("failed"))
+        self.sink(s.Failed(message, details))
+
+    def _on_event(self, event, losses, counters) -> None:
+        """Bring the mirror up to date with one child event, then hand the event on."""
+        epoch, batch, batches_done, last_message, experiment = counters
+        if isinstance(event, s.SessionReady):  # rebuilt in the child (apply, reset, load)
+            if experiment is not None and experiment != self.experiment:
+                super()._apply(experiment)  # a loaded model: its architecture
+            self.history = {}
+            self.test_results = {}
+            with self._losses_lock:
+                self.batch_losses.clear()
+        if losses:
+            with self._losses_lock:
+                self.batch_losses.extend(losses)
+        self._remote_epoch, self._remote_batch, self._remote_batches = epoch, batch, batches_done
+        self.last_message = last_message
+        if isinstance(event, s.StateChanged):
+            self.state = event.state
+        elif isinstance(event, s.EpochEnded):
+            for k, v in event.logs.items():
+                self.history.setdefault(k, []).append(v)
+        elif isinstance(event, s.WeightSnapshot):
+            self.last_snapshot = event
+        elif isinstance(event, s.Finished):
+            self.test_results = dict(event.test)
+        self.sink(event)
+
+    def close(self, timeout: float = 1.0) -> None:
+        """End the child (after its current batch); kill it if it does not go within `timeout`."""
+        if self._conn is None:
+            return
+        if not self._closed:
+            try:
+                self._send("close")
+            except TuinetError:
+                pass
+        self._closed = True
+        self._closed_by_us = True
+        try:
+            self._process.wait(timeout)
+        except Exception:  # subprocess.TimeoutExpired: it is inside a long step
+            self._process.kill()
+            self._process.wait(1.0)
+        self._conn.close()
+
+    # -- what the parent's mirror must not do by itself -----------------------------------------
+    def _emit(self, event) -> None:
+        """Events come from the child only; the mirror's own (when it rebuilds) are dropped."""
+
+    def _set_state(self, state: str) -> None:
+        """The state is the child's."""
+
+    def replace_experiment(self, experiment: Experiment) -> None:
+        self.experiment = experiment
+        self._send("experiment", experiment)
+
+    @property
+    def batch_event_interval(self) -> float:
+        return self._intervals[0]
+
+    @batch_event_interval.setter
+    def batch_event_interval(self, value: float) -> None:
+        self._intervals[0] = value
+        if self._conn is not None and not self._closed:
+            self._send("intervals", tuple(self._intervals))
+
+    @property
+    def snapshot_interval(self) -> float:
+        return self._intervals[1]
+
+    @snapshot_interval.setter
+    def snapshot_interval(self, value: float) -> None:
+        self._intervals[1] = value
+        if self._conn is not None and not self._closed:
+            self._send("intervals", tuple(self._intervals))
+
+    # -- counters as the child last reported them ---------------------------------------------
+    @property
+    def epoch(self) -> int:
+        return self._remote_epoch
+
+    @property
+    def batch(self) -> int:
+        return self._remote_batch
+
+    @property
+    def finished(self) -> bool:
+        return self._remote_epoch >= self.epochs
+
+    # -- control ------------------------------------------------------------------------------
+    def pause(self) -> None:
+        if not self._closed:
+            self._send("pause")
+
+    def stop(self) -> None:
+        if not self._closed:
+            self._send("stop")
+
+    def set_learning_rate(self, lr: float) -> None:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr == lr or lr <= 0 or lr == float("inf"):
+            raise ConfigError(f"learning rate: expected a positive number, got {lr!r}")
+        self.model.optimizer.learning_rate = float(lr)  # what the status bar reads
+        self._send("lr", float(lr))
+
+    def apply(self, experiment: Experiment) -> None:
+        """Validate in the mirror at once (an edit that does not fit raises here and changes
+        nothing), then rebuild in the child between two of its steps."""
+        super()._apply(experiment)
+        self._remote_epoch = self._remote_batch = 0
+        if not self._restart_if_gone(experiment):
+            self._send("apply", experiment)
+
+    def reset(self) -> None:
+        if self._restart_if_gone(self.experiment):
+            return
+        self._send("reset")
+
+    def _restart_if_gone(self, experiment: Experiment) -> bool:
+        """After the child died (not after `close()`), start a fresh one from `experiment`."""
+        if not self._closed or self._closed_by_us or self._process.poll() is None:
+            return False
+        if self._conn is not None:
+            self._conn.close()
+        self._remote_epoch = self._remote_batch = self._remote_batches = 0
+        self.history, self.test_results = {}, {}
+        with self._losses_lock:
+            self.batch_losses.clear()
+        self._start_child(experiment)
+        self.state = "ready"
+        self.sink(s.StateChanged("ready"))
+        self.sink(self.ready_event())
+        return True
+
+    def save_model(self, path) -> Future:
+        return self._future("save", str(path))
+
+    def load_weights_from(self, path) -> Future:
+        return self._future("load", str(path))
+
+    def _future(self, command: str, argument) -> Future:
+        fut: Future = Future()
+        try:
+            seq = next(self._seq)
+            self._waiting[seq] = fut
+            with self._send_lock:
+                self._conn.send((seq, command, argument))
+        except (OSError, EOFError, ValueError):
+            self._waiting.pop(seq, None)
+            fut.set_exception(TuinetError("the training process has ended: open the preset again"))
+        return fut
+
+    # -- training (blocks the calling worker thread until the child is done) -------------------
+    def _train(self, command: str, argument=None) -> bool:
+        waiter = threading.Event()
+        waiter.result = False
+        seq = next(self._seq)
+        self._waiting[seq] = waiter
+        try:
+            with self._send_lock:
+                self._conn.send((seq, command, argument))
+        except (OSError, EOFError, ValueError):
+            self._waiting.pop(seq, None)
+            return False
+        while not waiter.wait(0.25):
+            if self._closed:  # the reader has ended: no answer will come
+                break
+        return bool(waiter.result)
+
+    def run(self, until_epoch: int | None = None) -> bool:
+        return self._train("run", until_epoch)
+
+    def run_epoch(self) -> bool:
+        return self._train("epoch")
+
+    def step_batch(self) -> bool:
+        return self._train("batch")
+
+    # -- answers that need the trained weights ------------------------------------------------
+    def _sync_weights(self) -> None:
+        """Give the mirror the weights of the last snapshot (when they fit its model)."""
+        snap = self.last_snapshot
+        if snap is None:
+            return
+        try:
+            for layer in self.model.layers:
+                for name in layer.weight_names:
+                    w = snap.weights.get(f"{layer.name}/{name}")
+                    if w is not None and w.shape == layer.weight(name).shape:
+                        layer.weight(name)[...] = w
+        except Exception:  # pragma: no cover - a snapshot of another model: keep the mirror's
+            pass
+
+    def evaluate_test(self) -> dict:
+        self._sync_weights()
+        return super().evaluate_test()
+
+    def confusion_matrix(self):
+        self._sync_weights()
+        return super().confusion_matrix()
+
+    def snapshot(self, timeout: float | None = None):
+        """The child's last published snapshot (it publishes after every step and run)."""
+        return self.last_snapshot
+
+
+# ------------------------------------------------------------------------------- the child side
+def _child_entry(fd: int) -> None:
+    """The training process: a `TrainingSession` driven by the parent's commands over `fd`."""
+    from multiprocessing.connection import Connection
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the app's, not ours
+    conn = Connection(fd)
+    send_lock = threading.Lock()
+
+    def send(message) -> None:
+        with send_lock:
+            conn.send(message)
+
+    try:
+        experiment, intervals, track_confusion = conn.recv()
+        _serve(conn, send, experiment, intervals, track_confusion)
+    except (EOFError, OSError):
+        pass  # the parent has gone
+    except BaseException:  # noqa: BLE001 - reported to the parent, then exit
+        try:
+            send(("fatal", traceback.format_exc()))
+        except Exception:
+            pass
+    finally:
+        os._exit(0)  # no atexit handlers, no waiting on the reader thread
+
+
+def _serve(conn, send, experiment, intervals, track_confusion) -> None:
+    sent = [0]  # batches_done already sent with an event
+
+    def sink(event) -> None:
+        session_ = session_holder[0]
+        if session_ is None:
+            return
+        done = session_.batches_done
+        if done < sent[0]:
+            sent[0] = 0
+        new = done - sent[0]
+        losses = list(session_.batch_losses)[-new:] if new else []
+        sent[0] = done
+        experiment_ = session_.experiment if isinstance(event, s.SessionReady) else None
+        send(("event", event, losses, (session_.epoch, session_.batch, done, session_.last_message, experiment_)))
+
+    session_holder = [None]
+    session = s.TrainingSession(experiment, sink=sink, batch_event_interval=intervals[0],
+                                snapshot_interval=intervals[1], track_confusion=track_confusion)
+    session_holder[0] = session
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    last_pause = [0]
+
+    def reply_future(seq, fut: Future) -> None:
+        def done(f) -> None:
+            exc = f.exception()
+            if exc is None:
+                send(("future", seq, True, f.result()))
+                return
+            try:
+                import pickle
+
+                pickle.loads(pickle.dumps(exc))
+            except Exception:
+                exc = TuinetError(str(exc))
+            send(("future", seq, False, exc))
+        fut.add_done_callback(done)
+
+    def read() -> None:
+        try:
+            while True:
+                seq, command, argument = conn.recv()
+                try:
+                    if handle(seq, command, argument):
+                        break
+                except TuinetError as exc:
+                    session.last_message = str(exc)
+                    session._emit(s.Failed(str(exc)))
+        except (EOFError, OSError):
+            pass
+        session.stop()
+        jobs.put(None)
+
+    def handle(seq, command, argument) -> bool:
+        if command in _TRAINING_COMMANDS:
+            jobs.put((seq, command, argument))
+        elif command == "pause":
+            last_pause[0] = seq
+            session.pause()
+        elif command == "stop":
+            last_pause[0] = seq
+            session.stop()
+        elif command == "close":
+            return True
+        elif command == "lr":
+            session.set_learning_rate(argument)
+        elif command == "experiment":
+            session._submit(lambda exp=argument: setattr(session, "experiment", exp))
+        elif command == "intervals":
+            session.batch_event_interval, session.snapshot_interval = argument
+        elif command == "apply":
+            session._submit(lambda exp=argument: _apply_reported(session, exp))
+        elif command == "reset":
+            session.reset()
+        elif command == "save":
+            reply_future(seq, session.save_model(argument))
+        elif command == "load":
+            reply_future(seq, session.load_weights_from(argument))
+        return False
+
+    reader = threading.Thread(target=read, name="tuinet-commands", daemon=True)
+    reader.start()
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        seq, command, argument = job
+        result = False
+        if last_pause[0] < seq:  # a pause sent after this command cancels it
+            try:
+                if command == "run":
+                    result = session.run(until_epoch=argument)
+                elif command == "epoch":
+                    result = session.run_epoch()
+                else:
+                    result = session.step_batch()
+            except Exception:  # reported as a Failed event by the session; keep serving
+                result = False
+        send(("done", seq, result))
+
+
+def _apply_reported(session: s.TrainingSession, experiment: Experiment) -> None:
+    """Apply in the child; the parent validated the same edit, so a failure here is reported."""
+    try:
+        session._apply(experiment)
+    except TuinetError as exc:
+        session.last_message = str(exc)
+        session._emit(s.Failed(str(exc)))
