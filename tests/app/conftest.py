@@ -66,7 +66,7 @@ def unthrottle(app: App) -> None:
         plots.min_interval = 0
     for plot in app.screen.query(SeriesPlot):
         plot.min_interval = 0
-        plot.refresh()
+        plot.redraw()
 
 
 def no_cursor_blink(app: App) -> None:

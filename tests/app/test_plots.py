@@ -391,3 +391,86 @@ async def test_series_colours_follow_the_theme():
             await pilot.pause()
             primary = Color.parse(app.theme_variables["primary"])
             assert line_colours() == {primary.rgb}
+
+
+# ---------------------------------------------------------------------- redraws take turns
+class TwoTabApp(App):
+    """Three plots on one tab and nothing on the other, like the main screen at 80x24."""
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Static, TabbedContent, TabPane
+
+        with TabbedContent():
+            with TabPane("Plots", id="plots"):
+                yield LossPlot(min_interval=0.2, id="a")
+                yield LossPlot(min_interval=0.2, id="b")
+                yield LossPlot(min_interval=0.2, id="c")
+            with TabPane("Other", id="other"):
+                yield Static("other tab")
+
+
+def test_redraw_slots_are_spaced_and_wait_for_a_key_press():
+    from tuinet.app.widgets.plots import REDRAW_SPACING, redraw_slot
+
+    class FakeApp:
+        input_quiet_until = -1.0
+
+    app = FakeApp()
+    assert redraw_slot(app, 10.0) == 10.0
+    assert redraw_slot(app, 10.0) == pytest.approx(10.0 + REDRAW_SPACING)  # the next one waits its turn
+    assert redraw_slot(app, 20.0) == 20.0  # a later one needs no wait
+    app.input_quiet_until = 30.5
+    assert redraw_slot(app, 30.0) == 30.5  # nothing redraws just after a key press
+
+
+async def test_plots_changed_together_redraw_one_after_another():
+    from tuinet.app.widgets.plots import REDRAW_SPACING
+
+    app = TwoTabApp()
+    async with app.run_test(size=(80, 40)) as pilot:
+        plots = [app.query_one(f"#{i}", LossPlot) for i in "abc"]
+        await asyncio.sleep(0.3)
+        drawn: dict[str, float] = {}
+        for plot in plots:
+            original = plot._render_figure
+
+            def timed(plot=plot, original=original):
+                drawn[plot.id] = asyncio.get_running_loop().time()
+                return original()
+
+            plot._render_figure = timed
+        for plot in plots:
+            plot.add_epoch(0, CLASSIFICATION[0])
+        await asyncio.sleep(3 * REDRAW_SPACING + 0.2)
+        await pilot.pause()
+        assert sorted(drawn) == ["a", "b", "c"]
+        times = sorted(drawn.values())
+        assert all(b - a >= REDRAW_SPACING * 0.9 for a, b in zip(times, times[1:]))
+
+
+async def test_a_hidden_plot_keeps_its_figure_until_shown_then_redraws_in_turn():
+    app = TwoTabApp()
+    async with app.run_test(size=(80, 40)) as pilot:
+        plot = app.query_one("#a", LossPlot)
+        plot.add_epoch(0, CLASSIFICATION[0])
+        await asyncio.sleep(0.3)
+        await pilot.pause()
+        first = text_of(plot)
+        draws = plot.draw_count
+        app.query_one("TabbedContent").active = "other"
+        await pilot.pause()
+        plot.add_epoch(1, CLASSIFICATION[1])
+        plot.add_epoch(2, CLASSIFICATION[2])
+        await asyncio.sleep(0.4)
+        await pilot.pause()
+        assert plot.draw_count == draws  # nothing drawn while hidden
+        app.input_quiet_until = asyncio.get_running_loop().time() + 10  # as if a key was just pressed
+        app.query_one("TabbedContent").active = "plots"
+        await pilot.pause()
+        await pilot.pause()
+        assert plot.draw_count == draws and text_of(plot) == first  # shown at once as it was
+        app.input_quiet_until = -1.0
+        plot.redraw()
+        await pilot.pause()
+        assert plot.draw_count == draws + 1 and plot.train_losses == [0.9, 0.6, 0.4]
+        assert text_of(plot) != first

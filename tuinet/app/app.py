@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import collections
 import gc
+import os
 import threading
 import time
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 
@@ -20,6 +21,7 @@ from tuinet.session import TrainingSession
 
 REFRESH_RATES = (1.0, 2.0, 4.0, 8.0)  # UI updates per second while training
 MIN_SIZE = (80, 24)
+KEY_QUIET = 0.15  # seconds after a key press during which plots do not redraw for new data
 
 
 def _screen(module: str, name: str):
@@ -85,7 +87,18 @@ class TuinetApp(App):
         self.run_elapsed = 0.0
         self.last_confusion = None  # (matrix, 1-based epoch) of the current session, for late screens
         self.grad_norms: collections.deque = collections.deque(maxlen=2000)  # (epoch, {layer: norm})
+        self.input_quiet_until = -1.0  # plots put off data-driven redraws until then after a key press
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # No sliding tab underlines or fades: each animation frame is a repaint that costs the
+            # UI time and an SSH link bytes, for nothing a user of this app needs.
+            self.animation_level = "none"
         self._update_subtitle()
+
+    async def on_event(self, event) -> None:
+        if isinstance(event, events.Key):
+            # What a key changes is drawn first; plot redraws wait a moment (see plots.redraw_slot).
+            self.input_quiet_until = time.monotonic() + KEY_QUIET
+        await super().on_event(event)
 
     # -- session ------------------------------------------------------------------------------
     def start_session(self, experiment: Experiment) -> TrainingSession:

@@ -8,6 +8,8 @@ its events and a few cheap, thread-safe accessors, and never waits on a training
 from __future__ import annotations
 
 import dataclasses
+import math
+import time
 
 from textual import on
 from textual.app import ComposeResult
@@ -229,13 +231,20 @@ class MainScreen(Screen):
         status = self.query_one(StatusBar)
         last = pending[-1]
         status.epoch, status.batch = last.epoch + 1, 0
-        self._readout()
+        self._readout(force=self.session.state != "running")
 
     _diagnosis_kind: str | None = None
+    _diagnosis_at = -math.inf
+    DIAGNOSIS_INTERVAL = 2.0  # seconds between two diagnoses while running (each reads the whole history)
 
-    def _readout(self) -> None:
+    def _readout(self, force: bool = True) -> None:
         """Say where the user looks when the run starts to over- or underfit (once per change)."""
         from tuinet.app.diagnosis import fit_diagnosis
+
+        now = time.monotonic()
+        if not force and now - self._diagnosis_at < self.DIAGNOSIS_INTERVAL:
+            return
+        self._diagnosis_at = now
 
         d = fit_diagnosis(self.session.history)
         kind = d.kind if d is not None and d.kind in ("overfitting", "underfitting") else None

@@ -148,6 +148,17 @@ def _int_ticks(first: int, last: int, max_ticks: int) -> list[int]:
     return multiples
 
 
+REDRAW_SPACING = 0.08  # seconds between two data-driven plot redraws, app-wide
+
+
+def redraw_slot(app, earliest: float) -> float:
+    """Book the first redraw time at or after `earliest` (time.monotonic) that keeps data-driven
+    plot redraws `REDRAW_SPACING` apart and clear of the last key press (`app.input_quiet_until`)."""
+    start = max(earliest, getattr(app, "_redraw_slot", -math.inf), getattr(app, "input_quiet_until", -math.inf))
+    app._redraw_slot = start + REDRAW_SPACING
+    return start
+
+
 def _join_runs(strip: Strip) -> Strip:
     """The strip with its mouse-offset meta dropped and touching segments of equal style joined."""
     segments = [
@@ -217,8 +228,32 @@ class SeriesPlot(PlotextPlot):
         self._last_draw = -math.inf
         self._pending: Timer | None = None
         self._title_legend: list[str] = []
+        self._figure: tuple | None = None  # ((size, scale, palette), the last renderable)
+        self._strips: tuple | None = None  # ((that key, crop), the last lines)
+        self._reuse = False  # hidden and shown again, no new data drawn since: reuse the above
 
     def render(self) -> RenderResult:
+        # A tab shown again (hidden widgets have no size, so Textual renders them anew) gets
+        # the figure it last had at this size at once; newer data follows in its redraw turn.
+        key = self._figure_key()
+        if self._reuse and self._figure is not None and key == self._figure[0]:
+            return self._figure[1]
+        figure = self._render_figure()
+        self._figure = (key, figure)
+        return figure
+
+    def _figure_key(self) -> tuple:
+        return (self.size, self.log_scale, tuple(sorted(self._palette().items())))
+
+    def on_hide(self) -> None:
+        self._reuse = True
+
+    def redraw(self) -> None:
+        """Draw the current data now (no throttle, no reuse of the last figure)."""
+        self._reuse = False
+        self.refresh()
+
+    def _render_figure(self) -> RenderResult:
         self.draw_count += 1
         self._dirty = False
         self._last_draw = time.monotonic()
@@ -249,7 +284,12 @@ class SeriesPlot(PlotextPlot):
         # plotext starts a new run for every tick label and gap, and Textual tags each run with
         # its mouse offset; a plot needs neither, and each run costs a full escape sequence on
         # the wire, so runs of equal style are joined (about a third fewer bytes per redraw).
-        return [_join_runs(strip) for strip in super().render_lines(crop)]
+        key = (self._figure_key(), crop)
+        if self._reuse and self._strips is not None and self._strips[0] == key:
+            return list(self._strips[1])
+        strips = [_join_runs(strip) for strip in super().render_lines(crop)]
+        self._strips = (key, strips)
+        return strips
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -275,21 +315,35 @@ class SeriesPlot(PlotextPlot):
         raise NotImplementedError
 
     def _changed(self) -> None:
-        """The data changed: redraw now, or once at the end of the current `min_interval`."""
+        """The data changed: redraw now, or once at the end of the current `min_interval`.
+
+        Data-driven redraws also take turns with every other plot of the app (`redraw_slot`):
+        building a figure takes the UI 10-30 ms, and three of them in one frame would hold a
+        key press back for a tenth of a second.
+        """
         self._dirty = True
         if not self.is_mounted or self._pending is not None:
             return
-        wait = self._last_draw + self.min_interval - time.monotonic()
+        if self.min_interval > 0 and not self.is_on_screen:
+            return  # a hidden tab: shown as last drawn, then redrawn in turn (on_show)
+        now = time.monotonic()
+        wait = self._last_draw + self.min_interval - now
+        if self.min_interval > 0:
+            wait = redraw_slot(self.app, now + max(wait, 0.0)) - now
         if wait <= 0:
             self._last_draw = time.monotonic()  # a draw is due: later changes wait for the next slot
-            self.refresh()
+            self.redraw()
         else:
             self._pending = self.set_timer(wait, self._flush, name="plot-redraw")
 
+    def on_show(self) -> None:
+        if self._dirty:
+            self._changed()
+
     def _flush(self) -> None:
         self._pending = None
-        if self._dirty:
-            self.refresh()
+        if self._dirty and (self.min_interval <= 0 or self.is_on_screen):
+            self.redraw()  # (a hidden plot redraws when shown: on_show)
 
     def _series(self, xs: Sequence[float], ys: Sequence[float], *, label: str, marker: str,
                 color: tuple[int, int, int], joined: bool = True, style: str | None = None) -> int:
