@@ -115,8 +115,8 @@ def notifications(seen: list) -> list[Notification]:
 def events(seen: list, kind: type[m.SessionMessage]) -> list:
     """The distinct session events of one message kind in `seen`, in order.
 
-    A session event reaches the hook several times (posted to the app and to the screen,
-    and bubbled from the screen to the app): the event object is the same, so count it once.
+    A session event reaches the hook several times (posted to the app and to each listening
+    screen): the event object is the same, so count it once.
     """
     out, ids = [], set()
     for message in seen:

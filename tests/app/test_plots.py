@@ -314,6 +314,7 @@ async def test_extreme_values_are_tamed_and_a_plotting_error_is_contained(monkey
             raise ZeroDivisionError("plotext bug")
 
         monkeypatch.setattr(plot.plt, "build", broken_build)
+        monkeypatch.setattr(plot.plt, "_build_matrix", broken_build)
         plot.add_epoch(3, {"loss": 0.4})
         await pilot.pause()
         assert "could not draw these values" in text_of(plot)
@@ -474,3 +475,31 @@ async def test_a_hidden_plot_keeps_its_figure_until_shown_then_redraws_in_turn()
         await pilot.pause()
         assert plot.draw_count == draws + 1 and plot.train_losses == [0.9, 0.6, 0.4]
         assert text_of(plot) != first
+
+
+async def test_the_direct_figure_matches_plotexts_own_ansi_output():
+    """The matrix-to-segments shortcut draws exactly what plotext's escape sequences say."""
+    from rich.text import Text
+
+    plot = LossPlot(min_interval=0)
+    async with PlotApp(plot).run_test(size=(60, 15)) as pilot:
+        for epoch, logs in enumerate(CLASSIFICATION):
+            plot.add_epoch(epoch, logs)
+        await pilot.pause()
+        plot.plt.clear_figure()
+        plot._draw(plot._palette())
+        direct = plot._plotext_figure()
+        ansi = Text.from_ansi(plot.plt.build())
+
+        def cells(renderable) -> list[tuple[str, object]]:
+            out = []
+            for line in TRUECOLOR.render_lines(renderable, TRUECOLOR.options.update_width(60), pad=False):
+                for segment in line:
+                    out.extend((ch, segment.style) for ch in segment.text)
+                out.append(("\n", None))
+            while out and out[-1] == ("\n", None):  # plotext's text ends with a newline; no line follows it
+                out.pop()
+            return out
+
+        assert cells(direct) == cells(ansi)
+        assert any(style is not None and style.color is not None for _, style in cells(direct))

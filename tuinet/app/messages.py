@@ -11,8 +11,9 @@ from __future__ import annotations
 from textual.message import Message
 
 
-class SessionMessage(Message):
-    """Base: carries one frozen event from `tuinet.session`."""
+class SessionMessage(Message, bubble=False):
+    """Base: carries one frozen event from `tuinet.session`. The app posts each event to itself
+    and to every listening screen, so a screen's copy does not bubble up to the app again."""
 
     def __init__(self, event, session=None) -> None:
         super().__init__()

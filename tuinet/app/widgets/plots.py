@@ -27,6 +27,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from rich.align import Align
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.color import Color
@@ -148,6 +149,52 @@ def _int_ticks(first: int, last: int, max_ticks: int) -> list[int]:
     return multiples
 
 
+class _MatrixFigure:
+    """A plotext character matrix as Rich segments: one segment per run of equal colours."""
+
+    _styles: ClassVar[dict[tuple, Style]] = {}
+
+    def __init__(self, lines: list[list[Segment]]) -> None:
+        self.lines = lines
+
+    @classmethod
+    def from_matrix(cls, matrix) -> "_MatrixFigure":
+        lines = []
+        for row in reversed(range(matrix.rows)):
+            markers, fgs, styles, bgs = matrix.marker[row], matrix.fullground[row], matrix.style[row], matrix.background[row]
+            segments: list[Segment] = []
+            start, key = 0, None
+            for col in range(len(markers)):
+                here = (fgs[col], styles[col], bgs[col])
+                if here != key:
+                    if key is not None:
+                        segments.append(Segment("".join(markers[start:col]), cls._style(key)))
+                    start, key = col, here
+            if key is not None:
+                segments.append(Segment("".join(markers[start:]), cls._style(key)))
+            lines.append(segments)
+        return cls(lines)
+
+    @classmethod
+    def _style(cls, key: tuple) -> Style:
+        style = cls._styles.get(key)
+        if style is None:
+            from plotext import _utility
+
+            text = Text.from_ansi(_utility.colors_to_ansi(*key) + "x")
+            style = text.get_style_at_offset(_CONSOLE, 0) if text.spans else Style()
+            cls._styles[key] = style
+        return style
+
+    def __rich_console__(self, console, options):
+        new_line = Segment.line()
+        for line in self.lines:
+            yield from line
+            yield new_line
+
+
+_CONSOLE = __import__("rich.console", fromlist=["Console"]).Console()
+
 REDRAW_SPACING = 0.08  # seconds between two data-driven plot redraws, app-wide
 
 
@@ -242,6 +289,27 @@ class SeriesPlot(PlotextPlot):
         self._figure = (key, figure)
         return figure
 
+    def _plotext_figure(self) -> RenderResult:
+        """`PlotextPlot.render()` without the round trip through ANSI text.
+
+        plotext builds a character matrix, writes it out as one string of escape sequences,
+        and textual-plotext parses that back into a `Text`: for a 120x18 figure the string
+        and the parse cost more than the plot itself. Here the matrix becomes segments
+        directly, one per run of equal colours. Should plotext's internals ever differ, the
+        ordinary path is taken.
+        """
+        width, height = self.size
+        plot = self._plot
+        plot.plotsize(width, height)
+        plot._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue 5)
+        plot.theme(self._get_plotext_theme_name(self.app.theme))
+        try:
+            plot._set_sizes()
+            plot._build_matrix()
+            return _MatrixFigure.from_matrix(plot.monitor.matrix)
+        except (AttributeError, IndexError, TypeError, ValueError):  # pragma: no cover - another plotext
+            return Text.from_ansi(plot.build())
+
     def _figure_key(self) -> tuple:
         return (self.size, self.log_scale, tuple(sorted(self._palette().items())))
 
@@ -270,7 +338,7 @@ class SeriesPlot(PlotextPlot):
             try:
                 self.drawn_points = self._draw(self._palette())
                 plt.title("   ".join([self.plot_title, *self._title_legend]))
-                return super().render()
+                return self._plotext_figure()
             except Exception as error:  # a plotting glitch must not take the app down
                 self.log.error(f"{type(self).__name__} could not draw: {error!r}")
                 message = "could not draw these values"
