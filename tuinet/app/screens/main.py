@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Footer, Header, Static, TabbedContent, TabPane
 
 from tuinet.app import messages as m
 from tuinet.app.widgets.architecture import ArchitecturePane
@@ -383,12 +383,18 @@ class MainScreen(Screen):
             return False  # no tabs side by side: hide the binding
         return True
 
+    _tabbed: TabbedContent | None = None
+
     def _switch_tab(self, step: int) -> None:
-        tabs = self.query(TabbedContent)
-        if not tabs:
-            return
-        tc = tabs.first()
-        ids = [pane.id for pane in tc.query(TabPane)]
+        # A key press should cost as little as possible: the tabs are looked up once per
+        # layout, and their panes are the content switcher's children (no walk of the DOM).
+        tc = self._tabbed
+        if tc is None or not tc.is_attached:
+            tabs = self.query(TabbedContent)
+            if not tabs:
+                return
+            tc = self._tabbed = tabs.first()
+        ids = [pane.id for pane in tc.get_child_by_type(ContentSwitcher).children if isinstance(pane, TabPane)]
         if tc.active in ids:
             tc.active = ids[(ids.index(tc.active) + step) % len(ids)]
 

@@ -492,6 +492,13 @@ class _EpochPlot(SeriesPlot):
         train_key, val_key = self._keys(logs)
         if train_key is None:
             return
+        if epoch == len(self.train_values) and (val_key in logs) == bool(self.val_values or not epoch):
+            # the next epoch (the usual case): append in place, O(1) however long the run
+            self.train_values.append(_as_float(logs.get(train_key)))
+            if val_key in logs:
+                self.val_values.append(_as_float(logs.get(val_key)))
+            self._changed()
+            return
         train = self.train_values[:epoch] + [math.nan] * (epoch - len(self.train_values))
         train.append(_as_float(logs.get(train_key)))
         val: list[float] = []
