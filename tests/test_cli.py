@@ -421,3 +421,24 @@ def test_open_unknown_preset(monkeypatch):
     result, opened = _open(monkeypatch, "spirl")
     assert not opened
     assert_user_error(result, 'unknown preset "spirl" (did you mean "spiral"?)')
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["circle", "--view", "boundary", "--play"], {"view": "boundary", "autostart": True, "refresh_hz": 2.0}),
+    (["--view", "data", "iris"], {"view": "data", "autostart": False, "refresh_hz": 2.0}),
+    (["xor", "--refresh", "1"], {"view": "train", "autostart": False, "refresh_hz": 1.0}),
+])
+def test_open_passes_view_play_and_refresh_to_the_app(monkeypatch, args, expected):
+    import tuinet.app as app_package
+
+    calls = []
+    monkeypatch.setattr(app_package, "run_app", lambda experiment, **kwargs: calls.append(kwargs))
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert calls == [expected]
+
+
+def test_open_with_an_unknown_view_says_which_exist(monkeypatch):
+    result, opened = _open(monkeypatch, "xor", "--view", "weigths")
+    assert not opened and result.exit_code == 2
+    assert "'weigths' is not one of 'train', 'weights', 'boundary', 'data'" in result.output

@@ -56,6 +56,8 @@ _APP_OPTIONS = [
     click.option("--refresh", type=click.FloatRange(0.5, 30), default=None,
                  help="UI updates per second while training (default 2; lower it on slow SSH links)."),
     click.option("--play", is_flag=True, help="Start training as soon as the app opens."),
+    click.option("--view", type=click.Choice(["train", "weights", "boundary", "data"]), default=None,
+                 help="The view the app opens on (default train; keys 1-4 switch views)."),
 ]
 
 
@@ -69,7 +71,7 @@ def _app_options(f):
 @click.version_option(__version__, "-V", "--version", prog_name="tuinet")
 @_app_options
 @click.pass_context
-def main(ctx: click.Context, seed, epochs, refresh, play) -> None:
+def main(ctx: click.Context, seed, epochs, refresh, play, view) -> None:
     """Train neural networks in the terminal and watch them learn.
 
     \b
@@ -77,11 +79,12 @@ def main(ctx: click.Context, seed, epochs, refresh, play) -> None:
       tuinet                      open the app on the default preset (spiral)
       tuinet iris --play          open the app on a shipped preset and start training
       tuinet --refresh 1          fewer screen updates, for slow SSH links
+      tuinet circle --view boundary --play   open on the decision boundary, training
       tuinet train spiral         train headless, Keras-style output
       tuinet presets              list the shipped presets
       python -c "import tuinet"   the engine, as a library
     """
-    ctx.obj = {"seed": seed, "epochs": epochs, "refresh": refresh, "play": play}
+    ctx.obj = {"seed": seed, "epochs": epochs, "refresh": refresh, "play": play, "view": view}
     if ctx.invoked_subcommand is None:
         ctx.invoke(open_app, preset=None)
 
@@ -90,7 +93,8 @@ def main(ctx: click.Context, seed, epochs, refresh, play) -> None:
 @click.argument("preset", required=False)
 @_app_options
 @click.pass_context
-def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, refresh=None, play=False) -> None:
+def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, refresh=None, play=False,
+             view=None) -> None:
     """Open the app on PRESET (a shipped name or a .toml path)."""
     from tuinet.presets import load_preset
 
@@ -99,6 +103,7 @@ def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, ref
     epochs = epochs if epochs is not None else outer.get("epochs")
     refresh = refresh if refresh is not None else outer.get("refresh")
     play = play or outer.get("play", False)
+    view = view or outer.get("view") or "train"
     try:
         experiment = load_preset(preset or "spiral").with_overrides(seed=seed, epochs=epochs)
     except TuinetError as exc:
@@ -109,7 +114,7 @@ def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, ref
         click.echo(f"tuinet: the interactive app is not built yet; train headless instead: "
                    f"tuinet train {preset or experiment.name}", err=True)
         sys.exit(0)
-    run_app(experiment, refresh_hz=refresh or 2.0, autostart=play)
+    run_app(experiment, refresh_hz=refresh or 2.0, autostart=play, view=view)
 
 
 # ---------------------------------------------------------------------- train

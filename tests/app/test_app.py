@@ -679,3 +679,15 @@ async def test_no_color_still_shows_the_state_as_text(make_test_app, paced, monk
         status = app.screen.query_one(StatusBar)
         line = "".join(segment.text for segment in status.render_lines(status.region.reset_offset)[0])
         assert "⏸ paused" in line
+
+
+async def test_the_app_opens_on_the_view_asked_for(make_test_app):
+    from tuinet.app.screens.inside import BoundaryScreen
+
+    app = make_test_app("circle", epochs=2, view="boundary")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, BoundaryScreen) and app.current_mode == "boundary"
+        assert "[3 boundary]" in app.sub_title
+        await pilot.press("1")
+        assert app.current_mode == "train"

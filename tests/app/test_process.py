@@ -104,3 +104,4 @@ async def test_quit_during_training_ends_the_child_within_half_a_second(make_tes
         time.sleep(0.01)
     assert child.poll() is not None, "the training process outlived the app"
     assert app.return_code == 0
+

@@ -69,8 +69,11 @@ class TuinetApp(App):
     ]
 
     def __init__(self, experiment: Experiment, *, refresh_hz: float = 2.0, autostart: bool = False,
-                 show_timing: bool = True, training: str = "process") -> None:
+                 show_timing: bool = True, training: str = "process", view: str = "train") -> None:
         super().__init__()
+        if view not in self.MODE_KEYS:
+            raise ValueError(f"view: expected one of {', '.join(self.MODE_KEYS)}, got {view!r}")
+        self.initial_view = view
         if training not in ("process", "thread"):
             raise ValueError(f'training: expected "process" or "thread", got {training!r}')
         self.training = training  # where the session trains: a child process, or a thread of this one
@@ -244,6 +247,8 @@ class TuinetApp(App):
     def on_mount(self) -> None:
         if self.session is None:
             self.start_session(self.experiment)
+        if self.initial_view != self.DEFAULT_MODE:
+            self.switch_mode(self.initial_view)
         self._update_subtitle()
         # Everything built so far lives as long as the app: keep it out of the collector's
         # full passes, whose 50-80 ms pauses were the slowest key presses.
@@ -379,7 +384,7 @@ class TuinetApp(App):
 
 def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = None, epochs: int | None = None,
              refresh_hz: float = 2.0, autostart: bool = False, show_timing: bool = True,
-             training: str = "process") -> TuinetApp:
+             training: str = "process", view: str = "train") -> TuinetApp:
     """The one factory for the CLI and the tests: a preset name/path (or Experiment) and overrides.
 
     `training="process"` (the default, what `tuinet` runs) trains in a child process, so the UI
@@ -392,13 +397,14 @@ def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = N
     experiment = preset if isinstance(preset, Experiment) else load_preset(preset)
     experiment = experiment.with_overrides(seed=seed, epochs=epochs)
     app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart, show_timing=show_timing,
-                    training=training)
+                    training=training, view=view)
     app.start_session(experiment)
     return app
 
 
-def run_app(experiment: Experiment, *, refresh_hz: float = 2.0, autostart: bool = False) -> None:
+def run_app(experiment: Experiment, *, refresh_hz: float = 2.0, autostart: bool = False,
+            view: str = "train") -> None:
     """Run the app in this terminal (the CLI's entry point)."""
-    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart)
+    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart, view=view)
     app.start_session(experiment)
     app.run()
