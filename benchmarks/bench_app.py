@@ -50,10 +50,14 @@ Figures and targets:
                   training) -- the cost of the tab switch itself.
   bytes/s         spiral training (--epochs 100000 --play) at 120x40, plots tab: bytes read
                   from the master over 10 s, after skipping the first 2 s after the first
-                  "running" frame; at the default refresh (4/s, the target row: <= 25 KB/s)
+                  "running" frame; at the default refresh (2/s, the target row: <= 25 KB/s)
                   and with --refresh 1 (and --refresh 8 with --all-rates). The status bar's
                   share (bytes after cursor moves to row 39) and its repaints per second (how
                   often "running" is written) are printed too.
+  views           each view opened with `--view V` at 160x48 while spiral trains: the
+                  throughput ratio to headless as above (target >= 0.85) and the bytes per
+                  second as above (target <= 40 KB/s; the heatmap is the weights view, the
+                  decision boundary the boundary view).
 """
 
 from __future__ import annotations
@@ -82,7 +86,9 @@ from pathlib import Path
 
 KB = 1000
 BYTES_SIZE = (120, 40)  # terminal of the bytes/s figure
-TARGETS = {"paint": 1.0, "ratio": 0.9, "key_p95": 0.050, "bytes": 25 * KB}
+VIEW_SIZE = (160, 48)  # terminal of the per-view figures (issue 5)
+VIEWS = ("train", "weights", "boundary", "data")
+TARGETS = {"paint": 1.0, "ratio": 0.9, "key_p95": 0.050, "bytes": 25 * KB, "view_ratio": 0.85, "view_bytes": 40 * KB}
 TAB_MARKERS = {  # text that only this tab shows, as written to the terminal
     "Plots": re.compile(rb"batch loss"),
     "Model": re.compile(rb"output shape"),
@@ -401,9 +407,10 @@ def run_headless(tuinet: str, preset: str, epochs: int, timeout: float) -> dict:
     return {"span_s": last - first, "epochs_in_span": epochs - 1, "train_seconds": seconds}
 
 
-def run_in_app(tuinet: str, preset: str, epochs: int, timeout: float) -> dict:
+def run_in_app(tuinet: str, preset: str, epochs: int, timeout: float, size: tuple[int, int] = (120, 40),
+               extra: tuple[str, ...] = ()) -> dict:
     wait_quiet()
-    app = PtyApp([tuinet, preset, "--epochs", str(epochs), "--play"], 120, 40)
+    app = PtyApp([tuinet, preset, "--epochs", str(epochs), "--play", *extra], *size)
     try:
         run = app.wait_for(b"running", timeout=30)
         if run is None:
@@ -420,12 +427,13 @@ def run_in_app(tuinet: str, preset: str, epochs: int, timeout: float) -> dict:
             "status_samples_per_s": float(shown[-1].replace(b",", b"")) if shown else math.nan}
 
 
-def measure_throughput(tuinet: str, preset: str, epochs: int, runs: int) -> dict:
+def measure_throughput(tuinet: str, preset: str, epochs: int, runs: int, size: tuple[int, int] = (120, 40),
+                       extra: tuple[str, ...] = ()) -> dict:
     n = train_size(preset)
     heads, apps = [], []
     for _ in range(runs):  # interleaved, so drift in the machine's speed hits both alike
         heads.append(run_headless(tuinet, preset, epochs, timeout=180))
-        apps.append(run_in_app(tuinet, preset, epochs, timeout=240))
+        apps.append(run_in_app(tuinet, preset, epochs, timeout=240, size=size, extra=extra))
     head = [n * h["epochs_in_span"] / h["span_s"] for h in heads]
     head_train = [n * epochs / h["train_seconds"] for h in heads]
     app = [n * a["epochs_in_span"] / a["span_s"] for a in apps]
@@ -500,14 +508,16 @@ def measure_keys(tuinet: str, cols: int, rows: int, presses: int, runs: int, *, 
             "sequence_ms": seq}
 
 
-def measure_bytes(tuinet: str, refresh: float | None, runs: int, skip: float = 2.0, window: float = 10.0) -> dict:
+def measure_bytes(tuinet: str, refresh: float | None, runs: int, skip: float = 2.0, window: float = 10.0,
+                  size: tuple[int, int] = None, extra: tuple[str, ...] = ()) -> dict:
+    size = size or BYTES_SIZE
     rates, status_rates, status_paints = [], [], []
     for _ in range(runs):
-        argv = [tuinet, "spiral", "--epochs", "100000", "--play"]
+        argv = [tuinet, "spiral", "--epochs", "100000", "--play", *extra]
         if refresh is not None:
             argv += ["--refresh", f"{refresh:g}"]
         wait_quiet()
-        app = PtyApp(argv, *BYTES_SIZE)
+        app = PtyApp(argv, *size)
         try:
             if app.wait_for(b"running", timeout=30) is None:
                 raise SystemExit("bytes/s: no 'running' frame")
@@ -522,14 +532,14 @@ def measure_bytes(tuinet: str, refresh: float | None, runs: int, skip: float = 2
             status = 0
             chunks = re.split(rb"\x1b\[(\d+);\d+H", bytes(app.buf[a:b]))
             for i in range(1, len(chunks), 2):
-                if int(chunks[i]) == BYTES_SIZE[1] - 1:
+                if int(chunks[i]) == size[1] - 1:
                     status += len(chunks[i + 1])
             status_rates.append(status / (tb - ta))
             status_paints.append(bytes(app.buf[a:b]).count(b"running") / (tb - ta))
             app.quit()
         finally:
             app.close()
-    return {"refresh": refresh or 4.0, "bytes_per_s": median(rates), "runs": rates,
+    return {"refresh": refresh or 2.0, "bytes_per_s": median(rates), "runs": rates,
             "status_bar_bytes_per_s": median(status_rates), "status_bar_paints_per_s": median(status_paints)}
 
 
@@ -540,8 +550,8 @@ def ok(flag: bool) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="paint,throughput,keys,bytes",
-                        help="comma-separated sections: paint, throughput, keys, bytes")
+    parser.add_argument("--only", default="paint,throughput,keys,bytes,views",
+                        help="comma-separated sections: paint, throughput, keys, bytes, views")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (first paint: 2 more)")
     parser.add_argument("--presses", type=int, default=30, help="key presses per key-latency run")
     parser.add_argument("--workloads", default="spiral:2000,digits-cnn:200",
@@ -562,7 +572,7 @@ def main() -> None:
     if not tuinet:
         parser.error("no tuinet executable found; install the package (pip install -e .) or pass --tuinet")
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = sections - {"paint", "throughput", "keys", "bytes"}
+    unknown = sections - {"paint", "throughput", "keys", "bytes", "views"}
     if unknown:
         parser.error(f"unknown section(s) {sorted(unknown)}")
     runs = 1 if args.quick else args.runs
@@ -636,13 +646,28 @@ def main() -> None:
         for refresh in (None, 1.0, *((8.0,) if args.all_rates else ())):
             r = measure_bytes(tuinet, refresh, runs)
             results["bytes"].append(r)
-            label = "default 4/s" if refresh is None else f"--refresh {refresh:g}"
+            label = "default 2/s" if refresh is None else f"--refresh {refresh:g}"
             target = "<= 25 KB/s" if refresh is None else ""
             verdict = ok(r["bytes_per_s"] <= TARGETS["bytes"]) if refresh is None else ""
             show(f"bytes/s training spiral 120x40, {label}", f"{r['bytes_per_s'] / KB:.1f} KB/s", target, verdict)
             show(f"  of which status bar ({r['status_bar_paints_per_s']:.0f} repaints/s)",
                  f"{r['status_bar_bytes_per_s'] / KB:.1f} KB/s")
         section_done("bytes")
+    if "views" in sections:
+        # Issue 5: each view open (`--view V`) at 160x48 while spiral trains: throughput as a
+        # ratio to headless (interleaved runs), and terminal bytes per second.
+        results["views"] = []
+        preset, epochs = workloads[0]
+        for view in VIEWS:
+            extra = ("--view", view)
+            t = measure_throughput(tuinet, preset, epochs, runs, size=VIEW_SIZE, extra=extra)
+            b = measure_bytes(tuinet, None, runs, size=VIEW_SIZE, extra=extra)
+            results["views"].append({"view": view, "throughput": t, "bytes": b})
+            show(f"view {view}, {VIEW_SIZE[0]}x{VIEW_SIZE[1]}: app / headless ({preset})", f"{t['ratio']:.2f}",
+                 ">= 0.85", ok(t["ratio"] >= TARGETS["view_ratio"]))
+            show(f"  bytes/s training spiral", f"{b['bytes_per_s'] / KB:.1f} KB/s", "<= 40 KB/s",
+                 ok(b["bytes_per_s"] <= TARGETS["view_bytes"]))
+        section_done("views")
     results["quiet_wait"] = {k: QUIET[k] for k in ("waited", "noisy_starts")}
     print(f"\nmeasured in {time.perf_counter() - started:.0f} s (of which {QUIET['waited']:.0f} s waiting for quiet "
           f"CPUs; {QUIET['noisy_starts']} run(s) started on busy CPUs after --quiet-wait)")

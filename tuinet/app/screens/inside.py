@@ -73,12 +73,30 @@ class SessionScreen(Screen):
     def _status_state(self, message: m.SessionStateChanged) -> None:
         if self._current(message):
             self.query_one(StatusBar).state = message.event.state
+            if message.event.state != "running":
+                self._flush_status_epoch()
+
+    _status_epoch_due: int | None = None  # an epoch count waiting for the next status repaint
 
     @on(m.EpochFinished)
     def _status_epoch(self, message: m.EpochFinished) -> None:
-        if self._current(message) and self.is_current:
-            status = self.query_one(StatusBar)
-            status.epoch, status.batch = message.event.epoch + 1, 0
+        """Show the epoch count at the refresh rate, not per epoch: small problems finish a
+        hundred epochs a second, and each repaint of the status line costs the link 300 bytes."""
+        if not (self._current(message) and self.is_current):
+            return
+        waiting = self._status_epoch_due is not None
+        self._status_epoch_due = message.event.epoch + 1
+        if self.session is not None and self.session.state != "running":
+            self._flush_status_epoch()
+        elif not waiting:
+            self.set_timer(1 / self.app.refresh_hz, self._flush_status_epoch)
+
+    def _flush_status_epoch(self) -> None:
+        if self._status_epoch_due is None:
+            return
+        status = self.query_one(StatusBar)
+        status.epoch, status.batch = self._status_epoch_due, 0
+        self._status_epoch_due = None
 
     @on(m.SessionReadyMsg)
     def _status_ready(self, message: m.SessionReadyMsg) -> None:
