@@ -105,3 +105,27 @@ async def test_quit_during_training_ends_the_child_within_half_a_second(make_tes
     assert child.poll() is not None, "the training process outlived the app"
     assert app.return_code == 0
 
+
+
+async def test_an_inside_view_repaints_the_status_line_at_the_refresh_rate_not_per_epoch(make_test_app):
+    from tuinet.app.widgets.status import StatusBar
+
+    app = make_test_app("spiral", epochs=LONG, refresh_hz=2, training="process", view="weights")
+    seen: list = []
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await started(pilot)
+        status = app.screen.query_one(StatusBar)
+        shown: list[int] = []
+        app.screen.watch(status, "epoch", lambda value: shown.append(value), init=False)
+        await pilot.press("space")
+        await wait_until(pilot, lambda: app.session.epoch >= 5, what="some epochs")
+        shown.clear()
+        epochs_before = len(events(seen, m.EpochFinished))
+        await pilot.pause(1.5)
+        epochs = len(events(seen, m.EpochFinished)) - epochs_before
+        assert epochs > 20, "spiral should finish many epochs a second"
+        assert 1 <= len(shown) <= 5  # about two repaints a second
+        await pilot.press("space")
+        await settle(pilot)
+        await pilot.pause(0.1)
+        assert status.epoch == app.session.epoch  # the last count is shown once paused
