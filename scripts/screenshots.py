@@ -12,8 +12,9 @@ seeded run is repeatable bit for bit on one machine, and the SVG ids are derived
 picture (see `stable_ids`), so running the script twice gives identical files (`--check`
 does that and compares).
 
-The weights view (2) is left out: its gradient-norm history is sampled from the weight
-snapshots the session publishes on a wall-clock interval, so its curve differs run to run.
+The weights view (2) shows a gradient-norm history sampled from the weight snapshots, which
+a running session publishes on a wall-clock interval; so that shot trains epoch by epoch
+(the N key, one snapshot at the end of each epoch, none on the clock) instead of with space.
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ class Shot:
     view: str | None = None  # key of another view after training: "2" weights, "3" boundary, "4" data
     epochs: int | None = None  # None: the preset's own number of epochs
     title: str = "tuinet"
+    by_epoch: bool = False  # train with N (one epoch, one snapshot per press) instead of space
 
 
 SHOTS = [
     Shot("main", "spiral", (160, 48), title="tuinet spiral"),
     Shot("main-80x24", "xor", (80, 24), tab="tab-plots", title="tuinet xor"),
+    Shot("weights", "digits-cnn", (160, 48), view="2", epochs=4, by_epoch=True,
+         title="tuinet digits-cnn: weights"),
     Shot("boundary", "spiral", (160, 48), view="3", title="tuinet spiral: decision boundary"),
     Shot("data", "spiral", (160, 48), view="4", title="tuinet spiral: data"),
 ]
@@ -89,10 +93,17 @@ async def take(shot: Shot, out: Path) -> Path:
 
     from tuinet.app.app import make_app
 
-    app = make_app(shot.preset, seed=0, epochs=shot.epochs, show_timing=False)
+    app = make_app(shot.preset, seed=0, epochs=shot.epochs, show_timing=False, training="thread")
     async with app.run_test(size=shot.size) as pilot:
         await pilot.pause()
-        await pilot.press("space")
+        if shot.by_epoch:
+            app.session.snapshot_interval = float("inf")  # snapshots at epoch ends only
+            while app.session.state != "finished":
+                await pilot.press("N")
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+        else:
+            await pilot.press("space")
         await _final(pilot)
         state = app.session.state
         if state != "finished":

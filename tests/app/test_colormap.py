@@ -31,10 +31,10 @@ def lightness(rgb) -> float:
 def test_diverging_ends_and_centre():
     colours = diverging([-0.5, 0.0, 0.5], 0.5)
     assert colours.dtype == np.uint8 and colours.shape == (3, 3)
-    blue, white, red = colours.astype(int)
-    assert blue.tolist() == DIVERGING_ANCHORS[0].tolist()  # -vmax: the blue end
-    assert red.tolist() == DIVERGING_ANCHORS[-1].tolist()  # +vmax: the red end
-    assert blue[2] > blue[0] + 100 and red[0] > red[2] + 100
+    orange, white, blue = colours.astype(int)
+    assert orange.tolist() == DIVERGING_ANCHORS[0].tolist()  # -vmax: the orange end (the Playground's negative)
+    assert blue.tolist() == DIVERGING_ANCHORS[-1].tolist()  # +vmax: the blue end (its positive)
+    assert orange[0] > orange[2] + 100 and blue[2] > blue[0] + 100
     assert white.min() >= 240 and white.max() - white.min() <= 10  # 0: near-white grey
 
 
@@ -46,7 +46,7 @@ def test_diverging_is_symmetric_in_lightness_and_monotone_on_each_side():
     light_neg = np.array([lightness(c) for c in neg])
     assert np.max(np.abs(light_pos - light_neg)) < 25  # v and -v about as far from white
     assert np.all(np.diff(light_pos) <= 0.5) and np.all(np.diff(light_neg) <= 0.5)  # darker outwards
-    assert np.all(pos[1:, 0].astype(int) >= pos[1:, 2]) and np.all(neg[1:, 2].astype(int) >= neg[1:, 0])
+    assert np.all(pos[1:, 2].astype(int) >= pos[1:, 0]) and np.all(neg[1:, 0].astype(int) >= neg[1:, 2])  # blue +, orange -
 
 
 def test_diverging_clips_beyond_vmax_and_keeps_shape():

@@ -170,9 +170,9 @@ async def test_two_by_two_matrix_draws_upper_as_fg_and_lower_as_bg():
         cells = [(segment.text, segment.style) for segment in strip if segment.text.strip() or segment.text == " "]
         first, second = cells[0], cells[1]
         assert first[0] == second[0] == "▀"
-        assert rgb(first[1].color) == (33, 102, 172) == level_rgb(-1.0, 1.0)  # upper left: the blue end
+        assert rgb(first[1].color) == (179, 88, 6) == level_rgb(-1.0, 1.0)  # upper left: the orange end
         assert rgb(first[1].bgcolor) == level_rgb(0.5, 1.0)  # lower left
-        assert rgb(second[1].color) == (178, 24, 43)  # upper right: the red end
+        assert rgb(second[1].color) == (33, 102, 172)  # upper right: the blue end
         assert rgb(second[1].bgcolor) == (247, 247, 247)  # lower right: zero is white
         assert strip.cell_length == 30
 
@@ -187,8 +187,8 @@ async def test_magnified_cells_are_plain_colour_runs():
         assert s >= 4 and s % 2 == 0
         strip = heatmap.render_line(1)
         segments = [segment for segment in strip if segment.style and segment.style.bgcolor]
-        assert segments[0].text == " " * s and rgb(segments[0].style.bgcolor) == (33, 102, 172)
-        assert segments[1].text == " " * s and rgb(segments[1].style.bgcolor) == (178, 24, 43)
+        assert segments[0].text == " " * s and rgb(segments[0].style.bgcolor) == (179, 88, 6)  # -1: orange
+        assert segments[1].text == " " * s and rgb(segments[1].style.bgcolor) == (33, 102, 172)  # +1: blue
         assert len(list(heatmap.render_line(1))) == 3  # two runs and the blank rest
 
 

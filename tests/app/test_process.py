@@ -121,10 +121,12 @@ async def test_an_inside_view_repaints_the_status_line_at_the_refresh_rate_not_p
         await wait_until(pilot, lambda: app.session.epoch >= 5, what="some epochs")
         shown.clear()
         epochs_before = len(events(seen, m.EpochFinished))
-        await pilot.pause(1.5)
+        await pilot.pause(3.0)
         epochs = len(events(seen, m.EpochFinished)) - epochs_before
-        assert epochs > 20, "spiral should finish many epochs a second"
-        assert 1 <= len(shown) <= 5  # about two repaints a second
+        assert epochs >= 30, f"spiral should finish many epochs a second, got {epochs} in 3 s"
+        # the epoch count comes from the epoch-end throttle and from the (throttled) batch
+        # progress, each about twice a second: never once per epoch
+        assert 1 <= len(shown) <= 15 and len(shown) <= epochs / 2, (len(shown), epochs)
         await pilot.press("space")
         await settle(pilot)
         await pilot.pause(0.1)

@@ -1,7 +1,9 @@
 """Colour maps and matrix layouts for the weight heatmaps (NumPy only, no Textual).
 
-- `diverging(values, vmax)`: signed data, -vmax blue .. 0 white .. +vmax red (ColorBrewer
-  RdBu, 9 anchors interpolated in RGB); NaN is a mid grey that no finite value gets.
+- `diverging(values, vmax)`: signed data, -vmax orange .. 0 white .. +vmax blue, the
+  TensorFlow Playground's convention and the decision boundary's (ColorBrewer PuOr's orange
+  half and RdBu's blue half, 9 anchors interpolated in RGB); NaN is a mid grey that no finite
+  value gets.
 - `sequential(values, vmax)`: non-negative data (magnitudes), 0 dark purple .. vmax yellow
   (viridis, 10 anchors interpolated in RGB); NaN the same grey.
 - `symmetric_limit` and `nice_limit`: a colour range that one outlier cannot wash out, rounded
@@ -30,12 +32,15 @@ __all__ = [
     "symmetric_limit",
 ]
 
-# ColorBrewer RdBu (9 classes), from -vmax (blue) to +vmax (red). The darkest ends of the
-# 11-class map (#053061, #67001f) are left out: on a dark terminal they vanish into the background.
+# From -vmax (orange) to +vmax (blue), as the Playground colours negative and positive weights
+# and as the decision boundary colours class 0 and 1: ColorBrewer PuOr's orange side
+# (#b35806 .. #fee0b6), the near-white centre, RdBu's blue side (#d1e5f0 .. #2166ac). The two
+# sides step down in lightness alike; the darkest ends of the 11-class maps are left out (on a
+# dark terminal they vanish into the background).
 DIVERGING_ANCHORS = np.array([
-    (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240),
+    (179, 88, 6), (224, 130, 20), (253, 184, 99), (254, 224, 182),
     (247, 247, 247),
-    (253, 219, 199), (244, 165, 130), (214, 96, 77), (178, 24, 43),
+    (209, 229, 240), (146, 197, 222), (67, 147, 195), (33, 102, 172),
 ], dtype=float)
 
 # viridis at 10 evenly spaced stops, from 0 to vmax.
@@ -63,10 +68,10 @@ def _ramp(t: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 
 def diverging(values, vmax: float) -> np.ndarray:
-    """Colours of signed `values` on a blue-white-red map centred on zero, as uint8 `(..., 3)`.
+    """Colours of signed `values` on an orange-white-blue map centred on zero, as uint8 `(..., 3)`.
 
-    -vmax and below are the blue end, 0 is near-white (247, 247, 247), +vmax and above the red
-    end; in between the ColorBrewer RdBu anchors are interpolated in RGB. The map is symmetric
+    -vmax and below are the orange end, 0 is near-white (247, 247, 247), +vmax and above the
+    blue end; in between the anchors are interpolated in RGB. The map is symmetric
     about zero in lightness: v and -v are equally far from white. NaN is `NAN_RGB`; +-inf clip
     to the ends. With `vmax <= 0` every value maps by its sign (zero stays white).
     """

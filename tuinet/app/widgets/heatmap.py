@@ -4,7 +4,7 @@ The widgets get plain arrays through public methods, never the model or the sess
 
 Drawing: `WeightHeatmap` draws two matrix rows per line with the upper half block "▀"
 (foreground: the upper value's colour, background: the lower one's), in `render_line`. Values
-are quantised to 17 levels of the diverging map (8 blue, white, 8 red) on a "nice" colour
+are quantised to 17 levels of the diverging map (8 orange for negative, white, 8 blue for positive) on a "nice" colour
 range (`nice_limit` of the 99th percentile of |values|), so a value that drifts within its
 level keeps its colour and the legend reads "-0.5 … 0 … +0.5".
 
