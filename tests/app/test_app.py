@@ -614,6 +614,17 @@ async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(mak
         assert "Terminal too small: 70x20" in static_text(too_small) and "80x24" in static_text(too_small)
         assert too_small.region.area > 0
         assert screen.query_one(StatusBar).region.area == 0 and tabs.region.area == 0
+        await pilot.press("space", "n", "N", "r")  # nothing trains or resets unseen
+        await pilot.pause()
+        assert app.session.state == "ready" and (app.session.epoch, app.session.batch) == (0, 0)
+        assert not any(w.is_running for w in app.workers)
+        await pilot.press("3")  # the other views say so too
+        await pilot.pause()
+        inside = app.screen
+        assert inside is not screen and inside.has_class("-too-small")
+        assert "Terminal too small: 70x20" in static_text(inside.query_one("#too-small", Static))
+        await pilot.press("1")
+        await pilot.pause()
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert not screen.has_class("-too-small") and too_small.region.area == 0
@@ -691,3 +702,30 @@ async def test_the_app_opens_on_the_view_asked_for(make_test_app):
         assert "[3 boundary]" in app.sub_title
         await pilot.press("1")
         assert app.current_mode == "train"
+
+
+async def test_unapplied_edits_survive_a_layout_change(make_test_app):
+    app = make_test_app("xor", epochs=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        screen = app.screen
+        assert screen.layout_kind == "narrow"
+        arch = screen.query_one(ArchitecturePane)
+        arch.action_remove_layer()  # the first hidden layer
+        await pilot.pause()
+        edited = arch.layer_specs
+        assert arch.dirty and len(edited) == len(app.session.experiment.model.layers) - 1
+        hyper = screen.query_one(HyperParamsPane)
+        hyper.query_one("#hp-learning-rate", Input).value = "0.123"
+        hyper.query_one("#hp-batch-size", Input).value = "many"  # invalid, kept as typed
+        await pilot.pause()
+        assert hyper.dirty
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        await pilot.pause()
+        assert screen.layout_kind == "wide"
+        arch, hyper = screen.query_one(ArchitecturePane), screen.query_one(HyperParamsPane)
+        assert arch.dirty and arch.layer_specs == edited
+        assert hyper.dirty and hyper.edits()["learning_rate"] == "0.123" and hyper.edits()["batch_size"] == "many"
+        assert "batch_size" in hyper.errors
+        assert app.session.experiment.model.layers != edited  # still not applied

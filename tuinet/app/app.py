@@ -21,6 +21,14 @@ from tuinet.session import TrainingSession
 
 REFRESH_RATES = (1.0, 2.0, 4.0, 8.0)  # UI updates per second while training
 MIN_SIZE = (80, 24)
+SMALL_SIZE_ACTIONS = {"quit_app", "help", "command_palette", "mode"}  # what works below MIN_SIZE
+
+
+def too_small_message(width: int, height: int) -> str:
+    return (f"Terminal too small: {width}x{height}.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
+            "enlarge the window or reduce the font size.\nTraining keys wait until it fits; q quits.")
+
+
 KEY_QUIET = 0.15  # seconds after a key press during which plots do not redraw for new data
 
 
@@ -255,6 +263,22 @@ class TuinetApp(App):
         self.call_after_refresh(gc.freeze)
         if self.autostart:
             self.train("run")
+
+    @property
+    def too_small(self) -> bool:
+        """Below `MIN_SIZE`: the screens show a message instead of their panes."""
+        width, height = self.size
+        return width < MIN_SIZE[0] or height < MIN_SIZE[1]
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """Below the minimum size nothing can be seen, so nothing trains or changes unseen:
+        only quit, help, the palette and the view keys work (the footer shows just those)."""
+        if self.too_small and action not in SMALL_SIZE_ACTIONS:
+            return False
+        return True
+
+    def on_resize(self, event) -> None:
+        self.refresh_bindings()
 
     def action_mode(self, mode: str) -> None:
         if mode not in self.MODES or mode == self.current_mode:

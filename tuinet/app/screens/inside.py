@@ -20,14 +20,36 @@ from tuinet.app.widgets.status import StatusBar
 
 
 class SessionScreen(Screen):
-    """Base of the mode screens: status line, session message routing, refill on show."""
+    """Base of the mode screens: status line, session message routing, refill on show.
+
+    Below the app's minimum size the body gives way to a "terminal too small" message, as on
+    the main screen (and the app disables the training keys meanwhile).
+    """
+
+    DEFAULT_CSS = """
+    SessionScreen #too-small {
+        display: none; width: 1fr; height: 1fr; content-align: center middle; text-align: center;
+    }
+    SessionScreen.-too-small #too-small { display: block; }
+    SessionScreen.-too-small .view-body, SessionScreen.-too-small StatusBar { display: none; }
+    """
 
     def compose_chrome_top(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◉")
 
     def compose_chrome_bottom(self) -> ComposeResult:
+        yield Static("", id="too-small")
         yield StatusBar(id="status")
         yield Footer(compact=True)
+
+    def _check_size(self) -> None:
+        from tuinet.app.app import MIN_SIZE, too_small_message
+
+        w, h = self.app.size
+        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
+        self.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(too_small_message(w, h))
 
     @property
     def session(self):
@@ -35,6 +57,7 @@ class SessionScreen(Screen):
 
     def on_mount(self) -> None:
         self.app.listeners.append(self)
+        self._check_size()
         self.refill()
 
     def on_unmount(self) -> None:
@@ -42,6 +65,7 @@ class SessionScreen(Screen):
             self.app.listeners.remove(self)
 
     def on_screen_resume(self) -> None:
+        self._check_size()
         self.refill()
 
     def _current(self, message: m.SessionMessage) -> bool:
@@ -126,12 +150,13 @@ class WeightsScreen(SessionScreen):
         from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
 
         yield from self.compose_chrome_top()
-        with Horizontal(id="weights-body"):
+        with Horizontal(id="weights-body", classes="view-body"):
             yield LayerWeightsView(id="weights-view")
             yield GradientNormPlot(id="grad-norms")
         yield from self.compose_chrome_bottom()
 
     def on_resize(self, event) -> None:
+        self._check_size()
         self.set_class(self.app.size.width < 120, "-narrow")
 
     def _layer_types(self) -> dict[str, str]:
@@ -194,7 +219,7 @@ class DataScreen(SessionScreen):
         from tuinet.app.widgets.dataview import DataSplitView
 
         yield from self.compose_chrome_top()
-        with Horizontal(id="data-body"):
+        with Horizontal(id="data-body", classes="view-body"):
             yield DataSplitView(id="split-view")
             with Vertical(id="data-right"):
                 yield ConfusionMatrixView(id="confusion")
@@ -287,12 +312,13 @@ class BoundaryScreen(SessionScreen):
         from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
 
         yield from self.compose_chrome_top()
-        with Horizontal(id="boundary-body"):
+        with Horizontal(id="boundary-body", classes="view-body"):
             yield DecisionBoundary(id="boundary")
             yield NeuronMaps(id="neurons", min_interval=2.0)
         yield from self.compose_chrome_bottom()
 
     def on_resize(self, event) -> None:
+        self._check_size()
         self.set_class(self.app.size.width < 120, "-narrow")
 
     def session_replaced(self) -> None:

@@ -135,22 +135,28 @@ class MainScreen(Screen):
             log_lines = list(self.query_one(EpochLog).lines)
             note = self.query_one(StatusBar).message
             log_scale = self.query_one(TrainingPlots).log_scale
+            arch = self.query_one(ArchitecturePane)
+            layers = arch.edits() if arch.dirty else None  # unapplied edits survive the new layout
+            hyper = self.query_one(HyperParamsPane)
+            form = hyper.edits() if hyper.dirty else None
             await self.recompose()
             self.fill_from_session()
             self.query_one(EpochLog).write_lines(log_lines)
             self.query_one(StatusBar).message = note
             self.query_one(TrainingPlots).log_scale = log_scale
+            if layers is not None:
+                self.query_one(ArchitecturePane).restore_edits(layers)
+            if form is not None:
+                self.query_one(HyperParamsPane).restore_edits(form)
 
     def _check_size(self) -> None:
-        from tuinet.app.app import MIN_SIZE
+        from tuinet.app.app import MIN_SIZE, too_small_message
 
         w, h = self.app.size
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         self.set_class(small, "-too-small")
         if small:
-            self.query_one("#too-small", Static).update(
-                f"Terminal too small: {w}x{h}.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
-                "enlarge the window or reduce the font size.\n\nq quits.")
+            self.query_one("#too-small", Static).update(too_small_message(w, h))
 
     # -- filling from the session -------------------------------------------------------------
     @property
@@ -379,6 +385,8 @@ class MainScreen(Screen):
         self._apply_experiment(exp.replace(model=dataclasses.replace(exp.model, layers=tuple(layers)), train=train))
 
     def check_action(self, action: str, parameters) -> bool | None:
+        if self.app.too_small:
+            return False  # nothing to see: no edits applied or tabs switched unseen
         if action in ("next_tab", "prev_tab") and self.layout_kind == "wide":
             return False  # no tabs side by side: hide the binding
         return True

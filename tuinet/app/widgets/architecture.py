@@ -202,6 +202,16 @@ class ArchitecturePane(Widget):
         self._note = ""
         self._recompute(cursor=0)
 
+    def edits(self) -> tuple[tuple[dict, ...], int]:
+        """The edited layers and the cursor, for `restore_edits` (after a layout change)."""
+        return self.layer_specs, self.cursor
+
+    def restore_edits(self, edits: tuple[tuple[dict, ...], int]) -> None:
+        """Put back unapplied edits on top of the loaded layers (`dirty` again when they differ)."""
+        specs, cursor = edits
+        self._specs = [dict(spec) for spec in specs]
+        self._recompute(cursor=cursor)
+
     @property
     def layer_specs(self) -> tuple[dict, ...]:
         """The edited layer specs (copies).

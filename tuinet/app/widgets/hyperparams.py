@@ -225,6 +225,26 @@ class HyperParamsPane(Widget):
         """Current validation errors by field key ("learning_rate", ...)."""
         return dict(self._read()[1])
 
+    def edits(self) -> dict[str, Any]:
+        """The form as typed (raw field texts and choices, invalid ones too), for `restore_edits`."""
+        out: dict[str, Any] = {}
+        for key, (_, widget_id) in FIELDS.items():
+            for widget in self.query(f"#{widget_id}"):
+                out[key] = widget.value
+        return out
+
+    def restore_edits(self, edits: dict[str, Any]) -> None:
+        """Put back what `edits()` returned (after the layout rebuilt the pane); validates again."""
+        if not self.is_mounted:
+            return
+        for key, value in edits.items():
+            if key in FIELDS:
+                for widget in self.query(f"#{FIELDS[key][1]}"):
+                    widget.value = value
+        values, errors = self._read()
+        self._show_errors(errors)
+        self._update_state()
+
     # -- actions ------------------------------------------------------------------------------
     def action_apply(self) -> None:
         """Post `ApplyHyperparameters` with the edited settings, unless a field is invalid."""
