@@ -55,7 +55,7 @@ class ProcessSession(s.TrainingSession):
     """
 
     def __init__(self, experiment: Experiment, *, sink=None, batch_event_interval: float = 0.1,
-                 snapshot_interval: float = 0.5, track_confusion: bool = False) -> None:
+                 snapshot_interval: float = 0.5, track_confusion: bool = False, start: bool = True) -> None:
         self._conn = None
         self._closed = self._closed_by_us = False
         self._intervals = [batch_event_interval, snapshot_interval]
@@ -68,7 +68,22 @@ class ProcessSession(s.TrainingSession):
         self._send_lock = threading.Lock()
         self._waiting: dict[int, object] = {}   # seq -> threading.Event (with .result) or Future
         self._track_confusion = track_confusion
-        self._start_child(experiment)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the training process (with `start=False` the first command starts it: the app
+        lets its first frame paint before a second interpreter competes for the CPU)."""
+        with self._send_lock:
+            if self._conn is None and not self._closed_by_us:
+                self._start_child(self.experiment)
+
+    def _post(self, message) -> None:
+        """Send one command, starting the process first if need be (raises OSError if it has gone)."""
+        with self._send_lock:
+            if self._conn is None:
+                self._start_child(self.experiment)
+            self._conn.send(message)
 
     # -- the child ----------------------------------------------------------------------------
     def _start_child(self, experiment: Experiment) -> None:
@@ -104,11 +119,10 @@ class ProcessSession(s.TrainingSession):
         seq = next(self._seq)
         if self._closed:
             raise TuinetError("the training process has ended: open the preset again")
-        with self._send_lock:
-            try:
-                self._conn.send((seq, command, argument))
-            except (OSError, EOFError, BrokenPipeError):
-                raise TuinetError("the training process has ended: open the preset again") from None
+        try:
+            self._post((seq, command, argument))
+        except (OSError, EOFError, BrokenPipeError):
+            raise TuinetError("the training process has ended: open the preset again") from None
         return seq
 
     def _read_loop(self) -> None:
@@ -247,11 +261,11 @@ class ProcessSession(s.TrainingSession):
 
     # -- control ------------------------------------------------------------------------------
     def pause(self) -> None:
-        if not self._closed:
+        if self._conn is not None and not self._closed:
             self._send("pause")
 
     def stop(self) -> None:
-        if not self._closed:
+        if self._conn is not None and not self._closed:
             self._send("stop")
 
     def set_learning_rate(self, lr: float) -> None:
@@ -300,8 +314,7 @@ class ProcessSession(s.TrainingSession):
         try:
             seq = next(self._seq)
             self._waiting[seq] = fut
-            with self._send_lock:
-                self._conn.send((seq, command, argument))
+            self._post((seq, command, argument))
         except (OSError, EOFError, ValueError):
             self._waiting.pop(seq, None)
             fut.set_exception(TuinetError("the training process has ended: open the preset again"))
@@ -314,8 +327,7 @@ class ProcessSession(s.TrainingSession):
         seq = next(self._seq)
         self._waiting[seq] = waiter
         try:
-            with self._send_lock:
-                self._conn.send((seq, command, argument))
+            self._post((seq, command, argument))
         except (OSError, EOFError, ValueError):
             self._waiting.pop(seq, None)
             return False

@@ -115,13 +115,16 @@ class TuinetApp(App):
     def start_session(self, experiment: Experiment) -> TrainingSession:
         """Create the session for `experiment` (replacing any current one, which is stopped)."""
         old = self.session
-        cls = TrainingSession
+        cls, extra = TrainingSession, {}
         if self.training == "process":
             from tuinet.remote import ProcessSession as cls
+
+            # started after the first frame (on_mount), or by the first command
+            extra = {"start": self.is_running}
         holder = []
         session = cls(experiment, sink=lambda event: self._dispatch(event, holder[0]),
                       batch_event_interval=1 / self.refresh_hz, snapshot_interval=max(0.5, 2 / self.refresh_hz),
-                      track_confusion=True)
+                      track_confusion=True, **extra)
         holder.append(session)
         if old is not None:
             old.stop()
@@ -261,8 +264,10 @@ class TuinetApp(App):
         # Everything built so far lives as long as the app: keep it out of the collector's
         # full passes, whose 50-80 ms pauses were the slowest key presses.
         self.call_after_refresh(gc.freeze)
+        if hasattr(self.session, "start"):
+            self.call_after_refresh(self.session.start)  # the training process, once the first frame is out
         if self.autostart:
-            self.train("run")
+            self.call_after_refresh(self.train, "run")
 
     @property
     def too_small(self) -> bool:
