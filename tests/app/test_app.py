@@ -729,3 +729,37 @@ async def test_unapplied_edits_survive_a_layout_change(make_test_app):
         assert hyper.dirty and hyper.edits()["learning_rate"] == "0.123" and hyper.edits()["batch_size"] == "many"
         assert "batch_size" in hyper.errors
         assert app.session.experiment.model.layers != edited  # still not applied
+
+
+
+async def test_the_log_follows_training_without_relayouts(make_test_app):
+    from textual.screen import Screen
+
+    app = make_test_app("xor", epochs=LONG, refresh_hz=8, training="process")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        log = app.screen.query_one(EpochLog)
+        await pilot.press("space")
+        await wait_until(pilot, lambda: log.line_count > log.size.height + 5, timeout=30, what="a full log")
+        await pilot.pause(0.3)
+        layouts = []
+        original = Screen._refresh_layout
+
+        def counting(screen, *args, **kwargs):
+            layouts.append(1)
+            return original(screen, *args, **kwargs)
+
+        Screen._refresh_layout = counting
+        try:
+            lines = log.line_count
+            await pilot.pause(1.0)
+            assert log.line_count > lines + 5  # lines were written ...
+            assert layouts == []  # ... and the screen was not laid out again for them
+        finally:
+            Screen._refresh_layout = original
+        await pause_training(pilot)
+        await pilot.pause(0.3)
+        # the newest line is the last one shown, and the scrollbar knows the log's length
+        assert log.lines[-1].startswith(f"Epoch {app.session.epoch}/")
+        assert log.scroll_y == log.max_scroll_y > 0
+        assert log.vertical_scrollbar.window_virtual_size == log.virtual_size.height == log.line_count

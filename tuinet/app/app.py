@@ -166,7 +166,12 @@ class TuinetApp(App):
         for i, (event, session) in enumerate(events):
             if isinstance(event, (s.BatchEnded, s.WeightSnapshot)) and last[type(event)] != i:
                 continue
-            self.post_message(m.wrap(event, session))
+            # The app's own bookkeeping runs here, not through its message queue: a key press
+            # waiting in that queue should not wait behind a hundred epochs' messages.
+            wrapped = m.wrap(event, session)
+            own = getattr(self, wrapped.handler_name, None)
+            if own is not None:
+                own(wrapped)
             for target in list(self.listeners):
                 target.post_message(m.wrap(event, session))
 

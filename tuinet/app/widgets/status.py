@@ -115,6 +115,32 @@ class EpochLog(Log):
         super().__init__(max_lines=2000, highlight=False, name=name, id=id, classes=classes)
         self.border_title = "log"
 
+    _quiet_layout = False
+
+    def write_lines(self, lines, scroll_end: bool | None = None):
+        """Textual's `Log.write_lines`, without a layout of the whole screen per write.
+
+        `Log` sets its `virtual_size`, a reactive that asks for a layout: every write would
+        reflow and repaint the whole screen (about 20 ms and several KB at 120x40, twice a
+        second while training, and more at once when a key press lands on one). The log's own
+        size is fixed by the layout (`1fr`), so its content only matters to the layout when a
+        scrollbar appears: once the vertical scrollbar shows, a write updates the scrollbar and
+        repaints the log alone.
+        """
+        self._quiet_layout = self.is_mounted and self.show_vertical_scrollbar
+        try:
+            super().write_lines(lines, scroll_end)
+        finally:
+            quiet, self._quiet_layout = self._quiet_layout, False
+        if quiet:
+            self._scroll_update(self.virtual_size)
+        return self
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        if layout and self._quiet_layout:
+            layout = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
     def add_epoch(self, epoch: int, epochs: int, line: str) -> None:
         self.write_line(f"Epoch {epoch + 1}/{epochs}  {line}")
 
