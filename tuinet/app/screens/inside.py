@@ -19,6 +19,14 @@ from tuinet.app import messages as m
 from tuinet.app.widgets.status import StatusBar
 
 
+class FixedStatic(Static):
+    """A `Static` whose size the CSS fixes: a new text repaints it without laying out the screen
+    (`Static.update` asks for a layout, a full-screen repaint, at every update)."""
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        return super().refresh(*regions, repaint=repaint, layout=False, recompose=recompose)
+
+
 class SessionScreen(Screen):
     """Base of the mode screens: status line, session message routing, refill on show.
 
@@ -209,7 +217,7 @@ class DataScreen(SessionScreen):
     DataScreen DataSplitView { width: 1fr; height: 1fr; }
     DataScreen #data-right { width: 76; height: 1fr; }
     DataScreen ConfusionMatrixView { height: 1fr; }
-    DataScreen #diagnosis { height: auto; min-height: 3; border: round $primary-muted; padding: 0 1; }
+    DataScreen #diagnosis { height: 7; border: round $primary-muted; padding: 0 1; }
     DataScreen.-narrow #data-body { layout: vertical; }
     DataScreen.-narrow #data-right { width: 1fr; }
     """
@@ -223,8 +231,8 @@ class DataScreen(SessionScreen):
             yield DataSplitView(id="split-view")
             with Vertical(id="data-right"):
                 yield ConfusionMatrixView(id="confusion")
-                yield Static("Fit: after a few epochs with validation data, tuinet says here whether the model "
-                             "over- or underfits.", id="diagnosis")
+                yield FixedStatic("Fit: after a few epochs with validation data, tuinet says here whether the "
+                                  "model over- or underfits.", id="diagnosis")
         yield from self.compose_chrome_bottom()
 
     def on_resize(self, event) -> None:
