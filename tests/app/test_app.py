@@ -753,8 +753,10 @@ async def test_the_log_follows_training_without_relayouts(make_test_app):
         try:
             lines = log.line_count
             await pilot.pause(1.0)
-            assert log.line_count > lines + 5  # lines were written ...
-            assert layouts == []  # ... and the screen was not laid out again for them
+            assert log.line_count > lines + 5  # lines were written, eight times a second ...
+            # ... and the screen was not laid out again for them (one layout is allowed: a line
+            # that gets a digit wider, "Epoch 1000/", widens the log's scroll area)
+            assert len(layouts) <= 1, layouts
         finally:
             Screen._refresh_layout = original
         await pause_training(pilot)
