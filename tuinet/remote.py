@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
 import queue
 import signal
 import threading
@@ -40,10 +41,11 @@ import traceback
 from concurrent.futures import Future
 
 from tuinet import session as s
-from tuinet.errors import ConfigError, TuinetError
+from tuinet.errors import TuinetError
 from tuinet.presets import Experiment
 
 _TRAINING_COMMANDS = ("run", "batch", "epoch")
+_GONE = "the training process has ended: open the preset again"
 
 
 class ProcessSession(s.TrainingSession):
@@ -118,11 +120,11 @@ class ProcessSession(s.TrainingSession):
     def _send(self, command: str, argument=None) -> int:
         seq = next(self._seq)
         if self._closed:
-            raise TuinetError("the training process has ended: open the preset again")
+            raise TuinetError(_GONE)
         try:
             self._post((seq, command, argument))
         except (OSError, EOFError, BrokenPipeError):
-            raise TuinetError("the training process has ended: open the preset again") from None
+            raise TuinetError(_GONE) from None
         return seq
 
     def _read_loop(self) -> None:
@@ -158,7 +160,7 @@ class ProcessSession(s.TrainingSession):
             for waiter in list(self._waiting.values()):
                 if isinstance(waiter, Future):
                     if not waiter.done():
-                        waiter.set_exception(TuinetError("the training process has ended"))
+                        waiter.set_exception(TuinetError(_GONE))
                 else:
                     waiter.result = False
                     waiter.set()
@@ -232,9 +234,7 @@ class ProcessSession(s.TrainingSession):
 
     @batch_event_interval.setter
     def batch_event_interval(self, value: float) -> None:
-        self._intervals[0] = value
-        if self._conn is not None and not self._closed:
-            self._send("intervals", tuple(self._intervals))
+        self._set_interval(0, value)
 
     @property
     def snapshot_interval(self) -> float:
@@ -242,7 +242,11 @@ class ProcessSession(s.TrainingSession):
 
     @snapshot_interval.setter
     def snapshot_interval(self, value: float) -> None:
-        self._intervals[1] = value
+        self._set_interval(1, value)
+
+    def _set_interval(self, which: int, value: float) -> None:
+        """Keep the value (a child not started yet gets it at start) and tell a running child."""
+        self._intervals[which] = value
         if self._conn is not None and not self._closed:
             self._send("intervals", tuple(self._intervals))
 
@@ -269,10 +273,9 @@ class ProcessSession(s.TrainingSession):
             self._send("stop")
 
     def set_learning_rate(self, lr: float) -> None:
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr == lr or lr <= 0 or lr == float("inf"):
-            raise ConfigError(f"learning rate: expected a positive number, got {lr!r}")
-        self.model.optimizer.learning_rate = float(lr)  # what the status bar reads
-        self._send("lr", float(lr))
+        lr = s.checked_learning_rate(lr)
+        self.model.optimizer.learning_rate = lr  # what the status bar reads
+        self._send("lr", lr)
 
     def apply(self, experiment: Experiment) -> None:
         """Validate in the mirror at once (an edit that does not fit raises here and changes
@@ -317,7 +320,7 @@ class ProcessSession(s.TrainingSession):
             self._post((seq, command, argument))
         except (OSError, EOFError, ValueError):
             self._waiting.pop(seq, None)
-            fut.set_exception(TuinetError("the training process has ended: open the preset again"))
+            fut.set_exception(TuinetError(_GONE))
         return fut
 
     # -- training (blocks the calling worker thread until the child is done) -------------------
@@ -351,14 +354,11 @@ class ProcessSession(s.TrainingSession):
         snap = self.last_snapshot
         if snap is None:
             return
-        try:
-            for layer in self.model.layers:
-                for name in layer.weight_names:
-                    w = snap.weights.get(f"{layer.name}/{name}")
-                    if w is not None and w.shape == layer.weight(name).shape:
-                        layer.weight(name)[...] = w
-        except Exception:  # pragma: no cover - a snapshot of another model: keep the mirror's
-            pass
+        for layer in self.model.layers:
+            for name in layer.weight_names:
+                w = snap.weights.get(f"{layer.name}/{name}")
+                if w is not None and w.shape == layer.weight(name).shape:  # another model's: keep ours
+                    layer.weight(name)[...] = w
 
     def evaluate_test(self) -> dict:
         self._sync_weights()
@@ -410,8 +410,7 @@ def _serve(conn, send, experiment, intervals, track_confusion) -> None:
         done = session_.batches_done
         if done < sent[0]:
             sent[0] = 0
-        new = done - sent[0]
-        losses = list(session_.batch_losses)[-new:] if new else []
+        losses = session_.latest_losses(done - sent[0])
         sent[0] = done
         experiment_ = session_.experiment if isinstance(event, s.SessionReady) else None
         send(("event", event, losses, (session_.epoch, session_.batch, done, session_.last_message, experiment_)))
@@ -430,9 +429,7 @@ def _serve(conn, send, experiment, intervals, track_confusion) -> None:
                 send(("future", seq, True, f.result()))
                 return
             try:
-                import pickle
-
-                pickle.loads(pickle.dumps(exc))
+                pickle.loads(pickle.dumps(exc))  # an exception the parent cannot rebuild goes as text
             except Exception:
                 exc = TuinetError(str(exc))
             send(("future", seq, False, exc))

@@ -15,6 +15,7 @@ training thread applies between two batches, so the caller never waits on a step
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 import queue
 import threading
@@ -242,6 +243,13 @@ class TrainingSession:
         with self._losses_lock:
             return list(self.batch_losses)
 
+    def latest_losses(self, n: int) -> list[float]:
+        """The last `n` per-batch losses (oldest first), without copying the whole history."""
+        with self._losses_lock:
+            newest = list(itertools.islice(reversed(self.batch_losses), max(0, n)))
+        newest.reverse()
+        return newest
+
     def ready_event(self) -> SessionReady:
         p = self.prepared
         return SessionReady(name=self.experiment.name, epochs=self.epochs, steps_per_epoch=self.loop.steps,
@@ -259,9 +267,8 @@ class TrainingSession:
 
     def set_learning_rate(self, lr: float) -> None:
         """Takes effect at the next batch."""
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ConfigError(f"learning rate: expected a positive number, got {lr!r}")
-        self._submit(lambda: setattr(self.model.optimizer, "learning_rate", float(lr)))
+        lr = checked_learning_rate(lr)
+        self._submit(lambda: setattr(self.model.optimizer, "learning_rate", lr))
 
     def apply(self, experiment: Experiment) -> None:
         """Switch to an edited experiment (architecture, hyperparameters, data) between steps.
@@ -583,6 +590,13 @@ class TrainingSession:
 
     def _emit(self, event) -> None:
         self.sink(event)
+
+
+def checked_learning_rate(lr) -> float:
+    """`lr` as a float, or a `ConfigError` unless it is a finite positive number."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ConfigError(f"learning rate: expected a positive number, got {lr!r}")
+    return float(lr)
 
 
 def _wants_one_hot(loss_name: str) -> bool:

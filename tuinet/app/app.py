@@ -24,8 +24,17 @@ MIN_SIZE = (80, 24)
 SMALL_SIZE_ACTIONS = {"quit_app", "help", "command_palette", "mode"}  # what works below MIN_SIZE
 
 
-def too_small_message(width: int, height: int) -> str:
-    return (f"Terminal too small: {width}x{height}.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
+def mark_too_small(screen) -> None:
+    """Below `MIN_SIZE`, give `screen` the -too-small class (its CSS hides the panes) and put
+    the message in its `#too-small` Static."""
+    from textual.widgets import Static
+
+    small = screen.app.too_small
+    screen.set_class(small, "-too-small")
+    if small:
+        width, height = screen.app.size
+        screen.query_one("#too-small", Static).update(
+            f"Terminal too small: {width}x{height}.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
             "enlarge the window or reduce the font size.\nTraining keys wait until it fits; q quits.")
 
 

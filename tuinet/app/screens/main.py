@@ -150,13 +150,9 @@ class MainScreen(Screen):
                 self.query_one(HyperParamsPane).restore_edits(form)
 
     def _check_size(self) -> None:
-        from tuinet.app.app import MIN_SIZE, too_small_message
+        from tuinet.app.app import mark_too_small
 
-        w, h = self.app.size
-        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
-        self.set_class(small, "-too-small")
-        if small:
-            self.query_one("#too-small", Static).update(too_small_message(w, h))
+        mark_too_small(self)
 
     # -- filling from the session -------------------------------------------------------------
     @property

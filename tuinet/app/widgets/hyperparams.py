@@ -241,8 +241,7 @@ class HyperParamsPane(Widget):
             if key in FIELDS:
                 for widget in self.query(f"#{FIELDS[key][1]}"):
                     widget.value = value
-        values, errors = self._read()
-        self._show_errors(errors)
+        self._show_errors(self._read()[1])
         self._update_state()
 
     # -- actions ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 from rich.align import Align
+from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -193,7 +194,7 @@ class _MatrixFigure:
             yield new_line
 
 
-_CONSOLE = __import__("rich.console", fromlist=["Console"]).Console()
+_CONSOLE = Console()
 
 REDRAW_SPACING = 0.08  # seconds between two data-driven plot redraws, app-wide
 
@@ -275,7 +276,7 @@ class SeriesPlot(PlotextPlot):
         self._last_draw = -math.inf
         self._pending: Timer | None = None
         self._title_legend: list[str] = []
-        self._figure: tuple | None = None  # ((size, scale, palette), the last renderable)
+        self._figure: tuple | None = None  # ((size, scale, theme), the last renderable)
         self._strips: tuple | None = None  # ((that key, crop), the last lines)
         self._reuse = False  # hidden and shown again, no new data drawn since: reuse the above
 
@@ -311,7 +312,7 @@ class SeriesPlot(PlotextPlot):
             return Text.from_ansi(plot.build())
 
     def _figure_key(self) -> tuple:
-        return (self.size, self.log_scale, tuple(sorted(self._palette().items())))
+        return (self.size, self.log_scale, self.app.theme)  # the palette follows the theme
 
     def on_hide(self) -> None:
         self._reuse = True
