@@ -38,7 +38,7 @@ class Shot:
     name: str  # file name without .svg
     preset: str
     size: tuple[int, int]
-    tab: str | None = None  # TabPane id to show in the tabbed (narrow) layout
+    tab: str | None = None  # the pane to show in the tabbed (narrow) layout (tuinet.app.screens.main.TABS)
     view: str | None = None  # key of another view after training: "2" weights, "3" boundary, "4" data
     epochs: int | None = None  # None: the preset's own number of epochs
     title: str = "tuinet"
@@ -47,7 +47,7 @@ class Shot:
 
 SHOTS = [
     Shot("main", "spiral", (160, 48), title="tuinet spiral"),
-    Shot("main-80x24", "xor", (80, 24), tab="tab-plots", title="tuinet xor"),
+    Shot("main-80x24", "xor", (80, 24), tab="plots", title="tuinet xor"),
     Shot("weights", "digits-cnn", (160, 48), view="2", epochs=4, by_epoch=True,
          title="tuinet digits-cnn: weights"),
     Shot("boundary", "spiral", (160, 48), view="3", title="tuinet spiral: decision boundary"),
@@ -89,8 +89,6 @@ async def _final(pilot) -> None:
 
 
 async def take(shot: Shot, out: Path) -> Path:
-    from textual.widgets import TabbedContent
-
     from tuinet.app.app import make_app
 
     app = make_app(shot.preset, seed=0, epochs=shot.epochs, show_timing=False, training="thread")
@@ -112,10 +110,9 @@ async def take(shot: Shot, out: Path) -> Path:
             await pilot.press(shot.view)
             await _final(pilot)
         if shot.tab is not None:
-            tabs = app.screen.query(TabbedContent)
-            if not tabs:
+            if getattr(app.screen, "active_tab", None) is None:
                 raise SystemExit(f"{shot.name}: no tabs at {shot.size[0]}x{shot.size[1]}")
-            tabs.first().active = shot.tab
+            app.screen.active_tab = shot.tab
             await _final(pilot)
         svg = stable_ids(app.export_screenshot(title=shot.title))
     path = out / f"{shot.name}.svg"

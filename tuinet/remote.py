@@ -22,7 +22,11 @@ Protocol (a `multiprocessing` pipe; both ends are this module, nothing is read f
       "save" path | "load" path                answered ("future", seq, ok, value or exception)
       "close"                                  the child finishes its step and exits
   child -> parent
-      ("event", event, new_losses, counters)   counters: epoch, batch, batches_done, last_message
+      ("events", [(event, new_losses, counters), ...])
+                        counters: epoch, batch, batches_done, last_message, experiment or None.
+                        Routine events (epoch and batch ends, snapshots) wait up to
+                        EVENT_BATCH seconds to travel together; any other event, and any
+                        other message, sends what waits first: the order is the child's.
       ("done", seq, result) | ("future", seq, ok, payload) | ("fatal", traceback text)
 
 The child exits when the pipe closes, so a parent that dies leaves nothing behind; it
@@ -45,6 +49,7 @@ from tuinet.errors import TuinetError
 from tuinet.presets import Experiment
 
 _TRAINING_COMMANDS = ("run", "batch", "epoch")
+EVENT_BATCH = 0.03  # seconds routine events may wait in the child to leave in one message
 _GONE = "the training process has ended: open the preset again"
 
 
@@ -133,8 +138,9 @@ class ProcessSession(s.TrainingSession):
             while True:
                 message = conn.recv()
                 kind = message[0]
-                if kind == "event":
-                    self._on_event(*message[1:])
+                if kind == "events":
+                    for item in message[1]:
+                        self._on_event(*item)
                 elif kind == "done":
                     waiter = self._waiting.pop(message[1], None)
                     if waiter is not None:
@@ -380,15 +386,12 @@ def _child_entry(fd: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the app's, not ours
     conn = Connection(fd)
-    send_lock = threading.Lock()
-
-    def send(message) -> None:
-        with send_lock:
-            conn.send(message)
+    outbox = _Outbox(conn)
+    send = outbox.send
 
     try:
         experiment, intervals, track_confusion = conn.recv()
-        _serve(conn, send, experiment, intervals, track_confusion)
+        _serve(conn, outbox, experiment, intervals, track_confusion)
     except (EOFError, OSError):
         pass  # the parent has gone
     except BaseException:  # noqa: BLE001 - reported to the parent, then exit
@@ -400,7 +403,70 @@ def _child_entry(fd: int) -> None:
         os._exit(0)  # no atexit handlers, no waiting on the reader thread
 
 
-def _serve(conn, send, experiment, intervals, track_confusion) -> None:
+class _Outbox:
+    """The child's sending end: routine events wait up to `EVENT_BATCH` s to leave together.
+
+    A small problem ends hundreds of epochs a second. One message per epoch cost the parent a
+    wake-up of its reader thread, a GIL hand-over and a wake-up of the UI each, and the UI's
+    key presses waited behind them. Batched, a few dozen messages a second carry the same
+    events in the same order. Anything that is not routine (a state change, the end, a
+    failure, a reply) goes at once, after whatever waits.
+    """
+
+    def __init__(self, conn, interval: float = EVENT_BATCH) -> None:
+        self._conn = conn
+        self._interval = interval
+        self._cond = threading.Condition()
+        self._waiting: list = []
+        self._since = 0.0
+        threading.Thread(target=self._flusher, name="tuinet-outbox", daemon=True).start()
+
+    def send(self, message) -> None:
+        """Send a message now, after the events that wait."""
+        with self._cond:
+            self._flush()
+            self._conn.send(message)
+
+    def event(self, item, routine: bool) -> None:
+        """Queue an event (event, losses, counters); a routine one may wait a little."""
+        import time
+
+        with self._cond:
+            if not self._waiting:
+                self._since = time.monotonic()
+            self._waiting.append(item)
+            if not routine:
+                self._flush()
+            else:
+                self._cond.notify()
+
+    def _flush(self) -> None:
+        if self._waiting:
+            batch, self._waiting = self._waiting, []
+            self._conn.send(("events", batch))
+
+    def _flusher(self) -> None:
+        import time
+
+        try:
+            with self._cond:
+                while True:
+                    while not self._waiting:
+                        self._cond.wait()
+                    left = self._since + self._interval - time.monotonic()
+                    if left > 0:
+                        self._cond.wait(left)
+                        continue  # flushed meanwhile, or more came: look again
+                    self._flush()
+        except (OSError, EOFError, ValueError):
+            pass  # the parent has gone; the main loop sees it too
+
+
+_ROUTINE = (s.EpochEnded, s.BatchEnded, s.WeightSnapshot)
+
+
+def _serve(conn, outbox: _Outbox, experiment, intervals, track_confusion) -> None:
+    send = outbox.send
     sent = [0]  # batches_done already sent with an event
 
     def sink(event) -> None:
@@ -413,13 +479,15 @@ def _serve(conn, send, experiment, intervals, track_confusion) -> None:
         losses = session_.latest_losses(done - sent[0])
         sent[0] = done
         experiment_ = session_.experiment if isinstance(event, s.SessionReady) else None
-        send(("event", event, losses, (session_.epoch, session_.batch, done, session_.last_message, experiment_)))
+        outbox.event((event, losses, (session_.epoch, session_.batch, done, session_.last_message, experiment_)),
+                     routine=isinstance(event, _ROUTINE))
 
     session_holder = [None]
     session = s.TrainingSession(experiment, sink=sink, batch_event_interval=intervals[0],
                                 snapshot_interval=intervals[1], track_confusion=track_confusion)
     session_holder[0] = session
     jobs: queue.SimpleQueue = queue.SimpleQueue()
+    held: list = []  # training commands read but not yet handed to the main loop
     last_pause = [0]
 
     def reply_future(seq, fut: Future) -> None:
@@ -445,6 +513,12 @@ def _serve(conn, send, experiment, intervals, track_confusion) -> None:
                 except TuinetError as exc:
                     session.last_message = str(exc)
                     session._emit(s.Failed(str(exc)))
+                if held and not conn.poll(0):
+                    # Training starts once the commands already sent are read: a pause sent
+                    # right after a run cancels it rather than stopping it after a batch.
+                    for job in held:
+                        jobs.put(job)
+                    held.clear()
         except (EOFError, OSError):
             pass
         session.stop()
@@ -452,7 +526,7 @@ def _serve(conn, send, experiment, intervals, track_confusion) -> None:
 
     def handle(seq, command, argument) -> bool:
         if command in _TRAINING_COMMANDS:
-            jobs.put((seq, command, argument))
+            held.append((seq, command, argument))
         elif command == "pause":
             last_pause[0] = seq
             session.pause()

@@ -116,11 +116,15 @@ def events(seen: list, kind: type[m.SessionMessage]) -> list:
     """The distinct session events of one message kind in `seen`, in order.
 
     A session event reaches the hook several times (posted to the app and to each listening
-    screen): the event object is the same, so count it once.
+    screen): the event object is the same, so count it once. An `EpochFinished` carries the
+    epochs that ended in a row (`events`): each counts.
     """
     out, ids = [], set()
     for message in seen:
-        if isinstance(message, kind) and id(message.event) not in ids:
-            ids.add(id(message.event))
-            out.append(message.event)
+        if not isinstance(message, kind):
+            continue
+        for event in getattr(message, "events", (message.event,)):
+            if id(event) not in ids:
+                ids.add(id(event))
+                out.append(event)
     return out

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import DataTable, Input, Label, Markdown, OptionList, Static, TabbedContent
+from textual.widgets import DataTable, Input, Label, Markdown, OptionList, Static
 
 import tuinet
 from tuinet.app import messages as m
@@ -27,6 +27,7 @@ from tuinet.app.widgets.architecture import ArchitecturePane
 from tuinet.app.widgets.hyperparams import HyperParamsPane
 from tuinet.app.widgets.plots import TrainingPlots
 from tuinet.app.widgets.status import EpochLog, StatusBar
+from tuinet.app.widgets.tabs import TabBar
 from tuinet.presets import list_presets, load_preset
 
 from .conftest import events, notifications, settle, started, static_text, status_text, unthrottle, wait_until
@@ -174,7 +175,7 @@ async def test_reset_restores_the_initial_weights_and_clears_the_plots(make_test
 # ---------------------------------------------------------------------- architecture edits
 async def open_model_tab(pilot) -> DataTable:
     app = pilot.app
-    app.screen.query_one(TabbedContent).active = "tab-model"
+    app.screen.active_tab = "architecture"
     await pilot.pause()
     table = app.screen.query_one("#arch-table", DataTable)
     table.focus()
@@ -265,7 +266,7 @@ async def test_learning_rate_enter_applies_live_while_training(make_test_app, pa
         await wait_until(pilot, lambda: events(seen, m.BatchProgress), what="the first BatchProgress")
         assert all(e.learning_rate == pytest.approx(0.03) for e in events(seen, m.BatchProgress))
         await pilot.press("right_square_bracket", "right_square_bracket")
-        assert app.screen.query_one(TabbedContent).active == "tab-training"
+        assert app.screen.active_tab == "hyperparams"
         rate = app.screen.query_one("#hp-learning-rate", Input)
         rate.focus()
         rate.value = "0.005"  # typed (each key waits for an idle CPU, which a run does not leave)
@@ -531,7 +532,7 @@ async def test_divergence_is_reported_and_the_weights_stay_finite(make_test_app)
         assert all(np.isfinite(w).all() for w in session.model.get_weights())
         assert all(math.isfinite(v) for v in session.batch_loss_history())
         # a lower learning rate (enter: live), r to start again from the seed, space: it trains
-        app.screen.query_one(TabbedContent).active = "tab-training"
+        app.screen.active_tab = "hyperparams"
         await pilot.pause()
         rate = app.screen.query_one("#hp-learning-rate", Input)
         rate.focus()
@@ -539,7 +540,7 @@ async def test_divergence_is_reported_and_the_weights_stay_finite(make_test_app)
         await pilot.press("enter")
         await pilot.pause()
         assert session.experiment.train.learning_rate == 0.01
-        app.screen.query_one(TabbedContent).active = "tab-plots"
+        app.screen.active_tab = "plots"
         app.screen.set_focus(None)
         await pilot.press("r")
         await settle(pilot)
@@ -593,17 +594,34 @@ async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(mak
         await started(pilot)
         screen = app.screen
         # 80x24: tabs, and [ ] switch them
-        tabs = screen.query_one(TabbedContent)
-        assert screen.layout_kind == "narrow" and tabs.active == "tab-plots"
+        assert screen.layout_kind == "narrow" and screen.active_tab == "plots"
         visited = []
         for _ in range(4):
             await pilot.press("right_square_bracket")
-            visited.append(tabs.active)
-        assert visited == ["tab-model", "tab-training", "tab-log", "tab-plots"]
+            visited.append(screen.active_tab)
+            await pilot.pause()
+            # the pane shown is the one named, and only it
+            shown = [w.id for w in (screen.query_one(TrainingPlots), screen.query_one(ArchitecturePane),
+                                    screen.query_one(HyperParamsPane), screen.query_one(EpochLog))
+                     if w.region.area > 0]
+            assert shown == [visited[-1]]
+            assert screen.query_one(TabBar).active == visited[-1]
+        assert visited == ["architecture", "hyperparams", "log", "plots"]
         await pilot.press("left_square_bracket")
-        assert tabs.active == "tab-log" and screen.query_one(EpochLog).region.area > 0
+        await pilot.pause()
+        assert screen.active_tab == "log" and screen.query_one(EpochLog).region.area > 0
         await pilot.press("right_square_bracket")
-        assert tabs.active == "tab-plots" and screen.query_one(TrainingPlots).region.area > 0
+        await pilot.pause()
+        assert screen.active_tab == "plots" and screen.query_one(TrainingPlots).region.area > 0
+        # a click on a label opens its tab
+        bar = screen.query_one(TabBar)
+        await pilot.click(TabBar, offset=(bar._spans()[2][1] + 1, 0))
+        await pilot.pause()
+        assert screen.active_tab == "hyperparams" and screen.query_one(HyperParamsPane).region.area > 0
+        screen.active_tab = "plots"
+        with pytest.raises(ValueError, match="no tab 'nope'"):
+            screen.active_tab = "nope"
+        await pilot.pause()
 
         # too small: a message instead of the panes
         too_small = screen.query_one("#too-small", Static)
@@ -613,7 +631,8 @@ async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(mak
         assert screen.has_class("-too-small")
         assert "Terminal too small: 70x20" in static_text(too_small) and "80x24" in static_text(too_small)
         assert too_small.region.area > 0
-        assert screen.query_one(StatusBar).region.area == 0 and tabs.region.area == 0
+        assert screen.query_one(StatusBar).region.area == 0 and screen.query_one(TabBar).region.area == 0
+        assert screen.query_one("#body").region.area == 0
         await pilot.press("space", "n", "N", "r")  # nothing trains or resets unseen
         await pilot.pause()
         assert app.session.state == "ready" and (app.session.epoch, app.session.batch) == (0, 0)
@@ -628,7 +647,7 @@ async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(mak
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert not screen.has_class("-too-small") and too_small.region.area == 0
-        assert tabs.region.area > 0
+        assert screen.query_one(TabBar).region.area > 0 and screen.query_one(TrainingPlots).region.area > 0
 
         await pilot.press("space", "g")  # train, and a log scale on the plots
         await settle(pilot)
@@ -643,7 +662,7 @@ async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(mak
         await pilot.pause()
         await pilot.pause()
         assert screen.layout_kind == "wide"
-        assert not screen.query(TabbedContent)
+        assert not screen.query(TabBar) and screen.active_tab is None
         plots = screen.query_one(TrainingPlots)
         assert plots.loss_plot.train_losses == history["loss"]
         assert plots.metric_plot.val_values == history["val_accuracy"]
@@ -668,7 +687,7 @@ async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(mak
         unthrottle(app)
         await pilot.pause()
         assert screen.layout_kind == "narrow"
-        assert screen.query_one(TabbedContent).active == "tab-plots"
+        assert screen.active_tab == "plots"
         plots = screen.query_one(TrainingPlots)
         assert plots.loss_plot.train_losses == history["loss"]
         assert list(plots.batch_plot.losses) == batch_losses

@@ -9,7 +9,6 @@ reading the diff report.
 from __future__ import annotations
 
 from textual.pilot import Pilot
-from textual.widgets import TabbedContent
 
 from tuinet.app.app import make_app
 from tuinet.app.screens.dialogs import HelpScreen
@@ -49,7 +48,7 @@ def test_main_screen_160x48_after_a_run(snap_compare):
 def test_model_tab_80x24(snap_compare):
     async def run_before(pilot: Pilot) -> None:
         await run_xor(pilot)
-        pilot.app.screen.query_one(TabbedContent).active = "tab-model"
+        pilot.app.screen.active_tab = "architecture"
         await finish_drawing(pilot)
 
     assert snap_compare(xor_app(), terminal_size=(80, 24), run_before=run_before)

@@ -13,11 +13,13 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 
-from tuinet.app import messages as m
+from tuinet.app import _strip_cycles, messages as m
 from tuinet.app.commands import TuinetCommands
 from tuinet.errors import TuinetError
 from tuinet.presets import Experiment, load_preset
 from tuinet.session import TrainingSession
+
+_strip_cycles.install()  # no reference cycles through Textual's line caches (see the module)
 
 REFRESH_RATES = (1.0, 2.0, 4.0, 8.0)  # UI updates per second while training
 MIN_SIZE = (80, 24)
@@ -39,6 +41,13 @@ def mark_too_small(screen) -> None:
 
 
 KEY_QUIET = 0.15  # seconds after a key press during which plots do not redraw for new data
+
+
+def _copy(message: m.SessionMessage) -> m.SessionMessage:
+    """A fresh message with the same content (a Textual message is handled once)."""
+    if isinstance(message, m.EpochFinished):
+        return m.EpochFinished(message.event, message.session, message.events)
+    return m.wrap(message.event, message.session)
 
 
 def _screen(module: str, name: str):
@@ -172,17 +181,25 @@ class TuinetApp(App):
         for i, (event, _) in enumerate(events):
             if isinstance(event, (s.BatchEnded, s.WeightSnapshot)):
                 last[type(event)] = i
+        groups: list[tuple[list, object]] = []  # ([events], session): epochs in a row share one
         for i, (event, session) in enumerate(events):
             if isinstance(event, (s.BatchEnded, s.WeightSnapshot)) and last[type(event)] != i:
                 continue
+            if (isinstance(event, s.EpochEnded) and groups and groups[-1][1] is session
+                    and isinstance(groups[-1][0][-1], s.EpochEnded)):
+                groups[-1][0].append(event)  # the screens queue epochs anyway: one message for the lot
+            else:
+                groups.append(([event], session))
+        for group, session in groups:
+            message = (m.EpochFinished(group[-1], session, tuple(group)) if isinstance(group[-1], s.EpochEnded)
+                       else m.wrap(group[-1], session))
             # The app's own bookkeeping runs here, not through its message queue: a key press
             # waiting in that queue should not wait behind a hundred epochs' messages.
-            wrapped = m.wrap(event, session)
-            own = getattr(self, wrapped.handler_name, None)
+            own = getattr(self, message.handler_name, None)
             if own is not None:
-                own(wrapped)
+                own(message)
             for target in list(self.listeners):
-                target.post_message(m.wrap(event, session))
+                target.post_message(_copy(message))
 
     def on_session_state_changed(self, message: m.SessionStateChanged) -> None:
         if message.session is not self.session:
@@ -195,8 +212,12 @@ class TuinetApp(App):
             self.run_started = None
 
     def on_epoch_finished(self, message: m.EpochFinished) -> None:
-        if message.session is self.session and message.event.confusion is not None:
-            self.last_confusion = (message.event.confusion, message.event.epoch + 1)
+        if message.session is not self.session:
+            return
+        for event in reversed(message.events):
+            if event.confusion is not None:
+                self.last_confusion = (event.confusion, event.epoch + 1)
+                break
 
     def on_session_ready_msg(self, message: m.SessionReadyMsg) -> None:
         if message.session is self.session:

@@ -36,7 +36,16 @@ class SnapshotReady(SessionMessage):
 
 
 class EpochFinished(SessionMessage):
-    """An `EpochEnded` event."""
+    """One or more `EpochEnded` events in a row: `events` in order, `event` the last.
+
+    Small problems end hundreds of epochs a second; one message per drain of the queue rather
+    than one per epoch keeps the screens' message queues short, so a key press is not kept
+    waiting behind them.
+    """
+
+    def __init__(self, event, session=None, events: tuple = ()) -> None:
+        super().__init__(event, session)
+        self.events = tuple(events) or (event,)
 
 
 class SessionStateChanged(SessionMessage):

@@ -16,16 +16,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from tuinet.app import messages as m
 from tuinet.app.widgets.architecture import ArchitecturePane
 from tuinet.app.widgets.hyperparams import HyperParamsPane
 from tuinet.app.widgets.plots import TrainingPlots
 from tuinet.app.widgets.status import EpochLog, StatusBar
+from tuinet.app.widgets.tabs import TabBar
 from tuinet.errors import TuinetError
 
 WIDE = (150, 40)
+TABS = (("plots", "Plots"), ("architecture", "Model"), ("hyperparams", "Training"), ("log", "Log"))
+"""The narrow layout's tabs: (id of the pane widget, label), in `]` order."""
 
 
 def current_l2(layers: tuple[dict, ...]) -> float | None:
@@ -71,7 +74,7 @@ class MainScreen(Screen):
         display: none; width: 1fr; height: 1fr; content-align: center middle; text-align: center;
     }
     MainScreen.-too-small #too-small { display: block; }
-    MainScreen.-too-small #body, MainScreen.-too-small StatusBar { display: none; }
+    MainScreen.-too-small #body, MainScreen.-too-small StatusBar, MainScreen.-too-small TabBar { display: none; }
     MainScreen #body { height: 1fr; }
     MainScreen #side { width: 58; }
     MainScreen #side ArchitecturePane { height: 1fr; border: round $primary-muted; }
@@ -95,6 +98,7 @@ class MainScreen(Screen):
         from tuinet.app.app import MIN_SIZE
 
         self.layout_kind = self._kind()
+        self._tab_bar = self._switcher = None
         yield Header(show_clock=False, icon="◉")
         if self.layout_kind == "wide":
             with Horizontal(id="body"):
@@ -105,15 +109,16 @@ class MainScreen(Screen):
                     yield TrainingPlots(id="plots")
                     yield EpochLog(id="log")
         else:
-            with TabbedContent(id="body"):
-                with TabPane("Plots", id="tab-plots"):
-                    yield TrainingPlots(id="plots")
-                with TabPane("Model", id="tab-model"):
-                    yield ArchitecturePane(id="architecture")
-                with TabPane("Training", id="tab-training"):
-                    yield HyperParamsPane(id="hyperparams")
-                with TabPane("Log", id="tab-log"):
-                    yield EpochLog(id="log")
+            # One widget for the tab bar and the panes straight in a ContentSwitcher: a key press
+            # repaints the bar and the new pane, with no wrappers to restyle or paint behind it.
+            self._tab_bar = TabBar(TABS, id="tabs")
+            self._switcher = ContentSwitcher(id="body", initial=TABS[0][0])
+            yield self._tab_bar
+            with self._switcher:
+                yield TrainingPlots(id="plots")
+                yield ArchitecturePane(id="architecture")
+                yield HyperParamsPane(id="hyperparams")
+                yield EpochLog(id="log")
         yield Static(f"Terminal too small.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
                      "enlarge the window or reduce the font size.", id="too-small")
         yield StatusBar(id="status")
@@ -208,7 +213,7 @@ class MainScreen(Screen):
         """
         if not self._current(message):
             return
-        self._pending_epochs.append(message.event)
+        self._pending_epochs.extend(message.events)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.set_timer(1 / self.app.refresh_hz, self._flush_epochs)
@@ -387,20 +392,30 @@ class MainScreen(Screen):
             return False  # no tabs side by side: hide the binding
         return True
 
-    _tabbed: TabbedContent | None = None
+    _tab_bar: TabBar | None = None
+    _switcher: ContentSwitcher | None = None
+
+    @property
+    def active_tab(self) -> str | None:
+        """The id of the pane shown in the narrow layout (see `TABS`); None side by side."""
+        return self._tab_bar.active if self.layout_kind == "narrow" and self._tab_bar is not None else None
+
+    @active_tab.setter
+    def active_tab(self, tab: str) -> None:
+        if self.active_tab is None:
+            raise ValueError("no tabs side by side: the panes are all shown")
+        self._tab_bar.active = tab  # validated: an unknown id raises ValueError
+        self._switcher.current = tab
 
     def _switch_tab(self, step: int) -> None:
-        # A key press should cost as little as possible: the tabs are looked up once per
-        # layout, and their panes are the content switcher's children (no walk of the DOM).
-        tc = self._tabbed
-        if tc is None or not tc.is_attached:
-            tabs = self.query(TabbedContent)
-            if not tabs:
-                return
-            tc = self._tabbed = tabs.first()
-        ids = [pane.id for pane in tc.get_child_by_type(ContentSwitcher).children if isinstance(pane, TabPane)]
-        if tc.active in ids:
-            tc.active = ids[(ids.index(tc.active) + step) % len(ids)]
+        # A key press should cost as little as possible: the bar and the switcher are kept
+        # from compose (no walk of the DOM), and only they and the new pane repaint.
+        if self.active_tab is not None:
+            self.active_tab = self._tab_bar.step(step)
+
+    @on(TabBar.Selected)
+    def _tab_clicked(self, message: TabBar.Selected) -> None:
+        self.active_tab = message.tab
 
     def action_next_tab(self) -> None:
         self._switch_tab(1)
