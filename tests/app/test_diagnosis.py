@@ -159,3 +159,19 @@ def test_a_linear_model_on_the_spiral_is_underfitting():
     d = fit_diagnosis(history)
     assert d is not None and d.kind == "underfitting"
     assert max(history["accuracy"][-5:]) < ACCURACY_CEILING
+
+
+def test_a_long_run_is_diagnosed_like_a_short_one():
+    # The app diagnoses while training: a run of 100,000 epochs (minutes of a small problem)
+    # goes through the same rules; the epochs named are those of the long history.
+    n = 100_000
+    best = 60_000
+    loss = list(np.linspace(1.0, 0.01, n))
+    val = [1.0 - 0.5 * i / (best - 1) for i in range(best)] + [0.51 + 0.3 * k / (n - best) for k in range(n - best)]
+    d = fit_diagnosis({"loss": loss, "val_loss": val})
+    assert d.kind == "overfitting" and d.since_epoch == best
+    flat = {"loss": [2.0] * n, "val_loss": [2.1] * n, "accuracy": [0.3] * n}
+    d = fit_diagnosis(flat)
+    assert d.kind == "underfitting" and d.since_epoch == 1 and "after 100000 epochs" in d.message
+    flat["loss"][n // 2] = float("nan")  # a NaN in the middle: ignored by the trend rules
+    assert fit_diagnosis(flat).kind == "underfitting"

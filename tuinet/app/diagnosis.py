@@ -1,6 +1,6 @@
 """`fit_diagnosis`: read a Keras-style history and say whether the network over- or underfits.
 
-Pure Python on plain lists; the app shows the message under the loss plot, and nothing here
+NumPy over the history's lists; the app shows the message under the loss plot, and nothing here
 touches the model or the session. Epoch numbers in messages and in `Diagnosis.since_epoch`
 are 1-based, as Keras prints them ("Epoch 3/150"), while `EpochEnded.epoch` is 0-based.
 
@@ -47,6 +47,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 __all__ = [
     "ACCURACY_CEILING",
@@ -120,7 +122,7 @@ def fit_diagnosis(history: Mapping[str, Sequence[float]], *, patience: int = 5) 
     loss, val = loss[:n], val[:n]
     if not (math.isfinite(loss[-1]) and math.isfinite(val[-1])):
         which = "training" if not math.isfinite(loss[-1]) else "validation"
-        value = loss[-1] if which == "training" else val[-1]
+        value = float(loss[-1] if which == "training" else val[-1])
         return Diagnosis("diverging", f"Diverging: the {which} loss is {_num(value)} at epoch {n}. "
                          "Lower the learning rate, or clip gradients (clipnorm).", n)
     if n < patience + 1:
@@ -131,39 +133,40 @@ def fit_diagnosis(history: Mapping[str, Sequence[float]], *, patience: int = 5) 
 
 
 # ---------------------------------------------------------------------- the rules
-def _diverging(loss: list[float], patience: int) -> Diagnosis | None:
-    finite = [v for v in loss if math.isfinite(v)]
-    if not finite:
+# Every rule reads whole histories as float arrays (NaN for what is not a number): the app
+# diagnoses a run of 100,000 epochs in milliseconds, on the thread that draws the screen.
+def _diverging(loss: np.ndarray, patience: int) -> Diagnosis | None:
+    finite = np.isfinite(loss)
+    if not finite.any():
         return None
-    lowest = min(finite)
-    limit = max(loss[0], DIVERGE_FACTOR * lowest)
-    if not all(v > limit for v in loss[-patience:]):
+    lowest = float(loss[finite].min())
+    limit = max(float(loss[0]), DIVERGE_FACTOR * lowest)
+    if not bool(np.all(loss[-patience:] > limit)):
         return None
-    turned = loss.index(lowest) + 1
+    turned = int(np.flatnonzero(loss == lowest)[0]) + 1
     return Diagnosis("diverging",
                      f"Diverging: the training loss was lowest at epoch {turned} ({_num(lowest)}) and has been "
                      f"climbing for {patience}+ epochs (now {_num(loss[-1])}, above where it started). "
                      "Lower the learning rate, or clip gradients (clipnorm).", turned)
 
 
-def _overfitting(loss: list[float], val: list[float], patience: int) -> Diagnosis | None:
-    finite = [(v, i) for i, v in enumerate(val) if math.isfinite(v)]
-    if not finite or not math.isfinite(val[0]):
+def _overfitting(loss: np.ndarray, val: np.ndarray, patience: int) -> Diagnosis | None:
+    finite = np.isfinite(val)
+    if not finite.any() or not finite[0]:
         return None
-    best, best_i = min(finite)
-    level = min(v for v in _centred_mean(val) if math.isfinite(v))
-    tolerance = max(VAL_REL_TOL * abs(level), VAL_START_TOL * abs(val[0]))
-    rising = 0
-    for v in reversed(val):
-        if not v > level + tolerance:  # a NaN ends the run too
-            break
-        rising += 1
+    best_i = int(np.argmin(np.where(finite, val, np.inf)))  # the first epoch at the lowest finite value
+    best = float(val[best_i])
+    means = _centred_mean(val)
+    level = float(means[np.isfinite(means)].min())
+    tolerance = max(VAL_REL_TOL * abs(level), VAL_START_TOL * abs(float(val[0])))
+    above = val > level + tolerance  # a NaN is not above: it ends the run too
+    rising = len(above) if above.all() else int(np.argmin(above[::-1]))
     if rising < patience:
         return None
-    span = [(i, v) for i, v in enumerate(loss) if i >= best_i and math.isfinite(v)]
-    if len(span) < 2:
+    xs = np.flatnonzero(np.isfinite(loss[best_i:])) + best_i
+    if len(xs) < 2:
         return None
-    then, now = _line_ends(span)
+    then, now = _line_ends(xs, loss[xs])
     if not (then > 0 and now < (1.0 - TRAIN_FALL) * then):
         return None
     epoch = best_i + 1
@@ -175,51 +178,52 @@ def _overfitting(loss: list[float], val: list[float], patience: int) -> Diagnosi
                      "restore_best_weights keeps it).", epoch)
 
 
-def _centred_mean(values: list[float]) -> list[float]:
+def _centred_mean(values: np.ndarray) -> np.ndarray:
     """Mean of each value and its two neighbours (one at the ends); NaN where none is finite."""
-    out = []
-    for i in range(len(values)):
-        window = [v for v in values[max(0, i - 1):i + 2] if math.isfinite(v)]
-        out.append(_mean(window) if window else math.nan)
-    return out
+    finite = np.isfinite(values)
+    v = np.where(finite, values, 0.0)
+    total, count = v.copy(), finite.astype(float)
+    total[1:] = v[:-1] + v[1:]  # left neighbour + self, added in the order the window reads
+    count[1:] += finite[:-1]
+    total[:-1] += v[1:]
+    count[:-1] += finite[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def _line_ends(points: list[tuple[int, float]]) -> tuple[float, float]:
-    """The least-squares line through `(epoch, loss)` points, evaluated at the first and last epoch."""
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    mx, my = _mean(xs), _mean(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
+def _line_ends(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
+    """The least-squares line through the points (epoch, loss), evaluated at the first and last epoch."""
+    xs = xs.astype(float)
+    mx, my = float(xs.mean()), float(ys.mean())
+    sxx = float(((xs - mx) ** 2).sum())
+    slope = float(((xs - mx) * (ys - my)).sum()) / sxx if sxx else 0.0
     return my + slope * (xs[0] - mx), my + slope * (xs[-1] - mx)
 
 
-def _underfitting(loss: list[float], val: list[float], accuracy: list[float] | None,
+def _underfitting(loss: np.ndarray, val: np.ndarray, accuracy: np.ndarray | None,
                   patience: int) -> Diagnosis | None:
     n = len(loss)
     if n < max(UNDERFIT_MIN_EPOCHS, patience + 1):
         return None
-    if not all(math.isfinite(v) for v in (loss[0], val[0])) or loss[0] <= 0 or val[0] <= 0:
+    if not (math.isfinite(loss[0]) and math.isfinite(val[0])) or loss[0] <= 0 or val[0] <= 0:
         return None
-    before = [v for v in loss[:-patience] if math.isfinite(v)]
-    recent = [v for v in loss[-patience:] if math.isfinite(v)]
-    recent_val = [v for v in val[-patience:] if math.isfinite(v)]
-    if not before or not recent or not recent_val:
+    before, recent, recent_val = _finite(loss[:-patience]), _finite(loss[-patience:]), _finite(val[-patience:])
+    if not (len(before) and len(recent) and len(recent_val)):
         return None
-    best_before, best_recent = min(before), min(recent)
+    best_before, best_recent = float(before.min()), float(recent.min())
     if best_recent < (1.0 - FLAT_TOL) * best_before:
         return None  # still improving
-    if best_recent < HIGH_FRACTION * loss[0] or min(recent_val) < HIGH_FRACTION * val[0]:
+    if best_recent < HIGH_FRACTION * loss[0] or recent_val.min() < HIGH_FRACTION * val[0]:
         return None  # learned a good part already
     accuracy_note = ""
     if accuracy is not None:
-        recent_acc = [a for a in accuracy[-patience:] if math.isfinite(a)]
-        if recent_acc and max(recent_acc) >= ACCURACY_CEILING:
+        recent_acc = _finite(accuracy[-patience:])
+        if len(recent_acc) and recent_acc.max() >= ACCURACY_CEILING:
             return None
-        if recent_acc:
-            accuracy_note = f", training accuracy only {max(recent_acc):.0%}"
+        if len(recent_acc):
+            accuracy_note = f", training accuracy only {float(recent_acc.max()):.0%}"
     since = _plateau_start(loss)
-    share = best_recent / loss[0]
+    share = best_recent / float(loss[0])
     return Diagnosis("underfitting",
                      f"Underfitting: after {n} epochs the training loss is still {_num(loss[-1])} ({share:.0%} of "
                      f"epoch 1's) and has barely moved since epoch {since} (under 1% better over the last "
@@ -227,26 +231,24 @@ def _underfitting(loss: list[float], val: list[float], accuracy: list[float] | N
                      "epochs, or a higher learning rate.", since)
 
 
-def _plateau_start(loss: list[float]) -> int:
+def _plateau_start(loss: np.ndarray) -> int:
     """1-based epoch of the last training loss that beat the best before it by `FLAT_TOL` or more."""
-    best = math.inf
-    start = 1
-    for i, v in enumerate(loss):
-        if not math.isfinite(v):
-            continue
-        if v < (1.0 - FLAT_TOL) * best or best == math.inf:
-            start = i + 1
-        best = min(best, v)
-    return start
+    finite = np.isfinite(loss)
+    best = np.minimum.accumulate(np.where(finite, loss, np.inf))
+    best_before = np.concatenate(([np.inf], best[:-1]))  # the best of the epochs before each one
+    with np.errstate(invalid="ignore"):
+        beat = finite & ((loss < (1.0 - FLAT_TOL) * best_before) | (best_before == np.inf))
+    hits = np.flatnonzero(beat)
+    return int(hits[-1]) + 1 if len(hits) else 1
 
 
-def _ok_message(loss: list[float], val: list[float], n: int) -> str:
+def _ok_message(loss: np.ndarray, val: np.ndarray, n: int) -> str:
     return (f"No sign of over- or underfitting after {n} epochs (loss {_num(loss[-1])}, "
             f"val_loss {_num(val[-1])}).")
 
 
 # ---------------------------------------------------------------------- helpers
-def _accuracy(history: Mapping[str, Sequence[float]], n: int) -> list[float] | None:
+def _accuracy(history: Mapping[str, Sequence[float]], n: int) -> np.ndarray | None:
     for key in ACCURACY_KEYS:
         values = history.get(key)
         if values is not None and len(values):
@@ -254,19 +256,23 @@ def _accuracy(history: Mapping[str, Sequence[float]], n: int) -> list[float] | N
     return None
 
 
-def _floats(values: Sequence[float]) -> list[float]:
-    out = []
-    for v in values:
-        try:
-            out.append(float(v))
-        except (TypeError, ValueError):
-            out.append(math.nan)
-    return out
+def _floats(values: Sequence[float]) -> np.ndarray:
+    """A float array; what is not a number becomes NaN."""
+    try:
+        return np.asarray(values, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        out = []
+        for v in values:
+            try:
+                out.append(float(v))
+            except (TypeError, ValueError):
+                out.append(math.nan)
+        return np.asarray(out, dtype=float)
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
 
 
 def _num(value: float) -> str:
-    return f"{value:.4g}"
+    return f"{float(value):.4g}"
