@@ -19,6 +19,7 @@ curve a bold braille line. Colours come from the app theme (`$primary`, `$accent
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -459,6 +460,43 @@ class SeriesPlot(PlotextPlot):
         self.plt.xticks(ticks, [str(t) for t in ticks])
 
 
+class _Floats:
+    """A float array that grows by appending (amortised O(1)): what a long run's plot draws from.
+
+    An epoch plot keeps its values as lists (its public attributes); converting a list of
+    50,000 epochs to an array on every redraw cost more than drawing the figure.
+    """
+
+    __slots__ = ("_data", "_n")
+
+    def __init__(self) -> None:
+        self._data = np.empty(64)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def reset(self, values: Sequence[float]) -> None:
+        data = np.asarray(values, dtype=float).ravel()
+        self._data = np.empty(max(64, 2 * data.size))
+        self._data[:data.size] = data
+        self._n = data.size
+
+    def append(self, value: float) -> None:
+        if self._n == self._data.size:
+            grown = np.empty(2 * self._data.size)
+            grown[:self._n] = self._data
+            self._data = grown
+        self._data[self._n] = value
+        self._n += 1
+
+    def view(self, values: Sequence[float]) -> np.ndarray:
+        """The array of `values` (the list it mirrors; rebuilt if the two ever disagree in length)."""
+        if self._n != len(values):
+            self.reset(values)
+        return self._data[:self._n]
+
+
 class _EpochPlot(SeriesPlot):
     """A training series and its validation twin, one value per epoch, against epoch 1, 2, ..."""
 
@@ -472,13 +510,14 @@ class _EpochPlot(SeriesPlot):
         """One training value per epoch (NaN where an epoch had none)."""
         self.val_values: list[float] = []
         """One validation value per epoch (NaN where missing), or empty without validation."""
+        self._arrays = (_Floats(), _Floats())  # the two lists as arrays, for drawing long runs
 
     # -- public ------------------------------------------------------------------------------
     @property
     def placeholder(self) -> str | None:
         if not self.train_values:
             return self.WAITING
-        if not any(self._drawable(v) for v in (*self.train_values, *self.val_values)):
+        if not any(self._drawable(v) for v in itertools.chain(self.train_values, self.val_values)):
             return self._unplottable()
         return None
 
@@ -496,8 +535,10 @@ class _EpochPlot(SeriesPlot):
         if epoch == len(self.train_values) and (val_key in logs) == bool(self.val_values or not epoch):
             # the next epoch (the usual case): append in place, O(1) however long the run
             self.train_values.append(_as_float(logs.get(train_key)))
+            self._arrays[0].append(self.train_values[-1])
             if val_key in logs:
                 self.val_values.append(_as_float(logs.get(val_key)))
+                self._arrays[1].append(self.val_values[-1])
             self._changed()
             return
         train = self.train_values[:epoch] + [math.nan] * (epoch - len(self.train_values))
@@ -537,18 +578,20 @@ class _EpochPlot(SeriesPlot):
             return
         self.train_values = train
         self.val_values = val
+        self._arrays[0].reset(train)
+        self._arrays[1].reset(val)
         self._changed()
 
     def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
         longest = 0
-        for values, label, marker, colour in (
-            (self.train_values, "train", TRAIN_MARKER, palette["train"]),
-            (self.val_values, "val", VAL_MARKER, palette["val"]),
+        for values, array, label, marker, colour in (
+            (self.train_values, self._arrays[0], "train", TRAIN_MARKER, palette["train"]),
+            (self.val_values, self._arrays[1], "val", VAL_MARKER, palette["val"]),
         ):
             if len(values) > 2 * max(self.size.width, 20):
                 # thousands of epochs: bucket means, two per column, keep drawing O(width)
-                bx, by = downsample(values, 2 * max(self.size.width, 20), x=range(1, len(values) + 1))
-                xs, ys = self._points(bx, by)
+                bx, by = downsample(array.view(values), 2 * max(self.size.width, 20))
+                xs, ys = self._points([x + 1 for x in bx], by)  # epoch i is drawn at x = i + 1
             else:
                 xs, ys = self._points(range(1, len(values) + 1), values)
             longest = max(longest, self._series(xs, ys, label=label, marker=marker, color=colour))
