@@ -588,6 +588,35 @@ async def test_quit_during_training_stops_the_worker(make_test_app):
 
 
 # ---------------------------------------------------------------------- layouts
+async def test_the_tab_bar_holds_the_focus_so_a_hidden_pane_takes_no_keys(make_test_app):
+    app = make_test_app("xor", epochs=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        screen = app.screen
+        bar = screen.query_one(TabBar)
+        assert app.focused is bar and screen.active_tab == "plots"
+        layers = app.session.experiment.model.layers
+        await pilot.press("a", "x")  # the architecture pane's keys, its pane hidden: nothing happens
+        await pilot.pause()
+        assert app.screen is screen and app.session.experiment.model.layers == layers
+        assert not screen.query_one(ArchitecturePane).dirty
+        # left/right on the focused bar switch tabs too, wrapping around
+        await pilot.press("left")
+        await pilot.pause()
+        assert screen.active_tab == "log" and screen.query_one(EpochLog).region.area > 0
+        await pilot.press("right", "right")
+        await pilot.pause()
+        assert screen.active_tab == "architecture" and bar.active == "architecture"
+        assert screen.query_one(ArchitecturePane).region.area > 0
+        # the bar says which tab is shown: labels in order, the active one styled apart
+        text = bar.render()
+        assert text.plain.splitlines()[0] == " Plots  Model  Training  Log "
+        model = text.plain.index(" Model ")
+        styles = {str(span.style) for span in text.spans if span.start <= model < span.end}
+        plots = {str(span.style) for span in text.spans if span.start <= 0 < span.end}
+        assert styles and styles != plots
+
+
 async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(make_test_app):
     app = make_test_app("xor", epochs=2)
     async with app.run_test(size=(80, 24)) as pilot:

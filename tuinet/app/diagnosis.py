@@ -50,6 +50,8 @@ from typing import Literal
 
 import numpy as np
 
+from tuinet.app.arrays import as_floats as _floats
+
 __all__ = [
     "ACCURACY_CEILING",
     "ACCURACY_KEYS",
@@ -254,20 +256,6 @@ def _accuracy(history: Mapping[str, Sequence[float]], n: int) -> np.ndarray | No
         if values is not None and len(values):
             return _floats(values)[:n]
     return None
-
-
-def _floats(values: Sequence[float]) -> np.ndarray:
-    """A float array; what is not a number becomes NaN."""
-    try:
-        return np.asarray(values, dtype=float).reshape(-1)
-    except (TypeError, ValueError):
-        out = []
-        for v in values:
-            try:
-                out.append(float(v))
-            except (TypeError, ValueError):
-                out.append(math.nan)
-        return np.asarray(out, dtype=float)
 
 
 def _finite(values: np.ndarray) -> np.ndarray:

@@ -122,7 +122,7 @@ HELP = """\
 | `g` | toggle log scale on the plots |
 | `f` | change the refresh rate (slow links: fewer updates) |
 | `1` `2` `3` `4` | views: train, weights, decision boundary, data |
-| `[` / `]` | previous / next tab (terminals under 150x40) |
+| `[` / `]` | previous / next tab (terminals under 150x40; also `←`/`→` on the tab bar, or a click) |
 | `tab` / `shift+tab` | move the focus |
 | `ctrl+p` | command palette |
 | `?` | this help |

@@ -42,6 +42,12 @@ class SessionScreen(Screen):
     SessionScreen.-too-small .view-body, SessionScreen.-too-small StatusBar { display: none; }
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        from tuinet.app.arrays import HistoryMirror
+
+        super().__init__(*args, **kwargs)
+        self._history = HistoryMirror()  # the session's history as arrays, for the diagnosis
+
     def compose_chrome_top(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◉")
 
@@ -265,7 +271,7 @@ class DataScreen(SessionScreen):
             return  # at most once a second while epochs fly by
         self._last_diagnosis = now
 
-        d = fit_diagnosis(self.session.history)
+        d = fit_diagnosis(self._history.arrays(self.session.history))  # O(new epochs), however long the run
         text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.kind} — {d.message}"
         self.query_one("#diagnosis", Static).update(text)
 

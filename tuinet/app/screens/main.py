@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from tuinet.app import messages as m
+from tuinet.app.arrays import HistoryMirror
 from tuinet.app.widgets.architecture import ArchitecturePane
 from tuinet.app.widgets.hyperparams import HyperParamsPane
 from tuinet.app.widgets.plots import TrainingPlots
@@ -88,6 +89,7 @@ class MainScreen(Screen):
         super().__init__()
         self.layout_kind = "wide"
         self._pending_epochs = []
+        self._history = HistoryMirror()  # the session's history as arrays, for the diagnosis
 
     # -- layout -------------------------------------------------------------------------------
     def _kind(self) -> str:
@@ -253,7 +255,7 @@ class MainScreen(Screen):
             return
         self._diagnosis_at = now
 
-        d = fit_diagnosis(self.session.history)
+        d = fit_diagnosis(self._history.arrays(self.session.history))  # O(new epochs), however long the run
         kind = d.kind if d is not None and d.kind in ("overfitting", "underfitting") else None
         if kind == self._diagnosis_kind:
             return

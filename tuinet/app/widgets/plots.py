@@ -41,6 +41,8 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
+from tuinet.app.arrays import ListMirror
+
 __all__ = [
     "BatchLossPlot",
     "LossPlot",
@@ -460,43 +462,6 @@ class SeriesPlot(PlotextPlot):
         self.plt.xticks(ticks, [str(t) for t in ticks])
 
 
-class _Floats:
-    """A float array that grows by appending (amortised O(1)): what a long run's plot draws from.
-
-    An epoch plot keeps its values as lists (its public attributes); converting a list of
-    50,000 epochs to an array on every redraw cost more than drawing the figure.
-    """
-
-    __slots__ = ("_data", "_n")
-
-    def __init__(self) -> None:
-        self._data = np.empty(64)
-        self._n = 0
-
-    def __len__(self) -> int:
-        return self._n
-
-    def reset(self, values: Sequence[float]) -> None:
-        data = np.asarray(values, dtype=float).ravel()
-        self._data = np.empty(max(64, 2 * data.size))
-        self._data[:data.size] = data
-        self._n = data.size
-
-    def append(self, value: float) -> None:
-        if self._n == self._data.size:
-            grown = np.empty(2 * self._data.size)
-            grown[:self._n] = self._data
-            self._data = grown
-        self._data[self._n] = value
-        self._n += 1
-
-    def view(self, values: Sequence[float]) -> np.ndarray:
-        """The array of `values` (the list it mirrors; rebuilt if the two ever disagree in length)."""
-        if self._n != len(values):
-            self.reset(values)
-        return self._data[:self._n]
-
-
 class _EpochPlot(SeriesPlot):
     """A training series and its validation twin, one value per epoch, against epoch 1, 2, ..."""
 
@@ -510,7 +475,7 @@ class _EpochPlot(SeriesPlot):
         """One training value per epoch (NaN where an epoch had none)."""
         self.val_values: list[float] = []
         """One validation value per epoch (NaN where missing), or empty without validation."""
-        self._arrays = (_Floats(), _Floats())  # the two lists as arrays, for drawing long runs
+        self._arrays = (ListMirror(), ListMirror())  # the two lists as arrays, for drawing long runs
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -535,10 +500,8 @@ class _EpochPlot(SeriesPlot):
         if epoch == len(self.train_values) and (val_key in logs) == bool(self.val_values or not epoch):
             # the next epoch (the usual case): append in place, O(1) however long the run
             self.train_values.append(_as_float(logs.get(train_key)))
-            self._arrays[0].append(self.train_values[-1])
             if val_key in logs:
                 self.val_values.append(_as_float(logs.get(val_key)))
-                self._arrays[1].append(self.val_values[-1])
             self._changed()
             return
         train = self.train_values[:epoch] + [math.nan] * (epoch - len(self.train_values))
@@ -578,8 +541,6 @@ class _EpochPlot(SeriesPlot):
             return
         self.train_values = train
         self.val_values = val
-        self._arrays[0].reset(train)
-        self._arrays[1].reset(val)
         self._changed()
 
     def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
