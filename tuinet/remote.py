@@ -432,13 +432,14 @@ class _Outbox:
         import time
 
         with self._cond:
-            if not self._waiting:
+            first = not self._waiting
+            if first:
                 self._since = time.monotonic()
             self._waiting.append(item)
             if not routine:
                 self._flush()
-            else:
-                self._cond.notify()
+            elif first:
+                self._cond.notify()  # the flusher sleeps until this one's time is up (one wake-up per batch)
 
     def _flush(self) -> None:
         if self._waiting:
@@ -456,7 +457,7 @@ class _Outbox:
                     left = self._since + self._interval - time.monotonic()
                     if left > 0:
                         self._cond.wait(left)
-                        continue  # flushed meanwhile, or more came: look again
+                        continue  # flushed meanwhile (then it waits for the next first event), or time is up
                     self._flush()
         except (OSError, EOFError, ValueError):
             pass  # the parent has gone; the main loop sees it too
