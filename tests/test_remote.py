@@ -258,3 +258,46 @@ def test_a_script_without_a_main_guard_is_not_run_twice(tmp_path):
                          env={**os.environ, "PYTHONPATH": root})
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["script body", "ran True 1"]
+
+
+# ---------------------------------------------------------------------- the child's outbox
+class FakeConn:
+    def __init__(self) -> None:
+        self.sent: list = []
+        self.times: list = []
+
+    def send(self, message) -> None:
+        self.sent.append(message)
+        self.times.append(time.monotonic())
+
+
+def test_routine_events_leave_together_in_order_within_the_interval():
+    from tuinet.remote import _Outbox
+
+    conn = FakeConn()
+    box = _Outbox(conn, interval=0.05)
+    start = time.monotonic()
+    for i in range(5):
+        box.event(("epoch", i), routine=True)
+    assert conn.sent == []  # waiting for their batch
+    deadline = time.monotonic() + 2
+    while not conn.sent and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert conn.sent == [("events", [("epoch", i) for i in range(5)])]
+    assert 0.04 <= conn.times[0] - start < 1.0
+
+
+def test_anything_else_goes_at_once_after_what_waits():
+    from tuinet.remote import _Outbox
+
+    conn = FakeConn()
+    box = _Outbox(conn, interval=10.0)  # routine events would wait ten seconds
+    box.event(("epoch", 0), routine=True)
+    box.event(("epoch", 1), routine=True)
+    box.event(("state", "paused"), routine=False)
+    assert conn.sent == [("events", [("epoch", 0), ("epoch", 1), ("state", "paused")])]
+    box.event(("epoch", 2), routine=True)
+    box.send(("done", 7, True))  # a reply: the epoch before it goes first
+    assert conn.sent[1:] == [("events", [("epoch", 2)]), ("done", 7, True)]
+    box.send(("future", 8, True, None))  # nothing waits: the reply alone
+    assert conn.sent[3:] == [("future", 8, True, None)]
