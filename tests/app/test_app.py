@@ -608,13 +608,19 @@ async def test_the_tab_bar_holds_the_focus_so_a_hidden_pane_takes_no_keys(make_t
         await pilot.pause()
         assert screen.active_tab == "architecture" and bar.active == "architecture"
         assert screen.query_one(ArchitecturePane).region.area > 0
+        # the focus in a pane that is switched away goes back to the bar (not to nothing)
+        screen.query_one("#arch-table", DataTable).focus()
+        await pilot.pause()
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert screen.active_tab == "hyperparams" and app.focused is bar
         # the bar says which tab is shown: labels in order, the active one styled apart
         text = bar.render()
         assert text.plain.splitlines()[0] == " Plots  Model  Training  Log "
-        model = text.plain.index(" Model ")
-        styles = {str(span.style) for span in text.spans if span.start <= model < span.end}
+        active = text.plain.index(" Training ")
+        styles = {str(span.style) for span in text.spans if span.start <= active < span.end}
         plots = {str(span.style) for span in text.spans if span.start <= 0 < span.end}
-        assert styles and styles != plots
+        assert styles and plots and styles != plots
 
 
 async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(make_test_app):

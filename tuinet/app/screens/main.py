@@ -408,6 +408,11 @@ class MainScreen(Screen):
             raise ValueError("no tabs side by side: the panes are all shown")
         self._tab_bar.active = tab  # validated: an unknown id raises ValueError
         self._switcher.current = tab
+        focused = self.focused
+        if focused is not None and focused is not self._tab_bar:
+            pane = self._switcher.get_child_by_id(tab)
+            if pane not in focused.ancestors_with_self:
+                self._tab_bar.focus()  # the focus was in the pane now hidden: back to the bar, not lost
 
     def _switch_tab(self, step: int) -> None:
         # A key press should cost as little as possible: the bar and the switcher are kept
