@@ -100,6 +100,33 @@ async def test_data_view_shows_the_split_and_the_confusion_matrix(make_test_app)
         assert int(np.trace(confusion.matrix)) == int(np.sum(pred == p.y_val))
 
 
+async def test_the_data_view_takes_the_newest_matrix_of_epochs_that_arrive_together(make_test_app):
+    # Epochs that end in a row reach the screens as one message; the matrix (computed at most
+    # once a second) may ride on any of them, not only the last.
+    import dataclasses
+
+    from tuinet import session as s
+    from tuinet.app import messages as m
+
+    app = make_test_app("iris", epochs=3)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        untrottle_all(app)
+        matrix = np.array([[5, 0, 0], [0, 4, 1], [0, 0, 5]])
+        older = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+        events = [s.EpochEnded(epoch=i, epochs=3, logs={"loss": 1.0, "val_loss": 1.0}, seconds=0.1, line="")
+                  for i in range(3)]
+        events[0] = dataclasses.replace(events[0], confusion=older)
+        events[1] = dataclasses.replace(events[1], confusion=matrix)
+        app.screen.post_message(m.EpochFinished(events[-1], app.session, tuple(events)))
+        await pilot.pause()
+        await pilot.pause()
+        confusion = app.screen.query_one(ConfusionMatrixView)
+        assert confusion.matrix is not None and confusion.matrix.tolist() == matrix.tolist()
+
+
 async def test_resplit_from_the_data_view_rebuilds_the_session(make_test_app):
     app = make_test_app("iris", epochs=2)
     async with app.run_test(size=(160, 48)) as pilot:

@@ -281,8 +281,9 @@ class DataScreen(SessionScreen):
 
         if not self._current(message):
             return
-        e = message.event
-        if e.confusion is not None:
+        # the newest matrix of the epochs in this message (they are computed at most once a second)
+        e = next((e for e in reversed(message.events) if e.confusion is not None), None)
+        if e is not None:
             self.query_one(ConfusionMatrixView).show(e.confusion, self.session.prepared.dataset.class_names,
                                                      split_name=self.session.confusion_split()[0],
                                                      epoch=e.epoch + 1)
