@@ -301,3 +301,21 @@ def test_anything_else_goes_at_once_after_what_waits():
     assert conn.sent[1:] == [("events", [("epoch", 2)]), ("done", 7, True)]
     box.send(("future", 8, True, None))  # nothing waits: the reply alone
     assert conn.sent[3:] == [("future", 8, True, None)]
+
+
+def test_an_event_that_cannot_be_sent_is_reported_not_dropped_silently():
+    from tuinet.remote import _Outbox
+
+    class Picky(FakeConn):
+        def send(self, message) -> None:
+            if message[0] == "events":
+                raise TypeError("cannot pickle this event")
+            super().send(message)
+
+    conn = Picky()
+    box = _Outbox(conn, interval=0.01)
+    box.event(("epoch", 0), routine=True)
+    deadline = time.monotonic() + 2
+    while not conn.sent and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert conn.sent and conn.sent[0][0] == "fatal" and "cannot pickle this event" in conn.sent[0][1]

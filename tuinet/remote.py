@@ -386,7 +386,7 @@ def _child_entry(fd: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the app's, not ours
     conn = Connection(fd)
-    outbox = _Outbox(conn)
+    outbox = _Outbox(conn, on_fatal=lambda: os._exit(1))  # the parent sees the report, then the end
     send = outbox.send
 
     try:
@@ -413,9 +413,10 @@ class _Outbox:
     failure, a reply) goes at once, after whatever waits.
     """
 
-    def __init__(self, conn, interval: float = EVENT_BATCH) -> None:
+    def __init__(self, conn, interval: float = EVENT_BATCH, on_fatal=None) -> None:
         self._conn = conn
         self._interval = interval
+        self._on_fatal = on_fatal  # called after an event could not be sent (the child exits)
         self._cond = threading.Condition()
         self._waiting: list = []
         self._since = 0.0
@@ -461,6 +462,13 @@ class _Outbox:
                     self._flush()
         except (OSError, EOFError, ValueError):
             pass  # the parent has gone; the main loop sees it too
+        except Exception:  # noqa: BLE001 - an event that cannot be sent: say so rather than go quiet
+            try:
+                self._conn.send(("fatal", traceback.format_exc()))
+            except Exception:
+                pass
+            if self._on_fatal is not None:
+                self._on_fatal()
 
 
 _ROUTINE = (s.EpochEnded, s.BatchEnded, s.WeightSnapshot)
