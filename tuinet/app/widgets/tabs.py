@@ -109,12 +109,12 @@ class TabBar(Widget):
         for tab_id, label in self.tabs:
             text.append(f" {label} ", style=active if tab_id == self.active else tab)
         text.append("\n")
-        width = max(self.size.width, 1)
-        for tab_id, start, end in self._spans():
+        spans = self._spans()
+        for tab_id, start, end in spans:
             text.append("━" * (end - start), style=rule_active if tab_id == self.active else rule)
-        used = self._spans()[-1][2]
-        if width > used:
-            text.append("━" * (width - used), style=rule)
+        rest = self.size.width - spans[-1][2]
+        if rest > 0:
+            text.append("━" * rest, style=rule)
         return text
 
     def on_click(self, event: events.Click) -> None:
