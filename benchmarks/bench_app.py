@@ -4,6 +4,7 @@
     python benchmarks/bench_app.py --quick          # one run per figure: about 2 minutes
     python benchmarks/bench_app.py --only paint,keys --runs 5
     python benchmarks/bench_app.py --json results.json
+    python benchmarks/bench_app.py --only keys --keys-after 180   # and after 3 minutes of training
 
 Every app run is the `tuinet` console script next to this Python (or `--tuinet PATH`) started
 on the slave side of a fresh pty (`pty.fork()`: its own session, the pty as controlling
@@ -47,7 +48,9 @@ Figures and targets:
                   of the tab bar). The tabs are read from the first frame's tab bar. Median and p95 (nearest rank; a press with no change within
                   3 s counts as infinite) over all presses of all runs; target p95 <= 50 ms at
                   120x40. References (one run each): 80x24 while training, and 120x40 idle (not
-                  training) -- the cost of the tab switch itself.
+                  training) -- the cost of the tab switch itself. With --keys-after S, one more
+                  run at 120x40 presses after S s of training instead of 2 (a long run: the
+                  UI's per-epoch work must not grow with the history).
   bytes/s         spiral training (--epochs 100000 --play) at 120x40, plots tab: bytes read
                   from the master over 10 s, after skipping the first 2 s after the first
                   "running" frame; at the default refresh (2/s, the target row: <= 25 KB/s)
@@ -464,7 +467,7 @@ def tab_labels(frame: bytes) -> list[str]:
 
 
 def measure_keys(tuinet: str, cols: int, rows: int, presses: int, runs: int, *, training: bool = True,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, after: float = 2.0) -> dict:
     rng = random.Random(seed)
     lat: list[float] = []
     missed = 0
@@ -483,7 +486,7 @@ def measure_keys(tuinet: str, cols: int, rows: int, presses: int, runs: int, *, 
             if len(labels) < 2 or labels[0] != "Plots":
                 raise SystemExit(f"key latency: expected tabs starting with Plots at {cols}x{rows}, "
                                  f"found {labels}")
-            app.pump(2.0)
+            app.pump(after)  # training this long first (--keys-after: a long run's history)
             for i in range(presses):
                 name = labels[(i + 1) % len(labels)]
                 rx = TAB_MARKERS.get(name, TAB_BAR)
@@ -505,7 +508,7 @@ def measure_keys(tuinet: str, cols: int, rows: int, presses: int, runs: int, *, 
     return {"size": f"{cols}x{rows}", "training": training, "presses": len(everything), "missed": missed,
             "median_s": median(lat), "p95_s": nearest_rank(everything, 0.95), "max_s": max(everything),
             "per_tab_median_s": {k: median(v) for k, v in per_tab.items()}, "tabs": labels,
-            "sequence_ms": seq}
+            "sequence_ms": seq, "after_s": after}
 
 
 def measure_bytes(tuinet: str, refresh: float | None, runs: int, skip: float = 2.0, window: float = 10.0,
@@ -557,6 +560,9 @@ def main() -> None:
     parser.add_argument("--workloads", default="spiral:2000,digits-cnn:200",
                         help="PRESET:EPOCHS pairs for the throughput comparison (about 4-5 s headless each)")
     parser.add_argument("--all-rates", action="store_true", help="bytes/s at --refresh 8 too")
+    parser.add_argument("--keys-after", type=float, default=0.0, metavar="S",
+                        help="also measure the key latency after S seconds of training (xor: a history of "
+                             "about 300 S epochs; the per-epoch work must not grow with it)")
     parser.add_argument("--quick", action="store_true", help="one run per figure, the first workload only")
     parser.add_argument("--tuinet", help="the tuinet executable (default: the one next to this Python)")
     parser.add_argument("--quiet-wait", type=float, default=20.0,
@@ -631,10 +637,15 @@ def main() -> None:
     if "keys" in sections:
         results["keys"] = []
         # the target row gets `runs` processes; the references (80x24, not training) one each
-        for cols, rows_, training, n in ((120, 40, True, runs), (80, 24, True, 1), (120, 40, False, 1)):
-            r = measure_keys(tuinet, cols, rows_, args.presses, n, training=training)
+        rows_to_measure = [(120, 40, True, runs, 2.0), (80, 24, True, 1, 2.0), (120, 40, False, 1, 2.0)]
+        if args.keys_after:
+            rows_to_measure.append((120, 40, True, 1, args.keys_after))
+        for cols, rows_, training, n, after in rows_to_measure:
+            r = measure_keys(tuinet, cols, rows_, args.presses, n, training=training, after=after)
             results["keys"].append(r)
             what = "while training" if training else "idle (reference)"
+            if after != 2.0:
+                what = f"after {after:g} s of training"
             tabs = " ".join(f"{k} {v * 1000:.0f}" for k, v in r["per_tab_median_s"].items())
             show(f"key ] -> new tab {what}, {r['size']}", f"median {r['median_s'] * 1000:.0f} ms")
             show(f"  p95 of {r['presses']} presses ({r['missed']} missed)", f"{r['p95_s'] * 1000:.0f} ms",
