@@ -722,7 +722,7 @@ async def test_brackets_switch_tabs_and_the_layout_follows_the_terminal_size(mak
         unthrottle(app)
         await pilot.pause()
         assert screen.layout_kind == "narrow"
-        assert screen.active_tab == "plots"
+        assert screen.active_tab == "plots" and app.focused is screen.query_one(TabBar)
         plots = screen.query_one(TrainingPlots)
         assert plots.loss_plot.train_losses == history["loss"]
         assert list(plots.batch_plot.losses) == batch_losses

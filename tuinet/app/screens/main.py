@@ -155,6 +155,8 @@ class MainScreen(Screen):
                 self.query_one(ArchitecturePane).restore_edits(layers)
             if form is not None:
                 self.query_one(HyperParamsPane).restore_edits(form)
+            if self._tab_bar is not None and self.focused is None:
+                self._tab_bar.focus()  # as at start: the bar has the focus, so ←/→ switch tabs
 
     def _check_size(self) -> None:
         from tuinet.app.app import mark_too_small
