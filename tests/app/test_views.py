@@ -80,6 +80,25 @@ async def test_boundary_view_draws_what_the_model_predicts(make_test_app):
         assert "field P(1)" in boundary.legend_text()
 
 
+async def test_a_view_opened_after_training_shows_the_last_speed(make_test_app):
+    from tuinet.app.widgets.status import StatusBar
+
+    app = make_test_app("xor", epochs=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        await pilot.press("space")
+        await settle(pilot)
+        speed = app.samples_per_second
+        assert speed > 0 and app.screen.query_one(StatusBar).samples_per_second == speed
+        for key in ("3", "4", "2", "1"):  # the first visit to 3 and 4 builds them after the run
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen.query_one(StatusBar).samples_per_second == speed, key
+        await pilot.press("r")  # a new model: no speed yet
+        await settle(pilot)
+        assert app.samples_per_second == 0 and app.screen.query_one(StatusBar).samples_per_second == 0
+
+
 async def test_data_view_shows_the_split_and_the_confusion_matrix(make_test_app):
     app = make_test_app("iris", epochs=3)
     async with app.run_test(size=(160, 48)) as pilot:

@@ -116,6 +116,7 @@ class TuinetApp(App):
         self.run_elapsed = 0.0
         self.last_confusion = None  # (matrix, 1-based epoch) of the current session, for late screens
         self.grad_norms: collections.deque = collections.deque(maxlen=2000)  # (epoch, {layer: norm})
+        self.samples_per_second = 0.0  # the last training speed reported, for screens shown later
         self.input_quiet_until = -1.0  # plots put off data-driven redraws until then after a key press
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # No sliding tab underlines or fades: each animation frame is a repaint that costs the
@@ -152,6 +153,7 @@ class TuinetApp(App):
         self.run_elapsed, self.run_started = 0.0, None
         self.last_confusion = None
         self.grad_norms.clear()
+        self.samples_per_second = 0.0
         self._update_subtitle()
         return session
 
@@ -223,6 +225,11 @@ class TuinetApp(App):
         if message.session is self.session:
             self.last_confusion = None
             self.grad_norms.clear()
+            self.samples_per_second = 0.0
+
+    def on_batch_progress(self, message: m.BatchProgress) -> None:
+        if message.session is self.session:
+            self.samples_per_second = message.event.samples_per_second  # for a view opened later
 
     def on_snapshot_ready(self, message: m.SnapshotReady) -> None:
         """Keep the per-layer gradient norms of the run, so the weights view shows their history

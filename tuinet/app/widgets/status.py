@@ -93,6 +93,7 @@ class StatusBar(Widget):
             self.train_samples = len(session.prepared.x_train)
             self.learning_rate = float(session.model.optimizer.learning_rate)
             self.elapsed = elapsed
+            self.samples_per_second = getattr(self.app, "samples_per_second", self.samples_per_second)
 
     def watch_state(self, old: str, new: str) -> None:
         self.remove_class(f"-{old}")
