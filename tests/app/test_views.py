@@ -80,7 +80,7 @@ async def test_boundary_view_draws_what_the_model_predicts(make_test_app):
         assert "field P(1)" in boundary.legend_text()
 
 
-async def test_a_view_opened_after_training_shows_the_last_speed(make_test_app):
+async def test_every_view_shows_the_last_speed_and_the_same_note(make_test_app):
     from tuinet.app.widgets.status import StatusBar
 
     app = make_test_app("xor", epochs=2)
@@ -90,13 +90,21 @@ async def test_a_view_opened_after_training_shows_the_last_speed(make_test_app):
         await settle(pilot)
         speed = app.samples_per_second
         assert speed > 0 and app.screen.query_one(StatusBar).samples_per_second == speed
+        note = app.status_message
+        assert note.startswith("finished — test accuracy")
         for key in ("3", "4", "2", "1"):  # the first visit to 3 and 4 builds them after the run
             await pilot.press(key)
             await pilot.pause()
-            assert app.screen.query_one(StatusBar).samples_per_second == speed, key
-        await pilot.press("r")  # a new model: no speed yet
+            status = app.screen.query_one(StatusBar)
+            assert status.samples_per_second == speed and status.message == note, key
+            assert note[:20] in str(status.render())
+        await pilot.press("3")
+        await pilot.pause()
+        await pilot.press("r")  # a new model, from another view: no speed yet, and the note goes everywhere
         await settle(pilot)
         assert app.samples_per_second == 0 and app.screen.query_one(StatusBar).samples_per_second == 0
+        assert app.status_message == "" and all(bar.message == "" for bar in app.status_bars)
+        assert len(app.status_bars) == 4  # one per view
 
 
 async def test_data_view_shows_the_split_and_the_confusion_matrix(make_test_app):

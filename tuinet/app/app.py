@@ -7,6 +7,7 @@ import gc
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from textual import events, work
@@ -117,6 +118,8 @@ class TuinetApp(App):
         self.last_confusion = None  # (matrix, 1-based epoch) of the current session, for late screens
         self.grad_norms: collections.deque = collections.deque(maxlen=2000)  # (epoch, {layer: norm})
         self.samples_per_second = 0.0  # the last training speed reported, for screens shown later
+        self.status_bars: weakref.WeakSet = weakref.WeakSet()  # every view's status line (they register)
+        self._status_message = ""
         self.input_quiet_until = -1.0  # plots put off data-driven redraws until then after a key press
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # No sliding tab underlines or fades: each animation frame is a repaint that costs the
@@ -226,6 +229,17 @@ class TuinetApp(App):
             self.last_confusion = None
             self.grad_norms.clear()
             self.samples_per_second = 0.0
+
+    @property
+    def status_message(self) -> str:
+        """The note after the numbers on every view's status line (a divergence, the result...)."""
+        return self._status_message
+
+    @status_message.setter
+    def status_message(self, text: str) -> None:
+        self._status_message = text
+        for bar in list(self.status_bars):
+            bar.message = text
 
     def on_batch_progress(self, message: m.BatchProgress) -> None:
         if message.session is self.session:

@@ -140,7 +140,6 @@ class MainScreen(Screen):
         if self._kind() != self.layout_kind:
             # The session refills the panes and plots; what only the widgets hold is carried over.
             log_lines = list(self.query_one(EpochLog).lines)
-            note = self.query_one(StatusBar).message
             log_scale = self.query_one(TrainingPlots).log_scale
             arch = self.query_one(ArchitecturePane)
             layers = arch.edits() if arch.dirty else None  # unapplied edits survive the new layout
@@ -149,7 +148,6 @@ class MainScreen(Screen):
             await self.recompose()
             self.fill_from_session()
             self.query_one(EpochLog).write_lines(log_lines)
-            self.query_one(StatusBar).message = note
             self.query_one(TrainingPlots).log_scale = log_scale
             if layers is not None:
                 self.query_one(ArchitecturePane).restore_edits(layers)
@@ -264,7 +262,7 @@ class MainScreen(Screen):
         self._diagnosis_kind = kind
         if kind is None:
             return
-        self.query_one(StatusBar).message = f"{kind}: see the log or view 4"
+        self.app.status_message = f"{kind}: see the log or view 4"
         self.query_one(EpochLog).note(f"⚠ {kind}: {d.message}")
         self.notify(d.message, title=kind.capitalize(), severity="warning", timeout=10)
 
@@ -283,7 +281,7 @@ class MainScreen(Screen):
         self.query_one(StatusBar).state = message.event.state
         self.query_one(StatusBar).elapsed = self.app.elapsed()
         if message.event.state == "running":
-            self.query_one(StatusBar).message = ""
+            self.app.status_message = ""
 
     @on(m.SessionReadyMsg)
     def _ready(self, message: m.SessionReadyMsg) -> None:
@@ -293,7 +291,7 @@ class MainScreen(Screen):
         # A new model (reset, apply, load, preset): the last run's note, speed and time are stale.
         self.app.run_elapsed = 0.0
         status = self.query_one(StatusBar)
-        status.message, status.samples_per_second = "", 0.0
+        self.app.status_message, status.samples_per_second = "", 0.0
         self.fill_from_session()
         self.query_one(EpochLog).note(f"— {message.event.name}: {message.event.params:,} parameters, "
                                       f"{message.event.sizes['train']} training samples —")
@@ -303,7 +301,7 @@ class MainScreen(Screen):
         if not self._current(message):
             return
         text = message.event.message
-        self.query_one(StatusBar).message = "diverged: lower the learning rate, then space"
+        self.app.status_message = "diverged: lower the learning rate, then space"
         self.query_one(EpochLog).note(f"✖ {text}")
         self.notify(text, title="Training diverged", severity="error", timeout=15)
 
@@ -322,7 +320,7 @@ class MainScreen(Screen):
         note = "finished" + (f" — test {format_logs(test)}" if test else "")
         if exp.expect.targets:
             note += " — expectation met" if not problems else f" — expectation NOT met ({'; '.join(problems)})"
-        self.query_one(StatusBar).message = note
+        self.app.status_message = note
         self.notify(note, title="Training finished", timeout=6)
 
     @on(m.TrainingFailed)
@@ -330,7 +328,7 @@ class MainScreen(Screen):
         if not self._current(message):
             return
         self.query_one(EpochLog).note(f"✖ {message.event.message}")
-        self.query_one(StatusBar).message = message.event.message
+        self.app.status_message = message.event.message
         self.notify(message.event.message, title="Error", severity="error", timeout=15)
 
     # -- requests from the panes --------------------------------------------------------------

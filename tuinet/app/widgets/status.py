@@ -95,6 +95,18 @@ class StatusBar(Widget):
             self.elapsed = elapsed
             self.samples_per_second = getattr(self.app, "samples_per_second", self.samples_per_second)
 
+    def on_mount(self) -> None:
+        # One note for every view: the app keeps it and sets it on every registered status line.
+        bars = getattr(self.app, "status_bars", None)
+        if bars is not None:
+            bars.add(self)
+            self.message = self.app.status_message
+
+    def on_unmount(self) -> None:
+        bars = getattr(self.app, "status_bars", None)
+        if bars is not None:
+            bars.discard(self)
+
     def watch_state(self, old: str, new: str) -> None:
         self.remove_class(f"-{old}")
         self.add_class(f"-{new}")
