@@ -191,6 +191,10 @@ async def test_log_scale_toggle_flips_state_and_titles():
         plots.set_batch_losses([1.0, 0.8, 0.0, -1.0, 0.5], steps_per_epoch=2)  # <= 0: left out on log
         await pilot.pause()
         assert plots.toggle_log_scale() is True
+        assert all(plot.log_scale for plot in (plots.loss_plot, plots.metric_plot, plots.batch_plot))
+        await pilot.pause()
+        assert "(log)" in text_of(plots.loss_plot)  # the first plot at once, the others a frame apart
+        await pilot.pause()
         await pilot.pause()
         for plot in (plots.loss_plot, plots.metric_plot, plots.batch_plot):
             assert plot.log_scale is True
@@ -199,7 +203,8 @@ async def test_log_scale_toggle_flips_state_and_titles():
         positive_smoothed = sum(v > 0 for v in smooth([1.0, 0.8, 0.0, -1.0, 0.5]))
         assert plots.batch_plot.drawn_points == max(3, positive_smoothed)  # the raw cloud keeps 3 of 5
         assert plots.toggle_log_scale() is False
-        await pilot.pause()
+        for _ in range(3):
+            await pilot.pause()
         assert "(log)" not in text_of(plots.loss_plot) + text_of(plots.batch_plot)
         assert plots.batch_plot.drawn_points == 5
 

@@ -431,8 +431,10 @@ class MainScreen(Screen):
         self._switch_tab(-1)
 
     def action_toggle_log(self) -> None:
-        on_ = self.query_one(TrainingPlots).toggle_log_scale()
-        self.notify(f"Log scale {'on' if on_ else 'off'}", timeout=2)
+        plots = self.query_one(TrainingPlots)
+        on_ = plots.toggle_log_scale()
+        if plots.region.area == 0:  # another tab: say so (on screen, the titles say "(log)")
+            self.notify(f"Log scale {'on' if on_ else 'off'} on the plots", timeout=2)
 
     def note(self, text: str) -> None:
         """A line in the epoch log (saves, loads, presets)."""

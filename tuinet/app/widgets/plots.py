@@ -763,8 +763,17 @@ class TrainingPlots(Widget):
         self._arrange(self.size.width)
 
     def watch_log_scale(self, log_scale: bool) -> None:
+        # Every plot takes the scale at once; they redraw a frame apart, the loss first: the key
+        # shows its effect in one plot's time, not three (about 10 ms each while training).
         for plot in self._plots:
-            plot.log_scale = log_scale
+            plot.set_reactive(SeriesPlot.log_scale, log_scale)
+        self._redraw_in_turn(list(self._plots))
+
+    def _redraw_in_turn(self, plots: list[SeriesPlot]) -> None:
+        if plots:
+            plots[0].redraw()
+            if len(plots) > 1:
+                self.call_after_refresh(self._redraw_in_turn, plots[1:])
 
     # -- public ------------------------------------------------------------------------------
     @property
