@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+import threading
 import time
 
 import numpy as np
@@ -86,6 +87,31 @@ async def test_space_plays_to_the_end(make_test_app):
         await settle(pilot)
         assert session.epoch == 3
         assert any("Training is finished" in n.message for n in notifications(seen))
+
+
+async def test_a_pause_shows_at_once_though_the_batch_takes_a_while(make_test_app, monkeypatch):
+    from tuinet.session import TrainingSession
+
+    original = TrainingSession._one_batch
+    in_batch = threading.Event()
+
+    def slow_batch(self, *, force_event: bool) -> bool:
+        in_batch.set()
+        time.sleep(0.4)  # a big model's batch
+        return original(self, force_event=force_event)
+
+    monkeypatch.setattr(TrainingSession, "_one_batch", slow_batch)
+    app = make_test_app("xor", epochs=LONG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("space")
+        await wait_until(pilot, lambda: app.session.state == "running" and in_batch.is_set(), what="a batch")
+        await wait_until(pilot, lambda: "▶ running" in status_text(app), what="the running state")
+        await pilot.press("space")
+        assert "⏸ pausing after this batch" in status_text(app)  # before the batch has ended
+        await settle(pilot)
+        assert app.session.state == "paused" and "⏸ paused" in status_text(app)
+        assert "pausing" not in status_text(app)
 
 
 async def test_space_pauses_a_running_session(make_test_app, paced):

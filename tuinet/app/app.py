@@ -357,21 +357,31 @@ class TuinetApp(App):
 
     def action_toggle_run(self) -> None:
         if self.session.state == "running":
-            self.session.pause()
+            self._pause()
         elif not self._finished_hint():
             self.train("run")
 
     def action_step_batch(self) -> None:
         if self.session.state == "running":
-            self.session.pause()
+            self._pause()
         elif not self._finished_hint():
             self.train("batch")
 
     def action_step_epoch(self) -> None:
         if self.session.state == "running":
-            self.session.pause()
+            self._pause()
         elif not self._finished_hint():
             self.train("epoch")
+
+    def _pause(self) -> None:
+        """Ask the session to pause, and say so at once: it stops after the batch it is in,
+        which on a big model can take a while."""
+        from tuinet.app.widgets.status import StatusBar
+
+        self.session.pause()
+        for bar in self.screen.query(StatusBar):
+            if bar.state == "running":
+                bar.state = "pausing"  # the session's "paused" (or "finished") replaces it
 
     def action_reset(self) -> None:
         self.session.pause()

@@ -11,6 +11,7 @@ STATE_LABELS = {
     "ready": "■ ready",
     "running": "▶ running",
     "paused": "⏸ paused",
+    "pausing": "⏸ pausing after this batch",  # shown at once on the key; the session says "paused" later
     "finished": "✔ finished",
     "stopped": "■ stopped",
     "diverged": "✖ diverged",
