@@ -41,6 +41,7 @@ import pickle
 import queue
 import signal
 import threading
+import time
 import traceback
 from concurrent.futures import Future
 
@@ -430,8 +431,6 @@ class _Outbox:
 
     def event(self, item, routine: bool) -> None:
         """Queue an event (event, losses, counters); a routine one may wait a little."""
-        import time
-
         with self._cond:
             first = not self._waiting
             if first:
@@ -448,8 +447,6 @@ class _Outbox:
             self._conn.send(("events", batch))
 
     def _flusher(self) -> None:
-        import time
-
         try:
             with self._cond:
                 while True:

@@ -376,10 +376,8 @@ class TuinetApp(App):
     def _pause(self) -> None:
         """Ask the session to pause, and say so at once: it stops after the batch it is in,
         which on a big model can take a while."""
-        from tuinet.app.widgets.status import StatusBar
-
         self.session.pause()
-        for bar in self.screen.query(StatusBar):
+        for bar in list(self.status_bars):
             if bar.state == "running":
                 bar.state = "pausing"  # the session's "paused" (or "finished") replaces it
 

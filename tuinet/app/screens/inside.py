@@ -34,14 +34,6 @@ class SessionScreen(Screen):
     the main screen (and the app disables the training keys meanwhile).
     """
 
-    DEFAULT_CSS = """
-    SessionScreen #too-small {
-        display: none; width: 1fr; height: 1fr; content-align: center middle; text-align: center;
-    }
-    SessionScreen.-too-small #too-small { display: block; }
-    SessionScreen.-too-small .view-body, SessionScreen.-too-small StatusBar { display: none; }
-    """
-
     def __init__(self, *args, **kwargs) -> None:
         from tuinet.app.arrays import HistoryMirror
 

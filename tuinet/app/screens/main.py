@@ -71,11 +71,6 @@ class MainScreen(Screen):
     ]
 
     DEFAULT_CSS = """
-    MainScreen #too-small {
-        display: none; width: 1fr; height: 1fr; content-align: center middle; text-align: center;
-    }
-    MainScreen.-too-small #too-small { display: block; }
-    MainScreen.-too-small #body, MainScreen.-too-small StatusBar, MainScreen.-too-small TabBar { display: none; }
     MainScreen #body { height: 1fr; }
     MainScreen #side { width: 58; }
     MainScreen #side ArchitecturePane { height: 1fr; border: round $primary-muted; }
@@ -97,13 +92,11 @@ class MainScreen(Screen):
         return "wide" if w >= WIDE[0] and h >= WIDE[1] else "narrow"
 
     def compose(self) -> ComposeResult:
-        from tuinet.app.app import MIN_SIZE
-
         self.layout_kind = self._kind()
         self._tab_bar = self._switcher = None
         yield Header(show_clock=False, icon="◉")
         if self.layout_kind == "wide":
-            with Horizontal(id="body"):
+            with Horizontal(id="body", classes="view-body"):
                 with Vertical(id="side"):
                     yield ArchitecturePane(id="architecture")
                     yield HyperParamsPane(id="hyperparams")
@@ -113,16 +106,15 @@ class MainScreen(Screen):
         else:
             # One widget for the tab bar and the panes straight in a ContentSwitcher: a key press
             # repaints the bar and the new pane, with no wrappers to restyle or paint behind it.
-            self._tab_bar = TabBar(TABS, id="tabs")
-            self._switcher = ContentSwitcher(id="body", initial=TABS[0][0])
+            self._tab_bar = TabBar(TABS, id="tabs", classes="view-body")
+            self._switcher = ContentSwitcher(id="body", initial=TABS[0][0], classes="view-body")
             yield self._tab_bar
             with self._switcher:
                 yield TrainingPlots(id="plots")
                 yield ArchitecturePane(id="architecture")
                 yield HyperParamsPane(id="hyperparams")
                 yield EpochLog(id="log")
-        yield Static(f"Terminal too small.\ntuinet needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}: "
-                     "enlarge the window or reduce the font size.", id="too-small")
+        yield Static("", id="too-small")  # app.mark_too_small writes the message
         yield StatusBar(id="status")
         yield Footer(compact=True)
 
@@ -290,9 +282,8 @@ class MainScreen(Screen):
         self._diagnosis_kind = None
         # A new model (reset, apply, load, preset): the last run's note, speed and time are stale.
         self.app.run_elapsed = 0.0
-        status = self.query_one(StatusBar)
-        self.app.status_message, status.samples_per_second = "", 0.0
-        self.fill_from_session()
+        self.app.status_message = ""
+        self.fill_from_session()  # the speed too: the app has set it back to 0
         self.query_one(EpochLog).note(f"— {message.event.name}: {message.event.params:,} parameters, "
                                       f"{message.event.sizes['train']} training samples —")
 

@@ -66,8 +66,9 @@ class TabBar(Widget):
             self.tab_bar = tab_bar
             self.tab = tab
 
-    def __init__(self, tabs, *, active: str | None = None, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, tabs, *, active: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.tabs: tuple[tuple[str, str], ...] = tuple((str(i), str(label)) for i, label in tabs)
         if not self.tabs:
             raise ValueError("a tab bar needs at least one tab")
