@@ -424,9 +424,12 @@ def test_open_unknown_preset(monkeypatch):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["circle", "--view", "boundary", "--play"], {"view": "boundary", "autostart": True, "refresh_hz": 2.0}),
-    (["--view", "data", "iris"], {"view": "data", "autostart": False, "refresh_hz": 2.0}),
-    (["xor", "--refresh", "1"], {"view": "train", "autostart": False, "refresh_hz": 1.0}),
+    (["circle", "--view", "boundary", "--play"],
+     {"view": "boundary", "autostart": True, "refresh_hz": None, "pace": None}),
+    (["--view", "data", "iris"], {"view": "data", "autostart": False, "refresh_hz": None, "pace": None}),
+    (["xor", "--refresh", "1"], {"view": "train", "autostart": False, "refresh_hz": 1.0, "pace": None}),
+    (["xor", "--pace", "50"], {"view": "train", "autostart": False, "refresh_hz": None, "pace": 50.0}),
+    (["--pace", "max", "spiral"], {"view": "train", "autostart": False, "refresh_hz": None, "pace": float("inf")}),
 ])
 def test_open_passes_view_play_and_refresh_to_the_app(monkeypatch, args, expected):
     import tuinet.app as app_package
@@ -442,3 +445,13 @@ def test_open_with_an_unknown_view_says_which_exist(monkeypatch):
     result, opened = _open(monkeypatch, "xor", "--view", "weigths")
     assert not opened and result.exit_code == 2
     assert "'weigths' is not one of 'train', 'weights', 'boundary', 'data'" in result.output
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "fast", "nan"])
+def test_a_bad_pace_is_one_line_naming_the_value(monkeypatch, value):
+    import tuinet.app as app_package
+
+    monkeypatch.setattr(app_package, "run_app", lambda experiment, **kwargs: None)
+    result = CliRunner().invoke(main, ["xor", "--pace", value])
+    assert result.exit_code == 2
+    assert "--pace" in result.output and repr(value) in result.output and "Traceback" not in result.output

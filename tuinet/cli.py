@@ -50,11 +50,34 @@ class PresetFirstGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
+class PaceType(click.ParamType):
+    """A pace: a positive number of epochs per second, or "max"."""
+
+    name = "EPOCHS/S|max"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        text = str(value).strip().lower()
+        if text in ("max", "inf"):
+            return float("inf")
+        try:
+            pace = float(text)
+        except ValueError:
+            pace = float("nan")
+        if not pace > 0 or pace != pace:
+            self.fail(f"expected a positive number of epochs per second or 'max', got {value!r}", param, ctx)
+        return pace
+
+
 _APP_OPTIONS = [
     click.option("--seed", type=int, help="Override the preset's data and model seeds."),
     click.option("--epochs", type=int, help="Override the preset's number of epochs."),
     click.option("--refresh", type=click.FloatRange(0.5, 30), default=None,
-                 help="UI updates per second while training (default 2; lower it on slow SSH links)."),
+                 help="Frames per second while training (default 10, or 2 over SSH; f changes it)."),
+    click.option("--pace", type=PaceType(), default=None,
+                 help="Epochs per second the app trains at, or 'max' (default: the preset's, else "
+                      "one that makes the run last about 15 s; < and > change it)."),
     click.option("--play", is_flag=True, help="Start training as soon as the app opens."),
     click.option("--view", type=click.Choice(["train", "weights", "boundary", "data"]), default=None,
                  help="The view the app opens on (default train; keys 1-4 switch views)."),
@@ -71,7 +94,7 @@ def _app_options(f):
 @click.version_option(__version__, "-V", "--version", prog_name="tuinet")
 @_app_options
 @click.pass_context
-def main(ctx: click.Context, seed, epochs, refresh, play, view) -> None:
+def main(ctx: click.Context, seed, epochs, refresh, pace, play, view) -> None:
     """Train neural networks in the terminal and watch them learn.
 
     \b
@@ -79,12 +102,13 @@ def main(ctx: click.Context, seed, epochs, refresh, play, view) -> None:
       tuinet                      open the app on the default preset (spiral)
       tuinet iris --play          open the app on a shipped preset and start training
       tuinet --refresh 1          fewer screen updates, for slow SSH links
+      tuinet xor --pace 50        train at 50 epochs per second (< and > change it)
       tuinet circle --view boundary --play   open on the decision boundary, training
       tuinet train spiral         train headless, Keras-style output
       tuinet presets              list the shipped presets
       python -c "import tuinet"   the engine, as a library
     """
-    ctx.obj = {"seed": seed, "epochs": epochs, "refresh": refresh, "play": play, "view": view}
+    ctx.obj = {"seed": seed, "epochs": epochs, "refresh": refresh, "pace": pace, "play": play, "view": view}
     if ctx.invoked_subcommand is None:
         ctx.invoke(open_app, preset=None)
 
@@ -93,7 +117,7 @@ def main(ctx: click.Context, seed, epochs, refresh, play, view) -> None:
 @click.argument("preset", required=False)
 @_app_options
 @click.pass_context
-def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, refresh=None, play=False,
+def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, refresh=None, pace=None, play=False,
              view=None) -> None:
     """Open the app on PRESET (a shipped name or a .toml path)."""
     from tuinet.presets import load_preset
@@ -102,6 +126,7 @@ def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, ref
     seed = seed if seed is not None else outer.get("seed")
     epochs = epochs if epochs is not None else outer.get("epochs")
     refresh = refresh if refresh is not None else outer.get("refresh")
+    pace = pace if pace is not None else outer.get("pace")
     play = play or outer.get("play", False)
     view = view or outer.get("view") or "train"
     try:
@@ -114,7 +139,7 @@ def open_app(ctx: click.Context, preset: str | None, seed=None, epochs=None, ref
         click.echo(f"tuinet: the interactive app is not built yet; train headless instead: "
                    f"tuinet train {preset or experiment.name}", err=True)
         sys.exit(0)
-    run_app(experiment, refresh_hz=refresh or 2.0, autostart=play, view=view)
+    run_app(experiment, refresh_hz=refresh, autostart=play, view=view, pace=pace)
 
 
 # ---------------------------------------------------------------------- train

@@ -19,10 +19,11 @@ Protocol (a `multiprocessing` pipe; both ends are this module, nothing is read f
       "run" until_epoch | "batch" | "epoch"   train on the child's main thread; answered ("done", seq, result)
       "pause" | "stop"                         flags the running loop checks between batches
       "lr" value | "experiment" exp | "intervals" (batch, snapshot) | "apply" exp | "reset"
+      "pace" epochs/s | "restore" frame
       "save" path | "load" path                answered ("future", seq, ok, value or exception)
       "close"                                  the child finishes its step and exits
   child -> parent
-      ("events", [(event, new_losses, counters), ...])
+      ("events", [(event, counters), ...])   (events carry their new batch losses)
                         counters: epoch, batch, batches_done, last_message, experiment or None.
                         Routine events (epoch and batch ends, snapshots) wait up to
                         EVENT_BATCH seconds to travel together; any other event, and any
@@ -63,12 +64,14 @@ class ProcessSession(s.TrainingSession):
     """
 
     def __init__(self, experiment: Experiment, *, sink=None, batch_event_interval: float = 0.1,
-                 snapshot_interval: float = 0.5, track_confusion: bool = False, start: bool = True) -> None:
+                 snapshot_interval: float = 0.5, track_confusion: bool = False, pace: float = float("inf"),
+                 frames: bool = False, start: bool = True) -> None:
         self._conn = None
         self._closed = self._closed_by_us = False
         self._intervals = [batch_event_interval, snapshot_interval]
         super().__init__(experiment, sink=sink, batch_event_interval=batch_event_interval,
-                         snapshot_interval=snapshot_interval, track_confusion=track_confusion)
+                         snapshot_interval=snapshot_interval, track_confusion=track_confusion, pace=pace,
+                         frames=frames)
         self._remote_epoch = self._remote_batch = 0
         self._remote_batches = 0
         self.last_snapshot = self._make_snapshot(None)  # the initial weights, as the child has them
@@ -119,7 +122,7 @@ class ProcessSession(s.TrainingSession):
             child_sock.close()
         self._conn = Connection(parent_sock.detach())
         self._closed = False
-        self._conn.send((experiment, tuple(self._intervals), self._track_confusion))
+        self._conn.send((experiment, tuple(self._intervals), self._track_confusion, self.pace, self.record_frames))
         self._reader = threading.Thread(target=self._read_loop, name="tuinet-session-reader", daemon=True)
         self._reader.start()
 
@@ -180,16 +183,17 @@ class ProcessSession(s.TrainingSession):
             self.sink(s.StateChanged("failed"))
         self.sink(s.Failed(message, details))
 
-    def _on_event(self, event, losses, counters) -> None:
+    def _on_event(self, event, counters) -> None:
         """Bring the mirror up to date with one child event, then hand the event on."""
         epoch, batch, batches_done, last_message, experiment = counters
-        if isinstance(event, s.SessionReady):  # rebuilt in the child (apply, reset, load)
+        if isinstance(event, s.SessionReady):  # rebuilt in the child (apply, reset, load, restore)
             if experiment is not None and experiment != self.experiment:
                 super()._apply(experiment)  # a loaded model: its architecture
-            self.history = {}
+            self.history = {k: list(v) for k, v in event.history.items()}
             self.test_results = {}
             with self._losses_lock:
                 self.batch_losses.clear()
+        losses = getattr(event, "losses", ())
         if losses:
             with self._losses_lock:
                 self.batch_losses.extend(losses)
@@ -283,6 +287,15 @@ class ProcessSession(s.TrainingSession):
         lr = s.checked_learning_rate(lr)
         self.model.optimizer.learning_rate = lr  # what the status bar reads
         self._send("lr", lr)
+
+    def set_pace(self, pace: float) -> None:
+        self.pace = s.checked_pace(pace)
+        if self._conn is not None and not self._closed:
+            self._send("pace", self.pace)
+
+    def restore(self, frame) -> None:
+        """Continue from a recorded frame, in the child (it checks the frame fits)."""
+        self._send("restore", frame)
 
     def apply(self, experiment: Experiment) -> None:
         """Validate in the mirror at once (an edit that does not fit raises here and changes
@@ -391,8 +404,8 @@ def _child_entry(fd: int) -> None:
     send = outbox.send
 
     try:
-        experiment, intervals, track_confusion = conn.recv()
-        _serve(conn, outbox, experiment, intervals, track_confusion)
+        experiment, intervals, track_confusion, pace, frames = conn.recv()
+        _serve(conn, outbox, experiment, intervals, track_confusion, pace, frames)
     except (EOFError, OSError):
         pass  # the parent has gone
     except BaseException:  # noqa: BLE001 - reported to the parent, then exit
@@ -430,7 +443,7 @@ class _Outbox:
             self._conn.send(message)
 
     def event(self, item, routine: bool) -> None:
-        """Queue an event (event, losses, counters); a routine one may wait a little."""
+        """Queue an event (event, counters); a routine one may wait a little."""
         with self._cond:
             first = not self._waiting
             if first:
@@ -471,26 +484,22 @@ class _Outbox:
 _ROUTINE = (s.EpochEnded, s.BatchEnded, s.WeightSnapshot)
 
 
-def _serve(conn, outbox: _Outbox, experiment, intervals, track_confusion) -> None:
+def _serve(conn, outbox: _Outbox, experiment, intervals, track_confusion, pace, frames) -> None:
     send = outbox.send
-    sent = [0]  # batches_done already sent with an event
 
     def sink(event) -> None:
         session_ = session_holder[0]
         if session_ is None:
             return
-        done = session_.batches_done
-        if done < sent[0]:
-            sent[0] = 0
-        losses = session_.latest_losses(done - sent[0])
-        sent[0] = done
         experiment_ = session_.experiment if isinstance(event, s.SessionReady) else None
-        outbox.event((event, losses, (session_.epoch, session_.batch, done, session_.last_message, experiment_)),
+        outbox.event((event, (session_.epoch, session_.batch, session_.batches_done, session_.last_message,
+                              experiment_)),
                      routine=isinstance(event, _ROUTINE))
 
     session_holder = [None]
     session = s.TrainingSession(experiment, sink=sink, batch_event_interval=intervals[0],
-                                snapshot_interval=intervals[1], track_confusion=track_confusion)
+                                snapshot_interval=intervals[1], track_confusion=track_confusion, pace=pace,
+                                frames=frames)
     session_holder[0] = session
     jobs: queue.SimpleQueue = queue.SimpleQueue()
     held: list = []  # training commands read but not yet handed to the main loop
@@ -551,6 +560,10 @@ def _serve(conn, outbox: _Outbox, experiment, intervals, track_confusion) -> Non
             session._submit(lambda exp=argument: _apply_reported(session, exp))
         elif command == "reset":
             session.reset()
+        elif command == "pace":
+            session.set_pace(argument)
+        elif command == "restore":
+            session.restore(argument)
         elif command == "save":
             reply_future(seq, session.save_model(argument))
         elif command == "load":

@@ -32,14 +32,21 @@ from tuinet.nn import callbacks as callbacks_module
 from tuinet.nn.losses import CategoricalCrossentropy
 from tuinet.nn.model import Sequential
 from tuinet.presets import Experiment
+from tuinet.run import BATCH_HISTORY, MAX_FRAMES, frame_plan, frame_stride
 
-BATCH_HISTORY = 4096  # per-batch losses kept for the smoothed plot (a ring buffer)
+PACE_STEPS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, math.inf)
+"""The paces `<` and `>` step through, in epochs per second (inf: as fast as it goes)."""
+PACE_TARGET_SECONDS = 15.0
+"""The default pace makes a run last about this long (the Playground's boundary forms over 10-30 s)."""
+PACE_MIN_WAIT = 0.02
+"""Within an epoch, the session waits between batches only when it is this far ahead."""
 
 
 # ---------------------------------------------------------------------- events
 @dataclass(frozen=True)
 class SessionReady:
-    """The experiment is prepared (or re-prepared after reset/apply)."""
+    """The experiment is prepared (or re-prepared after reset/apply), or a run continues from
+    a recorded frame (`start_epoch` > 0, `history` the epochs before it)."""
 
     name: str
     epochs: int
@@ -47,6 +54,11 @@ class SessionReady:
     sizes: dict            # {"train": n, "val": n, "test": n}
     summary: str           # the model's summary table
     params: int
+    experiment: Experiment | None = None   # the experiment this run trains
+    start_epoch: int = 0                   # epochs already done (a branch from a frame)
+    history: dict = field(default_factory=dict)  # the per-epoch history up to start_epoch
+    max_frames: int = MAX_FRAMES           # the timeline's frame budget for this model
+    learning_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class BatchEnded:
     logs: dict             # running means of the epoch so far
     samples_per_second: float
     learning_rate: float
+    losses: tuple = ()     # every batch loss since the previous event that carried losses
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,7 @@ class EpochEnded:
     seconds: float
     line: str              # Keras-style "63/63 - 0s - 2ms/step - accuracy: ..." line
     confusion: np.ndarray | None = None  # validation (else test) confusion matrix, classification only
+    losses: tuple = ()     # every batch loss since the previous event that carried losses
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,8 @@ class WeightSnapshot:
     weights: dict          # "layer/param" -> array copy
     grads: dict            # "layer/param" -> copy of the last gradient
     updates: dict          # "layer/param" -> size of the last update (new - old)
+    frame: bool = False    # taken at an epoch end for the timeline (see `tuinet.run.Timeline`)
+    optimizer: dict | None = None  # the optimizer's state with a frame (when the budget allows)
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,10 @@ class Finished:
 @dataclass(frozen=True)
 class StateChanged:
     state: str             # ready | running | paused | finished | stopped | diverged | failed
+    epoch: int = 0         # epochs completed
+    batch: int = 0         # batches done in the current epoch
+    losses: tuple = ()     # every batch loss since the previous event that carried losses
+    message: str = ""      # why, for diverged and failed
 
 
 @dataclass(frozen=True)
@@ -129,11 +149,25 @@ class TrainingSession:
         sink: Called with each event; must return quickly (the app posts a message).
         batch_event_interval: Minimum seconds between `BatchEnded` events while running.
         snapshot_interval: Minimum seconds between `WeightSnapshot` events while running.
+        pace: Epochs per second at most (`math.inf`: no cap, as `tuinet train` and `fit` run).
+            Batches still run at full speed: the session waits between epochs (between
+            batches when an epoch is long). The app sets it; see `set_pace`.
+        frames: Send a frame (a `WeightSnapshot` with `frame=True`) at the epoch ends a
+            `tuinet.run.Timeline` keeps, for the app's replay.
+        clock, sleep: The time source and the wait used by the pace (tests pass fakes);
+            `sleep(seconds)` may return early (a pause, a new pace).
     """
 
     def __init__(self, experiment: Experiment, *, sink=None, batch_event_interval: float = 0.1,
-                 snapshot_interval: float = 0.5, track_confusion: bool = False) -> None:
+                 snapshot_interval: float = 0.5, track_confusion: bool = False, pace: float = math.inf,
+                 frames: bool = False, clock=time.perf_counter, sleep=None) -> None:
         self.experiment = experiment
+        self.pace = checked_pace(pace)
+        self.record_frames = frames
+        self._clock = clock
+        self._wake = threading.Event()  # set by pause, stop and a new pace: a paced wait ends early
+        self._sleep = sleep or self._wake.wait
+        self._pace_origin: tuple[float, float] | None = None  # (clock time, position in epochs)
         self.track_confusion = track_confusion  # compute a confusion matrix at epoch ends...
         self.confusion_interval = 1.0            # ...at most once a second (and at the last epoch)
         self._last_confusion_time = -math.inf
@@ -211,6 +245,9 @@ class TrainingSession:
             self.batch_losses.clear()
         self.test_results = {}
         self.batches_done = 0       # batches trained since this model was built (the losses' index)
+        self._losses_sent = 0       # batches whose loss already went out with an event
+        self._frame_sent = -1       # the epoch of the last frame sent
+        self._plan_frames()
         self._epoch_start = None
         self._epoch_samples = 0
         self._last_batch_event = -math.inf  # time of the last BatchEnded (throttled, across epochs)
@@ -254,16 +291,73 @@ class TrainingSession:
         p = self.prepared
         return SessionReady(name=self.experiment.name, epochs=self.epochs, steps_per_epoch=self.loop.steps,
                             sizes={"train": len(p.x_train), "val": len(p.x_val), "test": len(p.x_test)},
-                            summary=self.model.summary_text(), params=self.model.count_params())
+                            summary=self.model.summary_text(), params=self.model.count_params(),
+                            experiment=self.experiment, start_epoch=self.loop.epoch,
+                            history={k: list(v) for k, v in self.history.items()},
+                            max_frames=self.max_frames, learning_rate=float(self.model.optimizer.learning_rate))
+
+    def _plan_frames(self) -> None:
+        """How many frames the timeline keeps for this model, and what goes into each."""
+        weights = sum(w.nbytes for w in self.model.get_weights())
+        trainable = sum(layer.params[k].nbytes for layer in self.model.layers for k in layer.params)
+        slots = max(1, len(self.model.optimizer._slot_specs()))
+        self.max_frames, self._frame_grads, self._frame_optimizer = frame_plan(weights, trainable,
+                                                                               trainable * slots)
+
+    # -- pace ---------------------------------------------------------------------------------
+    def set_pace(self, pace: float) -> None:
+        """Epochs per second at most (`math.inf`: no cap); takes effect at once, also mid-run."""
+        self.pace = checked_pace(pace)
+        self._pace_origin = None  # the new pace counts from now
+        self._wake.set()
+
+    def _position(self) -> float:
+        """Where training is, in epochs (fractional within an epoch)."""
+        loop = self.loop
+        return loop.epoch + (loop.step / loop.steps if loop._started and loop.steps else 0.0)
+
+    def _wait_for_pace(self) -> bool:
+        """Before a batch: wait until the pace allows it. False when a pause or stop came meanwhile.
+
+        The position (epochs, fractional) is due at `origin time + (position - origin) / pace`.
+        At an epoch boundary the session waits for any time ahead; within an epoch only when it
+        is `PACE_MIN_WAIT` ahead, so short epochs run their batches at full speed, then wait.
+        A run that falls behind (epochs slower than the pace) starts counting again from now:
+        it never races to catch up.
+        """
+        while math.isfinite(self.pace):
+            now = self._clock()
+            position = self._position()
+            if self._pace_origin is None:
+                self._pace_origin = (now, position)
+                return True
+            t0, p0 = self._pace_origin
+            due = t0 + (position - p0) / self.pace
+            ahead = due - now
+            boundary = not self.loop._started
+            if ahead < -max(0.25, 1.0 / self.pace):
+                self._pace_origin = (now, position)
+                return True
+            if ahead <= 0 or (not boundary and ahead < PACE_MIN_WAIT):
+                return True
+            self._wake.clear()
+            if self._pause_requested.is_set() or self._stop_requested.is_set():
+                return False
+            self._sleep(ahead)
+            if self._pause_requested.is_set() or self._stop_requested.is_set():
+                return False
+        return True
 
     # -- control from any thread ------------------------------------------------------------
     def pause(self) -> None:
         """Stop after the current batch; `run()` returns with state "paused"."""
         self._pause_requested.set()
+        self._wake.set()
 
     def stop(self) -> None:
         """Stop after the current batch for good; `run()` returns with state "stopped"."""
         self._stop_requested.set()
+        self._wake.set()
 
     def set_learning_rate(self, lr: float) -> None:
         """Takes effect at the next batch."""
@@ -301,6 +395,47 @@ class TrainingSession:
         self._set_state("ready")
         self._emit(self.ready_event())
         self._publish_snapshot()
+
+    def restore(self, frame: WeightSnapshot) -> None:
+        """Continue from a recorded frame: its weights (and optimizer state when the frame has
+        it, else a fresh optimizer) at its epoch, with the current settings. The history after
+        that epoch is dropped; a `SessionReady` with `start_epoch` says so."""
+        self._submit(lambda: self._restore(frame))
+
+    def _restore(self, frame: WeightSnapshot) -> None:
+        model, loop = self.model, self.loop
+        targets = []
+        for layer in model.layers:
+            for name in layer.weight_names:
+                key = f"{layer.name}/{name}"
+                w = frame.weights.get(key)
+                if w is None or w.shape != layer.weight(name).shape:
+                    raise ConfigError(f"the frame of epoch {frame.epoch} does not fit this model "
+                                      f"({key}: {'missing' if w is None else tuple(w.shape)}); reset with r")
+                targets.append((layer.weight(name), w))
+        if not 0 <= frame.epoch <= self.epochs or frame.epoch > loop.epoch:
+            raise ConfigError(f"cannot resume from epoch {frame.epoch}: this run has done {loop.epoch} "
+                              f"of {self.epochs} epochs")
+        for live, w in targets:
+            live[...] = w
+        optimizer = model.optimizer
+        if frame.optimizer:
+            optimizer.set_state(frame.optimizer)
+        else:
+            optimizer.reset()
+        loop.epoch, loop.step, loop._started = frame.epoch, 0, False
+        self.history = {k: v[:frame.epoch] for k, v in self.history.items()}
+        with self._losses_lock:
+            self.batch_losses.clear()
+            self.batches_done = self._losses_sent = 0
+        self.test_results = {}
+        self.last_message = ""
+        self._frame_sent = frame.epoch
+        self._prev_weights = self._update_base = None
+        self._pace_origin = None
+        self._set_state("paused" if frame.epoch else "ready")
+        self._emit(self.ready_event())
+        self._publish_snapshot(frame=True)
 
     def save_model(self, path) -> "Future":
         """Save the model (with its scaler and class names) between batches; returns a Future.
@@ -418,6 +553,7 @@ class TrainingSession:
             if self.finished:
                 return False
             self._running = True
+            self._pace_origin = None
             self._set_state("running")
             last_snapshot = time.perf_counter()
             try:
@@ -432,6 +568,9 @@ class TrainingSession:
                     if self._pause_requested.is_set():
                         self._set_state("paused")
                         return False
+                    if not self._wait_for_pace():
+                        self._drain_commands()
+                        continue  # the checks above report the pause or stop
                     if not self._one_batch(force_event=False):
                         return False
                     now = time.perf_counter()
@@ -482,7 +621,8 @@ class TrainingSession:
             self._last_batch_event = now
             self._emit(BatchEnded(epoch=loop.epoch, batch=loop.step, steps=loop.steps, loss=loss, logs=loop.logs(),
                                   samples_per_second=self._epoch_samples / elapsed,
-                                  learning_rate=float(self.model.optimizer.learning_rate)))
+                                  learning_rate=float(self.model.optimizer.learning_rate),
+                                  losses=self._take_losses()))
         if loop.epoch_finished:
             self._end_epoch()
         return True
@@ -502,7 +642,10 @@ class TrainingSession:
             confusion = self.confusion_matrix()
             self._last_confusion_time = now
         self._emit(EpochEnded(epoch=epoch, epochs=self.epochs, logs=dict(logs), seconds=seconds, line=line,
-                              confusion=confusion))
+                              confusion=confusion, losses=self._take_losses()))
+        done = loop.epoch
+        if self.record_frames and (self.finished or done % frame_stride(done, self.max_frames) == 0):
+            self._publish_snapshot(frame=True)
         if self.finished:
             self.test_results = self.evaluate_test()
             self._set_state("finished")
@@ -575,21 +718,77 @@ class TrainingSession:
         return WeightSnapshot(epoch=self.loop.epoch, batch=self.loop.step, weights=weights, grads=grads,
                               updates=updates)
 
-    def _publish_snapshot(self) -> None:
-        """Emit a snapshot whose `updates` are the change since the previous published one."""
+    def _publish_snapshot(self, frame: bool = False) -> None:
+        """Emit a snapshot whose `updates` are the change since the previous published one.
+
+        A frame for the timeline (`frame=True`, or any snapshot at an epoch boundary not sent
+        as a frame yet when frames are recorded) carries the optimizer state when the model's
+        frame plan has room for it.
+        """
+        loop = self.loop
+        at_boundary = not loop._started or loop.step == 0
+        frame = self.record_frames and (frame or (at_boundary and loop.epoch != self._frame_sent))
         self._update_base = self._prev_weights
-        self.last_snapshot = self._make_snapshot(self._update_base)
-        self._prev_weights = self.last_snapshot.weights
-        self._emit(self.last_snapshot)
+        snap = self._make_snapshot(self._update_base)
+        if frame:
+            self._frame_sent = loop.epoch
+            grads = snap.grads if self._frame_grads else {}
+            optimizer = self.model.optimizer.get_state() if self._frame_optimizer else None
+            snap = WeightSnapshot(epoch=snap.epoch, batch=snap.batch, weights=snap.weights, grads=grads,
+                                  updates=snap.updates, frame=True, optimizer=optimizer)
+        self.last_snapshot = snap
+        self._prev_weights = snap.weights
+        self._emit(snap)
+
+    def _take_losses(self) -> tuple:
+        """The batch losses not yet sent with an event, oldest first (at most the ring's length)."""
+        with self._losses_lock:
+            n = min(self.batches_done - self._losses_sent, len(self.batch_losses))
+            self._losses_sent = self.batches_done
+            newest = tuple(itertools.islice(reversed(self.batch_losses), max(0, n)))
+        return newest[::-1]
 
     # -- plumbing ---------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self._emit(StateChanged(state))
+            loop = getattr(self, "loop", None)
+            self._emit(StateChanged(state, epoch=loop.epoch if loop else 0, batch=loop.step if loop else 0,
+                                    losses=self._take_losses() if loop else (),
+                                    message=self.last_message if state in ("diverged", "failed") else ""))
 
     def _emit(self, event) -> None:
         self.sink(event)
+
+
+def checked_pace(pace) -> float:
+    """`pace` (epochs per second, `math.inf` for no cap) as a float, or a `ConfigError`."""
+    if isinstance(pace, bool) or not isinstance(pace, (int, float)) or math.isnan(pace) or pace <= 0:
+        raise ConfigError(f"pace: expected a positive number of epochs per second (or inf), got {pace!r}")
+    return float(pace)
+
+
+def default_pace(experiment: Experiment) -> float:
+    """The pace the app starts at: the preset's `[app] pace`, else the step of `PACE_STEPS`
+    that makes the run last closest to `PACE_TARGET_SECONDS` (on a log scale)."""
+    app = getattr(experiment, "app", None)
+    if app is not None and getattr(app, "pace", None) is not None:
+        return float(app.pace)
+    epochs = max(1, experiment.train.epochs)
+    finite = [p for p in PACE_STEPS if math.isfinite(p)]
+    return min(finite, key=lambda p: abs(math.log(epochs / p / PACE_TARGET_SECONDS)))
+
+
+def step_pace(pace: float, direction: int) -> float:
+    """The next step of `PACE_STEPS` above (`direction` 1) or below (-1) `pace`."""
+    if direction > 0:
+        return next((p for p in PACE_STEPS if p > pace), PACE_STEPS[-1])
+    return next((p for p in reversed(PACE_STEPS) if p < pace), PACE_STEPS[0])
+
+
+def pace_label(pace: float) -> str:
+    """"pace 20 ep/s" or "pace max"."""
+    return "pace max" if not math.isfinite(pace) else f"pace {pace:g} ep/s"
 
 
 def checked_learning_rate(lr) -> float:

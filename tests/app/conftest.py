@@ -36,6 +36,7 @@ def make_test_app() -> Callable[..., TuinetApp]:
         kwargs.setdefault("show_timing", False)
         kwargs.setdefault("seed", 0)
         kwargs.setdefault("training", "thread")
+        kwargs.setdefault("pace", float("inf"))  # as fast as it goes (tests/app/test_replay.py covers the pace)
         return make_app(preset, **kwargs)
 
     return factory

@@ -169,7 +169,8 @@ async def test_n_steps_one_batch_and_shift_n_one_epoch(make_test_app):
         # f: the next refresh rate, handed to the session's event throttle
         assert app.refresh_hz == 2.0
         await pilot.press("f")
-        assert app.refresh_hz == 4.0 and session.batch_event_interval == pytest.approx(1 / 4)
+        assert app.refresh_hz == 5.0 and session.batch_event_interval == pytest.approx(1 / 5)
+        assert session.snapshot_interval == pytest.approx(1 / 5)
 
 
 async def test_reset_restores_the_initial_weights_and_clears_the_plots(make_test_app):

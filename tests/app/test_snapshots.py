@@ -17,7 +17,7 @@ from .conftest import no_cursor_blink, settle, unthrottle
 
 
 def xor_app():
-    return make_app("xor", seed=0, epochs=3, show_timing=False)
+    return make_app("xor", seed=0, epochs=3, show_timing=False, pace=20)
 
 
 async def finish_drawing(pilot: Pilot) -> None:

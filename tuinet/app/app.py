@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import collections
+import dataclasses
 import gc
 import os
 import threading
@@ -13,16 +13,28 @@ from pathlib import Path
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 
 from tuinet.app import _strip_cycles, messages as m
 from tuinet.app.commands import TuinetCommands
 from tuinet.errors import TuinetError
 from tuinet.presets import Experiment, load_preset
-from tuinet.session import TrainingSession
+from tuinet.run import RunHistory, describe_change
+from tuinet.session import TrainingSession, default_pace, pace_label, step_pace
 
 _strip_cycles.install()  # no reference cycles through Textual's line caches (see the module)
 
-REFRESH_RATES = (1.0, 2.0, 4.0, 8.0)  # UI updates per second while training
+REFRESH_RATES = (1.0, 2.0, 5.0, 10.0, 20.0)  # frames per second while training (`f` cycles)
+LOCAL_REFRESH = 10.0  # frames per second in a local terminal: the views move smoothly
+SSH_REFRESH = 2.0     # over SSH: the byte budgets of a slow link (25 KB/s at 120x40)
+MAX_GHOSTS = 3        # earlier runs drawn faintly on the plots
+
+
+def default_refresh(environ=None) -> float:
+    """Frames per second by default: `SSH_REFRESH` over SSH (`SSH_CONNECTION` or `SSH_TTY`
+    set), else `LOCAL_REFRESH`."""
+    environ = os.environ if environ is None else environ
+    return SSH_REFRESH if environ.get("SSH_CONNECTION") or environ.get("SSH_TTY") else LOCAL_REFRESH
 MIN_SIZE = (80, 24)
 SMALL_SIZE_ACTIONS = {"quit_app", "help", "command_palette", "mode"}  # what works below MIN_SIZE
 
@@ -85,8 +97,20 @@ class TuinetApp(App):
         Binding("o", "open_preset", "Preset", id="open-preset", tooltip="Open another preset"),
         Binding("ctrl+s", "save_model", "Save", id="save", show=False, tooltip="Save the model to a file"),
         Binding("ctrl+l", "load_model", "Load", id="load", show=False, tooltip="Load a saved model"),
+        Binding("less_than_sign", "pace(-1)", "Slower", id="slower", key_display="<",
+                tooltip="Train fewer epochs per second"),
+        Binding("greater_than_sign", "pace(1)", "Faster", id="faster", key_display=">",
+                tooltip="Train more epochs per second (up to max)"),
+        Binding("comma", "scrub(-1)", "Back", id="scrub-back", key_display=",",
+                tooltip="Replay: one frame back in time (hold to scan)"),
+        Binding("full_stop", "scrub(1)", "Forward", id="scrub-forward", key_display=".", show=False,
+                tooltip="Replay: one frame forward in time"),
+        Binding("end", "live", "Live", id="live", show=False, tooltip="Leave the replay: back to the live run"),
+        Binding("enter", "branch", "Resume here", id="branch", tooltip="Resume training from the replayed epoch"),
+        Binding("G", "toggle_ghosts", "Ghosts", id="ghosts", show=False,
+                tooltip="Show or hide earlier runs on the plots"),
         Binding("f", "cycle_refresh", "Refresh rate", id="refresh", show=False,
-                tooltip="Fewer updates per second for slow links"),
+                tooltip="Frames per second: fewer for slow links"),
         Binding("1", "mode('train')", "Train", id="mode-train", show=False, tooltip="Train and watch"),
         Binding("2", "mode('weights')", "Weights", id="mode-weights", show=False, tooltip="Weight heatmaps"),
         Binding("3", "mode('boundary')", "Boundary", id="mode-boundary", show=False, tooltip="Decision boundary"),
@@ -95,8 +119,16 @@ class TuinetApp(App):
         Binding("question_mark", "help", "Help", id="help", tooltip="Keys and tips"),
     ]
 
-    def __init__(self, experiment: Experiment, *, refresh_hz: float = 2.0, autostart: bool = False,
-                 show_timing: bool = True, training: str = "process", view: str = "train") -> None:
+    replay_epoch: reactive[int | None] = reactive(None, init=False)
+    """The epoch (epochs completed) of the frame being replayed; None: live."""
+    show_ghosts: reactive[bool] = reactive(True, init=False)
+    """Draw the earlier runs on the plots (`G`)."""
+    ghosts_version: reactive[int] = reactive(0, init=False)
+    """Bumps whenever the ghost runs change (screens watch it to redraw them)."""
+
+    def __init__(self, experiment: Experiment, *, refresh_hz: float | None = None, autostart: bool = False,
+                 show_timing: bool = True, training: str = "process", view: str = "train",
+                 pace: float | None = None) -> None:
         super().__init__()
         if view not in self.MODE_KEYS:
             raise ValueError(f"view: expected one of {', '.join(self.MODE_KEYS)}, got {view!r}")
@@ -106,7 +138,7 @@ class TuinetApp(App):
         self.training = training  # where the session trains: a child process, or a thread of this one
         self.show_timing = show_timing  # False for snapshots and screenshots: no clocks or speeds on screen
         self.experiment = experiment
-        self.refresh_hz = float(refresh_hz)
+        self.refresh_hz = float(refresh_hz if refresh_hz is not None else default_refresh())
         self.autostart = autostart
         self.session: TrainingSession | None = None
         self.listeners: list = []
@@ -115,9 +147,9 @@ class TuinetApp(App):
         self._wake_pending = False
         self.run_started: float | None = None
         self.run_elapsed = 0.0
-        self.last_confusion = None  # (matrix, 1-based epoch) of the current session, for late screens
-        self.grad_norms: collections.deque = collections.deque(maxlen=2000)  # (epoch, {layer: norm})
-        self.samples_per_second = 0.0  # the last training speed reported, for screens shown later
+        self.live_run = RunHistory()               # the live run, folded from the session's events
+        self.ghosts: list[RunHistory] = []    # earlier runs (after a reset, an apply, a branch), oldest first
+        self.pace = pace if pace is not None else default_pace(experiment)  # epochs per second at most (inf: max)
         self.status_bars: weakref.WeakSet = weakref.WeakSet()  # every view's status line (they register)
         self._status_message = ""
         self.input_quiet_until = -1.0  # plots put off data-driven redraws until then after a key press
@@ -143,10 +175,12 @@ class TuinetApp(App):
 
             # started after the first frame (on_mount), or by the first command
             extra = {"start": self.is_running}
+        if old is not None and experiment.name != old.experiment.name:
+            self.pace = default_pace(experiment)  # another preset: its own pace
         holder = []
         session = cls(experiment, sink=lambda event: self._dispatch(event, holder[0]),
-                      batch_event_interval=1 / self.refresh_hz, snapshot_interval=max(0.5, 2 / self.refresh_hz),
-                      track_confusion=True, **extra)
+                      batch_event_interval=1 / self.refresh_hz, snapshot_interval=1 / self.refresh_hz,
+                      track_confusion=True, pace=self.pace, frames=True, **extra)
         holder.append(session)
         if old is not None:
             old.stop()
@@ -154,11 +188,162 @@ class TuinetApp(App):
                 old.close(timeout=0.3)
         self.session, self.experiment = session, experiment
         self.run_elapsed, self.run_started = 0.0, None
-        self.last_confusion = None
-        self.grad_norms.clear()
-        self.samples_per_second = 0.0
+        self.live_run = RunHistory()
+        self.ghosts = []
+        self.live_run.apply(session.ready_event())
+        first = session.last_snapshot or session.snapshot(timeout=0.02)
+        if first is not None:  # the initial weights: the timeline's first frame
+            self.live_run.apply(dataclasses.replace(first, frame=True))
+        self._set_replay(None)
+        self.ghosts_version += 1
         self._update_subtitle()
         return session
+
+    # -- the live run and the earlier ones --------------------------------------------------
+    @property
+    def last_confusion(self):
+        """(matrix, 1-based epoch) of the live run's newest confusion matrix, or None."""
+        return self.live_run.confusion
+
+    @property
+    def grad_norms(self):
+        """(step, {layer: norm}) of the live run."""
+        return self.live_run.grad_norms
+
+    @property
+    def samples_per_second(self) -> float:
+        """The last training speed reported (for views shown later)."""
+        return self.live_run.samples_per_second
+
+    def _fold(self, event) -> None:
+        """Fold a current-session event into the live run; a new run (reset, apply, branch)
+        turns the old one into a ghost first."""
+        from tuinet import session as s
+
+        if isinstance(event, s.SessionReady):
+            old = self.live_run
+            if old.epochs_done > event.start_epoch:
+                ghost = RunHistory(name=old.name, experiment=old.experiment, epochs=old.epochs,
+                                   history=old.ghost_history(), test_results=dict(old.test_results))
+                change = describe_change(old.experiment, event.experiment)
+                if event.start_epoch:
+                    ghost.label = change or f"before resuming at {event.start_epoch}"
+                else:
+                    ghost.label = change or f"run {len(self.ghosts) + 1}"
+                self.ghosts = (self.ghosts + [ghost])[-MAX_GHOSTS:]
+                self.ghosts_version += 1
+            if self.replay_epoch is not None and not event.start_epoch:
+                self._set_replay(None)
+        self.live_run.apply(event)
+
+    def previous_run(self) -> RunHistory | None:
+        """The newest ghost, for comparisons ("val loss 0.08, last run 0.12")."""
+        return self.ghosts[-1] if self.ghosts else None
+
+    def action_toggle_ghosts(self) -> None:
+        self.show_ghosts = not self.show_ghosts
+        if not self.ghosts:
+            self.notify("No earlier runs yet: they appear after a reset, an apply or a resume", timeout=3)
+
+    # -- pace ---------------------------------------------------------------------------------
+    def set_pace(self, pace: float) -> None:
+        self.pace = pace
+        if self.session is not None:
+            self.session.set_pace(pace)
+        self._update_bars(pace=pace_label(pace))
+
+    def action_pace(self, direction: int) -> None:
+        self.set_pace(step_pace(self.pace, direction))
+
+    # -- replay -------------------------------------------------------------------------------
+    @property
+    def replay_frame(self):
+        """The frame being replayed (a `WeightSnapshot`), or None when live."""
+        if self.replay_epoch is None:
+            return None
+        return self.live_run.timeline.nearest(self.replay_epoch)
+
+    def previous_frame(self, frame):
+        """The frame before `frame` in the live run's timeline (for updates), or None."""
+        frames = self.live_run.timeline.frames
+        for before, this in zip(frames, frames[1:]):
+            if this is frame:
+                return before
+        return None
+
+    def _set_replay(self, epoch: int | None) -> None:
+        self.replay_epoch = epoch
+        if epoch is None:
+            self._update_bars(replay="")
+        else:
+            self._update_bars(replay=f"replay epoch {epoch}/{self.live_run.epoch}")
+
+    def action_scrub(self, step: int) -> None:
+        """`,` one frame back, `.` one forward (from live, `,` goes to the frame before the newest)."""
+        frames = self.live_run.timeline.epochs
+        if not frames:
+            self.notify("Nothing recorded yet: train first, then scrub back with ,", timeout=3)
+            return
+        if self.replay_epoch is None:
+            if step > 0:
+                return  # already live
+            index = len(frames) - 1 if frames[-1] < self.live_run.epoch else len(frames) - 2
+        else:
+            index = self.live_run.timeline.index_of(self.replay_epoch) + step
+            if index >= len(frames) or (index == len(frames) - 1 and frames[-1] >= self.live_run.epoch
+                                        and self.session.state == "running"):
+                self._set_replay(None)  # past the newest frame of a running run: live again
+                return
+        index = max(0, min(index, len(frames) - 1))
+        self._set_replay(frames[index])
+
+    def action_live(self) -> None:
+        if self.replay_epoch is not None:
+            self._set_replay(None)
+
+    def action_branch(self) -> None:
+        """Resume training from the replayed frame (weights, and optimizer state when recorded)."""
+        frame = self.replay_frame
+        if frame is None:
+            self.notify("Scrub back with , first: enter resumes from the replayed epoch", timeout=4)
+            return
+        if self.session.state == "running":
+            self.session.pause()
+        try:
+            self.session.restore(frame)
+        except TuinetError as exc:
+            self.notify(str(exc), title="Cannot resume", severity="error", timeout=10)
+            return
+        how = "its optimizer state" if frame.optimizer else "a fresh optimizer"
+        self._set_replay(None)
+        self._note(f"Resumed from epoch {frame.epoch} with {how}; the abandoned run stays as a ghost")
+        self.notify(f"Resumed from epoch {frame.epoch} ({how}): space trains on with the current settings",
+                    timeout=5)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """Below the minimum size nothing can be seen, so nothing trains or changes unseen:
+        only quit, help, the palette and the view keys work (the footer shows just those).
+        `enter` resumes only from a replayed frame (elsewhere it belongs to the focused widget)."""
+        if self.too_small and action not in SMALL_SIZE_ACTIONS:
+            return False
+        if action == "branch" and self.replay_epoch is None:
+            return False
+        if action == "live" and self.replay_epoch is None:
+            return None
+        return True
+
+    def watch_replay_epoch(self) -> None:
+        self.refresh_bindings()
+
+    def _update_bars(self, **fields) -> None:
+        """Set these fields on every view's status line."""
+        for bar in list(self.status_bars):
+            for name, value in fields.items():
+                setattr(bar, name, value)
+
+    @property
+    def replay_label(self) -> str:
+        return "" if self.replay_epoch is None else f"replay epoch {self.replay_epoch}/{self.live_run.epoch}"
 
     def _dispatch(self, event, session) -> None:
         """The session's sink (any thread): queue the event and wake the app at most once.
@@ -186,6 +371,11 @@ class TuinetApp(App):
         for i, (event, _) in enumerate(events):
             if isinstance(event, (s.BatchEnded, s.WeightSnapshot)):
                 last[type(event)] = i
+        for event, session in events:
+            if session is self.session:
+                self._fold(event)  # every event, in order, even those the screens skip below
+        if self.replay_epoch is not None:
+            self._update_bars(replay=self.replay_label)  # M grows while the run goes on
         groups: list[tuple[list, object]] = []  # ([events], session): epochs in a row share one
         for i, (event, session) in enumerate(events):
             if isinstance(event, (s.BatchEnded, s.WeightSnapshot)) and last[type(event)] != i:
@@ -216,19 +406,6 @@ class TuinetApp(App):
             self.run_elapsed += now - self.run_started
             self.run_started = None
 
-    def on_epoch_finished(self, message: m.EpochFinished) -> None:
-        if message.session is not self.session:
-            return
-        for event in reversed(message.events):
-            if event.confusion is not None:
-                self.last_confusion = (event.confusion, event.epoch + 1)
-                break
-
-    def on_session_ready_msg(self, message: m.SessionReadyMsg) -> None:
-        if message.session is self.session:
-            self.last_confusion = None
-            self.grad_norms.clear()
-            self.samples_per_second = 0.0
 
     @property
     def status_message(self) -> str:
@@ -240,23 +417,6 @@ class TuinetApp(App):
         self._status_message = text
         for bar in list(self.status_bars):
             bar.message = text
-
-    def on_batch_progress(self, message: m.BatchProgress) -> None:
-        if message.session is self.session:
-            self.samples_per_second = message.event.samples_per_second  # for a view opened later
-
-    def on_snapshot_ready(self, message: m.SnapshotReady) -> None:
-        """Keep the per-layer gradient norms of the run, so the weights view shows their history
-        even when it is opened late."""
-        from tuinet.app.widgets.heatmap import layer_grad_norms
-
-        snap = message.event
-        if message.session is not self.session or not snap.grads or not (snap.epoch or snap.batch):
-            return
-        step = snap.epoch + snap.batch / max(self.session.steps_per_epoch, 1)
-        if self.grad_norms and step <= self.grad_norms[-1][0]:
-            return
-        self.grad_norms.append((step, layer_grad_norms(snap.grads)))
 
     def elapsed(self) -> float:
         extra = time.perf_counter() - self.run_started if self.run_started is not None else 0.0
@@ -288,10 +448,12 @@ class TuinetApp(App):
         self.refresh_hz = hz
         if self.session is not None:
             self.session.batch_event_interval = 1 / hz
-            self.session.snapshot_interval = max(0.5, 2 / hz)
+            self.session.snapshot_interval = 1 / hz
         for screen in self.listeners:
             for plots in screen.query(TrainingPlots):
-                plots.min_interval = max(1.0, 1 / hz)
+                plots.min_interval = 1 / hz
+            if hasattr(screen, "frame_rate_changed"):
+                screen.frame_rate_changed(hz)
 
     def on_future_done(self, message: m.FutureDone) -> None:
         message.callback(message.future)
@@ -331,12 +493,6 @@ class TuinetApp(App):
         width, height = self.size
         return width < MIN_SIZE[0] or height < MIN_SIZE[1]
 
-    def check_action(self, action: str, parameters) -> bool | None:
-        """Below the minimum size nothing can be seen, so nothing trains or changes unseen:
-        only quit, help, the palette and the view keys work (the footer shows just those)."""
-        if self.too_small and action not in SMALL_SIZE_ACTIONS:
-            return False
-        return True
 
     def on_resize(self, event) -> None:
         self.refresh_bindings()
@@ -356,6 +512,9 @@ class TuinetApp(App):
         return False
 
     def action_toggle_run(self) -> None:
+        if self.replay_epoch is not None:
+            self._set_replay(None)  # space leaves the replay first
+            return
         if self.session.state == "running":
             self._pause()
         elif not self._finished_hint():
@@ -443,7 +602,7 @@ class TuinetApp(App):
         rates = REFRESH_RATES
         nxt = rates[(rates.index(self.refresh_hz) + 1) % len(rates)] if self.refresh_hz in rates else rates[0]
         self.set_refresh_rate(nxt)
-        self.notify(f"Refresh rate: {nxt:g} updates per second", timeout=3)
+        self.notify(f"Refresh rate: {nxt:g} frames per second", timeout=3)
 
     def action_quit_app(self) -> None:
         """Stop training after the current batch and quit; the worker ends on its own."""
@@ -476,8 +635,8 @@ class TuinetApp(App):
 
 
 def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = None, epochs: int | None = None,
-             refresh_hz: float = 2.0, autostart: bool = False, show_timing: bool = True,
-             training: str = "process", view: str = "train") -> TuinetApp:
+             refresh_hz: float | None = 2.0, autostart: bool = False, show_timing: bool = True,
+             training: str = "process", view: str = "train", pace: float | None = None) -> TuinetApp:
     """The one factory for the CLI and the tests: a preset name/path (or Experiment) and overrides.
 
     `training="process"` (the default, what `tuinet` runs) trains in a child process, so the UI
@@ -490,14 +649,14 @@ def make_app(preset: str | Path | Experiment = "spiral", *, seed: int | None = N
     experiment = preset if isinstance(preset, Experiment) else load_preset(preset)
     experiment = experiment.with_overrides(seed=seed, epochs=epochs)
     app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart, show_timing=show_timing,
-                    training=training, view=view)
+                    training=training, view=view, pace=pace)
     app.start_session(experiment)
     return app
 
 
-def run_app(experiment: Experiment, *, refresh_hz: float = 2.0, autostart: bool = False,
-            view: str = "train") -> None:
+def run_app(experiment: Experiment, *, refresh_hz: float | None = None, autostart: bool = False,
+            view: str = "train", pace: float | None = None) -> None:
     """Run the app in this terminal (the CLI's entry point)."""
-    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart, view=view)
+    app = TuinetApp(experiment, refresh_hz=refresh_hz, autostart=autostart, view=view, pace=pace)
     app.start_session(experiment)
     app.run()

@@ -60,7 +60,29 @@ class SessionScreen(Screen):
     def on_mount(self) -> None:
         self.app.listeners.append(self)
         self._check_size()
+        self.frame_rate_changed(self.app.refresh_hz)
         self.refill()
+        self.watch(self.app, "replay_epoch", self._replay_watch, init=False)
+
+    def _replay_watch(self, epoch: int | None) -> None:
+        if self.is_current:
+            self.refill()  # the frame replayed, or the live run again
+
+    @property
+    def replaying(self) -> bool:
+        """A recorded frame is shown: live snapshots wait until the user goes back to live."""
+        return self.app.replay_epoch is not None
+
+    def shown_snapshot(self):
+        """The weights to draw: the replayed frame, else the newest snapshot of the live run."""
+        frame = self.app.replay_frame
+        if frame is not None:
+            return frame
+        snap = self.app.live_run.last_snapshot or self.session.last_snapshot
+        return snap if snap is not None else self.session.snapshot(timeout=0.02)
+
+    def frame_rate_changed(self, hz: float) -> None:
+        """Hook: the app's frame rate changed; views that move redraw at most `hz` times a second."""
 
     def on_unmount(self) -> None:
         if self in self.app.listeners:
@@ -169,13 +191,15 @@ class WeightsScreen(SessionScreen):
 
         super().refill()
         self.set_class(self.app.size.width < 120, "-narrow")
-        session = self.session
-        snap = session.last_snapshot
+        snap = self.shown_snapshot()
         view = self.query_one(LayerWeightsView)
-        if snap is None:
-            snap = session.snapshot(timeout=0.02)
         if snap is not None:
-            view.update_snapshot(snap.weights, snap.grads, snap.updates, layer_types=self._layer_types())
+            updates = snap.updates
+            if self.replaying:  # a frame's update: the change since the frame before it
+                before = self.app.previous_frame(snap)
+                updates = {k: w - before.weights[k] for k, w in snap.weights.items()
+                           if before is not None and k in before.weights and before.weights[k].shape == w.shape}
+            view.update_snapshot(snap.weights, snap.grads, updates, layer_types=self._layer_types())
         plot = self.query_one(GradientNormPlot)
         plot.clear()
         for step, norms in list(self.app.grad_norms):  # the whole run so far, kept by the app
@@ -188,8 +212,9 @@ class WeightsScreen(SessionScreen):
         if not self._current(message):
             return
         snap = message.event
-        self.query_one(LayerWeightsView).update_snapshot(snap.weights, snap.grads, snap.updates,
-                                                          layer_types=self._layer_types())
+        if not self.replaying:
+            self.query_one(LayerWeightsView).update_snapshot(snap.weights, snap.grads, snap.updates,
+                                                              layer_types=self._layer_types())
         if snap.grads and (snap.epoch or snap.batch):
             step = snap.epoch + snap.batch / max(self.session.steps_per_epoch, 1)
             self.query_one(GradientNormPlot).add_grads(step, snap.grads)
@@ -199,6 +224,11 @@ class WeightsScreen(SessionScreen):
 
         self.query_one(LayerWeightsView).reset()
         self.query_one(GradientNormPlot).clear()
+
+    def frame_rate_changed(self, hz: float) -> None:
+        from tuinet.app.widgets.heatmap import LayerWeightsView
+
+        self.query_one(LayerWeightsView).heatmap.min_interval = 1 / hz
 
 
 class DataScreen(SessionScreen):
@@ -242,9 +272,13 @@ class DataScreen(SessionScreen):
         p = session.prepared
         ds = p.dataset
         x_scaled = p.scaler.transform(ds.x) if p.scaler is not None else None
-        self.query_one(DataSplitView).show(ds, p.split, x_scaled=x_scaled)
+        self.query_one(DataSplitView).show(ds, p.split, x_scaled=x_scaled, data_spec=session.experiment.data)
         confusion = self.query_one(ConfusionMatrixView)
-        if self.app.last_confusion is None:
+        replayed = self._replayed_confusion()
+        if replayed is not None:
+            cm, epoch = replayed
+            confusion.show(cm, ds.class_names, split_name=session.confusion_split()[0], epoch=epoch)
+        elif self.app.last_confusion is None:
             confusion.clear(task=ds.task if session.experiment.data.target != "input" else "regression")
         else:
             cm, epoch = self.app.last_confusion
@@ -252,6 +286,30 @@ class DataScreen(SessionScreen):
         self._diagnose()
 
     _last_diagnosis = -1.0
+    _confusion_cache: tuple | None = None  # (frame, matrix) of the last replayed frame
+
+    def _replayed_confusion(self):
+        """(matrix, epoch) of the replayed frame, computed from its weights; None when live or
+        for a task without classes."""
+        from tuinet.app.boundary import InferenceTwin
+        from tuinet.nn.metrics import confusion_matrix
+
+        frame = self.app.replay_frame
+        session = self.session
+        ds = session.prepared.dataset
+        if frame is None or ds.task != "classification" or session.experiment.data.target == "input":
+            return None
+        if self._confusion_cache is not None and self._confusion_cache[0] is frame:
+            return self._confusion_cache[1], frame.epoch
+        try:
+            twin = InferenceTwin(session.model.get_config(), input_shape=session.prepared.x_train.shape[1:])
+            twin.set_weights(frame.weights)
+            _, x, y = session.confusion_split()
+            cm = confusion_matrix(y, twin.predict(x), num_classes=ds.num_classes)
+        except Exception:  # noqa: BLE001 - a frame of another model: show the live matrix
+            return None
+        self._confusion_cache = (frame, cm)
+        return cm, frame.epoch
 
     def _diagnose(self, *, throttle: bool = False) -> None:
         import time
@@ -275,7 +333,7 @@ class DataScreen(SessionScreen):
             return
         # the newest matrix of the epochs in this message (they are computed at most once a second)
         e = next((e for e in reversed(message.events) if e.confusion is not None), None)
-        if e is not None:
+        if e is not None and not self.replaying:
             self.query_one(ConfusionMatrixView).show(e.confusion, self.session.prepared.dataset.class_names,
                                                      split_name=self.session.confusion_split()[0],
                                                      epoch=e.epoch + 1)
@@ -283,18 +341,34 @@ class DataScreen(SessionScreen):
 
 
     def on_data_split_view_resplit_requested(self, message) -> None:
+        """Apply a new split (and for generated data new samples, noise or data set) between runs;
+        the session's ready event then refills the view with the new data."""
         session = self.session
         exp = session.experiment
-        new = exp.replace(data=dataclasses.replace(exp.data, split=tuple(message.ratios), seed=message.seed))
+        changes: dict = {"split": tuple(message.ratios), "seed": message.seed}
+        if getattr(message, "source", None) is not None:
+            changes.update(source=message.source, samples=message.samples, noise=message.noise)
+        new = exp.replace(data=dataclasses.replace(exp.data, **changes))
         if session.state == "running":
             session.pause()
         try:
             session.apply(new)
-        except Exception as exc:  # a TuinetError from the new split (e.g. a class too small)
-            self.notify(str(exc), title="Cannot re-split", severity="error", timeout=10)
+        except Exception as exc:  # a TuinetError from the new data or split (e.g. a class too small)
+            title = "Cannot change the data" if "source" in changes else "Cannot re-split"
+            self.notify(str(exc), title=title, severity="error", timeout=10)
             return
-        self.notify(f"Data re-split {'/'.join(f'{r:g}' for r in message.ratios)} with seed {message.seed}; "
-                    "the model was re-initialised", timeout=5)
+        split = f"split {'/'.join(f'{r:g}' for r in message.ratios)}, seed {message.seed}"
+        if "source" in changes:
+            from tuinet.app.widgets.dataview import playground_sources
+
+            d = new.data
+            samples = f", {d.samples} samples" if d.samples is not None else ""
+            noise = d.noise or 0.0
+            noise_text = f"{noise * 100:g} %" if d.source in playground_sources() else f"{noise:g}"
+            self.notify(f"New data: {d.source}{samples}, noise {noise_text}, {split}; "
+                        "the model was re-initialised", timeout=5)
+        else:
+            self.notify(f"Data re-split: {split}; the model was re-initialised", timeout=5)
 
 
 class BoundaryScreen(SessionScreen):
@@ -344,9 +418,7 @@ class BoundaryScreen(SessionScreen):
                 widget.set_model(config, ds.task if session.experiment.data.target != "input" else "regression",
                                  ds.num_classes, ds.class_names)
                 widget.set_data(p.x_train, p.y_train, p.x_test, p.y_test)
-        snap = session.last_snapshot
-        if snap is None:
-            snap = session.snapshot(timeout=0.02)  # never wait on a running training step
+        snap = self.shown_snapshot()  # never waits on a running training step
         if snap is not None:
             self.query_one(DecisionBoundary).update_snapshot(snap.weights)
             self.query_one(NeuronMaps).update_snapshot(snap.weights)
@@ -360,8 +432,16 @@ class BoundaryScreen(SessionScreen):
         if (id(self.session), id(self.session.model)) != self._model_key:
             self.refill()
             return
+        if self.replaying:
+            return
         self.query_one(DecisionBoundary).update_snapshot(message.event.weights)
         self.query_one(NeuronMaps).update_snapshot(message.event.weights)
+
+    def frame_rate_changed(self, hz: float) -> None:
+        from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
+
+        self.query_one(DecisionBoundary).min_interval = 1 / hz
+        self.query_one(NeuronMaps).min_interval = max(1 / hz, 0.2)  # many small maps: 5 a second at most
 
     def action_toggle_test(self) -> None:
         from tuinet.app.widgets.boundary import DecisionBoundary

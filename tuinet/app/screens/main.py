@@ -122,6 +122,18 @@ class MainScreen(Screen):
         self.app.listeners.append(self)
         self._check_size()
         self.fill_from_session()
+        self.watch(self.app, "replay_epoch", self._replay_changed, init=False)
+        self.watch(self.app, "ghosts_version", self._ghosts_changed, init=False)
+        self.watch(self.app, "show_ghosts", self._ghosts_changed, init=False)
+
+    def _replay_changed(self, epoch: int | None = None) -> None:
+        """The plots mark the replayed epoch with a vertical cursor."""
+        self.query_one(TrainingPlots).set_cursor(self.app.replay_epoch)
+
+    def _ghosts_changed(self, _=None) -> None:
+        app = self.app
+        ghosts = [(g.label, g.history) for g in app.ghosts] if app.show_ghosts else []
+        self.query_one(TrainingPlots).set_ghosts(ghosts)
 
     def on_unmount(self) -> None:
         if self in self.app.listeners:
@@ -167,9 +179,12 @@ class MainScreen(Screen):
         self.query_one(ArchitecturePane).load(exp.model.layers, tuple(session.prepared.x_train.shape[1:]))
         self.query_one(HyperParamsPane).load(exp.train, l2=current_l2(exp.model.layers))
         plots = self.query_one(TrainingPlots)
-        history = dict(session.history) or {k: [] for k in self._expected_keys(exp)}
-        plots.set_history(history, session.batch_loss_history(), session.steps_per_epoch,
-                          end_step=session.epoch * session.steps_per_epoch + session.batch)
+        run = self.app.live_run
+        history = dict(run.history) or {k: [] for k in self._expected_keys(exp)}
+        plots.set_history(history, run.batch_loss_history(), session.steps_per_epoch,
+                          end_step=run.epoch * session.steps_per_epoch + run.batch)
+        self._ghosts_changed()
+        self._replay_changed()
         status = self.query_one(StatusBar)
         status.show_session(session, elapsed=self.app.elapsed(), show_timing=self.app.show_timing)
         self.app._update_subtitle()
@@ -195,7 +210,7 @@ class MainScreen(Screen):
             status.samples_per_second = e.samples_per_second
             status.learning_rate = e.learning_rate
             status.elapsed = self.app.elapsed()
-            self.query_one(TrainingPlots).set_batch_losses(self.session.batch_loss_history(), e.steps,
+            self.query_one(TrainingPlots).set_batch_losses(self.app.live_run.batch_loss_history(), e.steps,
                                                            end_step=e.epoch * e.steps + e.batch)
 
     @on(m.EpochFinished)
@@ -247,7 +262,7 @@ class MainScreen(Screen):
             return
         self._diagnosis_at = now
 
-        d = fit_diagnosis(self._history.arrays(self.session.history))  # O(new epochs), however long the run
+        d = fit_diagnosis(self._history.arrays(self.app.live_run.history))  # O(new epochs), however long the run
         kind = d.kind if d is not None and d.kind in ("overfitting", "underfitting") else None
         if kind == self._diagnosis_kind:
             return
@@ -264,12 +279,12 @@ class MainScreen(Screen):
             return
         if message.event.state != "running":
             self._flush_epochs()  # a paused or finished run shows its last epochs and batches at once
-            session = self.session
+            run = self.app.live_run
             self.query_one(TrainingPlots).set_batch_losses(
-                session.batch_loss_history(), session.steps_per_epoch,
-                end_step=session.epoch * session.steps_per_epoch + session.batch)
+                run.batch_loss_history(), run.steps_per_epoch,
+                end_step=run.epoch * run.steps_per_epoch + run.batch)
             status = self.query_one(StatusBar)
-            status.epoch, status.batch = session.epoch, session.batch
+            status.epoch, status.batch = run.epoch, run.batch
         self.query_one(StatusBar).state = message.event.state
         self.query_one(StatusBar).elapsed = self.app.elapsed()
         if message.event.state == "running":
@@ -284,17 +299,24 @@ class MainScreen(Screen):
         self.app.run_elapsed = 0.0
         self.app.status_message = ""
         self.fill_from_session()  # the speed too: the app has set it back to 0
-        self.query_one(EpochLog).note(f"— {message.event.name}: {message.event.params:,} parameters, "
-                                      f"{message.event.sizes['train']} training samples —")
+        e = message.event
+        if e.start_epoch:
+            self.query_one(EpochLog).note(f"— resumed from epoch {e.start_epoch} —")
+        else:
+            self.query_one(EpochLog).note(f"— {e.name}: {e.params:,} parameters, "
+                                          f"{e.sizes['train']} training samples —")
 
     @on(m.TrainingDiverged)
     def _diverged(self, message: m.TrainingDiverged) -> None:
         if not self._current(message):
             return
         text = message.event.message
-        self.app.status_message = "diverged: lower the learning rate, then space"
+        self.app.status_message = "diverged: , goes back, enter resumes there (lower the learning rate first), r resets"
         self.query_one(EpochLog).note(f"✖ {text}")
-        self.notify(text, title="Training diverged", severity="error", timeout=15)
+        self.query_one(EpochLog).note("  , steps back through the recorded epochs; enter resumes from the one shown "
+                                      "(say, after lowering the learning rate); r resets")
+        self.notify(f"{text}\n, goes back in time, enter resumes from there, r resets",
+                    title="Training diverged", severity="error", timeout=15)
 
     @on(m.TrainingFinished)
     def _finished(self, message: m.TrainingFinished) -> None:
@@ -309,6 +331,12 @@ class MainScreen(Screen):
         exp = self.session.experiment
         problems = exp.expect.check(self.session.results()) if exp.expect.targets else []
         note = "finished" + (f" — test {format_logs(test)}" if test else "")
+        previous = self.app.previous_run()
+        if previous is not None:
+            key = "val_loss" if "val_loss" in self.app.live_run.history else "loss"
+            now, before = self.app.live_run.final_value(key), previous.final_value(key)
+            if now is not None and before is not None:
+                note += f" — {key.replace('_', ' ')} {now:.4g}, last run {before:.4g}"
         if exp.expect.targets:
             note += " — expectation met" if not problems else f" — expectation NOT met ({'; '.join(problems)})"
         self.app.status_message = note

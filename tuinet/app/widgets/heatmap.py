@@ -52,6 +52,7 @@ from textual.widgets import Select, Static
 
 from tuinet.app.colormap import diverging, downsample_2d, layout_kernel, nice_limit, symmetric_limit
 from tuinet.app.widgets.plots import DEFAULT_MIN_INTERVAL, SeriesPlot, downsample
+from tuinet.run import layer_grad_norms  # noqa: F401 - re-exported: the weights view plots them
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -176,21 +177,6 @@ def quantize(values: np.ndarray, vmax: float, levels: int = LEVELS) -> np.ndarra
         idx = np.full(v.shape, levels, dtype=np.int64)
     idx[nan] = 2 * levels + 1
     return idx
-
-
-def layer_grad_norms(grads: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """The L2 norm of all of each layer's gradients together, keyed by layer name.
-
-    `grads` is keyed "layer/param" (a `WeightSnapshot`'s grads); the layer is everything
-    before the last "/". `sqrt(sum of squares)` over every parameter of the layer; a NaN or
-    inf gradient gives NaN or inf (that is the news). Layers come in first-seen order.
-    """
-    squares: dict[str, float] = {}
-    for key, grad in grads.items():
-        layer = key.rsplit("/", 1)[0]
-        g = np.asarray(grad, dtype=np.float64)
-        squares[layer] = squares.get(layer, 0.0) + float(np.sum(g * g))
-    return {layer: math.sqrt(total) for layer, total in squares.items()}
 
 
 def _fmt(value: float) -> str:

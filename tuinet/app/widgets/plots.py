@@ -15,6 +15,10 @@ NO_COLOR-safe: the series differ by marker and label, never by colour alone: tra
 braille line, val a line of `•`; the raw batch losses a faint cloud of `·`, the smoothed
 curve a bold braille line. Colours come from the app theme (`$primary`, `$accent`,
 `$surface`).
+
+The epoch plots can also show up to `MAX_GHOSTS` earlier runs ("ghosts") as faint lines,
+each with its own marker (`GHOST_MARKERS`: `∘`, `˙`, `×`) and label, and a replay cursor: a
+vertical line `│` at the replayed epoch, named in the title ("loss (replay epoch 50)").
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ TRAIN_MARKER = "braille"  # a thin line
 VAL_MARKER = "dot"  # "•": a different shape, so train and val differ without colour
 RAW_MARKER = "·"  # per-batch losses: a faint cloud of middle dots (scatter, no joining lines)
 SMOOTH_MARKER = "braille"  # the smoothed curve: a joined braille line, bold
+GHOST_MARKERS = ("∘", "˙", "×")  # earlier runs, newest first: none is a live run's marker
+MAX_GHOSTS = len(GHOST_MARKERS)  # earlier runs shown at most (the newest ones)
 _GLYPHS = {"braille": "⢕", "dot": "•", "hd": "▞", "fhd": "🬗", "sd": "█"}  # legend glyph of a marker
 MIN_PLOT_SIZE = (16, 5)  # below this a plotext figure is unreadable: show the placeholder
 LEGEND_MIN_HEIGHT = 12  # shorter plots name their series in the title instead of a legend box
@@ -240,6 +246,28 @@ def _same(a: Sequence[float], b: Sequence[float]) -> bool:
     return bool(np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True))
 
 
+Ghost = tuple[str, dict[str, tuple[float, ...]]]  # (label, Keras-style history as float tuples)
+
+
+def _ghost(label: object, history: Mapping[str, Sequence[float]]) -> Ghost:
+    """One earlier run: its label and its history as tuples of floats (keys in their order)."""
+    series = {}
+    for key, values in history.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+            continue  # not a per-epoch series
+        series[str(key)] = tuple(_as_float(v) for v in values)
+    return str(label), series
+
+
+def _same_ghosts(a: Sequence[Ghost], b: Sequence[Ghost]) -> bool:
+    """Equal ghost lists: the same labels, keys and series (NaN equal to NaN)."""
+    return len(a) == len(b) and all(
+        label_a == label_b and history_a.keys() == history_b.keys()
+        and all(_same(history_a[key], history_b[key]) for key in history_a)
+        for (label_a, history_a), (label_b, history_b) in zip(a, b)
+    )
+
+
 # ---------------------------------------------------------------------- widgets
 class SeriesPlot(PlotextPlot):
     """Base of the training plots: a titled figure, a log-scale switch and redraw bookkeeping.
@@ -275,6 +303,8 @@ class SeriesPlot(PlotextPlot):
         """How many times `render()` ran (figure or placeholder)."""
         self.drawn_points = 0
         """Points of the longest series in the last figure drawn (0 for a placeholder)."""
+        self.drawn_labels: list[str] = []
+        """Labels of the series in the last figure drawn, in drawing order (empty for a placeholder)."""
         self._dirty = False
         self._last_draw = -math.inf
         self._pending: Timer | None = None
@@ -310,9 +340,37 @@ class SeriesPlot(PlotextPlot):
         try:
             plot._set_sizes()
             plot._build_matrix()
+            self._fit_title(plot.monitor)
             return _MatrixFigure.from_matrix(plot.monitor.matrix)
         except (AttributeError, IndexError, TypeError, ValueError):  # pragma: no cover - another plotext
             return Text.from_ansi(plot.build())
+
+    def _fit_title(self, monitor) -> None:
+        """Put a shortened title on a figure whose title plotext left out for being too long.
+
+        plotext draws a title only when it fits on the canvas, whole. The series named in the
+        title (short plots) are then left out from the last one on, and the name itself is cut
+        with "…" as a last resort: the title, and a "replay" note in it, never just vanish.
+        """
+        matrix = monitor.matrix
+        if matrix.rows < 2:
+            return
+        top, frame = "".join(matrix.marker[matrix.rows - 1]), "".join(matrix.marker[matrix.rows - 2])
+        if top.strip() or "┌" not in frame or "┐" not in frame:
+            return  # drawn (or a layout this does not know)
+        start, end = frame.index("┌") + 1, frame.index("┐")
+        center = start + (end - start) // 2
+        fits = [n for n in range(len(top), 0, -1) if center - n // 2 >= 0 and center - n // 2 + n <= len(top)]
+        if not fits:
+            return
+        room = fits[0]
+        title = self.plot_title if len(self.plot_title) <= room else self.plot_title[: room - 1] + "…"
+        for entry in self._title_legend:
+            if len(title) + 3 + len(entry) > room:
+                break
+            title += "   " + entry
+        matrix.add_horizontal_string(center, matrix.rows - 1, title, monitor.ticks_color, monitor.ticks_style,
+                                     alignment="center")
 
     def _figure_key(self) -> tuple:
         return (self.size, self.log_scale, self.app.theme)  # the palette follows the theme
@@ -339,6 +397,7 @@ class SeriesPlot(PlotextPlot):
             if self.log_scale:
                 plt.yscale("log")
             self._title_legend = []
+            self.drawn_labels = []
             try:
                 self.drawn_points = self._draw(self._palette())
                 plt.title("   ".join([self.plot_title, *self._title_legend]))
@@ -347,6 +406,7 @@ class SeriesPlot(PlotextPlot):
                 self.log.error(f"{type(self).__name__} could not draw: {error!r}")
                 message = "could not draw these values"
         self.drawn_points = 0
+        self.drawn_labels = []
         text = Text(self.plot_title, style="bold", justify="center")
         text.append("\n")
         text.append(message, style="dim")
@@ -366,8 +426,10 @@ class SeriesPlot(PlotextPlot):
     # -- public ------------------------------------------------------------------------------
     @property
     def plot_title(self) -> str:
-        """The title drawn on top: the series name, plus "(log)" on a log scale."""
-        return f"{self._title()} (log)" if self.log_scale else self._title()
+        """The title drawn on top: the series name, plus notes such as "(log)" on a log scale."""
+        notes = ["log"] if self.log_scale else []
+        notes += self._title_notes()
+        return f"{self._title()} ({', '.join(notes)})" if notes else self._title()
 
     @property
     def placeholder(self) -> str | None:
@@ -381,6 +443,10 @@ class SeriesPlot(PlotextPlot):
     # -- for subclasses ----------------------------------------------------------------------
     def _title(self) -> str:
         return self.BASE_TITLE
+
+    def _title_notes(self) -> list[str]:
+        """Notes after the title, in its parentheses after "log" (e.g. "replay epoch 50")."""
+        return []
 
     def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
         """Plot the stored data on `self.plt`; return the number of points of the longest series."""
@@ -412,6 +478,17 @@ class SeriesPlot(PlotextPlot):
         if self._dirty:
             self._changed()
 
+    def _redraw_now(self) -> None:
+        """The view changed on user input (a cursor moved, a layer toggled): redraw at once.
+
+        Unlike `_changed()` this waits neither for `min_interval` nor for a redraw slot; a
+        hidden plot is redrawn when shown (`on_show`).
+        """
+        self._dirty = True
+        if not self.is_mounted or (self.min_interval > 0 and not self.is_on_screen):
+            return
+        self.redraw()
+
     def _flush(self) -> None:
         self._pending = None
         if self._dirty and (self.min_interval <= 0 or self.is_on_screen):
@@ -422,6 +499,7 @@ class SeriesPlot(PlotextPlot):
         """Add one series to the figure, named in a legend box (in the title when the plot is short)."""
         if not xs:
             return 0
+        self.drawn_labels.append(label)
         legend = self.size.height >= LEGEND_MIN_HEIGHT
         draw = self.plt.plot if joined else self.plt.scatter
         draw(list(xs), list(ys), marker=marker, color=color, style=style, label=label if legend else None)
@@ -455,7 +533,9 @@ class SeriesPlot(PlotextPlot):
         primary = color("primary", "#0178D4")
         accent = color("accent", "#FFA62B")
         surface = color("surface", "#1E1E1E")
-        return {"train": primary.rgb, "val": accent.rgb, "faint": primary.blend(surface, 0.5).rgb}
+        return {"train": primary.rgb, "val": accent.rgb, "faint": primary.blend(surface, 0.5).rgb,
+                "ghost_train": primary.blend(surface, 0.6).rgb, "ghost_val": accent.blend(surface, 0.6).rgb,
+                "cursor": color("foreground", "#E0E0E0").rgb}
 
     def _set_int_xticks(self, first: int, last: int) -> None:
         ticks = _int_ticks(first, last, max(2, (self.size.width - 8) // 6))
@@ -463,9 +543,18 @@ class SeriesPlot(PlotextPlot):
 
 
 class _EpochPlot(SeriesPlot):
-    """A training series and its validation twin, one value per epoch, against epoch 1, 2, ..."""
+    """A training series and its validation twin, one value per epoch, against epoch 1, 2, ...
+
+    Behind them up to `MAX_GHOSTS` earlier runs ("ghosts", `set_ghosts`) as faint lines, one
+    per run: its validation values when it has them, else its training values, each run with
+    its own marker from `GHOST_MARKERS` (the newest `∘`) and its label in the legend. A replay
+    cursor (`set_cursor`) is a vertical line at the replayed epoch, named in the title.
+    """
 
     WAITING: ClassVar[str] = "waiting for the first epoch"
+
+    show_ghosts: reactive[bool] = reactive(True, repaint=False, init=False)
+    """Draw the ghosts (earlier runs); hidden ones stay stored."""
 
     def __init__(self, *, min_interval: float = DEFAULT_MIN_INTERVAL, name: str | None = None,
                  id: str | None = None, classes: str | None = None,  # noqa: A002
@@ -476,15 +565,51 @@ class _EpochPlot(SeriesPlot):
         self.val_values: list[float] = []
         """One validation value per epoch (NaN where missing), or empty without validation."""
         self._arrays = (ListMirror(), ListMirror())  # the two lists as arrays, for drawing long runs
+        self.ghosts: tuple[Ghost, ...] = ()
+        """Earlier runs, oldest first: (label, history with float tuples) pairs, at most `MAX_GHOSTS`."""
+        self.cursor: int | None = None
+        """Epochs completed at the replayed frame (drawn as a vertical line at x = cursor), or None."""
+
+    def watch_show_ghosts(self) -> None:
+        if self.ghosts:
+            self._redraw_now()
 
     # -- public ------------------------------------------------------------------------------
     @property
     def placeholder(self) -> str | None:
-        if not self.train_values:
+        ghosts = self._ghost_series()
+        if not self.train_values and not ghosts:
             return self.WAITING
-        if not any(self._drawable(v) for v in itertools.chain(self.train_values, self.val_values)):
-            return self._unplottable()
-        return None
+        if any(self._drawable(v) for v in itertools.chain(self.train_values, self.val_values)):
+            return None
+        if any(self._drawable(v) for _, _, values, _ in ghosts for v in values):
+            return None  # the live run has nothing to draw (yet): the ghosts alone
+        return self._unplottable() if self.train_values else self.WAITING
+
+    def set_ghosts(self, ghosts: Sequence[tuple[str, Mapping[str, Sequence[float]]]]) -> None:
+        """Show these earlier runs, oldest first, as faint lines (the `MAX_GHOSTS` newest).
+
+        Each is a (label, Keras-style history) pair, e.g. `("lr 0.03", {"loss": [...],
+        "val_loss": [...]})`; the label names it in the legend. A no-op when they are the
+        ones drawn. The ghosts stay when the live data is cleared.
+        """
+        kept = tuple(_ghost(label, history) for label, history in list(ghosts)[-MAX_GHOSTS:])
+        if _same_ghosts(kept, self.ghosts):
+            return
+        shown = bool(self._ghost_series())
+        self.ghosts = kept
+        if shown or self._ghost_series():
+            self._changed()
+
+    def set_cursor(self, epoch: int | None) -> None:
+        """Mark the replayed frame: `epoch` epochs completed (0: the initial weights), or None.
+
+        A vertical line at x = `epoch` (where the live series has its epoch-`epoch` value) and
+        "replay epoch N" in the title. A changed cursor redraws at once (it follows a key);
+        the same cursor again does nothing.
+        """
+        if self._move_cursor(epoch):
+            self._redraw_now()
 
     def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
         """Record the logs of the finished 0-based `epoch` (drawn at x = epoch + 1).
@@ -525,6 +650,7 @@ class _EpochPlot(SeriesPlot):
         self._replace(train, val, force=relabelled)
 
     def clear(self) -> None:
+        """Forget the live data; the ghosts and the cursor stay."""
         self._replace([], [], force=self._choose_keys(None))
 
     # -- private -----------------------------------------------------------------------------
@@ -536,6 +662,55 @@ class _EpochPlot(SeriesPlot):
         """Hook for `set_history` (a history) and `clear` (None); True when the title changed."""
         return False
 
+    def _ghost_keys(self, history: Mapping[str, object]) -> tuple[str | None, str]:
+        """The (train, val) keys of a ghost's history drawn; train None when it has nothing to draw."""
+        return self._keys(history)
+
+    def _move_cursor(self, epoch: int | None) -> bool:
+        """Store the cursor without drawing; True when it changed (the plot is then dirty)."""
+        if epoch is not None:
+            epoch = int(epoch)
+            if epoch < 0:
+                raise ValueError(f"cursor epoch must be >= 0, got {epoch!r}")
+        if epoch == self.cursor:
+            return False
+        self.cursor = epoch
+        self._dirty = True
+        return True
+
+    def _ghost_series(self) -> list[tuple[str, str, Sequence[float], bool]]:
+        """(label, marker, values, values are val) of each shown ghost with values, oldest first."""
+        if not self.show_ghosts:
+            return []
+        series = []
+        for age, (label, history) in enumerate(reversed(self.ghosts)):
+            train_key, val_key = self._ghost_keys(history)
+            if train_key is None:
+                continue
+            values: Sequence[float] = history.get(val_key, ())
+            is_val = any(math.isfinite(v) for v in values)
+            if not is_val:
+                values = history.get(train_key, ())
+            if values:
+                series.append((label, GHOST_MARKERS[age], values, is_val))
+        return series[::-1]
+
+    def _title_notes(self) -> list[str]:
+        return [] if self.cursor is None else [f"replay epoch {self.cursor}"]
+
+    def _figure_key(self) -> tuple:
+        return (*super()._figure_key(), self.cursor, self.show_ghosts)
+
+    def _epoch_points(self, values: Sequence[float],
+                      array: ListMirror | None = None) -> tuple[list[float], list[float]]:
+        """The drawable points of a per-epoch series, epoch i at x = i + 1, downsampled when long."""
+        limit = 2 * max(self.size.width, 20)
+        if len(values) > limit:
+            # thousands of epochs: bucket means, two per column, keep drawing O(width)
+            bx, by = downsample(values if array is None else array.view(values), limit)
+            return self._points([x + 1 for x in bx], by)
+        return self._points(range(1, len(values) + 1), values)
+
     def _replace(self, train: list[float], val: list[float], *, force: bool = False) -> None:
         if not force and _same(train, self.train_values) and _same(val, self.val_values):
             return
@@ -545,21 +720,33 @@ class _EpochPlot(SeriesPlot):
 
     def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
         longest = 0
+        first, last = 1, len(self.train_values)
+        for label, marker, values, is_val in self._ghost_series():  # first: the live run draws on top
+            xs, ys = self._epoch_points(values)
+            colour = palette["ghost_val" if is_val else "ghost_train"]
+            longest = max(longest, self._series(xs, ys, label=label, marker=marker, color=colour))
+            last = max(last, len(values))
+        ghost_entries, self._title_legend = self._title_legend[::-1], []  # named after the live run, newest first
         for values, array, label, marker, colour in (
             (self.train_values, self._arrays[0], "train", TRAIN_MARKER, palette["train"]),
             (self.val_values, self._arrays[1], "val", VAL_MARKER, palette["val"]),
         ):
-            if len(values) > 2 * max(self.size.width, 20):
-                # thousands of epochs: bucket means, two per column, keep drawing O(width)
-                bx, by = downsample(array.view(values), 2 * max(self.size.width, 20))
-                xs, ys = self._points([x + 1 for x in bx], by)  # epoch i is drawn at x = i + 1
-            else:
-                xs, ys = self._points(range(1, len(values) + 1), values)
+            xs, ys = self._epoch_points(values, array)
             longest = max(longest, self._series(xs, ys, label=label, marker=marker, color=colour))
-        n = len(self.train_values)
-        self._set_int_xticks(1, n)
-        if n == 1:
-            self.plt.xlim(0.5, 1.5)
+        self._title_legend += ghost_entries
+        cursor = self.cursor
+        if cursor is not None:
+            # drawn under the series like a grid line, `│` whatever the colours; plotext widens
+            # the x range to take it in (x = 0: the initial weights, left of epoch 1)
+            self.plt.vline(cursor, palette["cursor"])
+            first, last = min(first, cursor), max(last, cursor)
+        self._set_int_xticks(first, last)
+        if first == last:
+            self.plt.xlim(first - 0.5, last + 0.5)
+        elif cursor is not None and cursor in (first, last):
+            # a column of room between the cursor and the frame, so it does not read as the axis
+            pad = (last - first) / max(self.size.width - 12, 8)
+            self.plt.xlim(first - pad if cursor == first else None, last + pad if cursor == last else None)
         return longest
 
 
@@ -604,11 +791,26 @@ class MetricPlot(_EpochPlot):
     @property
     def placeholder(self) -> str | None:
         if self.metric is None:
-            return self.NO_METRIC if self.metric_known else self.WAITING
+            if self.metric_known:
+                return self.NO_METRIC
+            if not self._ghost_series():
+                return self.WAITING
         return super().placeholder
 
     def _title(self) -> str:
+        if self.metric is None and not self.metric_known and self.show_ghosts:
+            return self._ghost_metric() or "metric"
         return self.metric or "metric"
+
+    def _ghost_metric(self) -> str | None:
+        """The metric the ghosts are drawn with: the live one once known, else the newest ghost's."""
+        if self.metric_known:
+            return self.metric
+        return next((m for m in (main_metric(history) for _, history in reversed(self.ghosts)) if m), None)
+
+    def _ghost_keys(self, history: Mapping[str, object]) -> tuple[str | None, str]:
+        metric = self._ghost_metric()
+        return (metric, f"val_{metric}") if metric else (None, "")
 
     def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str]:
         if not self.metric_known:
@@ -738,6 +940,9 @@ class TrainingPlots(Widget):
     log_scale: reactive[bool] = reactive(False, init=False)
     """Log y axis on every plot (each title then shows "(log)")."""
 
+    show_ghosts: reactive[bool] = reactive(True, init=False)
+    """Draw the earlier runs (`set_ghosts`) behind the live one in the loss and metric plots."""
+
     def __init__(self, *, layout: Literal["auto", "wide", "narrow"] = "auto",
                  min_interval: float = DEFAULT_MIN_INTERVAL, name: str | None = None,
                  id: str | None = None, classes: str | None = None,  # noqa: A002
@@ -769,8 +974,16 @@ class TrainingPlots(Widget):
             plot.set_reactive(SeriesPlot.log_scale, log_scale)
         self._redraw_in_turn(list(self._plots))
 
+    def watch_show_ghosts(self, show: bool) -> None:
+        changed = [plot for plot in self._epoch_plots if plot.show_ghosts != show and plot.ghosts]
+        for plot in self._epoch_plots:
+            plot.set_reactive(_EpochPlot.show_ghosts, show)
+        for plot in changed:
+            plot._dirty = True
+        self._redraw_in_turn(changed)
+
     def _redraw_in_turn(self, plots: list[SeriesPlot]) -> None:
-        if plots:
+        if plots and self.is_mounted:
             plots[0].redraw()
             if len(plots) > 1:
                 self.call_after_refresh(self._redraw_in_turn, plots[1:])
@@ -791,6 +1004,16 @@ class TrainingPlots(Widget):
         for plot in self._plots:
             plot.min_interval = float(seconds)
 
+    @property
+    def ghosts(self) -> tuple[Ghost, ...]:
+        """The earlier runs drawn behind the live one, oldest first (see `set_ghosts`)."""
+        return self.loss_plot.ghosts
+
+    @property
+    def cursor(self) -> int | None:
+        """The replay cursor: epochs completed at the replayed frame, or None (see `set_cursor`)."""
+        return self.loss_plot.cursor
+
     def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
         """Record one finished epoch (0-based, as in `EpochEnded`)."""
         self.loss_plot.add_epoch(epoch, logs)
@@ -808,8 +1031,37 @@ class TrainingPlots(Widget):
         """Show these per-batch losses; a no-op when they are the ones drawn."""
         self.batch_plot.set_losses(losses, steps_per_epoch, end_step=end_step)
 
+    def set_ghosts(self, ghosts: Sequence[tuple[str, Mapping[str, Sequence[float]]]]) -> None:
+        """Show earlier runs as faint lines behind the live one in the loss and metric plots.
+
+        `ghosts` are (label, Keras-style history) pairs, oldest first, e.g.
+        `[("lr 0.03", {"loss": [...], "val_loss": [...], "accuracy": [...]})]`; of more than
+        `MAX_GHOSTS` the newest are kept. Each plot draws one line per run: its validation
+        values when it has them, else its training values. A no-op when they are the ones
+        drawn; `()` removes them. The batch-loss plot shows no ghosts.
+        """
+        ghosts = list(ghosts)[-MAX_GHOSTS:]
+        for plot in self._epoch_plots:
+            plot.set_ghosts(ghosts)
+
+    def toggle_ghosts(self) -> bool:
+        """Show or hide the ghosts (they stay stored); return the new state."""
+        self.show_ghosts = not self.show_ghosts
+        return self.show_ghosts
+
+    def set_cursor(self, epoch: int | None) -> None:
+        """Mark the replayed frame in the loss and metric plots, or remove the mark (None).
+
+        `epoch` is the number of epochs completed at that frame (0: the initial weights):
+        a vertical line at x = `epoch`, and "replay epoch N" in each title. A changed cursor
+        redraws at once, the loss plot first and the metric plot a frame later; the same
+        cursor again does nothing.
+        """
+        changed = [plot for plot in self._epoch_plots if plot._move_cursor(epoch)]
+        self._redraw_in_turn([plot for plot in changed if plot.is_on_screen or plot.min_interval <= 0])
+
     def reset(self) -> None:
-        """Forget all data (the log-scale setting stays)."""
+        """Forget all data (the log-scale setting, the ghosts and the cursor stay)."""
         for plot in self._plots:
             plot.clear()
 
@@ -822,6 +1074,10 @@ class TrainingPlots(Widget):
     @property
     def _plots(self) -> tuple[SeriesPlot, ...]:
         return (self.loss_plot, self.metric_plot, self.batch_plot)
+
+    @property
+    def _epoch_plots(self) -> tuple[_EpochPlot, ...]:
+        return (self.loss_plot, self.metric_plot)
 
     def _arrange(self, width: int) -> None:
         narrow = width < self.WIDE_MIN_WIDTH if self.arrangement == "auto" else self.arrangement == "narrow"

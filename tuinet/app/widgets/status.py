@@ -62,6 +62,10 @@ class StatusBar(Widget):
     """The learning rate in force."""
     message: reactive[str] = reactive("")
     """A short note after the numbers (the last divergence, a save...)."""
+    pace: reactive[str] = reactive("")
+    """The training pace, e.g. "pace 20 ep/s" or "pace max" (empty: not shown)."""
+    replay: reactive[str] = reactive("")
+    """"replay epoch N/M" while a recorded frame is shown instead of the live run."""
     train_samples: int = 0
     show_timing: bool = True  # False: no throughput or times (repeatable snapshots)
 
@@ -73,8 +77,17 @@ class StatusBar(Widget):
             per_batch = self.train_samples / max(self.steps, 1) / self.samples_per_second
             remaining = max(left_batches, 0) * per_batch
         text = Text(no_wrap=True, overflow="ellipsis")
+        if self.replay:
+            text.append(f"◀ {self.replay}", style="bold reverse")
+            text.append(f"  {STATE_LABELS.get(self.state, self.state)}  epoch {shown_epoch}/{self.epochs}")
+            if self.pace:
+                text.append(f"  {self.pace}")
+            text.append("  │ , . scrub  enter resume here  space live")
+            return text
         text.append(f"{STATE_LABELS.get(self.state, self.state)}", style="bold")
         text.append(f"  epoch {shown_epoch}/{self.epochs}  batch {self.batch}/{self.steps}")
+        if self.pace:
+            text.append(f"  {self.pace}")
         if self.show_timing:
             text.append(f"  {self.samples_per_second:,.0f} samples/s" if self.samples_per_second
                         else "  - samples/s")
@@ -95,6 +108,7 @@ class StatusBar(Widget):
             self.learning_rate = float(session.model.optimizer.learning_rate)
             self.elapsed = elapsed
             self.samples_per_second = getattr(self.app, "samples_per_second", self.samples_per_second)
+            self._from_app()
 
     def on_mount(self) -> None:
         # One note for every view: the app keeps it and sets it on every registered status line.
@@ -102,6 +116,15 @@ class StatusBar(Widget):
         if bars is not None:
             bars.add(self)
             self.message = self.app.status_message
+            self._from_app()
+
+    def _from_app(self) -> None:
+        """The app-wide fields: pace and replay."""
+        from tuinet.session import pace_label
+
+        pace = getattr(self.app, "pace", None)
+        self.pace = pace_label(pace) if pace is not None else ""
+        self.replay = getattr(self.app, "replay_label", "")
 
     def on_unmount(self) -> None:
         bars = getattr(self.app, "status_bars", None)

@@ -1,0 +1,350 @@
+"""`RunHistory`: one training run as the fold of its session events.
+
+A run is what the screens show: the per-epoch history, the recent per-batch losses, the
+counters, the state, the newest weights, the test results, the confusion matrix, the gradient
+norms, and a `Timeline` of frames of the model that the user can scrub back through. Every
+piece arrives in an event (`tuinet.session`); `RunHistory.apply(event)` folds one in, and
+nothing else writes to it. The app keeps one for the live run and one per ghost run (an
+earlier run whose curves stay on the plots); `tuinet train` needs none.
+
+The timeline is bounded: at most `max_frames` frames, thinned evenly as the run grows. It
+keeps every k-th epoch and doubles k when full, and always keeps the first frame (epoch 0,
+the initial weights) and the newest. The session and the timeline follow the same rule
+(`frame_stride`), so the session only sends the frames the timeline will keep.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_FRAMES = 256
+"""Frames a timeline keeps at most (fewer when a model is large: see `frame_plan`)."""
+FRAME_BYTES = 48 * 2**20
+"""What the frames of one run may take in memory, all together."""
+BATCH_HISTORY = 4096
+"""Per-batch losses kept for the smoothed plot (a ring buffer)."""
+
+
+def frame_stride(epochs_done: int, max_frames: int = MAX_FRAMES) -> int:
+    """The k of "keep every k-th epoch" once `epochs_done` epochs are recorded.
+
+    The smallest power of two with `epochs_done // k + 1` kept frames (epoch 0 included),
+    plus the newest when it is not one of them, within `max_frames`: what a timeline that
+    doubles k whenever it is full has reached.
+    """
+    k = 1
+    while epochs_done // k + 1 + (epochs_done % k != 0) > max(max_frames, 2):
+        k *= 2
+    return k
+
+
+def frame_plan(weight_bytes: int, grad_bytes: int, optimizer_bytes: int,
+               budget: int = FRAME_BYTES) -> tuple[int, bool, bool]:
+    """(max_frames, with_grads, with_optimizer) for frames of a model of these sizes.
+
+    Gradients and optimizer state (for an exact branch) are recorded while 256 frames of
+    everything fit the budget; a model whose weights alone do not fit gets fewer frames
+    (never fewer than 2: the first and the newest).
+    """
+    for with_grads, with_opt in ((True, True), (True, False), (False, False)):
+        size = weight_bytes + (grad_bytes if with_grads else 0) + (optimizer_bytes if with_opt else 0)
+        if size * MAX_FRAMES <= budget:
+            return MAX_FRAMES, with_grads, with_opt
+    return max(2, min(MAX_FRAMES, budget // max(weight_bytes, 1))), False, False
+
+
+def layer_grad_norms(grads) -> dict[str, float]:
+    """The L2 norm of all of each layer's gradients together, keyed by layer name.
+
+    `grads` is keyed "layer/param" (a `WeightSnapshot`'s grads); the layer is everything
+    before the last "/". `sqrt(sum of squares)` over every parameter of the layer; a NaN or
+    inf gradient gives NaN or inf (that is the news). Layers come in first-seen order.
+    """
+    squares: dict[str, float] = {}
+    for key, grad in grads.items():
+        layer = key.rsplit("/", 1)[0]
+        g = np.asarray(grad, dtype=np.float64)
+        squares[layer] = squares.get(layer, 0.0) + float(np.sum(g * g))
+    return {layer: math.sqrt(total) for layer, total in squares.items()}
+
+
+def _nbytes(arrays) -> int:
+    return sum(a.nbytes for a in (arrays or {}).values())
+
+
+class Timeline:
+    """Frames (`WeightSnapshot`s taken at epoch ends) of one run, within `max_frames`.
+
+    `frames` lists the kept frames, oldest first, the newest always last.
+    """
+
+    def __init__(self, max_frames: int = MAX_FRAMES) -> None:
+        self.max_frames = max(2, int(max_frames))
+        self.stride = 1
+        self._kept: dict[int, object] = {}  # epoch -> frame, epochs multiple of `stride`
+        self._newest = None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @property
+    def frames(self) -> list:
+        frames = [self._kept[e] for e in sorted(self._kept)]
+        if self._newest is not None and self._newest.epoch not in self._kept:
+            frames.append(self._newest)
+        return frames
+
+    @property
+    def epochs(self) -> list[int]:
+        """The epoch (epochs completed) of each frame, oldest first."""
+        return [f.epoch for f in self.frames]
+
+    @property
+    def newest(self):
+        return self._newest
+
+    def add(self, frame) -> None:
+        """Record a frame; thin the kept ones evenly when there are too many."""
+        if self._newest is not None and frame.epoch < self._newest.epoch:
+            self.truncate(frame.epoch)
+        self._newest = frame
+        if frame.epoch % self.stride == 0:
+            self._kept[frame.epoch] = frame
+        while len(self._kept) + (self._newest.epoch % self.stride != 0) > self.max_frames:
+            self.stride *= 2
+            self._kept = {e: f for e, f in self._kept.items() if e % self.stride == 0}
+
+    def truncate(self, epoch: int) -> None:
+        """Forget the frames after `epoch` (a branch from there)."""
+        self._kept = {e: f for e, f in self._kept.items() if e <= epoch}
+        if self._newest is not None and self._newest.epoch > epoch:
+            self._newest = self._kept[max(self._kept)] if self._kept else None
+        self.stride = max(1, min(self.stride, frame_stride(epoch, self.max_frames)))
+
+    def nearest(self, epoch: int):
+        """The kept frame closest to `epoch` (the earlier one on a tie), or None."""
+        frames = self.frames
+        if not frames:
+            return None
+        return min(frames, key=lambda f: (abs(f.epoch - epoch), f.epoch))
+
+    def index_of(self, epoch: int) -> int:
+        """The index in `frames` of the frame nearest `epoch` (-1 when there is none)."""
+        frame = self.nearest(epoch)
+        return -1 if frame is None else self.epochs.index(frame.epoch)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the frames' arrays take."""
+        total = 0
+        for f in self.frames:
+            total += _nbytes(f.weights) + _nbytes(f.grads) + _nbytes(f.updates) + _nbytes(f.optimizer)
+        return total
+
+    def clear(self) -> None:
+        self.stride, self._kept, self._newest = 1, {}, None
+
+
+@dataclass
+class RunHistory:
+    """The state of one run, folded from its events. Only `apply` changes it."""
+
+    name: str = ""
+    experiment: object = None
+    epochs: int = 0
+    steps_per_epoch: int = 0
+    sizes: dict = field(default_factory=dict)
+    summary: str = ""
+    params: int = 0
+    state: str = "ready"
+    epoch: int = 0                 # epochs completed
+    batch: int = 0                 # batches done in the current epoch
+    batches_done: int = 0          # batches trained in this run (the index of the batch losses)
+    history: dict = field(default_factory=dict)
+    batch_losses: collections.deque = field(default_factory=lambda: collections.deque(maxlen=BATCH_HISTORY))
+    last_snapshot: object = None
+    test_results: dict = field(default_factory=dict)
+    confusion: tuple | None = None          # (matrix, 1-based epoch)
+    grad_norms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=2000))
+    samples_per_second: float = 0.0
+    learning_rate: float = 0.0
+    message: str = ""              # the last divergence or failure
+    start_epoch: int = 0           # a branch continues from here
+    timeline: Timeline = field(default_factory=Timeline)
+    label: str = ""                # what a ghost of this run is called on the plots
+
+    # -- folding --------------------------------------------------------------------------
+    def apply(self, event) -> None:
+        """Fold one session event into the run."""
+        from tuinet import session as s
+
+        handler = {
+            s.SessionReady: self._ready, s.BatchEnded: self._batch, s.EpochEnded: self._epoch,
+            s.WeightSnapshot: self._snapshot, s.StateChanged: self._state, s.Diverged: self._diverged,
+            s.Finished: self._finished, s.Failed: self._failed,
+        }.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _ready(self, e) -> None:
+        self.name, self.experiment, self.epochs = e.name, e.experiment, e.epochs
+        self.steps_per_epoch, self.sizes, self.summary, self.params = e.steps_per_epoch, dict(e.sizes), e.summary, e.params
+        self.history = {k: list(v) for k, v in (e.history or {}).items()}
+        self.start_epoch = self.epoch = e.start_epoch
+        self.batch = 0
+        self.batches_done = 0
+        self.batch_losses.clear()
+        self.test_results, self.confusion = {}, None
+        self.grad_norms.clear()
+        self.samples_per_second = 0.0
+        self.learning_rate = e.learning_rate
+        self.message = ""
+        if e.start_epoch:
+            self.timeline.truncate(e.start_epoch)
+        else:
+            self.timeline = Timeline(e.max_frames)
+        self.timeline.max_frames = max(2, e.max_frames)
+
+    def _batch(self, e) -> None:
+        self.epoch, self.batch = e.epoch, e.batch
+        self.samples_per_second = e.samples_per_second
+        self.learning_rate = e.learning_rate
+        self._losses(e.losses)
+
+    def _losses(self, losses) -> None:
+        if losses:
+            self.batch_losses.extend(losses)
+            self.batches_done += len(losses)
+
+    def _epoch(self, e) -> None:
+        self._losses(e.losses)
+        for k, v in e.logs.items():
+            self.history.setdefault(k, []).append(v)
+        self.epoch, self.batch = e.epoch + 1, 0
+        if e.confusion is not None:
+            self.confusion = (e.confusion, e.epoch + 1)
+
+    def _snapshot(self, e) -> None:
+        self.last_snapshot = e
+        if e.frame:
+            self.timeline.add(e)
+        if e.grads and (e.epoch or e.batch):
+            step = e.epoch + e.batch / max(self.steps_per_epoch, 1)
+            if not self.grad_norms or step > self.grad_norms[-1][0]:
+                self.grad_norms.append((step, layer_grad_norms(e.grads)))
+
+    def _state(self, e) -> None:
+        self.state = e.state
+        self._losses(e.losses)
+        self.epoch, self.batch = e.epoch, e.batch
+        if e.message:
+            self.message = e.message
+
+    def _diverged(self, e) -> None:
+        self.message = e.message
+
+    def _finished(self, e) -> None:
+        self.test_results = dict(e.test)
+
+    def _failed(self, e) -> None:
+        self.message = e.message
+
+    # -- reading ----------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.epochs > 0 and self.epoch >= self.epochs
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history.get("loss", ()))
+
+    def batch_loss_history(self) -> list[float]:
+        return list(self.batch_losses)
+
+    def frame(self, index: int):
+        """The timeline's frame at `index` (negative from the end)."""
+        return self.timeline.frames[index]
+
+    def final_value(self, key: str) -> float | None:
+        values = self.history.get(key)
+        return float(values[-1]) if values else None
+
+    def ghost_history(self) -> dict:
+        """A copy of the per-epoch history, for drawing this run as a ghost."""
+        return {k: list(v) for k, v in self.history.items()}
+
+
+def describe_change(old, new) -> str:
+    """A short label of what `old` (an Experiment) had that `new` has not: "lr 0.03", "+Dense 8"...
+
+    Used to name a ghost run on the plots by what made it differ from the run after it.
+    """
+    if old is None or new is None:
+        return "earlier run"
+    parts = []
+    ot, nt = old.train, new.train
+    if ot.learning_rate != nt.learning_rate:
+        parts.append(f"lr {ot.learning_rate:g}")
+    if ot.optimizer != nt.optimizer:
+        parts.append(str(ot.optimizer))
+    if ot.batch_size != nt.batch_size:
+        parts.append(f"batch {ot.batch_size}")
+    if ot.loss != nt.loss:
+        parts.append(str(ot.loss))
+    if old.model.layers != new.model.layers:
+        parts.append(_layers_change(old.model.layers, new.model.layers))
+    if old.data != new.data:
+        od, nd = old.data, new.data
+        if od.source != nd.source:
+            parts.append(str(od.source))
+        if od.noise != nd.noise:
+            parts.append(f"noise {od.noise:g}")
+        if od.samples != nd.samples:
+            parts.append(f"{od.samples} samples")
+        if od.seed != nd.seed:
+            parts.append(f"data seed {od.seed}")
+        if od.split != nd.split:
+            parts.append("split " + "/".join(f"{r:g}" for r in od.split))
+    if old.model.seed != new.model.seed:
+        parts.append(f"seed {old.model.seed}")
+    return ", ".join(p for p in parts if p) or ""
+
+
+def _layer_brief(spec: dict) -> str:
+    kind = spec.get("type", "?")
+    for key in ("units", "filters", "rate", "pool_size"):
+        if key in spec:
+            return f"{kind} {spec[key]}"
+    return kind
+
+
+def _layers_change(old: tuple, new: tuple) -> str:
+    """What the old layer list had, relative to the new: "+Dense 8" (a layer the new lacks),
+    "-Dropout 0.2" (one the new added), "Dense 16" (a changed layer)."""
+    old_b, new_b = [_layer_brief(s) for s in old], [_layer_brief(s) for s in new]
+    if len(old) > len(new):
+        extra = list(old_b)
+        for b in new_b:
+            if b in extra:
+                extra.remove(b)
+        return "+" + ", +".join(extra) if extra else "layers"
+    if len(old) < len(new):
+        extra = list(new_b)
+        for b in old_b:
+            if b in extra:
+                extra.remove(b)
+        return "-" + ", -".join(extra) if extra else "layers"
+    changed = [ob for ob, nb, os_, ns in zip(old_b, new_b, old, new) if os_ != ns]
+    if changed and all(ob == nb for ob, nb, os_, ns in zip(old_b, new_b, old, new) if os_ != ns):
+        # same type and size: the activation (or another argument) changed
+        acts = [str(os_.get("activation", "")) for os_, ns in zip(old, new) if os_ != ns]
+        return ", ".join(a for a in acts if a) or "layers"
+    return ", ".join(changed) or "layers"
+
+
+__all__ = ["FRAME_BYTES", "MAX_FRAMES", "RunHistory", "Timeline", "describe_change", "frame_plan",
+           "frame_stride", "layer_grad_norms"]
