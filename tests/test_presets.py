@@ -220,7 +220,7 @@ def test_unknown_loss_optimizer_metric():
 def test_unknown_keys():
     assert error_of("titel = 'x'\n" + BASE) == (
         'spiral.toml: titel: unknown field (did you mean "title"?); '
-        "expected one of data, description, expect, model, name, title, train")
+        "expected one of app, data, description, expect, model, name, title, train")
     assert error_of(edit("split =", "splitt =")).startswith(
         'spiral.toml: data.splitt: unknown field (did you mean "split"?); expected one of delimiter, header, ')
     assert error_of(edit("batch_size = 16", "batchsize = 16")).startswith(

@@ -31,6 +31,11 @@
     test_accuracy = 0.95                # metrics: at least; losses/errors: at most
     epochs = 120                        # optional shorter run for the check
 
+    [app]                               # how the app shows it (ignored by `tuinet train`)
+    pace = 20                           # epochs per second the app trains at, or "max"
+
+`preset_toml(experiment)` writes an experiment back as such a file and `save_preset` saves it.
+
 Every mistake is reported as a `PresetError` like
 `spiral.toml: model.layers[1].units: expected a positive integer, got "sixteen"`.
 """
@@ -40,22 +45,31 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import numbers
+import os
 import re
+import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 from tuinet.errors import ConfigError, PresetError, TuinetError, did_you_mean
 
 SPLIT_DEFAULT = (0.7, 0.15, 0.15)
 SCALINGS = ("standard", "minmax", "none")
-_TOP = {"name", "title", "description", "data", "model", "train", "expect"}
+_TOP = {"name", "title", "description", "data", "model", "train", "expect", "app"}
 _DATA = {"source", "samples", "noise", "steps", "seed", "split", "scaling", "target", "header", "delimiter", "task"}
 FILE_SUFFIXES = (".csv", ".tsv", ".npz", ".npy", ".gz")
 _MODEL = {"seed", "layers"}
 _TRAIN = {"optimizer", "learning_rate", "loss", "metrics", "batch_size", "epochs", "shuffle"}
 _LAYER_COMMON = {"name", "trainable", "input_shape", "input_dim", "dtype"}
+_APP = {"pace"}
+PACE_MAX = "max"
+"""How a preset spells "as fast as the machine goes" (`AppSpec.pace` = `math.inf`)."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,18 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class AppSpec:
+    """How the app shows an experiment; `tuinet train` ignores it.
+
+    Attributes:
+        pace: Epochs per second the app trains at: a positive number, `math.inf` for "max"
+            (as fast as the machine goes), or None when the preset does not say (the app's default).
+    """
+
+    pace: float | None = None
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated preset: everything needed to run one experiment."""
 
@@ -126,6 +152,7 @@ class Experiment:
     title: str = ""
     description: str = ""
     expect: Expect = field(default_factory=Expect)
+    app: AppSpec = AppSpec()
     path: Path | None = None
     label: str = ""  # how messages name it: the file name
 
@@ -516,6 +543,18 @@ def _parse_expect(label: str, t: dict) -> Expect:
     return Expect(targets=targets, epochs=epochs)
 
 
+def _parse_app(label: str, t: dict) -> AppSpec:
+    _unknown_keys(label, "app", t, _APP)
+    if "pace" not in t:
+        return AppSpec()
+    v = t["pace"]
+    if isinstance(v, str) and v.strip().lower() == PACE_MAX:
+        return AppSpec(pace=math.inf)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise _err(label, "app.pace", f'a positive number or "{PACE_MAX}"', v)
+    return AppSpec(pace=float(v))
+
+
 def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None) -> Experiment:
     """Validate TOML text into an `Experiment`; `label` names the file in error messages."""
     try:
@@ -543,9 +582,200 @@ def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None
         model=_parse_model(label, _table(label, "[model]", doc["model"])),
         train=_parse_train(label, _table(label, "[train]", doc["train"])),
         expect=_parse_expect(label, _table(label, "[expect]", doc.get("expect", {}))),
+        app=_parse_app(label, _table(label, "[app]", doc.get("app", {}))),
         path=path,
         label=label,
     )
+
+
+# ---------------------------------------------------------------------- writing presets
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(text: str) -> str:
+    """`text` as a TOML basic string: in double quotes, with `"`, `\\` and control characters escaped."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_key(key: str) -> str:
+    """A key as TOML spells it: bare when it is letters, digits, `_` and `-` only, else quoted."""
+    key = str(key)
+    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
+
+
+def toml_value(value, where: str = "value") -> str:
+    """One value in TOML: a string, integer, float, boolean, array or (nested) inline table.
+
+    Args:
+        value: The value; tuples are written as arrays, mappings as inline tables
+            (`{ name = "l2", config = { l2 = 0.01 } }`), NumPy scalars as numbers.
+        where: The field path named in the error.
+
+    Raises:
+        PresetError: for a value TOML cannot hold (None, an object).
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)  # "0.01", "1e-05", "100.0": all TOML floats
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v, f"{where}[{i}]") for i, v in enumerate(value)) + "]"
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        items = ", ".join(f"{toml_key(k)} = {toml_value(v, f'{where}.{k}')}" for k, v in value.items())
+        return "{ " + items + " }"
+    raise PresetError(f"{where}: {_fmt(value)} ({type(value).__name__}) cannot be written to a preset")
+
+
+def _source_for(experiment: Experiment, folder: Path | None) -> str:
+    """The data source as a file in `folder` must spell it so that it still finds the data.
+
+    A generator or shipped data set is a name; an absolute path stays as it is; a relative path
+    (relative to the experiment's folder, or the working directory without one) is kept when the
+    folder does not change, else rewritten relative to `folder` (absolute when the two share no
+    folder but the root).
+    """
+    source = experiment.data.source
+    if folder is None or source_kind(source) != "file" or Path(source).expanduser().is_absolute():
+        return source
+    old = (experiment.base_dir or Path.cwd()).resolve()
+    new = Path(folder).resolve()
+    if old == new:
+        return source
+    target = (old / source).resolve()
+    try:
+        common = Path(os.path.commonpath([target, new]))
+    except ValueError:  # another drive
+        return str(target)
+    if common == Path(common.anchor):
+        return str(target)
+    return Path(os.path.relpath(target, new)).as_posix()
+
+
+def _section(name: str, fields: dict) -> list[str]:
+    lines = ["", f"[{name}]"]
+    lines += [f"{toml_key(k)} = {toml_value(v, f'{name}.{k}')}" for k, v in fields.items()]
+    return lines
+
+
+def preset_toml(experiment: Experiment, *, path: str | os.PathLike | None = None) -> str:
+    """The experiment as preset text: `parse_preset(preset_toml(exp))` gives back an equal experiment.
+
+    Every section is written in full ([data], [model] with one inline table per layer, [train],
+    [expect] when it has targets, [app] when the pace is set), so the file does not depend on
+    tuinet's defaults. Comments of the original file are not kept.
+
+    Args:
+        experiment: What to write.
+        path: Where the text will be saved, if it is: then `name` is left out (the file name
+            names the preset) and a data file's path is rewritten to resolve from that folder.
+
+    Raises:
+        PresetError: for a layer argument TOML cannot hold.
+    """
+    exp = experiment
+    target = Path(path).expanduser() if path is not None else None
+    lines: list[str] = []
+    if target is None:
+        lines.append(f"name = {toml_string(exp.name)}")
+    if exp.title:
+        lines.append(f"title = {toml_string(exp.title)}")
+    if exp.description:
+        lines.append(f"description = {toml_string(exp.description)}")
+
+    d = exp.data
+    data: dict = {"source": _source_for(exp, target.parent if target is not None else None)}
+    data.update({k: getattr(d, k) for k in ("samples", "noise", "steps") if getattr(d, k) is not None})
+    data.update(seed=d.seed, split=list(d.split), scaling=d.scaling)
+    if d.target is not None:
+        data["target"] = d.target
+    if d.header != "auto":
+        data["header"] = d.header
+    if d.delimiter is not None:
+        data["delimiter"] = d.delimiter
+    if d.task != "auto":
+        data["task"] = d.task
+    lines += _section("data", data)
+
+    lines += ["", "[model]", f"seed = {toml_value(exp.model.seed, 'model.seed')}", "layers = ["]
+    for i, spec in enumerate(exp.model.layers):
+        layer = {"type": spec["type"], **{k: v for k, v in spec.items() if k != "type" and v is not None}}
+        lines.append(f"  {toml_value(layer, f'model.layers[{i}]')},")
+    lines.append("]")
+
+    t = exp.train
+    optimizer = {"name": t.optimizer, **t.optimizer_args} if t.optimizer_args else t.optimizer
+    lines += _section("train", {"optimizer": optimizer, "learning_rate": t.learning_rate, "loss": t.loss,
+                                "metrics": list(t.metrics), "batch_size": t.batch_size, "epochs": t.epochs,
+                                "shuffle": t.shuffle})
+    expect = dict(exp.expect.targets)
+    if exp.expect.epochs is not None:
+        expect["epochs"] = exp.expect.epochs
+    if expect:
+        lines += _section("expect", expect)
+    if exp.app.pace is not None:
+        lines += _section("app", {"pace": PACE_MAX if math.isinf(exp.app.pace) else exp.app.pace})
+    return "\n".join(lines) + "\n"
+
+
+def save_preset(experiment: Experiment, path: str | os.PathLike) -> Path:
+    """Write the experiment as a preset file, atomically; returns the path written.
+
+    The text goes to a temporary file beside `path`, which then replaces `path` in one step:
+    a reader sees the old file or the new one, never half of one, and a failure leaves no
+    temporary file behind. The text is validated as `load_preset` will read it before anything
+    is written.
+
+    Raises:
+        PresetError: one line naming the path, for a folder that does not exist, a path that is
+            a folder, a file that cannot be written, or an experiment a preset cannot hold.
+    """
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise PresetError(f"{target}: cannot save the preset: it is a folder; give a file name such as "
+                          f"{experiment.name}.toml")
+    if not target.parent.is_dir():
+        raise PresetError(f"{target}: cannot save the preset: folder {str(target.parent)!r} does not exist")
+    text = preset_toml(experiment, path=target)
+    parse_preset(text, label=target.name, path=target)  # what we write must load
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    created = False
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            created = True
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        created = False
+    except OSError as exc:
+        raise PresetError(f"{target}: cannot save the preset ({exc.strerror or exc})") from None
+    finally:
+        if created:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+    return target
 
 
 # ---------------------------------------------------------------------- finding presets

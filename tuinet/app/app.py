@@ -95,6 +95,8 @@ class TuinetApp(App):
         Binding("N", "step_epoch", "Epoch", id="step-epoch", tooltip="Train to the end of this epoch"),
         Binding("r", "reset", "Reset", id="reset", tooltip="Re-initialise the weights from the seed"),
         Binding("o", "open_preset", "Preset", id="open-preset", tooltip="Open another preset"),
+        Binding("S", "save_preset", "Save preset", id="save-preset", show=False,
+                tooltip="Save the experiment (data, model, training, pace) as a preset file"),
         Binding("ctrl+s", "save_model", "Save", id="save", show=False, tooltip="Save the model to a file"),
         Binding("ctrl+l", "load_model", "Load", id="load", show=False, tooltip="Load a saved model"),
         Binding("less_than_sign", "pace(-1)", "Slower", id="slower", key_display="<",
@@ -597,6 +599,11 @@ class TuinetApp(App):
             return
         self._note(f"Model loaded from {path}")
         self.notify(f"Model loaded from {path}", timeout=4)
+
+    def action_save_preset(self) -> None:
+        from tuinet.app.screens.dialogs import save_preset_action
+
+        save_preset_action(self)
 
     def action_cycle_refresh(self) -> None:
         rates = REFRESH_RATES

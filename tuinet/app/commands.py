@@ -13,6 +13,7 @@ ACTIONS = (
     ("Reset weights", "reset", "r"),
     ("Apply edits (rebuild the model)", "apply", "ctrl+a"),
     ("Open preset…", "open_preset", "o"),
+    ("Save as preset…", "save_preset", "S"),
     ("Save model…", "save_model", "ctrl+s"),
     ("Load model…", "load_model", "ctrl+l"),
     ("Toggle log scale", "toggle_log", "g"),

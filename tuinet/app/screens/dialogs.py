@@ -1,19 +1,57 @@
-"""Small modal screens: the preset picker, a file-path prompt and the help screen."""
+"""Small modal screens: the preset picker, a file-path prompt, "save as preset" and the help screen."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Markdown, OptionList
+from textual.widgets import Input, Label, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 
+MAX_PRESET_FILES = 100
+"""Preset files of the current folder listed in the picker, at most."""
+
+
+def folder_presets(folder: Path) -> list[Path]:
+    """The `*.toml` files of `folder` that mean to be presets, sorted by name.
+
+    A file with none of the [data], [model] and [train] sections (`pyproject.toml`) is not one,
+    and is left out; a file that is not valid TOML, or has such a section but a wrong field,
+    is listed (the picker shows why it cannot be opened).
+    """
+    import tomllib
+
+    out = []
+    try:
+        candidates = sorted(p for p in folder.glob("*.toml") if p.is_file())
+    except OSError:
+        return []
+    for path in candidates[: MAX_PRESET_FILES * 2]:
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        except tomllib.TOMLDecodeError:
+            doc = {"data": None}  # broken, but a preset by its name: listed with its error
+        if {"data", "model", "train"} & set(doc):
+            out.append(path)
+    return out[:MAX_PRESET_FILES]
+
+
 class PresetPicker(ModalScreen[str | None]):
-    """Lists the shipped presets with their titles and descriptions; returns the chosen name."""
+    """Lists the shipped presets and the preset files of the current folder, and takes a path.
+
+    Returns the chosen shipped preset's name or the chosen file's path (a string for
+    `TuinetApp.open_preset`), or None on escape. A file is checked with `load_preset` first:
+    one that does not exist or is not a valid preset shows its one-line error in the dialog,
+    which stays open.
+    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
@@ -24,16 +62,28 @@ class PresetPicker(ModalScreen[str | None]):
     }
     PresetPicker OptionList { height: 1fr; }
     PresetPicker .hint { color: $text-muted; }
+    PresetPicker #preset-path-row { height: 1; margin-top: 1; }
+    PresetPicker #preset-path-row Label { width: auto; padding: 0 1 0 0; }
+    PresetPicker #preset-path { width: 1fr; }
+    PresetPicker #preset-error { height: auto; color: $error; }
     """
 
-    def __init__(self, current: str | None = None) -> None:
+    def __init__(self, current: str | None = None, *, folder: str | Path | None = None) -> None:
+        """
+        Args:
+            current: The open preset's name, highlighted at first.
+            folder: Where to list `*.toml` files (default: the working directory).
+        """
         super().__init__()
         self.current = current
+        self.folder = Path(folder) if folder is not None else Path.cwd()
+        self.error = ""
+        """The message under the path field ("" when there is none)."""
 
     def compose(self) -> ComposeResult:
         from tuinet.presets import list_presets, load_preset
 
-        options = []
+        options: list[Option | None] = []
         for name, path in list_presets().items():
             try:
                 e = load_preset(path)
@@ -41,9 +91,34 @@ class PresetPicker(ModalScreen[str | None]):
             except Exception as exc:  # a broken preset is listed, not fatal
                 text = f"[b]{name}[/b] — [i]cannot be read: {exc}[/i]"
             options.append(Option(text, id=name))
+        files = folder_presets(self.folder)
+        if files:
+            options.append(None)  # a separator: shipped presets above, files below
+        for path in files:
+            options.append(Option(self._file_prompt(path), id=str(path)))
         with Vertical():
-            yield Label("Open a preset  (enter: open, escape: cancel)", classes="hint")
+            yield Label("Open a preset  (enter: open, tab: type a path, escape: cancel)", classes="hint")
             yield OptionList(*options, id="preset-list")
+            with Horizontal(id="preset-path-row"):
+                yield Label("path")
+                yield Input(placeholder="path/to/preset.toml (enter: open)", id="preset-path", compact=True)
+            yield Static("", id="preset-error", markup=False)
+
+    @staticmethod
+    def _file_prompt(path: Path) -> Text:
+        from tuinet.presets import load_preset
+
+        text = Text.assemble((path.name, "bold"), ("  file", "italic"))
+        try:
+            e = load_preset(path)
+        except Exception as exc:  # noqa: BLE001 - listed with its problem, not fatal
+            text.append(f" — cannot be opened: {exc}", style="italic")
+            return text
+        if e.title:
+            text.append(f" — {e.title}")
+        if e.description:
+            text.append(f"\n  {e.description}", style="dim")
+        return text
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
@@ -55,7 +130,41 @@ class PresetPicker(ModalScreen[str | None]):
         ol.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        event.stop()
+        choice = event.option.id
+        if choice is None:
+            return
+        from tuinet.presets import list_presets
+
+        if choice in list_presets():
+            self.dismiss(choice)
+        else:
+            self._open_file(choice)
+
+    @on(Input.Submitted, "#preset-path")
+    def _path_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            self._set_error("Error: type the path of a preset file, such as my-spiral.toml")
+            return
+        self._open_file(text)
+
+    def _open_file(self, text: str) -> None:
+        """Dismiss with `text` when `load_preset` opens it, else show why not."""
+        from tuinet.errors import TuinetError
+        from tuinet.presets import load_preset
+
+        try:
+            load_preset(text)
+        except TuinetError as exc:
+            self._set_error(f"Error: {exc}")
+            return
+        self.dismiss(text)
+
+    def _set_error(self, message: str) -> None:
+        self.error = message
+        self.query_one("#preset-error", Static).update(message)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -106,6 +215,76 @@ class PathPrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class SavePresetPrompt(PathPrompt):
+    """Asks where to save the experiment as a preset; returns the path, or None on escape.
+
+    A name without a suffix gets ".toml" (so that it opens as a file, not as a shipped
+    preset's name); an existing file is replaced only after a second enter.
+    """
+
+    def __init__(self, default: str = "preset.toml") -> None:
+        super().__init__("Save the experiment as a preset", default)
+        self._confirmed: Path | None = None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.prevent_default()  # instead of PathPrompt's
+        text = event.value.strip()
+        error = self.query_one("#path-error", Label)
+        if not text:
+            error.update("Error: give a file name such as my-spiral.toml")
+            return
+        path = Path(text).expanduser()
+        if not path.suffix:
+            path = path.with_name(path.name + ".toml")
+        if path.is_dir():
+            error.update(f"Error: {text}: is a folder; add a file name such as my-spiral.toml")
+            return
+        if not path.resolve().parent.is_dir():
+            error.update(f"Error: folder {str(path.parent)!r} does not exist")
+            return
+        if path.exists() and self._confirmed != path:
+            self._confirmed = path
+            error.update(f"{path} exists: enter again to replace it")
+            return
+        self.dismiss(str(path))
+
+
+def experiment_to_save(app):
+    """The app's experiment as "save as preset" writes it: with the app's pace (`app.pace`,
+    epochs per second or `math.inf`) in `experiment.app` when the app has one."""
+    import dataclasses
+    import math
+
+    experiment = app.session.experiment
+    pace = getattr(app, "pace", None)
+    if isinstance(pace, (int, float)) and not isinstance(pace, bool) and pace > 0 and not math.isnan(pace):
+        experiment = experiment.replace(app=dataclasses.replace(experiment.app, pace=float(pace)))
+    return experiment
+
+
+def save_preset_action(app) -> None:
+    """"Save as preset": ask for a path (default `<preset name>.toml` in the working directory),
+    write the session's experiment there with the app's pace, and notify where, or why not.
+
+    For a key binding (`S`) and a command palette entry: `lambda: save_preset_action(app)`.
+    """
+    from tuinet.errors import TuinetError
+    from tuinet.presets import save_preset
+
+    def chosen(path: str | None) -> None:
+        if not path:
+            return
+        try:
+            written = save_preset(experiment_to_save(app), path)
+        except TuinetError as exc:
+            app.notify(str(exc), title="Cannot save the preset", severity="error", timeout=10)
+            return
+        app.notify(f"Preset saved to {written}", timeout=4)
+
+    app.push_screen(SavePresetPrompt(f"{app.session.experiment.name}.toml"), chosen)
+
+
 HELP = """\
 # tuinet — keys
 
@@ -116,7 +295,8 @@ HELP = """\
 | `N` (shift+n) | step one epoch |
 | `r` | reset the weights (re-initialise from the seed) |
 | `ctrl+a` | apply architecture or hyperparameter edits (rebuilds the model) |
-| `o` | open a preset |
+| `o` | open a preset: a shipped one, a `.toml` file of this folder, or any path |
+| `S` (shift+s) | save the experiment (with the pace) as a preset file |
 | `ctrl+s` | save the model |
 | `ctrl+l` | load a model |
 | `g` | toggle log scale on the plots |
@@ -133,7 +313,9 @@ HELP = """\
 
 **Weights view:** `w` weights / gradients / last update, `z` zoom to 1:1, arrows move the cursor.
 **Boundary view:** `t` test points, `p` all points. **Data view:** type split ratios or a seed
-and press `enter` to re-split (this re-initialises the model).
+and press `enter` to re-split (this re-initialises the model); for generated data also pick the
+data set, the noise (0-50 %) and the number of samples, or press *regenerate* for a new seed.
+`escape` leaves a field.
 
 **Hyperparameters:** change the learning rate and press `enter`: it takes effect at the next batch,
 even while training. Other changes are applied with `ctrl+a` and rebuild the model.

@@ -13,7 +13,12 @@ The view shows, for one `Dataset` and its `Split`:
   too when the scaled inputs are given), the first `MAX_FEATURES` features;
 - a "train/val/test" and a seed field: Enter posts `DataSplitView.ResplitRequested` after
   checking them, or shows what is wrong under the fields. The screen applies it between runs
-  and calls `show()` with the new split.
+  and calls `show()` with the new split;
+- for generated data (`show(..., data_spec=)` with a generator source) the Playground's data
+  knobs as well: the data set (the 2-D generators of the same task), the noise (in the
+  Playground's 0-50 % for the 2-D generators), the number of samples and a "regenerate"
+  button (a new random seed); the request then carries the source, samples and noise too.
+  Escape in a field gives the keys back to the screen.
 
 It gets plain arrays, never the model or the session, and only `show()` changes what it
 draws (nothing in it depends on training), so it redraws on a new data set or split, a
@@ -27,7 +32,9 @@ shade glyphs ` ░▒▓█`, one cell per pixel.
 
 from __future__ import annotations
 
+import functools
 import math
+import random
 import re
 from collections.abc import Mapping, Sequence
 
@@ -38,11 +45,12 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, RenderResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.geometry import Size
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from tuinet.data.splitting import SPLIT_NAMES, Split
 
@@ -57,8 +65,11 @@ __all__ = [
     "class_balance",
     "feature_stats",
     "image_lines",
+    "parse_noise",
+    "parse_samples",
     "parse_seed",
     "parse_split_ratios",
+    "playground_sources",
     "sample_indices",
     "scatter_grid",
     "split_counts_text",
@@ -75,6 +86,12 @@ SHADES = " ░▒▓█"
 """Grey levels of an image without colour, darkest first."""
 RATIO_TOLERANCE = 1e-6
 """Split shares must add up to 1 within this (as `tuinet.data.split` requires)."""
+NOISE_MAX_PERCENT = 50
+"""The Playground's noise slider goes from 0 to 50 %."""
+SAMPLES_RANGE = (10, 100_000)
+"""Samples a generator may be asked for in the view (enough to split, few enough to stay quick)."""
+SEED_MAX = 2**31 - 1
+""""Regenerate" draws a seed from 0 to this."""
 
 _SPLIT_CSS = """
 {cls} > .split--train {{ color: $primary; }}
@@ -180,6 +197,87 @@ def parse_seed(text: str) -> int:
     if value < 0:
         raise ValueError(f"seed: expected a whole number >= 0 such as 0, got {raw!r}")
     return value
+
+
+def parse_noise(text: str, *, percent: bool = True) -> float:
+    """The noise as the generator takes it, from what the noise field says.
+
+    Args:
+        text: The field: a percentage from 0 to `NOISE_MAX_PERCENT` ("10" is noise 0.1), as the
+            Playground shows it, or with `percent=False` the generator's own value from 0 to 1
+            (the sine generator's standard deviation, the share of side_effects' flipped labels).
+
+    Raises:
+        ValueError: with a message that says what was expected.
+    """
+    raw = text.strip().removesuffix("%").strip()
+    if percent:
+        expected = f"a number from 0 to {NOISE_MAX_PERCENT} (%) such as 10"
+        low, high, scale = 0.0, float(NOISE_MAX_PERCENT), 100.0
+    else:
+        expected, low, high, scale = "a number from 0 to 1 such as 0.05", 0.0, 1.0, 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"noise: expected {expected}, got {text.strip()!r}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"noise: expected {expected}, got {text.strip()!r}")
+    return value / scale
+
+
+def parse_samples(text: str) -> int:
+    """The number of samples to generate: a whole number in `SAMPLES_RANGE`.
+
+    Raises:
+        ValueError: with a message that says what was expected.
+    """
+    raw = text.strip().replace("_", "")
+    low, high = SAMPLES_RANGE
+    expected = f"a whole number from {low} to {high:,} such as 500".replace(",", " ")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"samples: expected {expected}, got {text.strip()!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"samples: expected {expected}, got {text.strip()!r}")
+    return value
+
+
+@functools.cache
+def playground_sources() -> dict[str, str]:
+    """The generators of 2-D points (the Playground's family and moons), each with its task.
+
+    Found by asking each generator of `tuinet.data.GENERATORS` for a few samples, so a new
+    2-D generator shows up in the view's data set picker by itself.
+
+    Returns:
+        `{"circle": "classification", ..., "plane": "regression", ...}` in registry order.
+    """
+    from tuinet.data.generators import GENERATORS
+
+    out = {}
+    for name, generate in GENERATORS.items():
+        try:
+            ds = generate(samples=10, seed=0)
+        except Exception:  # noqa: BLE001 - a generator that cannot make 10 samples is not offered
+            continue
+        if ds.x.ndim == 2 and ds.x.shape[1] == 2:
+            out[name] = ds.task
+    return out
+
+
+def _generator_name(source: str) -> str | None:
+    """The registry name of a generator source ("regression_plane" -> "plane"), or None."""
+    from tuinet.data.generators import get_generator
+
+    generate = get_generator(source)
+    return None if generate is None else generate.__name__
+
+
+def _number_text(value: float) -> str:
+    """12.5 -> "12.5", 35.00000000000001 -> "35": a value as a field shows it."""
+    text = repr(round(float(value), 9))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def scatter_grid(points: np.ndarray, assignment: np.ndarray, cols: int, rows: int,
@@ -553,9 +651,12 @@ class SampleImages(Widget):
 class DataSplitView(Widget):
     """Sizes, class balance, samples and feature statistics of the train/val/test split.
 
-    Feed it with `show(dataset, split, x_scaled=...)`. Enter in the split or seed field posts
-    `ResplitRequested` once both fields are valid.
+    Feed it with `show(dataset, split, x_scaled=..., data_spec=...)`. Enter in a field posts
+    `ResplitRequested` once every field is valid; for generated data so do a new data set in
+    the picker and the "regenerate" button (with a new random seed).
     """
+
+    BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False)]
 
     DEFAULT_CSS = """
     DataSplitView {
@@ -563,10 +664,19 @@ class DataSplitView(Widget):
         height: 1fr;
         layout: vertical;
     }
-    DataSplitView #split-controls { height: 1; }
-    DataSplitView #split-controls Label { width: auto; padding: 0 1 0 0; }
+    DataSplitView #split-controls, DataSplitView #data-knobs { height: 1; }
+    DataSplitView #split-controls Label, DataSplitView #data-knobs Label { width: auto; padding: 0 1 0 0; }
     DataSplitView #split-ratios { width: 20; margin-right: 2; }
-    DataSplitView #split-seed { width: 10; margin-right: 2; }
+    DataSplitView #split-seed { width: 12; margin-right: 2; }
+    DataSplitView #data-knobs { display: none; }
+    DataSplitView.-generated #data-knobs { display: block; }
+    DataSplitView #data-source { width: 18; margin-right: 2; }
+    DataSplitView #data-source-label, DataSplitView #data-source { display: none; }
+    DataSplitView.-picker #data-source-label, DataSplitView.-picker #data-source { display: block; }
+    DataSplitView #data-noise { width: 7; }
+    DataSplitView #data-noise-unit { margin-right: 1; }
+    DataSplitView #data-samples { width: 8; margin-right: 2; }
+    DataSplitView #data-regenerate { width: auto; min-width: 14; }
     DataSplitView #split-hint { width: 1fr; color: $text-muted; }
     DataSplitView #split-error { height: auto; color: $error; display: none; }
     DataSplitView #split-error.-shown { display: block; }
@@ -577,17 +687,31 @@ class DataSplitView(Widget):
     """
 
     class ResplitRequested(Message):
-        """The user asks for a new split: shares `(train, val, test)` adding up to 1, and a seed."""
+        """The user asks for a new split: shares `(train, val, test)` adding up to 1, and a seed;
+        for generated data also the generator, the number of samples and the noise (all three
+        None for other data: they stay as they are)."""
 
         def __init__(self, ratios: tuple[float, float, float], seed: int,
-                     view: DataSplitView | None = None) -> None:
+                     view: DataSplitView | None = None, *, source: str | None = None,
+                     samples: int | None = None, noise: float | None = None) -> None:
             super().__init__()
             self.ratios = ratios
             """`(train, val, test)` shares, each >= 0, adding up to 1, train above 0."""
             self.seed = seed
-            """The seed of the new split (>= 0)."""
+            """The seed of the new split, and of the generated data (>= 0)."""
             self.view = view
             """The view that asked."""
+            self.source = source
+            """Generated data: the generator (as `DataSpec.source`), else None."""
+            self.samples = samples
+            """Generated data: the number of samples (None: the generator's default), else None."""
+            self.noise = noise
+            """Generated data: the noise as the generator takes it (0.1 is the Playground's 10 %), else None."""
+
+        @property
+        def generated(self) -> bool:
+            """Whether the request is for generated data (source, samples and noise set)."""
+            return self.source is not None
 
         @property
         def control(self) -> DataSplitView | None:
@@ -613,13 +737,28 @@ class DataSplitView(Widget):
         """`feature_stats` of the training split (raw inputs)."""
         self.scaled_stats: dict[str, np.ndarray] | None = None
         """`feature_stats` of the scaled training split, when `x_scaled` was given."""
+        self.data_spec = None
+        """The `DataSpec` the data came from, when given to `show()`."""
         self.error = ""
         """The message under the split fields ("" when they are fine)."""
+        self._shown_knobs: dict[str, str] = {}  # what the knob fields said when filled
         self.show_count = 0
         """How many times `show()` changed what is shown."""
         self._composed = False
 
     def compose(self) -> ComposeResult:
+        sources = list(playground_sources())
+        with Horizontal(id="data-knobs"):
+            yield Label("data", id="data-source-label")
+            yield Select([(n, n) for n in sources], value=sources[0], allow_blank=False, compact=True,
+                         id="data-source")
+            yield Label("noise")
+            yield Input("", placeholder="0-50", id="data-noise", compact=True, select_on_focus=False)
+            yield Label("%", id="data-noise-unit")
+            yield Label("samples")
+            yield Input("", placeholder="500", id="data-samples", compact=True, select_on_focus=False)
+            yield Button("↻ regenerate", id="data-regenerate", compact=True,
+                         tooltip="New data with a random seed")
         with Horizontal(id="split-controls"):
             yield Label("split", classes="split-label")
             yield Input("", placeholder="train/val/test", id="split-ratios", compact=True, select_on_focus=False)
@@ -643,8 +782,8 @@ class DataSplitView(Widget):
         self._fill()
 
     # -- public ------------------------------------------------------------------------------
-    def show(self, dataset, split: Split, *, x_scaled: np.ndarray | None = None) -> None:
-        """Show a data set and its split; a no-op when this very data and split are shown.
+    def show(self, dataset, split: Split, *, x_scaled: np.ndarray | None = None, data_spec=None) -> None:
+        """Show a data set and its split; a no-op when this very data, split and spec are shown.
 
         Args:
             dataset: A `tuinet.data.Dataset` (raw inputs, targets, names, `image_shape`).
@@ -653,6 +792,8 @@ class DataSplitView(Widget):
                 e.g. `prepared.scaler.transform(dataset.x)`; when given, the scatter uses them
                 (so it lines up with the decision boundary) and the feature table adds their
                 mean and std on the training split.
+            data_spec: The `tuinet.presets.DataSpec` the data came from (`experiment.data`):
+                for a generator it fills the data knobs (data set, noise, samples) and shows them.
 
         Raises:
             ValueError: for a split or scaled inputs that do not fit the data set.
@@ -664,9 +805,9 @@ class DataSplitView(Widget):
             if len(x_scaled) != n:
                 raise ValueError(f"x_scaled has {len(x_scaled)} samples, the data set {n}")
         if (dataset is self.dataset and self.split is not None and _same_split(split, self.split)
-                and _same_array(x_scaled, self.x_scaled)):
+                and _same_array(x_scaled, self.x_scaled) and data_spec == self.data_spec):
             return
-        self.dataset, self.split, self.x_scaled = dataset, split, x_scaled
+        self.dataset, self.split, self.x_scaled, self.data_spec = dataset, split, x_scaled, data_spec
         train = np.asarray(split.train, dtype=np.int64)
         if dataset.task == "classification":
             self.balance = class_balance(dataset.y, split, int(dataset.num_classes or 0))
@@ -678,38 +819,131 @@ class DataSplitView(Widget):
         self._fill()
 
     @property
+    def generated(self) -> bool:
+        """Whether the data shown comes from a generator (then the data knobs show)."""
+        return self.data_spec is not None and _generator_name(self.data_spec.source) is not None
+
+    @property
     def sizes_text(self) -> str:
         """The sizes line, as `split_counts_text` gives it ("" before `show()`)."""
         return "" if self.split is None else split_counts_text(self.split)
 
-    # -- events ------------------------------------------------------------------------------
-    @on(Input.Submitted, "#split-ratios, #split-seed")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        ratios_text = self.query_one("#split-ratios", Input).value
-        seed_text = self.query_one("#split-seed", Input).value
-        errors = []
-        ratios = seed = None
-        try:
-            ratios = parse_split_ratios(ratios_text)
-        except ValueError as exc:
-            errors.append(str(exc))
-        try:
-            seed = parse_seed(seed_text)
-        except ValueError as exc:
-            errors.append(str(exc))
+    def regenerate(self) -> None:
+        """New data: a random seed in the seed field, then the request (as the button does)."""
+        seed = self.query_one("#split-seed", Input)
+        with self.prevent(Input.Changed):
+            seed.value = str(random.randint(0, SEED_MAX))
+        self.submit()
+
+    def submit(self) -> None:
+        """Check every field; post `ResplitRequested`, or show what is wrong under the fields."""
+        errors: list[str] = []
+
+        def read(parse, selector: str, **kwargs):
+            try:
+                return parse(self.query_one(selector, Input).value, **kwargs)
+            except ValueError as exc:
+                errors.append(str(exc))
+                return None
+
+        knobs: dict = {}
+        if self.generated:
+            knobs = {"source": self._chosen_source(),
+                     "noise": self._unless_unchanged("noise", read(parse_noise, "#data-noise",
+                                                                   percent=self._noise_in_percent())),
+                     "samples": self._unless_unchanged("samples", read(parse_samples, "#data-samples"))}
+        ratios = read(parse_split_ratios, "#split-ratios")
+        seed = read(parse_seed, "#split-seed")
         self._set_error("; ".join(errors))
         if errors or ratios is None or seed is None:
             return
-        self.query_one("#split-hint", Static).update(
-            f"↻ asked for {_ratios_text(ratios)}, seed {seed}")
-        self.post_message(self.ResplitRequested(ratios, seed, self))
+        what = f"{_ratios_text(ratios)}, seed {seed}"
+        if knobs:
+            what = f"{knobs['source']}, " + what
+        self.query_one("#split-hint", Static).update(f"↻ asked for {what}")
+        self.post_message(self.ResplitRequested(ratios, seed, self, **knobs))
 
-    @on(Input.Changed, "#split-ratios, #split-seed")
+    # -- events ------------------------------------------------------------------------------
+    @on(Input.Submitted, "#split-ratios, #split-seed, #data-noise, #data-samples")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.submit()
+
+    @on(Input.Changed, "#split-ratios, #split-seed, #data-noise, #data-samples")
     def _edited(self, event: Input.Changed) -> None:
         event.stop()
 
+    @on(Select.Changed, "#data-source")
+    def _source_picked(self, event: Select.Changed) -> None:
+        event.stop()
+        if self.generated and event.value != self._shown_knobs.get("source"):
+            self.submit()  # as the Playground does: another data set at once
+
+    @on(Button.Pressed, "#data-regenerate")
+    def _regenerate_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.regenerate()
+
+    def action_leave_field(self) -> None:
+        """Escape: leave the field, so that the screen's keys work again."""
+        focused = self.screen.focused
+        if focused is not None and focused is not self and self in focused.ancestors:
+            self.screen.set_focus(None)
+
     # -- private -----------------------------------------------------------------------------
+    def _noise_in_percent(self) -> bool:
+        """The 2-D generators take the Playground's noise (its % / 100); sine and side_effects their own."""
+        spec = self.data_spec
+        return spec is not None and _generator_name(spec.source) in playground_sources()
+
+    def _chosen_source(self) -> str:
+        """The picked generator; the spec's own spelling when it is still the one shown."""
+        assert self.data_spec is not None
+        if not self._noise_in_percent():
+            return self.data_spec.source
+        picked = self.query_one("#data-source", Select).value
+        if not isinstance(picked, str) or picked == self._shown_knobs.get("source"):
+            return self.data_spec.source
+        return picked
+
+    def _unless_unchanged(self, key: str, value):
+        """The spec's own value when its field still says what it was filled with (so that an
+        untouched field changes nothing: a default stays None, 0.35 stays 0.35)."""
+        if value is None or self.data_spec is None:
+            return value
+        field = "#data-noise" if key == "noise" else "#data-samples"
+        if self.query_one(field, Input).value.strip() == self._shown_knobs.get(key):
+            return getattr(self.data_spec, key)
+        return value
+
+    def _fill_knobs(self) -> None:
+        """The data set, noise and samples fields from the spec (shown for generated data only)."""
+        generated = self.generated
+        self.set_class(generated, "-generated")
+        in_percent = self._noise_in_percent()
+        self.set_class(generated and in_percent, "-picker")
+        self.query_one("#split-hint", Static).update("⏎ apply" if generated else "⏎ resplit")
+        if not generated:
+            self._shown_knobs = {}
+            return
+        spec, ds = self.data_spec, self.dataset
+        assert spec is not None and ds is not None
+        name = _generator_name(spec.source)
+        noise = float(spec.noise or 0.0)
+        knobs = {"source": name or "", "noise": _number_text(noise * 100 if in_percent else noise),
+                 "samples": str(spec.samples if spec.samples is not None else len(ds.x))}
+        with self.prevent(Input.Changed, Select.Changed):
+            if in_percent:
+                task = playground_sources()[name]
+                select = self.query_one("#data-source", Select)
+                select.set_options([(n, n) for n, t in playground_sources().items() if t == task])
+                select.value = name
+            self.query_one("#data-noise", Input).value = knobs["noise"]
+            self.query_one("#data-noise", Input).placeholder = "0-50" if in_percent else "0-1"
+            self.query_one("#data-samples", Input).value = knobs["samples"]
+        self.query_one("#data-noise-unit", Label).update("%" if in_percent else "")
+        self._shown_knobs = knobs
+
     def _set_error(self, message: str) -> None:
         self.error = message
         if not self._composed:
@@ -727,7 +961,7 @@ class DataSplitView(Widget):
             self.query_one("#split-ratios", Input).value = _ratios_text(split.ratios)
             self.query_one("#split-seed", Input).value = "" if split.seed is None else str(split.seed)
         self._set_error("")
-        self.query_one("#split-hint", Static).update("⏎ resplit")
+        self._fill_knobs()
         details = "stratified" if split.stratified else "not stratified"
         seed = "" if split.seed is None else f", seed {split.seed}"
         self.query_one("#split-sizes", Static).update(
