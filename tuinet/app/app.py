@@ -99,12 +99,13 @@ class TuinetApp(App):
                 tooltip="Save the experiment (data, model, training, pace) as a preset file"),
         Binding("ctrl+s", "save_model", "Save", id="save", show=False, tooltip="Save the model to a file"),
         Binding("ctrl+l", "load_model", "Load", id="load", show=False, tooltip="Load a saved model"),
-        Binding("less_than_sign", "pace(-1)", "Slower", id="slower", key_display="<",
-                tooltip="Train fewer epochs per second"),
-        Binding("greater_than_sign", "pace(1)", "Faster", id="faster", key_display=">",
-                tooltip="Train more epochs per second (up to max)"),
-        Binding("comma", "scrub(-1)", "Back", id="scrub-back", key_display=",",
-                tooltip="Replay: one frame back in time (hold to scan)"),
+        # The footer shows one entry per pair ("<> Pace", ",. Replay"): room is short at 80x24.
+        Binding("less_than_sign", "pace(-1)", "Pace", id="slower", key_display="<>",
+                tooltip="Slower: fewer epochs per second (> faster)"),
+        Binding("greater_than_sign", "pace(1)", "Faster", id="faster", key_display=">", show=False,
+                tooltip="Faster: more epochs per second, up to max"),
+        Binding("comma", "scrub(-1)", "Replay", id="scrub-back", key_display=",.",
+                tooltip="Replay: one frame back in time (. forward; hold to scan)"),
         Binding("full_stop", "scrub(1)", "Forward", id="scrub-forward", key_display=".", show=False,
                 tooltip="Replay: one frame forward in time"),
         Binding("end", "live", "Live", id="live", show=False, tooltip="Leave the replay: back to the live run"),
@@ -252,7 +253,7 @@ class TuinetApp(App):
         self.pace = pace
         if self.session is not None:
             self.session.set_pace(pace)
-        self._update_bars(pace=pace_label(pace))
+        self._update_bars(pace_value=pace, pace=pace_label(pace))
 
     def action_pace(self, direction: int) -> None:
         self.set_pace(step_pace(self.pace, direction))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -64,6 +66,7 @@ class StatusBar(Widget):
     """A short note after the numbers (the last divergence, a save...)."""
     pace: reactive[str] = reactive("")
     """The training pace, e.g. "pace 20 ep/s" or "pace max" (empty: not shown)."""
+    pace_value: float = math.inf  # epochs per second at most, for the time left
     replay: reactive[str] = reactive("")
     """"replay epoch N/M" while a recorded frame is shown instead of the live run."""
     train_samples: int = 0
@@ -76,6 +79,8 @@ class StatusBar(Widget):
             left_batches = (self.epochs - self.epoch) * self.steps - self.batch
             per_batch = self.train_samples / max(self.steps, 1) / self.samples_per_second
             remaining = max(left_batches, 0) * per_batch
+            if math.isfinite(self.pace_value) and self.steps:  # the pace, not the engine, sets the time left
+                remaining = max(remaining, (self.epochs - self.epoch - self.batch / self.steps) / self.pace_value)
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.replay:
             text.append(f"◀ {self.replay}", style="bold reverse")
@@ -123,6 +128,7 @@ class StatusBar(Widget):
         from tuinet.session import pace_label
 
         pace = getattr(self.app, "pace", None)
+        self.pace_value = pace if pace is not None else math.inf
         self.pace = pace_label(pace) if pace is not None else ""
         self.replay = getattr(self.app, "replay_label", "")
 
