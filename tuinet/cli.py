@@ -513,13 +513,13 @@ def evaluate(model_path: str, preset: str) -> None:
     """
     import tuinet
     from tuinet.nn.callbacks import format_logs
+    from tuinet.data import prepare
     from tuinet.presets import load_preset
-    from tuinet.session import TrainingSession
 
     try:
         model = tuinet.load_model(model_path)
         experiment = load_preset(preset)
-        prepared = TrainingSession._prepare_data(experiment)
+        prepared = prepare(experiment)
     except TuinetError as exc:
         raise _fail(exc) from None
     x, y = (prepared.x_test, prepared.y_test) if len(prepared.x_test) else (prepared.x_val, prepared.y_val)

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tuinet import data as data_module
+from tuinet.data import Prepared, prepare  # noqa: F401 - Prepared re-exported for older imports
 from tuinet.errors import ConfigError, DivergenceError, ModelFileError, TuinetError
 from tuinet.nn import callbacks as callbacks_module
-from tuinet.nn.losses import CategoricalCrossentropy
 from tuinet.nn.model import Sequential
 from tuinet.presets import Experiment
 from tuinet.run import BATCH_HISTORY, MAX_FRAMES, frame_plan, frame_stride
@@ -125,21 +124,6 @@ class Failed:
     details: str = ""
 
 
-@dataclass
-class Prepared:
-    """The data as the model sees it."""
-
-    dataset: object
-    split: object
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    scaler: object = None
-
-
 # ---------------------------------------------------------------------- the session
 class TrainingSession:
     """Runs one `Experiment`; see the module docstring for the threading rules.
@@ -186,58 +170,13 @@ class TrainingSession:
         self.last_snapshot: WeightSnapshot | None = None
         self.test_results: dict = {}
         self.last_message = ""   # the last divergence or failure, for a one-line report
-        self.prepared = self._prepare_data(experiment)
+        self.prepared = prepare(experiment)
         self._build(experiment)
 
     # -- preparation ------------------------------------------------------------------------
-    @staticmethod
-    def _prepare_data(exp: Experiment) -> Prepared:
-        spec = exp.data
-        autoencoder = spec.target == "input"
-        options = {}
-        for key in ("target", "header", "delimiter"):
-            value = getattr(spec, key)
-            if value is not None and not (key == "header" and value == "auto") and not autoencoder:
-                options[key] = value
-        if spec.steps is not None:
-            options["steps"] = spec.steps
-        if spec.task != "auto":
-            options["task"] = spec.task
-        ds = data_module.load(spec.source, samples=spec.samples, noise=spec.noise, seed=spec.seed,
-                              base_dir=exp.base_dir, **options)
-        split = data_module.split(ds.y, spec.split, seed=spec.seed, stratify=ds.task == "classification")
-        x, y = ds.x, ds.y
-        scaler = data_module.get_scaler(spec.scaling)
-        x_train = x[split.train]
-        if scaler is not None:
-            scaler.fit(x_train)
-            x_train = scaler.transform(x_train)
-        tf = (lambda a: scaler.transform(a)) if scaler is not None else (lambda a: a)
-        x_val, x_test = tf(x[split.val]), tf(x[split.test])
-        if autoencoder:  # reconstruct the (scaled) inputs
-            return Prepared(dataset=ds, split=split, x_train=x_train, y_train=x_train.copy(), x_val=x_val,
-                            y_val=x_val.copy(), x_test=x_test, y_test=x_test.copy(), scaler=scaler)
-        y_all = y
-        if ds.task == "classification" and _wants_one_hot(exp.train.loss):
-            y_all = data_module.one_hot(y, ds.num_classes)
-        return Prepared(dataset=ds, split=split, x_train=x_train, y_train=y_all[split.train], x_val=x_val,
-                        y_val=y_all[split.val], x_test=x_test, y_test=y_all[split.test], scaler=scaler)
-
     def _build(self, exp: Experiment) -> None:
-        label = exp.display_label
-        p = self.prepared
-        try:
-            model = Sequential(exp.build_layers(), seed=exp.model.seed, name=exp.name)
-            model.build(p.x_train.shape[1:])
-            model.compile(optimizer=exp.build_optimizer(), loss=exp.train.loss, metrics=list(exp.train.metrics))
-            val = (p.x_val, p.y_val) if len(p.x_val) else None
-            loop = model.make_train_loop(p.x_train, p.y_train, batch_size=exp.train.batch_size,
-                                         shuffle=exp.train.shuffle, validation_data=val, where=label)
-        except TuinetError as exc:
-            raise type(exc)(f"{label}: the model does not fit the data "
-                            f"({p.dataset.name}, inputs {tuple(p.x_train.shape[1:])}): {exc}") from None
-        self.model, self.loop = model, loop
-        self._initial_weights = model.get_weights()
+        self.model, self.loop = build_model(exp, self.prepared)
+        self._initial_weights = self.model.get_weights()
         self._prev_weights = None   # weights at the last published snapshot
         self._update_base = None    # weights at the one before
         self.history = {}
@@ -386,7 +325,7 @@ class TrainingSession:
         old = (self.experiment, self.prepared, self.model, self.loop)
         try:
             if experiment.data != self.experiment.data or experiment.train.loss != self.experiment.train.loss:
-                self.prepared = self._prepare_data(experiment)
+                self.prepared = prepare(experiment)
             self._build(experiment)
         except Exception:
             self.experiment, self.prepared, self.model, self.loop = old
@@ -761,6 +700,27 @@ class TrainingSession:
         self.sink(event)
 
 
+def build_model(experiment: Experiment, prepared: Prepared):
+    """The compiled model of `experiment`, built for `prepared`'s inputs, and its `TrainLoop`.
+
+    Raises a `TuinetError` that names the preset when the model does not fit the data.
+    """
+    label = experiment.display_label
+    p = prepared
+    try:
+        model = Sequential(experiment.build_layers(), seed=experiment.model.seed, name=experiment.name)
+        model.build(p.x_train.shape[1:])
+        model.compile(optimizer=experiment.build_optimizer(), loss=experiment.train.loss,
+                      metrics=list(experiment.train.metrics))
+        val = (p.x_val, p.y_val) if len(p.x_val) else None
+        loop = model.make_train_loop(p.x_train, p.y_train, batch_size=experiment.train.batch_size,
+                                     shuffle=experiment.train.shuffle, validation_data=val, where=label)
+    except TuinetError as exc:
+        raise type(exc)(f"{label}: the model does not fit the data "
+                        f"({p.dataset.name}, inputs {tuple(p.x_train.shape[1:])}): {exc}") from None
+    return model, loop
+
+
 def checked_pace(pace) -> float:
     """`pace` (epochs per second, `math.inf` for no cap) as a float, or a `ConfigError`."""
     if isinstance(pace, bool) or not isinstance(pace, (int, float)) or math.isnan(pace) or pace <= 0:
@@ -796,10 +756,3 @@ def checked_learning_rate(lr) -> float:
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise ConfigError(f"learning rate: expected a positive number, got {lr!r}")
     return float(lr)
-
-
-def _wants_one_hot(loss_name: str) -> bool:
-    from tuinet.nn import losses
-
-    loss = losses.get(loss_name)
-    return isinstance(loss, CategoricalCrossentropy) or type(loss).__name__ in ("CategoricalHinge", "KLDivergence")

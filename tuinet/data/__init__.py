@@ -17,6 +17,7 @@ from tuinet.data.generators import (GENERATORS, circle, gauss, get_generator, mo
 from tuinet.data.loader import load
 from tuinet.data.preprocessing import (SCALERS, MinMaxScaler, Scaler, StandardScaler, get_scaler, one_hot,
                                        scaler_from_config)
+from tuinet.data.prepared import Prepared, prepare
 from tuinet.data.shipped import DATASETS, load_dataset
 from tuinet.data.splitting import Split, kfold, split
 
@@ -27,5 +28,6 @@ __all__ = [
     "DATASETS", "load_dataset",
     "load_csv", "load_npy", "load_npz", "load_file", "load",
     "Split", "split", "kfold",
+    "Prepared", "prepare",
     "Scaler", "StandardScaler", "MinMaxScaler", "SCALERS", "get_scaler", "scaler_from_config", "one_hot",
 ]
