@@ -319,3 +319,49 @@ def test_an_event_that_cannot_be_sent_is_reported_not_dropped_silently():
     while not conn.sent and time.monotonic() < deadline:
         time.sleep(0.005)
     assert conn.sent and conn.sent[0][0] == "fatal" and "cannot pickle this event" in conn.sent[0][1]
+
+
+# ---------------------------------------------------------------------- pace, frames and branch in the child
+def test_the_child_records_frames_and_resumes_from_one(remote):
+    ps, rec = remote(xor(6), frames=True)
+    assert ps.run()
+    timeline = ps.run_history.timeline
+    assert timeline.epochs == list(range(7))
+    full = list(ps.history["loss"])
+    frame = timeline.frames[3]
+    assert frame.optimizer is not None  # a small model: the optimizer state travels with each frame
+    ps.restore(frame)
+    rec.wait_for(lambda e: isinstance(e, s.SessionReady) and e.start_epoch == 3, what="the branch")
+    assert ps.epoch == 3 and ps.history["loss"] == full[:3]
+    assert ps.run()
+    assert ps.epoch == 6 and ps.history["loss"][:3] == full[:3]
+    # the threaded session branched the same way gives the same weights, bit for bit
+    ts = s.TrainingSession(xor(6), frames=True)
+    ts.run()
+    ts.restore(frame)
+    ts.run()
+    for key, value in ps.last_snapshot.weights.items():
+        np.testing.assert_array_equal(value, ts.last_snapshot.weights[key])
+
+
+def test_the_pace_reaches_the_child_and_changes_at_once(remote):
+    ps, rec = remote(xor(40), pace=5.0)
+    worker = threading.Thread(target=ps.run)
+    started = time.perf_counter()
+    worker.start()
+    rec.wait_for(lambda e: isinstance(e, s.EpochEnded) and e.epoch >= 1, what="two epochs")
+    assert time.perf_counter() - started > 0.15  # capped at 5 epochs a second
+    ps.set_pace(float("inf"))
+    worker.join(20)
+    assert not worker.is_alive() and ps.finished
+    assert time.perf_counter() - started < 40 / 5.0  # the rest ran at full speed
+
+
+def test_a_bad_edit_raises_in_the_parent_and_changes_nothing(remote):
+    ps, _ = remote(xor(2))
+    before = ps.experiment
+    bad = before.replace(model=dataclasses.replace(before.model, layers=({"type": "Conv2D", "filters": 2,
+                                                                           "kernel_size": 3},)))
+    with pytest.raises(TuinetError):
+        ps.apply(bad)
+    assert ps.experiment is before and ps.model.count_params() > 0

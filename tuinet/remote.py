@@ -1,4 +1,4 @@
-"""`ProcessSession`: a `TrainingSession` whose training runs in a child process.
+"""`ProcessSession`: the app's training session, with the training in a child process.
 
 Why a process: the app's UI (Textual, plotext) and a training thread in one process share one
 GIL. Small networks spend most of a step in the interpreter, so every millisecond the UI
@@ -7,14 +7,18 @@ give the GIL back. Measured on two cores with the thread: the app trained at 0.4
 headless speed and a key press took 70-88 ms (p95) to show. In a child process training has
 an interpreter of its own, and the UI has the other.
 
-The parent keeps a *mirror*: a `TrainingSession` over the same experiment that is never
-trained. It answers what the screens ask synchronously (the experiment, the prepared data,
-the model's layers and summary, validation of an edit) and is kept in step by the child's
-events: history, per-batch losses, epoch and batch counters, state, the last weight
-snapshot, test results. Every event reaches the `sink` in the child's order, from a reader
-thread, exactly as the threaded session would deliver it.
+`ProcessSession` is a composition, not a kind of `TrainingSession`: a command proxy (each
+method sends a command to the child's `TrainingSession`), plus what the parent must answer
+at once, without asking the child:
+- the run's state, a `tuinet.run.RunHistory` folded from the child's events (state,
+  counters, history, batch losses, the newest weights, test results), exactly as the app
+  folds them;
+- the experiment with its prepared data (`tuinet.data.prepare`) and an untrained model
+  built from it (`tuinet.session.build_model`): the screens read the layers, the config and
+  the data from these, and an edit is checked here before it is sent, so a mistake raises at
+  once and changes nothing.
 
-Protocol (a `multiprocessing` pipe; both ends are this module, nothing is read from disk):
+Protocol (a `multiprocessing` connection over a socket pair; both ends are this module):
   parent -> child   (seq, command, argument)
       "run" until_epoch | "batch" | "epoch"   train on the child's main thread; answered ("done", seq, result)
       "pause" | "stop"                         flags the running loop checks between batches
@@ -23,8 +27,7 @@ Protocol (a `multiprocessing` pipe; both ends are this module, nothing is read f
       "save" path | "load" path                answered ("future", seq, ok, value or exception)
       "close"                                  the child finishes its step and exits
   child -> parent
-      ("events", [(event, counters), ...])   (events carry their new batch losses)
-                        counters: epoch, batch, batches_done, last_message, experiment or None.
+      ("events", [event, ...])   self-contained session events, in the child's order.
                         Routine events (epoch and batch ends, snapshots) wait up to
                         EVENT_BATCH seconds to travel together; any other event, and any
                         other message, sends what waits first: the order is the child's.
@@ -37,6 +40,7 @@ ignores SIGINT (the terminal's Ctrl+C belongs to the app) and never writes to th
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import pickle
 import queue
@@ -47,41 +51,139 @@ import traceback
 from concurrent.futures import Future
 
 from tuinet import session as s
+from tuinet.data import prepare
 from tuinet.errors import TuinetError
 from tuinet.presets import Experiment
+from tuinet.run import RunHistory
 
 _TRAINING_COMMANDS = ("run", "batch", "epoch")
 EVENT_BATCH = 0.03  # seconds routine events may wait in the child to leave in one message
 _GONE = "the training process has ended: open the preset again"
 
 
-class ProcessSession(s.TrainingSession):
-    """The same interface as `TrainingSession`; training happens in a child process.
+class ProcessSession:
+    """The interface of `TrainingSession`, with the training in a child process.
 
     `run()`, `step_batch()` and `run_epoch()` block their caller (a worker thread) until the
     child has finished, like the threaded session; everything else returns at once. `close()`
-    ends the child (the app calls it on quit and when it opens another preset).
+    ends the child (the app calls it on quit and when it opens another preset). Every child
+    event reaches `sink` in the child's order, from a reader thread, after `run` has folded it.
     """
 
     def __init__(self, experiment: Experiment, *, sink=None, batch_event_interval: float = 0.1,
-                 snapshot_interval: float = 0.5, track_confusion: bool = False, pace: float = float("inf"),
+                 snapshot_interval: float = 0.5, track_confusion: bool = False, pace: float = math.inf,
                  frames: bool = False, start: bool = True) -> None:
-        self._conn = None
-        self._closed = self._closed_by_us = False
+        self.sink = sink or (lambda event: None)
+        self.track_confusion = track_confusion
+        self.pace = s.checked_pace(pace)
+        self.record_frames = frames
         self._intervals = [batch_event_interval, snapshot_interval]
-        super().__init__(experiment, sink=sink, batch_event_interval=batch_event_interval,
-                         snapshot_interval=snapshot_interval, track_confusion=track_confusion, pace=pace,
-                         frames=frames)
-        self._remote_epoch = self._remote_batch = 0
-        self._remote_batches = 0
-        self.last_snapshot = self._make_snapshot(None)  # the initial weights, as the child has them
+        self._conn = None
+        self._process = None
+        self._closed = self._closed_by_us = False
         self._seq = itertools.count(1)
         self._send_lock = threading.Lock()
         self._waiting: dict[int, object] = {}   # seq -> threading.Event (with .result) or Future
-        self._track_confusion = track_confusion
+        self.experiment = self.prepared = self.model = None
+        self._set_local(experiment)
+        self.run_history = RunHistory()
+        self._fold(self.ready_event())
+        self._fold(self._initial_snapshot())
         if start:
             self.start()
 
+    # -- what the parent answers by itself --------------------------------------------------
+    def _set_local(self, experiment: Experiment) -> None:
+        """Take `experiment`: prepare its data (unless only the model or training changed) and
+        build its model. Raises (and changes nothing) when the data or the model do not build."""
+        same_data = (self.experiment is not None and experiment.data == self.experiment.data
+                     and experiment.train.loss == self.experiment.train.loss)
+        prepared = self.prepared if same_data else prepare(experiment)
+        model, loop = s.build_model(experiment, prepared)
+        self.experiment, self.prepared, self.model, self._steps = experiment, prepared, model, loop.steps
+        self.max_frames = s.plan_frames(model)[0]
+
+    def _initial_snapshot(self) -> s.WeightSnapshot:
+        """The untrained weights (the child builds the same from the same seed): the first frame."""
+        weights = {f"{layer.name}/{name}": layer.weight(name).copy()
+                   for layer in self.model.layers for name in layer.weight_names}
+        return s.WeightSnapshot(epoch=0, batch=0, weights=weights, grads={}, updates={}, frame=self.record_frames)
+
+    def _fold(self, event) -> None:
+        self.run_history.apply(event)
+
+    def ready_event(self) -> s.SessionReady:
+        p, run = self.prepared, self.run_history
+        return s.SessionReady(name=self.experiment.name, epochs=self.epochs, steps_per_epoch=self._steps,
+                              sizes={"train": len(p.x_train), "val": len(p.x_val), "test": len(p.x_test)},
+                              summary=self.model.summary_text(), params=self.model.count_params(),
+                              experiment=self.experiment, start_epoch=run.start_epoch if run else 0,
+                              history={k: list(v) for k, v in (run.history if run else {}).items()},
+                              max_frames=self.max_frames,
+                              learning_rate=float(self.model.optimizer.learning_rate))
+
+    run_history: RunHistory | None = None
+
+    @property
+    def state(self) -> str:
+        return self.run_history.state
+
+    @property
+    def epochs(self) -> int:
+        return self.experiment.train.epochs
+
+    @property
+    def epoch(self) -> int:
+        return self.run_history.epoch
+
+    @property
+    def batch(self) -> int:
+        return self.run_history.batch
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self._steps
+
+    @property
+    def finished(self) -> bool:
+        return self.run_history.epoch >= self.epochs
+
+    @property
+    def history(self) -> dict:
+        return self.run_history.history
+
+    @property
+    def test_results(self) -> dict:
+        return self.run_history.test_results
+
+    @property
+    def last_snapshot(self):
+        return self.run_history.last_snapshot
+
+    @property
+    def last_message(self) -> str:
+        return self.run_history.message
+
+    def batch_loss_history(self) -> list[float]:
+        return self.run_history.batch_loss_history()
+
+    def snapshot(self, timeout: float | None = None):
+        """The child's last published snapshot (it publishes after every step and run)."""
+        return self.run_history.last_snapshot
+
+    def results(self) -> dict:
+        """Last epoch's train_/val_ values and the test_ values, for checking `expect`."""
+        out = {k if k.startswith("val_") else f"train_{k}": v[-1] for k, v in self.history.items() if v}
+        out.update(self.test_results)
+        return out
+
+    def confusion_split(self):
+        return s.confusion_split(self.prepared)
+
+    def metadata(self) -> dict:
+        return s.model_metadata(self.experiment, self.prepared)
+
+    # -- the child ----------------------------------------------------------------------------
     def start(self) -> None:
         """Start the training process (with `start=False` the first command starts it: the app
         lets its first frame paint before a second interpreter competes for the CPU)."""
@@ -96,7 +198,6 @@ class ProcessSession(s.TrainingSession):
                 self._start_child(self.experiment)
             self._conn.send(message)
 
-    # -- the child ----------------------------------------------------------------------------
     def _start_child(self, experiment: Experiment) -> None:
         """Start `python -c "...; _child_entry(FD)"` on one end of a socket pair.
 
@@ -122,7 +223,7 @@ class ProcessSession(s.TrainingSession):
             child_sock.close()
         self._conn = Connection(parent_sock.detach())
         self._closed = False
-        self._conn.send((experiment, tuple(self._intervals), self._track_confusion, self.pace, self.record_frames))
+        self._conn.send((experiment, tuple(self._intervals), self.track_confusion, self.pace, self.record_frames))
         self._reader = threading.Thread(target=self._read_loop, name="tuinet-session-reader", daemon=True)
         self._reader.start()
 
@@ -136,6 +237,9 @@ class ProcessSession(s.TrainingSession):
             raise TuinetError(_GONE) from None
         return seq
 
+    def _running_child(self) -> bool:
+        return self._conn is not None and not self._closed
+
     def _read_loop(self) -> None:
         conn = self._conn
         try:
@@ -143,8 +247,8 @@ class ProcessSession(s.TrainingSession):
                 message = conn.recv()
                 kind = message[0]
                 if kind == "events":
-                    for item in message[1]:
-                        self._on_event(*item)
+                    for event in message[1]:
+                        self._on_event(event)
                 elif kind == "done":
                     waiter = self._waiting.pop(message[1], None)
                     if waiter is not None:
@@ -177,42 +281,29 @@ class ProcessSession(s.TrainingSession):
             self._waiting.clear()
 
     def _child_failed(self, message: str, details: str = "") -> None:
-        self.last_message = message
+        self._closed = True  # before anyone hears of it: a reset that follows starts a new child
         if self.state != "failed":
-            self.state = "failed"
-            self.sink(s.StateChanged("failed"))
-        self.sink(s.Failed(message, details))
+            self._deliver(s.StateChanged("failed", epoch=self.epoch, batch=self.batch, message=message))
+        self._deliver(s.Failed(message, details))
 
-    def _on_event(self, event, counters) -> None:
-        """Bring the mirror up to date with one child event, then hand the event on."""
-        epoch, batch, batches_done, last_message, experiment = counters
-        if isinstance(event, s.SessionReady):  # rebuilt in the child (apply, reset, load, restore)
-            if experiment is not None and experiment != self.experiment:
-                super()._apply(experiment)  # a loaded model: its architecture
-            self.history = {k: list(v) for k, v in event.history.items()}
-            self.test_results = {}
-            with self._losses_lock:
-                self.batch_losses.clear()
-        losses = getattr(event, "losses", ())
-        if losses:
-            with self._losses_lock:
-                self.batch_losses.extend(losses)
-        self._remote_epoch, self._remote_batch, self._remote_batches = epoch, batch, batches_done
-        self.last_message = last_message
-        if isinstance(event, s.StateChanged):
-            self.state = event.state
-        elif isinstance(event, s.EpochEnded):
-            for k, v in event.logs.items():
-                self.history.setdefault(k, []).append(v)
-        elif isinstance(event, s.WeightSnapshot):
-            self.last_snapshot = event
-        elif isinstance(event, s.Finished):
-            self.test_results = dict(event.test)
+    def _on_event(self, event) -> None:
+        """One child event: a model rebuilt in the child (a loaded file) is rebuilt here too."""
+        if isinstance(event, s.SessionReady) and event.experiment is not None \
+                and event.experiment != self.experiment:
+            try:
+                self._set_local(event.experiment)
+            except TuinetError:  # pragma: no cover - the child built it from the same inputs
+                pass
+        self._deliver(event)
+
+    def _deliver(self, event) -> None:
+        self._fold(event)
         self.sink(event)
 
     def close(self, timeout: float = 1.0) -> None:
         """End the child (after its current batch); kill it if it does not go within `timeout`."""
         if self._conn is None:
+            self._closed_by_us = True
             return
         if not self._closed:
             try:
@@ -228,14 +319,9 @@ class ProcessSession(s.TrainingSession):
             self._process.wait(1.0)
         self._conn.close()
 
-    # -- what the parent's mirror must not do by itself -----------------------------------------
-    def _emit(self, event) -> None:
-        """Events come from the child only; the mirror's own (when it rebuilds) are dropped."""
-
-    def _set_state(self, state: str) -> None:
-        """The state is the child's."""
-
+    # -- settings -----------------------------------------------------------------------------
     def replace_experiment(self, experiment: Experiment) -> None:
+        """Record a change that needs no rebuild (a learning rate already set live)."""
         self.experiment = experiment
         self._send("experiment", experiment)
 
@@ -258,29 +344,16 @@ class ProcessSession(s.TrainingSession):
     def _set_interval(self, which: int, value: float) -> None:
         """Keep the value (a child not started yet gets it at start) and tell a running child."""
         self._intervals[which] = value
-        if self._conn is not None and not self._closed:
+        if self._running_child():
             self._send("intervals", tuple(self._intervals))
-
-    # -- counters as the child last reported them ---------------------------------------------
-    @property
-    def epoch(self) -> int:
-        return self._remote_epoch
-
-    @property
-    def batch(self) -> int:
-        return self._remote_batch
-
-    @property
-    def finished(self) -> bool:
-        return self._remote_epoch >= self.epochs
 
     # -- control ------------------------------------------------------------------------------
     def pause(self) -> None:
-        if self._conn is not None and not self._closed:
+        if self._running_child():
             self._send("pause")
 
     def stop(self) -> None:
-        if self._conn is not None and not self._closed:
+        if self._running_child():
             self._send("stop")
 
     def set_learning_rate(self, lr: float) -> None:
@@ -290,18 +363,17 @@ class ProcessSession(s.TrainingSession):
 
     def set_pace(self, pace: float) -> None:
         self.pace = s.checked_pace(pace)
-        if self._conn is not None and not self._closed:
+        if self._running_child():
             self._send("pace", self.pace)
 
     def restore(self, frame) -> None:
-        """Continue from a recorded frame, in the child (it checks the frame fits)."""
+        """Continue from a recorded frame, in the child (which checks that the frame fits)."""
         self._send("restore", frame)
 
     def apply(self, experiment: Experiment) -> None:
-        """Validate in the mirror at once (an edit that does not fit raises here and changes
-        nothing), then rebuild in the child between two of its steps."""
-        super()._apply(experiment)
-        self._remote_epoch = self._remote_batch = 0
+        """Check here at once (an edit that does not fit raises and changes nothing), then
+        rebuild in the child between two of its steps."""
+        self._set_local(experiment)
         if not self._restart_if_gone(experiment):
             self._send("apply", experiment)
 
@@ -312,18 +384,15 @@ class ProcessSession(s.TrainingSession):
 
     def _restart_if_gone(self, experiment: Experiment) -> bool:
         """After the child died (not after `close()`), start a fresh one from `experiment`."""
-        if not self._closed or self._closed_by_us or self._process.poll() is None:
+        if not self._closed or self._closed_by_us or self._process is None or self._process.poll() is None:
             return False
         if self._conn is not None:
             self._conn.close()
-        self._remote_epoch = self._remote_batch = self._remote_batches = 0
-        self.history, self.test_results = {}, {}
-        with self._losses_lock:
-            self.batch_losses.clear()
         self._start_child(experiment)
-        self.state = "ready"
-        self.sink(s.StateChanged("ready"))
-        self.sink(self.ready_event())
+        self.run_history = RunHistory()
+        self._deliver(s.StateChanged("ready"))
+        self._deliver(self.ready_event())
+        self._deliver(self._initial_snapshot())
         return True
 
     def save_model(self, path) -> Future:
@@ -334,8 +403,8 @@ class ProcessSession(s.TrainingSession):
 
     def _future(self, command: str, argument) -> Future:
         fut: Future = Future()
+        seq = next(self._seq)
         try:
-            seq = next(self._seq)
             self._waiting[seq] = fut
             self._post((seq, command, argument))
         except (OSError, EOFError, ValueError):
@@ -367,30 +436,6 @@ class ProcessSession(s.TrainingSession):
 
     def step_batch(self) -> bool:
         return self._train("batch")
-
-    # -- answers that need the trained weights ------------------------------------------------
-    def _sync_weights(self) -> None:
-        """Give the mirror the weights of the last snapshot (when they fit its model)."""
-        snap = self.last_snapshot
-        if snap is None:
-            return
-        for layer in self.model.layers:
-            for name in layer.weight_names:
-                w = snap.weights.get(f"{layer.name}/{name}")
-                if w is not None and w.shape == layer.weight(name).shape:  # another model's: keep ours
-                    layer.weight(name)[...] = w
-
-    def evaluate_test(self) -> dict:
-        self._sync_weights()
-        return super().evaluate_test()
-
-    def confusion_matrix(self):
-        self._sync_weights()
-        return super().confusion_matrix()
-
-    def snapshot(self, timeout: float | None = None):
-        """The child's last published snapshot (it publishes after every step and run)."""
-        return self.last_snapshot
 
 
 # ------------------------------------------------------------------------------- the child side
@@ -443,7 +488,7 @@ class _Outbox:
             self._conn.send(message)
 
     def event(self, item, routine: bool) -> None:
-        """Queue an event (event, counters); a routine one may wait a little."""
+        """Queue an event; a routine one may wait a little."""
         with self._cond:
             first = not self._waiting
             if first:
@@ -488,19 +533,11 @@ def _serve(conn, outbox: _Outbox, experiment, intervals, track_confusion, pace, 
     send = outbox.send
 
     def sink(event) -> None:
-        session_ = session_holder[0]
-        if session_ is None:
-            return
-        experiment_ = session_.experiment if isinstance(event, s.SessionReady) else None
-        outbox.event((event, (session_.epoch, session_.batch, session_.batches_done, session_.last_message,
-                              experiment_)),
-                     routine=isinstance(event, _ROUTINE))
+        outbox.event(event, routine=isinstance(event, _ROUTINE))
 
-    session_holder = [None]
     session = s.TrainingSession(experiment, sink=sink, batch_event_interval=intervals[0],
                                 snapshot_interval=intervals[1], track_confusion=track_confusion, pace=pace,
                                 frames=frames)
-    session_holder[0] = session
     jobs: queue.SimpleQueue = queue.SimpleQueue()
     held: list = []  # training commands read but not yet handed to the main loop
     last_pause = [0]

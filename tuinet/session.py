@@ -237,11 +237,7 @@ class TrainingSession:
 
     def _plan_frames(self) -> None:
         """How many frames the timeline keeps for this model, and what goes into each."""
-        weights = sum(w.nbytes for w in self.model.get_weights())
-        trainable = sum(layer.params[k].nbytes for layer in self.model.layers for k in layer.params)
-        slots = max(1, len(self.model.optimizer._slot_specs()))
-        self.max_frames, self._frame_grads, self._frame_optimizer = frame_plan(weights, trainable,
-                                                                               trainable * slots)
+        self.max_frames, self._frame_grads, self._frame_optimizer = plan_frames(self.model)
 
     # -- pace ---------------------------------------------------------------------------------
     def set_pace(self, pace: float) -> None:
@@ -430,12 +426,7 @@ class TrainingSession:
 
     def metadata(self) -> dict:
         """Facts saved with a model so `tuinet predict` can scale inputs and name classes."""
-        p = self.prepared
-        ds = p.dataset
-        return {"preset": self.experiment.name, "task": ds.task, "dataset": ds.name,
-                "feature_names": list(ds.feature_names), "class_names": list(ds.class_names or []) or None,
-                "scaler": p.scaler.get_config() if p.scaler is not None else None,
-                "scaler_kind": type(p.scaler).__name__ if p.scaler is not None else None}
+        return model_metadata(self.experiment, self.prepared)
 
     def _submit(self, command) -> None:
         """Run `command` now if no step is in progress, else queue it for the training thread.
@@ -601,12 +592,7 @@ class TrainingSession:
 
     def confusion_split(self) -> tuple[str, np.ndarray, np.ndarray]:
         """The split the confusion matrix is computed on: validation, else test, else training."""
-        p = self.prepared
-        for name, x, y in (("validation", p.x_val, p.y_val), ("test", p.x_test, p.y_test),
-                           ("training", p.x_train, p.y_train)):
-            if len(x):
-                return name, x, y
-        return "training", p.x_train, p.y_train  # pragma: no cover - a split always has training data
+        return confusion_split(self.prepared)
 
     def confusion_matrix(self) -> np.ndarray | None:
         """Confusion matrix of the current model on `confusion_split()`; None for regression."""
@@ -698,6 +684,34 @@ class TrainingSession:
 
     def _emit(self, event) -> None:
         self.sink(event)
+
+
+def confusion_split(prepared: Prepared) -> tuple[str, np.ndarray, np.ndarray]:
+    """(name, x, y) of the split a confusion matrix is computed on: validation, else test, else training."""
+    p = prepared
+    for name, x, y in (("validation", p.x_val, p.y_val), ("test", p.x_test, p.y_test),
+                       ("training", p.x_train, p.y_train)):
+        if len(x):
+            return name, x, y
+    return "training", p.x_train, p.y_train  # pragma: no cover - a split always has training data
+
+
+def model_metadata(experiment: Experiment, prepared: Prepared) -> dict:
+    """Facts saved with a model so `tuinet predict` can scale inputs and name classes."""
+    p = prepared
+    ds = p.dataset
+    return {"preset": experiment.name, "task": ds.task, "dataset": ds.name,
+            "feature_names": list(ds.feature_names), "class_names": list(ds.class_names or []) or None,
+            "scaler": p.scaler.get_config() if p.scaler is not None else None,
+            "scaler_kind": type(p.scaler).__name__ if p.scaler is not None else None}
+
+
+def plan_frames(model) -> tuple[int, bool, bool]:
+    """(max_frames, with_grads, with_optimizer) of the timeline for `model` (see `tuinet.run.frame_plan`)."""
+    weights = sum(w.nbytes for w in model.get_weights())
+    trainable = sum(layer.params[k].nbytes for layer in model.layers for k in layer.params)
+    slots = max(1, len(model.optimizer._slot_specs()))
+    return frame_plan(weights, trainable, trainable * slots)
 
 
 def build_model(experiment: Experiment, prepared: Prepared):
