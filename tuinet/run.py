@@ -27,6 +27,8 @@ FRAME_BYTES = 48 * 2**20
 """What the frames of one run may take in memory, all together."""
 BATCH_HISTORY = 4096
 """Per-batch losses kept for the smoothed plot (a ring buffer)."""
+LOG_LINES = 2000
+"""Keras-style epoch lines kept for the log."""
 
 
 def frame_stride(epochs_done: int, max_frames: int = MAX_FRAMES) -> int:
@@ -176,6 +178,8 @@ class RunHistory:
     start_epoch: int = 0           # a branch continues from here
     timeline: Timeline = field(default_factory=Timeline)
     label: str = ""                # what a ghost of this run is called on the plots
+    lines: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES))
+    # (0-based epoch, epochs, Keras-style line) of the newest epochs, for the log
 
     # -- folding --------------------------------------------------------------------------
     def apply(self, event) -> None:
@@ -185,7 +189,7 @@ class RunHistory:
         handler = {
             s.SessionReady: self._ready, s.BatchEnded: self._batch, s.EpochEnded: self._epoch,
             s.WeightSnapshot: self._snapshot, s.StateChanged: self._state, s.Diverged: self._diverged,
-            s.Finished: self._finished, s.Failed: self._failed,
+            s.Finished: self._finished, s.Failed: self._failed, s.LearningRateSet: self._learning_rate,
         }.get(type(event))
         if handler is not None:
             handler(event)
@@ -194,6 +198,7 @@ class RunHistory:
         self.name, self.experiment, self.epochs = e.name, e.experiment, e.epochs
         self.steps_per_epoch, self.sizes, self.summary, self.params = e.steps_per_epoch, dict(e.sizes), e.summary, e.params
         self.history = {k: list(v) for k, v in (e.history or {}).items()}
+        self.lines.clear()
         self.start_epoch = self.epoch = e.start_epoch
         self.batch = 0
         self.batches_done = 0
@@ -225,6 +230,7 @@ class RunHistory:
         for k, v in e.logs.items():
             self.history.setdefault(k, []).append(v)
         self.epoch, self.batch = e.epoch + 1, 0
+        self.lines.append((e.epoch, e.epochs, e.line))
         if e.confusion is not None:
             self.confusion = (e.confusion, e.epoch + 1)
 
@@ -252,6 +258,9 @@ class RunHistory:
 
     def _failed(self, e) -> None:
         self.message = e.message
+
+    def _learning_rate(self, e) -> None:
+        self.learning_rate = e.learning_rate
 
     # -- reading ----------------------------------------------------------------------------
     @property

@@ -119,6 +119,13 @@ class StateChanged:
 
 
 @dataclass(frozen=True)
+class LearningRateSet:
+    """A new learning rate is in force from the next batch (set live, between two batches)."""
+
+    learning_rate: float
+
+
+@dataclass(frozen=True)
 class Failed:
     message: str
     details: str = ""
@@ -284,6 +291,13 @@ class TrainingSession:
         return True
 
     # -- control from any thread ------------------------------------------------------------
+    def start(self) -> None:
+        """Nothing to start: training runs in the caller's thread (see `tuinet.remote` for a process)."""
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop after the current batch (the caller's thread then returns)."""
+        self.stop()
+
     def pause(self) -> None:
         """Stop after the current batch; `run()` returns with state "paused"."""
         self._pause_requested.set()
@@ -297,7 +311,12 @@ class TrainingSession:
     def set_learning_rate(self, lr: float) -> None:
         """Takes effect at the next batch."""
         lr = checked_learning_rate(lr)
-        self._submit(lambda: setattr(self.model.optimizer, "learning_rate", lr))
+
+        def set_it() -> None:
+            self.model.optimizer.learning_rate = lr
+            self._emit(LearningRateSet(lr))
+
+        self._submit(set_it)
 
     def apply(self, experiment: Experiment) -> None:
         """Switch to an edited experiment (architecture, hyperparameters, data) between steps.
@@ -578,8 +597,9 @@ class TrainingSession:
             self._publish_snapshot(frame=True)
         if self.finished:
             self.test_results = self.evaluate_test()
-            self._set_state("finished")
+            # the results first: whoever hears "finished" can read them
             self._emit(Finished(epoch=epoch, logs=dict(logs), test=dict(self.test_results)))
+            self._set_state("finished")
 
     # -- results ----------------------------------------------------------------------------
     def evaluate_test(self) -> dict:

@@ -18,7 +18,6 @@ from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from tuinet.app import messages as m
 from tuinet.app.app import TuinetApp, make_app
 from tuinet.app.widgets.plots import SeriesPlot, TrainingPlots
 from tuinet.app.widgets.status import StatusBar
@@ -37,7 +36,7 @@ def make_test_app() -> Callable[..., TuinetApp]:
         kwargs.setdefault("seed", 0)
         kwargs.setdefault("training", "thread")
         kwargs.setdefault("pace", float("inf"))  # as fast as it goes (tests/app/test_replay.py covers the pace)
-        return make_app(preset, **kwargs)
+        return recording(make_app(preset, **kwargs))
 
     return factory
 
@@ -113,19 +112,20 @@ def notifications(seen: list) -> list[Notification]:
     return [message.notification for message in seen if isinstance(message, Notify)]
 
 
-def events(seen: list, kind: type[m.SessionMessage]) -> list:
-    """The distinct session events of one message kind in `seen`, in order.
+def recording(app: TuinetApp) -> TuinetApp:
+    """`app`, keeping every session event it folds into its live run in `app.folded` (in order):
+    the tests' window on the event flow (the app itself keeps only the folded state)."""
+    app.folded = []
+    fold = app._fold
 
-    A session event reaches the hook several times (posted to the app and to each listening
-    screen): the event object is the same, so count it once. An `EpochFinished` carries the
-    epochs that ended in a row (`events`): each counts.
-    """
-    out, ids = [], set()
-    for message in seen:
-        if not isinstance(message, kind):
-            continue
-        for event in getattr(message, "events", (message.event,)):
-            if id(event) not in ids:
-                ids.add(id(event))
-                out.append(event)
-    return out
+    def recorded(event) -> None:
+        app.folded.append(event)
+        fold(event)
+
+    app._fold = recorded
+    return app
+
+
+def events(app: TuinetApp, kind: type) -> list:
+    """The session events of one kind (`tuinet.session.EpochEnded`, ...) the app has folded, in order."""
+    return [event for event in app.folded if isinstance(event, kind)]

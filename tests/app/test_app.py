@@ -20,7 +20,7 @@ from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Label, Markdown, OptionList, Static
 
 import tuinet
-from tuinet.app import messages as m
+from tuinet import session as s
 from tuinet.app.screens.dialogs import HelpScreen, PathPrompt, PresetPicker
 from tuinet.app.screens.layer_editor import LayerEditor
 from tuinet.app.screens.main import MainScreen
@@ -68,11 +68,11 @@ async def test_space_plays_to_the_end(make_test_app):
         await settle(pilot)
         session = app.session
         assert session.epoch == 3 and session.state == "finished"
-        finished = events(seen, m.EpochFinished)
+        finished = events(app, s.EpochEnded)
         assert [e.epoch for e in finished] == [0, 1, 2]
         assert all(e.epochs == 3 for e in finished)
-        assert [e.state for e in events(seen, m.SessionStateChanged)] == ["running", "finished"]
-        assert len(events(seen, m.TrainingFinished)) == 1
+        assert [e.state for e in events(app, s.StateChanged)] == ["running", "finished"]
+        assert len(events(app, s.Finished)) == 1
         text = status_text(app)
         assert "✔ finished" in text and "epoch 3/3" in text and "batch 0/35" in text
         assert "samples/s" not in text and "elapsed" not in text  # show_timing=False
@@ -120,7 +120,7 @@ async def test_space_pauses_a_running_session(make_test_app, paced):
     async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
         await pilot.pause()
         await pilot.press("space")
-        await wait_until(pilot, lambda: events(seen, m.BatchProgress), what="the first BatchProgress")
+        await wait_until(pilot, lambda: events(app, s.BatchEnded), what="the first BatchProgress")
         await wait_until(pilot, lambda: "▶ running" in status_text(app), what="the running state")
         await pause_training(pilot)
         session = app.session
@@ -131,7 +131,7 @@ async def test_space_pauses_a_running_session(make_test_app, paced):
         assert len(session.batch_loss_history()) == losses
         assert not any(w.is_running for w in app.workers)
         assert "⏸ paused" in status_text(app)
-        assert [e.state for e in events(seen, m.SessionStateChanged)] == ["running", "paused"]
+        assert [e.state for e in events(app, s.StateChanged)] == ["running", "paused"]
         # space again resumes from where it stopped
         await pilot.press("space")
         await wait_until(pilot, lambda: session.epoch * 35 + session.batch > position[0] * 35 + position[1],
@@ -152,18 +152,18 @@ async def test_n_steps_one_batch_and_shift_n_one_epoch(make_test_app):
         assert session.state == "paused"
         assert not weights_equal(before, session.model.get_weights())
         assert len(session.batch_loss_history()) == 1
-        progress = events(seen, m.BatchProgress)
+        progress = events(app, s.BatchEnded)
         assert [(e.epoch, e.batch, e.steps) for e in progress] == [(0, 1, 35)]
         assert "⏸ paused" in status_text(app) and "epoch 1/5  batch 1/35" in status_text(app)
         await pilot.press("N")  # to the end of this epoch
         await settle(pilot)
         assert (session.epoch, session.batch) == (1, 0)
-        assert [e.epoch for e in events(seen, m.EpochFinished)] == [0]
+        assert [e.epoch for e in events(app, s.EpochEnded)] == [0]
         await pilot.press("N")  # one whole epoch
         await settle(pilot)
         assert (session.epoch, session.batch) == (2, 0)
         assert len(session.batch_loss_history()) == 2 * 35
-        assert [e.epoch for e in events(seen, m.EpochFinished)] == [0, 1]
+        assert [e.epoch for e in events(app, s.EpochEnded)] == [0, 1]
         assert session.state == "paused" and "epoch 2/5  batch 0/35" in status_text(app)
         assert app.screen.query_one(TrainingPlots).loss_plot.train_losses == session.history["loss"]
         # f: the next refresh rate, handed to the session's event throttle
@@ -241,7 +241,7 @@ async def test_edit_a_layer_and_apply_rebuilds_the_model(make_test_app):
         assert "as applied" in static_text(pane.query_one("#arch-state", Static))
         table = pane.query_one("#arch-table", DataTable)
         assert [str(c) for c in table.get_row_at(0)] == ["1", "Dense 16 tanh", "(None, 16)", "48"]
-        ready = events(seen, m.SessionReadyMsg)
+        ready = events(app, s.SessionReady)
         assert ready and ready[-1].params == 202
         # and it trains
         await pilot.press("space")
@@ -290,21 +290,21 @@ async def test_learning_rate_enter_applies_live_while_training(make_test_app, pa
         await pilot.pause()  # plots left throttled: fewer redraws while the run goes on
         session = app.session
         await pilot.press("space")
-        await wait_until(pilot, lambda: events(seen, m.BatchProgress), what="the first BatchProgress")
-        assert all(e.learning_rate == pytest.approx(0.03) for e in events(seen, m.BatchProgress))
+        await wait_until(pilot, lambda: events(app, s.BatchEnded), what="the first BatchProgress")
+        assert all(e.learning_rate == pytest.approx(0.03) for e in events(app, s.BatchEnded))
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert app.screen.active_tab == "hyperparams"
         rate = app.screen.query_one("#hp-learning-rate", Input)
         rate.focus()
         rate.value = "0.005"  # typed (each key waits for an idle CPU, which a run does not leave)
         await pilot.press("enter")
-        before = len(events(seen, m.BatchProgress))
+        before = len(events(app, s.BatchEnded))
         await wait_until(pilot, lambda: any(e.learning_rate == pytest.approx(0.005)
-                                            for e in events(seen, m.BatchProgress)[before:]),
+                                            for e in events(app, s.BatchEnded)[before:]),
                          what="a BatchProgress with the new learning rate")
-        await wait_until(pilot, lambda: len(events(seen, m.BatchProgress)) >= before + 3, what="more batches")
+        await wait_until(pilot, lambda: len(events(app, s.BatchEnded)) >= before + 3, what="more batches")
         assert session.state == "running"  # no rebuild, no pause
-        later = [e.learning_rate for e in events(seen, m.BatchProgress)[before:]]
+        later = [e.learning_rate for e in events(app, s.BatchEnded)[before:]]
         first_new = next(i for i, lr in enumerate(later) if lr == pytest.approx(0.005))
         assert all(lr == pytest.approx(0.005) for lr in later[first_new:])
         assert first_new <= 1  # at most one event was already on its way
@@ -338,7 +338,7 @@ async def test_batch_size_change_is_applied_with_a_rebuild(make_test_app):
         assert not hyper.dirty
         assert "batch 0/7" in status_text(app)
         assert app.screen.query_one(TrainingPlots).batch_plot.losses == ()
-        assert events(seen, m.SessionReadyMsg)[-1].steps_per_epoch == 7
+        assert events(app, s.SessionReady)[-1].steps_per_epoch == 7
         app.screen.query_one(DataTable).focus()
         await pilot.press("N")
         await settle(pilot)
@@ -545,7 +545,7 @@ async def test_divergence_is_reported_and_the_weights_stay_finite(make_test_app)
         await settle(pilot)
         session = app.session
         assert session.state == "diverged" and session.epoch == 0
-        diverged = events(seen, m.TrainingDiverged)
+        diverged = events(app, s.Diverged)
         assert len(diverged) == 1
         event = diverged[0]
         assert event.epoch == 0 and event.batch == session.batch + 1
@@ -599,7 +599,7 @@ async def test_quit_during_training_stops_the_worker(make_test_app):
     async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
         await pilot.pause()
         await pilot.press("space")
-        await wait_until(pilot, lambda: events(seen, m.BatchProgress), what="the first BatchProgress")
+        await wait_until(pilot, lambda: events(app, s.BatchEnded), what="the first BatchProgress")
         session = app.session
         assert session.state == "running" and training_frames()
         pressed = time.monotonic()
@@ -765,7 +765,7 @@ async def test_no_color_still_shows_the_state_as_text(make_test_app, paced, monk
         assert app.no_color
         await pilot.press("space")
         await wait_until(pilot, lambda: "▶ running" in status_text(app), what="the running state")
-        await wait_until(pilot, lambda: events(seen, m.BatchProgress), what="the first BatchProgress")
+        await wait_until(pilot, lambda: events(app, s.BatchEnded), what="the first BatchProgress")
         await pause_training(pilot)
         assert "⏸ paused" in status_text(app)
         status = app.screen.query_one(StatusBar)

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from tuinet.app import messages as m
+from tuinet import session as s
 from tuinet.app.screens.inside import WeightsScreen
 from tuinet.app.widgets.heatmap import WeightHeatmap
 from tuinet.app.widgets.plots import TrainingPlots
@@ -30,11 +30,11 @@ async def test_play_to_the_end_in_a_child_process(make_test_app):
         session = app.session
         assert isinstance(session, ProcessSession) and session._process.poll() is None
         await pilot.press("space")
-        await wait_until(pilot, lambda: events(seen, m.TrainingFinished), what="the run to finish")
+        await wait_until(pilot, lambda: events(app, s.Finished), what="the run to finish")
         await settle(pilot)
         assert session.epoch == 3 and session.state == "finished"
-        assert [e.epoch for e in events(seen, m.EpochFinished)] == [0, 1, 2]
-        assert [e.state for e in events(seen, m.SessionStateChanged)] == ["running", "finished"]
+        assert [e.epoch for e in events(app, s.EpochEnded)] == [0, 1, 2]
+        assert [e.state for e in events(app, s.StateChanged)] == ["running", "finished"]
         assert "✔ finished" in status_text(app) and "epoch 3/3" in status_text(app)
         plots = app.screen.query_one(TrainingPlots)
         assert plots.loss_plot.train_losses == session.history["loss"]
@@ -120,9 +120,9 @@ async def test_an_inside_view_repaints_the_status_line_at_the_refresh_rate_not_p
         await pilot.press("space")
         await wait_until(pilot, lambda: app.session.epoch >= 5, what="some epochs")
         shown.clear()
-        epochs_before = len(events(seen, m.EpochFinished))
+        epochs_before = len(events(app, s.EpochEnded))
         await pilot.pause(3.0)
-        epochs = len(events(seen, m.EpochFinished)) - epochs_before
+        epochs = len(events(app, s.EpochEnded)) - epochs_before
         assert epochs >= 30, f"spiral should finish many epochs a second, got {epochs} in 3 s"
         # the epoch count comes from the epoch-end throttle and from the (throttled) batch
         # progress, each about twice a second: never once per epoch

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from tests.app.conftest import events, settle, started, status_text, unthrottle, wait_until
-from tuinet.app import messages as m
+from tuinet import session as s
 from tuinet.app.app import LOCAL_REFRESH, SSH_REFRESH, default_refresh
 from tuinet.app.boundary import InferenceTwin, grid
 from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
@@ -156,7 +156,7 @@ async def test_enter_branches_from_the_replayed_frame_and_the_old_run_stays_as_a
         assert [g.history["loss"] for g in app.ghosts] == [full]
         plots = app.screen.query_one(TrainingPlots)
         assert [label for label, _ in plots.ghosts] == ["before resuming at 5"]
-        ready = events(seen, m.SessionReadyMsg)
+        ready = events(app, s.SessionReady)
         assert ready[-1].start_epoch == 5
         # train on to the end from there
         await pilot.press("space")

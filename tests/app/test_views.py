@@ -103,8 +103,11 @@ async def test_every_view_shows_the_last_speed_and_the_same_note(make_test_app):
         await pilot.press("r")  # a new model, from another view: no speed yet, and the note goes everywhere
         await settle(pilot)
         assert app.samples_per_second == 0 and app.screen.query_one(StatusBar).samples_per_second == 0
-        assert app.status_message == "" and all(bar.message == "" for bar in app.status_bars)
-        assert len(app.status_bars) == 4  # one per view
+        assert app.status_message == ""
+        for key in ("1", "2", "3", "4"):  # every view's status line follows the app's note
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen.query_one(StatusBar).message == "", key
 
 
 async def test_data_view_shows_the_split_and_the_confusion_matrix(make_test_app):
@@ -128,12 +131,11 @@ async def test_data_view_shows_the_split_and_the_confusion_matrix(make_test_app)
 
 
 async def test_the_data_view_takes_the_newest_matrix_of_epochs_that_arrive_together(make_test_app):
-    # Epochs that end in a row reach the screens as one message; the matrix (computed at most
-    # once a second) may ride on any of them, not only the last.
+    # Epochs that end in a row are drawn in one frame; the matrix (computed at most once a
+    # second) may ride on any of them, not only the last.
     import dataclasses
 
     from tuinet import session as s
-    from tuinet.app import messages as m
 
     app = make_test_app("iris", epochs=3)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -147,9 +149,10 @@ async def test_the_data_view_takes_the_newest_matrix_of_epochs_that_arrive_toget
                   for i in range(3)]
         events[0] = dataclasses.replace(events[0], confusion=older)
         events[1] = dataclasses.replace(events[1], confusion=matrix)
-        app.screen.post_message(m.EpochFinished(events[-1], app.session, tuple(events)))
+        for event in events:
+            app._dispatch(event, app.session)  # as the session's sink delivers them
         await pilot.pause()
-        await pilot.pause()
+        await pilot.pause(2 / app.refresh_hz)  # a tick of the frame clock
         confusion = app.screen.query_one(ConfusionMatrixView)
         assert confusion.matrix is not None and confusion.matrix.tolist() == matrix.tolist()
 

@@ -6,8 +6,8 @@ import dataclasses
 import gc
 import os
 import threading
+import math
 import time
-import weakref
 from pathlib import Path
 
 from textual import events, work
@@ -20,7 +20,8 @@ from tuinet.app.commands import TuinetCommands
 from tuinet.errors import TuinetError
 from tuinet.presets import Experiment, load_preset
 from tuinet.run import RunHistory, describe_change
-from tuinet.session import TrainingSession, default_pace, pace_label, step_pace
+from tuinet import session as s_
+from tuinet.session import TrainingSession, default_pace, step_pace
 
 _strip_cycles.install()  # no reference cycles through Textual's line caches (see the module)
 
@@ -54,13 +55,6 @@ def mark_too_small(screen) -> None:
 
 
 KEY_QUIET = 0.15  # seconds after a key press during which plots do not redraw for new data
-
-
-def _copy(message: m.SessionMessage) -> m.SessionMessage:
-    """A fresh message with the same content (a Textual message is handled once)."""
-    if isinstance(message, m.EpochFinished):
-        return m.EpochFinished(message.event, message.session, message.events)
-    return m.wrap(message.event, message.session)
 
 
 def _screen(module: str, name: str):
@@ -122,6 +116,26 @@ class TuinetApp(App):
         Binding("question_mark", "help", "Help", id="help", tooltip="Keys and tips"),
     ]
 
+    run_state: reactive[str] = reactive("ready", init=False)
+    """The live run's state: ready, running, paused, finished, stopped, diverged or failed."""
+    run_generation: reactive[int] = reactive(0, init=False)
+    """Bumps when a new run starts (a reset, an apply, a load, a branch, another preset):
+    every view refills from `live_run`."""
+    frame: reactive[int] = reactive(0, init=False)
+    """The frame clock: bumps at most `refresh_hz` times a second while the live run changes;
+    the view on screen draws what changed since its last frame."""
+    failures: reactive[int] = reactive(0, init=False)
+    """Bumps on every failure the session reports (its message is `live_run.message`)."""
+    status_message: reactive[str] = reactive("", init=False)
+    """The note after the numbers on every view's status line (a divergence, the result...)."""
+    pace: reactive[float] = reactive(math.inf, init=False)
+    """Epochs per second the session trains at, at most (inf: max)."""
+    pausing: reactive[bool] = reactive(False, init=False)
+    """A pause was asked for and the session is finishing its batch."""
+    refresh_hz: reactive[float] = reactive(2.0, init=False)
+    """Frames per second while training (`f`, `--refresh`): the frame clock's rate."""
+    note: reactive[str] = reactive("", init=False, always_update=True)
+    """The newest line for the epoch log (saves, loads, a branch); the train view writes it."""
     replay_epoch: reactive[int | None] = reactive(None, init=False)
     """The epoch (epochs completed) of the frame being replayed; None: live."""
     show_ghosts: reactive[bool] = reactive(True, init=False)
@@ -141,10 +155,9 @@ class TuinetApp(App):
         self.training = training  # where the session trains: a child process, or a thread of this one
         self.show_timing = show_timing  # False for snapshots and screenshots: no clocks or speeds on screen
         self.experiment = experiment
-        self.refresh_hz = float(refresh_hz if refresh_hz is not None else default_refresh())
+        self.set_reactive(TuinetApp.refresh_hz, float(refresh_hz if refresh_hz is not None else default_refresh()))
         self.autostart = autostart
         self.session: TrainingSession | None = None
-        self.listeners: list = []
         self._events: list = []               # session events waiting for the UI thread
         self._events_lock = threading.Lock()
         self._wake_pending = False
@@ -152,9 +165,9 @@ class TuinetApp(App):
         self.run_elapsed = 0.0
         self.live_run = RunHistory()               # the live run, folded from the session's events
         self.ghosts: list[RunHistory] = []    # earlier runs (after a reset, an apply, a branch), oldest first
-        self.pace = pace if pace is not None else default_pace(experiment)  # epochs per second at most (inf: max)
-        self.status_bars: weakref.WeakSet = weakref.WeakSet()  # every view's status line (they register)
-        self._status_message = ""
+        self.set_reactive(TuinetApp.pace, pace if pace is not None else default_pace(experiment))
+        self._frame_due = False                # the live run changed since the last frame
+        self._frame_timer = None
         self.input_quiet_until = -1.0  # plots put off data-driven redraws until then after a key press
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # No sliding tab underlines or fades: each animation frame is a repaint that costs the
@@ -186,9 +199,7 @@ class TuinetApp(App):
                       track_confusion=True, pace=self.pace, frames=True, **extra)
         holder.append(session)
         if old is not None:
-            old.stop()
-            if hasattr(old, "close"):
-                old.close(timeout=0.3)
+            old.close(timeout=0.3)
         self.session, self.experiment = session, experiment
         self.run_elapsed, self.run_started = 0.0, None
         self.live_run = RunHistory()
@@ -198,7 +209,13 @@ class TuinetApp(App):
         if first is not None:  # the initial weights: the timeline's first frame
             self.live_run.apply(dataclasses.replace(first, frame=True))
         self._set_replay(None)
-        self.ghosts_version += 1
+        if self.is_running:  # a preset opened in the app: every view starts over
+            self.ghosts_version += 1
+            self.status_message = ""
+            self.run_state = session.state
+            self.run_generation += 1
+        else:
+            self.set_reactive(TuinetApp.run_state, session.state)
         self._update_subtitle()
         return session
 
@@ -221,9 +238,7 @@ class TuinetApp(App):
     def _fold(self, event) -> None:
         """Fold a current-session event into the live run; a new run (reset, apply, branch)
         turns the old one into a ghost first."""
-        from tuinet import session as s
-
-        if isinstance(event, s.SessionReady):
+        if isinstance(event, s_.SessionReady):
             old = self.live_run
             if old.epochs_done > event.start_epoch:
                 ghost = RunHistory(name=old.name, experiment=old.experiment, epochs=old.epochs,
@@ -253,7 +268,6 @@ class TuinetApp(App):
         self.pace = pace
         if self.session is not None:
             self.session.set_pace(pace)
-        self._update_bars(pace_value=pace, pace=pace_label(pace))
 
     def action_pace(self, direction: int) -> None:
         self.set_pace(step_pace(self.pace, direction))
@@ -276,10 +290,6 @@ class TuinetApp(App):
 
     def _set_replay(self, epoch: int | None) -> None:
         self.replay_epoch = epoch
-        if epoch is None:
-            self._update_bars(replay="")
-        else:
-            self._update_bars(replay=f"replay epoch {epoch}/{self.live_run.epoch}")
 
     def action_scrub(self, step: int) -> None:
         """`,` one frame back, `.` one forward (from live, `,` goes to the frame before the newest)."""
@@ -338,16 +348,6 @@ class TuinetApp(App):
     def watch_replay_epoch(self) -> None:
         self.refresh_bindings()
 
-    def _update_bars(self, **fields) -> None:
-        """Set these fields on every view's status line."""
-        for bar in list(self.status_bars):
-            for name, value in fields.items():
-                setattr(bar, name, value)
-
-    @property
-    def replay_label(self) -> str:
-        return "" if self.replay_epoch is None else f"replay epoch {self.replay_epoch}/{self.live_run.epoch}"
-
     def _dispatch(self, event, session) -> None:
         """The session's sink (any thread): queue the event and wake the app at most once.
 
@@ -363,63 +363,60 @@ class TuinetApp(App):
         self.post_message(m.EventsPending())
 
     def on_events_pending(self, message: m.EventsPending) -> None:
-        """Drain the queued events: the app and every listening screen get them in order;
-        only the newest batch-progress and weight-snapshot events are kept."""
-        from tuinet import session as s
-
+        """Drain the queued events: fold each into the live run, in order, and tell the views
+        of what cannot wait (a new run, a new state, a failure) at once; the rest they draw at
+        the next tick of the frame clock."""
         with self._events_lock:
-            events, self._events = self._events, []
+            events_, self._events = self._events, []
             self._wake_pending = False
-        last = {}
-        for i, (event, _) in enumerate(events):
-            if isinstance(event, (s.BatchEnded, s.WeightSnapshot)):
-                last[type(event)] = i
-        for event, session in events:
-            if session is self.session:
-                self._fold(event)  # every event, in order, even those the screens skip below
-        if self.replay_epoch is not None:
-            self._update_bars(replay=self.replay_label)  # M grows while the run goes on
-        groups: list[tuple[list, object]] = []  # ([events], session): epochs in a row share one
-        for i, (event, session) in enumerate(events):
-            if isinstance(event, (s.BatchEnded, s.WeightSnapshot)) and last[type(event)] != i:
-                continue
-            if (isinstance(event, s.EpochEnded) and groups and groups[-1][1] is session
-                    and isinstance(groups[-1][0][-1], s.EpochEnded)):
-                groups[-1][0].append(event)  # the screens queue epochs anyway: one message for the lot
+        for event, session in events_:
+            if session is not self.session:
+                continue  # a replaced session's last words
+            self._fold(event)
+            if isinstance(event, s_.SessionReady):
+                self._draw_frame()  # what the old run had left to show
+                if not event.start_epoch:  # a new model: the last run's note and time are stale
+                    self.run_elapsed = 0.0
+                    self.run_started = time.perf_counter() if self.run_started is not None else None
+                self.status_message = ""
+                self.run_generation += 1
+            elif isinstance(event, s_.StateChanged):
+                self._draw_frame()  # a paused or finished run shows its last epochs at once
+                self._state_changed(event.state)
+            elif isinstance(event, s_.Failed):
+                self.failures += 1
             else:
-                groups.append(([event], session))
-        for group, session in groups:
-            message = (m.EpochFinished(group[-1], session, tuple(group)) if isinstance(group[-1], s.EpochEnded)
-                       else m.wrap(group[-1], session))
-            # The app's own bookkeeping runs here, not through its message queue: a key press
-            # waiting in that queue should not wait behind a hundred epochs' messages.
-            own = getattr(self, message.handler_name, None)
-            if own is not None:
-                own(message)
-            for target in list(self.listeners):
-                target.post_message(_copy(message))
+                self._frame_due = True
 
-    def on_session_state_changed(self, message: m.SessionStateChanged) -> None:
-        if message.session is not self.session:
-            return
+    def _state_changed(self, state: str) -> None:
         now = time.perf_counter()
-        if message.event.state == "running":
+        if state == "running":
             self.run_started = now
+            self.status_message = ""
         elif self.run_started is not None:
             self.run_elapsed += now - self.run_started
             self.run_started = None
+        self.pausing = False
+        self.run_state = state
 
+    # -- the frame clock ------------------------------------------------------------------------
+    def _start_frame_clock(self) -> None:
+        if self._frame_timer is not None:
+            self._frame_timer.stop()
+        self._frame_timer = self.set_interval(1 / self.refresh_hz, self._tick, name="frame-clock")
+
+    def _tick(self) -> None:
+        if self._frame_due:
+            self._draw_frame()
+
+    def _draw_frame(self) -> None:
+        """One frame: the view on screen draws what changed in the live run since its last one."""
+        self._frame_due = False
+        self.frame += 1
 
     @property
-    def status_message(self) -> str:
-        """The note after the numbers on every view's status line (a divergence, the result...)."""
-        return self._status_message
-
-    @status_message.setter
-    def status_message(self, text: str) -> None:
-        self._status_message = text
-        for bar in list(self.status_bars):
-            bar.message = text
+    def replay_label(self) -> str:
+        return "" if self.replay_epoch is None else f"replay epoch {self.replay_epoch}/{self.live_run.epoch}"
 
     def elapsed(self) -> float:
         extra = time.perf_counter() - self.run_started if self.run_started is not None else 0.0
@@ -445,18 +442,16 @@ class TuinetApp(App):
             session.run()
 
     def set_refresh_rate(self, hz: float) -> None:
-        """UI updates per second while training: session events, and the plots' redraws."""
-        from tuinet.app.widgets.plots import TrainingPlots
-
+        """Frames per second while training: the frame clock, and how often the session sends
+        its progress and weights (the views watch `refresh_hz` for their own redraws)."""
         self.refresh_hz = hz
+
+    def watch_refresh_hz(self, hz: float) -> None:
         if self.session is not None:
             self.session.batch_event_interval = 1 / hz
             self.session.snapshot_interval = 1 / hz
-        for screen in self.listeners:
-            for plots in screen.query(TrainingPlots):
-                plots.min_interval = 1 / hz
-            if hasattr(screen, "frame_rate_changed"):
-                screen.frame_rate_changed(hz)
+        if self._frame_timer is not None:
+            self._start_frame_clock()
 
     def on_future_done(self, message: m.FutureDone) -> None:
         message.callback(message.future)
@@ -482,11 +477,15 @@ class TuinetApp(App):
         if self.initial_view != self.DEFAULT_MODE:
             self.switch_mode(self.initial_view)
         self._update_subtitle()
+        self._start_frame_clock()
+        from tuinet.app.link import LinkMonitor
+
+        self.link_monitor = LinkMonitor(self)  # fewer frames when the terminal does not drain them
+        self.link_monitor.start()
         # Everything built so far lives as long as the app: keep it out of the collector's
         # full passes, whose 50-80 ms pauses were the slowest key presses.
         self.call_after_refresh(gc.freeze)
-        if hasattr(self.session, "start"):
-            self.call_after_refresh(self.session.start)  # the training process, once the first frame is out
+        self.call_after_refresh(self.session.start)  # the training process, once the first frame is out
         if self.autostart:
             self.call_after_refresh(self.train, "run")
 
@@ -539,9 +538,7 @@ class TuinetApp(App):
         """Ask the session to pause, and say so at once: it stops after the batch it is in,
         which on a big model can take a while."""
         self.session.pause()
-        for bar in list(self.status_bars):
-            if bar.state == "running":
-                bar.state = "pausing"  # the session's "paused" (or "finished") replaces it
+        self.pausing = self.run_state == "running"  # the session's "paused" (or "finished") ends it
 
     def action_reset(self) -> None:
         self.session.pause()
@@ -559,9 +556,7 @@ class TuinetApp(App):
         self.push_screen(PresetPicker(self.session.experiment.name), chosen)
 
     def _note(self, text: str) -> None:
-        for target in self.listeners:
-            if hasattr(target, "note"):
-                target.note(text)
+        self.note = text
 
     def action_save_model(self) -> None:
         from tuinet.app.screens.dialogs import PathPrompt
@@ -620,7 +615,9 @@ class TuinetApp(App):
 
     def on_unmount(self) -> None:
         """End a training process with the app (it would also end on its own when the pipe closes)."""
-        if self.session is not None and hasattr(self.session, "close"):
+        if getattr(self, "link_monitor", None) is not None:
+            self.link_monitor.stop()
+        if self.session is not None:
             self.session.close(timeout=0.3)
 
     def action_help(self) -> None:
@@ -637,8 +634,6 @@ class TuinetApp(App):
         except TuinetError as exc:
             self.notify(str(exc), title="Cannot open preset", severity="error", timeout=10)
             return
-        for target in list(self.listeners):
-            target.post_message(m.SessionReadyMsg(self.session.ready_event(), self.session))
         self.notify(f"Opened preset {experiment.name}", timeout=3)
 
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Static
 
-from tuinet.app import messages as m
-from tuinet.app.widgets.status import StatusBar
+from tuinet.app.screens.base import ViewScreen
 
 
 class FixedStatic(Static):
@@ -27,130 +24,31 @@ class FixedStatic(Static):
         return super().refresh(*regions, repaint=repaint, layout=False, recompose=recompose)
 
 
-class SessionScreen(Screen):
-    """Base of the mode screens: status line, session message routing, refill on show.
-
-    Below the app's minimum size the body gives way to a "terminal too small" message, as on
-    the main screen (and the app disables the training keys meanwhile).
-    """
+class SessionScreen(ViewScreen):
+    """Base of the "see inside" views: refill when shown again, so a view that was hidden
+    while training catches up at once."""
 
     def __init__(self, *args, **kwargs) -> None:
         from tuinet.app.arrays import HistoryMirror
 
         super().__init__(*args, **kwargs)
-        self._history = HistoryMirror()  # the session's history as arrays, for the diagnosis
+        self._history = HistoryMirror()  # the live run's history as arrays, for the diagnosis
 
-    def compose_chrome_top(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="◉")
-
-    def compose_chrome_bottom(self) -> ComposeResult:
-        yield Static("", id="too-small")
-        yield StatusBar(id="status")
-        yield Footer(compact=True)
-
-    def _check_size(self) -> None:
-        from tuinet.app.app import mark_too_small
-
-        mark_too_small(self)
-
-    @property
-    def session(self):
-        return self.app.session
-
-    def on_mount(self) -> None:
-        self.app.listeners.append(self)
+    def on_screen_resume(self) -> None:
         self._check_size()
-        self.frame_rate_changed(self.app.refresh_hz)
         self.refill()
-        self.watch(self.app, "replay_epoch", self._replay_watch, init=False)
-
-    def _replay_watch(self, epoch: int | None) -> None:
-        if self.is_current:
-            self.refill()  # the frame replayed, or the live run again
-
-    @property
-    def replaying(self) -> bool:
-        """A recorded frame is shown: live snapshots wait until the user goes back to live."""
-        return self.app.replay_epoch is not None
 
     def shown_snapshot(self):
         """The weights to draw: the replayed frame, else the newest snapshot of the live run."""
         frame = self.app.replay_frame
         if frame is not None:
             return frame
-        snap = self.app.live_run.last_snapshot or self.session.last_snapshot
+        snap = self.run.last_snapshot or self.session.last_snapshot
         return snap if snap is not None else self.session.snapshot(timeout=0.02)
 
-    def frame_rate_changed(self, hz: float) -> None:
-        """Hook: the app's frame rate changed; views that move redraw at most `hz` times a second."""
-
-    def on_unmount(self) -> None:
-        if self in self.app.listeners:
-            self.app.listeners.remove(self)
-
-    def on_screen_resume(self) -> None:
-        self._check_size()
+    def new_run(self) -> None:
+        self.session_replaced()
         self.refill()
-
-    def _current(self, message: m.SessionMessage) -> bool:
-        return message.session is None or message.session is self.session
-
-    def refill(self) -> None:
-        """Load everything from the session's current state."""
-        self.fill_status()
-
-    def fill_status(self) -> None:
-        session = self.session
-        if session is None:
-            return
-        status = self.query_one(StatusBar)
-        status.show_session(session, elapsed=self.app.elapsed(), show_timing=self.app.show_timing)
-
-    @on(m.BatchProgress)
-    def _status_batch(self, message: m.BatchProgress) -> None:
-        if not self._current(message) or not self.is_current:
-            return
-        e = message.event
-        status = self.query_one(StatusBar)
-        status.epoch, status.batch, status.steps = e.epoch, e.batch, e.steps
-        status.samples_per_second = e.samples_per_second
-        status.learning_rate = e.learning_rate
-        status.elapsed = self.app.elapsed()
-
-    @on(m.SessionStateChanged)
-    def _status_state(self, message: m.SessionStateChanged) -> None:
-        if self._current(message):
-            self.query_one(StatusBar).state = message.event.state
-            if message.event.state != "running":
-                self._flush_status_epoch()
-
-    _status_epoch_due: int | None = None  # an epoch count waiting for the next status repaint
-
-    @on(m.EpochFinished)
-    def _status_epoch(self, message: m.EpochFinished) -> None:
-        """Show the epoch count at the refresh rate, not per epoch: small problems finish a
-        hundred epochs a second, and each repaint of the status line costs the link 300 bytes."""
-        if not (self._current(message) and self.is_current):
-            return
-        waiting = self._status_epoch_due is not None
-        self._status_epoch_due = message.event.epoch + 1
-        if self.session is not None and self.session.state != "running":
-            self._flush_status_epoch()
-        elif not waiting:
-            self.set_timer(1 / self.app.refresh_hz, self._flush_status_epoch)
-
-    def _flush_status_epoch(self) -> None:
-        if self._status_epoch_due is None:
-            return
-        status = self.query_one(StatusBar)
-        status.epoch, status.batch = self._status_epoch_due, 0
-        self._status_epoch_due = None
-
-    @on(m.SessionReadyMsg)
-    def _status_ready(self, message: m.SessionReadyMsg) -> None:
-        if self._current(message):
-            self.session_replaced()
-            self.refill()
 
     def session_replaced(self) -> None:
         """Hook: a reset, an applied edit or another preset; clear what belongs to the old run."""
@@ -202,22 +100,35 @@ class WeightsScreen(SessionScreen):
             view.update_snapshot(snap.weights, snap.grads, updates, layer_types=self._layer_types())
         plot = self.query_one(GradientNormPlot)
         plot.clear()
-        for step, norms in list(self.app.grad_norms):  # the whole run so far, kept by the app
-            plot.add(step, norms)
+        norms = list(self.run.grad_norms)  # the whole run so far
+        for step, values in norms:
+            plot.add(step, values)
+        self._drawn = (snap, norms[-1][0] if norms else None)
 
-    @on(m.SnapshotReady)
-    def _snapshot(self, message: m.SnapshotReady) -> None:
+    _drawn: tuple = (None, None)  # (the snapshot shown, the newest gradient-norm step drawn)
+
+    def draw_frame(self) -> None:
         from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
 
-        if not self._current(message):
-            return
-        snap = message.event
-        if not self.replaying:
+        run = self.run
+        snap = run.last_snapshot
+        shown, newest = self._drawn
+        if snap is not None and snap is not shown and not self.replaying:
             self.query_one(LayerWeightsView).update_snapshot(snap.weights, snap.grads, snap.updates,
                                                               layer_types=self._layer_types())
-        if snap.grads and (snap.epoch or snap.batch):
-            step = snap.epoch + snap.batch / max(self.session.steps_per_epoch, 1)
-            self.query_one(GradientNormPlot).add_grads(step, snap.grads)
+            shown = snap
+        norms = run.grad_norms
+        if norms and (newest is None or norms[-1][0] > newest):
+            new = []
+            for step, values in reversed(norms):  # only what came since the last frame
+                if newest is not None and step <= newest:
+                    break
+                new.append((step, values))
+            plot = self.query_one(GradientNormPlot)
+            for step, values in reversed(new):
+                plot.add(step, values)
+            newest = norms[-1][0]
+        self._drawn = (shown, newest)
 
     def session_replaced(self) -> None:
         from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView
@@ -278,10 +189,11 @@ class DataScreen(SessionScreen):
         if replayed is not None:
             cm, epoch = replayed
             confusion.show(cm, ds.class_names, split_name=session.confusion_split()[0], epoch=epoch)
-        elif self.app.last_confusion is None:
+        elif self.run.confusion is None:
             confusion.clear(task=ds.task if session.experiment.data.target != "input" else "regression")
         else:
-            cm, epoch = self.app.last_confusion
+            self._confusion_shown = self.run.confusion
+            cm, epoch = self.run.confusion
             confusion.show(cm, ds.class_names, split_name=session.confusion_split()[0], epoch=epoch)
         self._diagnose()
 
@@ -321,22 +233,21 @@ class DataScreen(SessionScreen):
             return  # at most once a second while epochs fly by
         self._last_diagnosis = now
 
-        d = fit_diagnosis(self._history.arrays(self.session.history))  # O(new epochs), however long the run
+        d = fit_diagnosis(self._history.arrays(self.run.history))  # O(new epochs), however long the run
         text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.kind} — {d.message}"
         self.query_one("#diagnosis", Static).update(text)
 
-    @on(m.EpochFinished)
-    def _epoch(self, message: m.EpochFinished) -> None:
+    _confusion_shown = None  # the live run's (matrix, epoch) on screen
+
+    def draw_frame(self) -> None:
         from tuinet.app.widgets.confusion import ConfusionMatrixView
 
-        if not self._current(message):
-            return
-        # the newest matrix of the epochs in this message (they are computed at most once a second)
-        e = next((e for e in reversed(message.events) if e.confusion is not None), None)
-        if e is not None and not self.replaying:
-            self.query_one(ConfusionMatrixView).show(e.confusion, self.session.prepared.dataset.class_names,
-                                                     split_name=self.session.confusion_split()[0],
-                                                     epoch=e.epoch + 1)
+        confusion = self.run.confusion  # the newest matrix (computed at most once a second)
+        if confusion is not None and confusion is not self._confusion_shown and not self.replaying:
+            self._confusion_shown = confusion
+            cm, epoch = confusion
+            self.query_one(ConfusionMatrixView).show(cm, self.session.prepared.dataset.class_names,
+                                                     split_name=self.session.confusion_split()[0], epoch=epoch)
         self._diagnose(throttle=True)
 
 
@@ -423,19 +334,17 @@ class BoundaryScreen(SessionScreen):
             self.query_one(DecisionBoundary).update_snapshot(snap.weights)
             self.query_one(NeuronMaps).update_snapshot(snap.weights)
 
-    @on(m.SnapshotReady)
-    def _snapshot(self, message: m.SnapshotReady) -> None:
+    def draw_frame(self) -> None:
         from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
 
-        if not self._current(message):
-            return
         if (id(self.session), id(self.session.model)) != self._model_key:
             self.refill()
             return
-        if self.replaying:
+        snap = self.run.last_snapshot
+        if self.replaying or snap is None:
             return
-        self.query_one(DecisionBoundary).update_snapshot(message.event.weights)
-        self.query_one(NeuronMaps).update_snapshot(message.event.weights)
+        self.query_one(DecisionBoundary).update_snapshot(snap.weights)  # a no-op for the weights shown
+        self.query_one(NeuronMaps).update_snapshot(snap.weights)
 
     def frame_rate_changed(self, hz: float) -> None:
         from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps

@@ -15,15 +15,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, Static
+from textual.widgets import ContentSwitcher
 
 from tuinet.app import messages as m
 from tuinet.app.arrays import HistoryMirror
 from tuinet.app.widgets.architecture import ArchitecturePane
 from tuinet.app.widgets.hyperparams import HyperParamsPane
 from tuinet.app.widgets.plots import TrainingPlots
-from tuinet.app.widgets.status import EpochLog, StatusBar
+from tuinet.app.widgets.status import EpochLog
+from tuinet.app.screens.base import ViewScreen
 from tuinet.app.widgets.tabs import TabBar
 from tuinet.errors import TuinetError
 
@@ -58,7 +58,7 @@ def with_l2(layers: tuple[dict, ...], l2: float) -> tuple[dict, ...]:
     return tuple(out)
 
 
-class MainScreen(Screen):
+class MainScreen(ViewScreen):
     """Train and watch."""
 
     BINDINGS = [
@@ -83,7 +83,6 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.layout_kind = "wide"
-        self._pending_epochs = []
         self._history = HistoryMirror()  # the session's history as arrays, for the diagnosis
 
     # -- layout -------------------------------------------------------------------------------
@@ -94,7 +93,7 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         self.layout_kind = self._kind()
         self._tab_bar = self._switcher = None
-        yield Header(show_clock=False, icon="◉")
+        yield from self.compose_chrome_top()
         if self.layout_kind == "wide":
             with Horizontal(id="body", classes="view-body"):
                 with Vertical(id="side"):
@@ -114,17 +113,28 @@ class MainScreen(Screen):
                 yield ArchitecturePane(id="architecture")
                 yield HyperParamsPane(id="hyperparams")
                 yield EpochLog(id="log")
-        yield Static("", id="too-small")  # app.mark_too_small writes the message
-        yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield from self.compose_chrome_bottom()
 
     def on_mount(self) -> None:
-        self.app.listeners.append(self)
-        self._check_size()
+        super().on_mount()  # the frame clock, new runs, the replay, the frame rate
+        app = self.app
+        self.watch(app, "run_state", self._state, init=False)
+        self.watch(app, "failures", self._failed, init=False)
+        self.watch(app, "note", self.note, init=False)
+        self.watch(app, "ghosts_version", self._ghosts_changed, init=False)
+        self.watch(app, "show_ghosts", self._ghosts_changed, init=False)
+
+    def refill(self) -> None:
         self.fill_from_session()
-        self.watch(self.app, "replay_epoch", self._replay_changed, init=False)
-        self.watch(self.app, "ghosts_version", self._ghosts_changed, init=False)
-        self.watch(self.app, "show_ghosts", self._ghosts_changed, init=False)
+
+    def show_replay(self) -> None:
+        self._replay_changed()
+
+    def new_run(self) -> None:
+        self._new_run()
+
+    def frame_rate_changed(self, hz: float) -> None:
+        self.query_one(TrainingPlots).min_interval = 1 / hz
 
     def _replay_changed(self, epoch: int | None = None) -> None:
         """The plots mark the replayed epoch with a vertical cursor."""
@@ -134,10 +144,6 @@ class MainScreen(Screen):
         app = self.app
         ghosts = [(g.label, g.history) for g in app.ghosts] if app.show_ghosts else []
         self.query_one(TrainingPlots).set_ghosts(ghosts)
-
-    def on_unmount(self) -> None:
-        if self in self.app.listeners:
-            self.app.listeners.remove(self)
 
     async def on_resize(self, event) -> None:
         self._check_size()
@@ -151,6 +157,7 @@ class MainScreen(Screen):
             form = hyper.edits() if hyper.dirty else None
             await self.recompose()
             self.fill_from_session()
+            self.frame_rate_changed(self.app.refresh_hz)
             self.query_one(EpochLog).write_lines(log_lines)
             self.query_one(TrainingPlots).log_scale = log_scale
             if layers is not None:
@@ -160,16 +167,7 @@ class MainScreen(Screen):
             if self._tab_bar is not None and self.focused is None:
                 self._tab_bar.focus()  # as at start: the bar has the focus, so ←/→ switch tabs
 
-    def _check_size(self) -> None:
-        from tuinet.app.app import mark_too_small
-
-        mark_too_small(self)
-
     # -- filling from the session -------------------------------------------------------------
-    @property
-    def session(self):
-        return self.app.session
-
     def fill_from_session(self) -> None:
         """(Re)load every widget from the session's current state (after mount, recompose, reset)."""
         session = self.session
@@ -183,10 +181,9 @@ class MainScreen(Screen):
         history = dict(run.history) or {k: [] for k in self._expected_keys(exp)}
         plots.set_history(history, run.batch_loss_history(), session.steps_per_epoch,
                           end_step=run.epoch * session.steps_per_epoch + run.batch)
+        self._drawn_epochs = len(run.history.get("loss", ()))
         self._ghosts_changed()
         self._replay_changed()
-        status = self.query_one(StatusBar)
-        status.show_session(session, elapsed=self.app.elapsed(), show_timing=self.app.show_timing)
         self.app._update_subtitle()
 
     @staticmethod
@@ -196,58 +193,31 @@ class MainScreen(Screen):
         return keys + [f"val_{k}" for k in keys] if exp.data.split[1] > 0 else keys
 
     # -- session messages ---------------------------------------------------------------------
-    def _current(self, message: m.SessionMessage) -> bool:
-        return message.session is None or message.session is self.session
+    _drawn_epochs = 0  # epochs of the live run already on the plots and in the log
 
-    @on(m.BatchProgress)
-    def _batch(self, message: m.BatchProgress) -> None:
-        if not self._current(message):
-            return
-        e = message.event
-        status = self.query_one(StatusBar)
-        with self.app.batch_update():
-            status.epoch, status.batch, status.steps = e.epoch, e.batch, e.steps
-            status.samples_per_second = e.samples_per_second
-            status.learning_rate = e.learning_rate
-            status.elapsed = self.app.elapsed()
-            self.query_one(TrainingPlots).set_batch_losses(self.app.live_run.batch_loss_history(), e.steps,
-                                                           end_step=e.epoch * e.steps + e.batch)
-
-    @on(m.EpochFinished)
-    def _epoch(self, message: m.EpochFinished) -> None:
-        """Queue the epoch; the screen is updated at most `refresh_hz` times a second.
-
-        Small problems finish dozens of epochs a second: drawing each one would cost the
-        training thread its throughput and the terminal its bandwidth.
-        """
-        if not self._current(message):
-            return
-        self._pending_epochs.extend(message.events)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.set_timer(1 / self.app.refresh_hz, self._flush_epochs)
-
-    _pending_epochs: list
-    _flush_scheduled = False
-
-    def _flush_epochs(self) -> None:
+    def draw_frame(self) -> None:
+        """A tick of the app's frame clock: draw the epochs and batches the live run has
+        gained since the last frame (plots, log, fit readout)."""
         from tuinet.nn.callbacks import format_logs
 
-        self._flush_scheduled = False
-        pending, self._pending_epochs = self._pending_epochs, []
-        if not pending:
-            return
+        run = self.app.live_run
+        history = run.history
+        done = len(history.get("loss", ()))
         plots = self.query_one(TrainingPlots)
-        lines = []
-        for e in pending:
-            plots.add_epoch(e.epoch, e.logs)
-            line = e.line if self.app.show_timing else format_logs(e.logs)
-            lines.append(f"Epoch {e.epoch + 1}/{e.epochs}  {line}")
-        self.query_one(EpochLog).write_lines(lines)
-        status = self.query_one(StatusBar)
-        last = pending[-1]
-        status.epoch, status.batch = last.epoch + 1, 0
-        self._readout(force=self.session.state != "running")
+        if done > self._drawn_epochs:
+            lines = {epoch: (epochs, line) for epoch, epochs, line in run.lines}
+            new = []
+            for epoch in range(self._drawn_epochs, done):
+                logs = {k: v[epoch] for k, v in history.items() if epoch < len(v)}
+                plots.add_epoch(epoch, logs)
+                epochs, line = lines.get(epoch, (run.epochs, ""))
+                text = line if self.app.show_timing and line else format_logs(logs)
+                new.append(f"Epoch {epoch + 1}/{epochs}  {text}")
+            self._drawn_epochs = done
+            self.query_one(EpochLog).write_lines(new[-EpochLog.MAX_LINES:])
+            self._readout(force=run.state != "running")
+        plots.set_batch_losses(run.batch_loss_history(), run.steps_per_epoch,
+                               end_step=run.epoch * run.steps_per_epoch + run.batch)
 
     _diagnosis_kind: str | None = None
     _diagnosis_at = -math.inf
@@ -266,51 +236,36 @@ class MainScreen(Screen):
         kind = d.kind if d is not None and d.kind in ("overfitting", "underfitting") else None
         if kind == self._diagnosis_kind:
             return
-        self._diagnosis_kind = kind
+        was, self._diagnosis_kind = self._diagnosis_kind, kind
         if kind is None:
+            if was is not None and self.app.status_message == f"{was}: see the log or view 4":
+                self.app.status_message = ""  # it learns after all: the warning no longer holds
+                self.query_one(EpochLog).note(f"✔ no longer {was}: {d.message if d is not None else ''}".rstrip(": "))
             return
         self.app.status_message = f"{kind}: see the log or view 4"
         self.query_one(EpochLog).note(f"⚠ {kind}: {d.message}")
         self.notify(d.message, title=kind.capitalize(), severity="warning", timeout=10)
 
-    @on(m.SessionStateChanged)
-    def _state(self, message: m.SessionStateChanged) -> None:
-        if not self._current(message):
-            return
-        if message.event.state != "running":
-            self._flush_epochs()  # a paused or finished run shows its last epochs and batches at once
-            run = self.app.live_run
-            self.query_one(TrainingPlots).set_batch_losses(
-                run.batch_loss_history(), run.steps_per_epoch,
-                end_step=run.epoch * run.steps_per_epoch + run.batch)
-            status = self.query_one(StatusBar)
-            status.epoch, status.batch = run.epoch, run.batch
-        self.query_one(StatusBar).state = message.event.state
-        self.query_one(StatusBar).elapsed = self.app.elapsed()
-        if message.event.state == "running":
-            self.app.status_message = ""
+    def _state(self, state: str) -> None:
+        """The live run's state changed: say what a user must know (diverged, finished)."""
+        if state == "diverged":
+            self._diverged()
+        elif state == "finished":
+            self._finished()
 
-    @on(m.SessionReadyMsg)
-    def _ready(self, message: m.SessionReadyMsg) -> None:
-        if not self._current(message):
-            return
+    def _new_run(self, _=None) -> None:
+        """A reset, an applied edit, a load, a branch or another preset."""
+        run = self.app.live_run
         self._diagnosis_kind = None
-        # A new model (reset, apply, load, preset): the last run's note, speed and time are stale.
-        self.app.run_elapsed = 0.0
-        self.app.status_message = ""
-        self.fill_from_session()  # the speed too: the app has set it back to 0
-        e = message.event
-        if e.start_epoch:
-            self.query_one(EpochLog).note(f"— resumed from epoch {e.start_epoch} —")
+        self.fill_from_session()
+        if run.start_epoch:
+            self.query_one(EpochLog).note(f"— resumed from epoch {run.start_epoch} —")
         else:
-            self.query_one(EpochLog).note(f"— {e.name}: {e.params:,} parameters, "
-                                          f"{e.sizes['train']} training samples —")
+            self.query_one(EpochLog).note(f"— {run.name}: {run.params:,} parameters, "
+                                          f"{run.sizes.get('train', 0)} training samples —")
 
-    @on(m.TrainingDiverged)
-    def _diverged(self, message: m.TrainingDiverged) -> None:
-        if not self._current(message):
-            return
-        text = message.event.message
+    def _diverged(self) -> None:
+        text = self.app.live_run.message
         self.app.status_message = "diverged: , goes back, enter resumes there (lower the learning rate first), r resets"
         self.query_one(EpochLog).note(f"✖ {text}")
         self.query_one(EpochLog).note("  , steps back through the recorded epochs; enter resumes from the one shown "
@@ -318,14 +273,11 @@ class MainScreen(Screen):
         self.notify(f"{text}\n, goes back in time, enter resumes from there, r resets",
                     title="Training diverged", severity="error", timeout=15)
 
-    @on(m.TrainingFinished)
-    def _finished(self, message: m.TrainingFinished) -> None:
-        if not self._current(message):
-            return
-        self._flush_epochs()
+    def _finished(self) -> None:
         from tuinet.nn.callbacks import format_logs
 
-        test = {k[len("test_"):]: v for k, v in sorted(message.event.test.items())}
+        run = self.app.live_run
+        test = {k[len("test_"):]: v for k, v in sorted(run.test_results.items())}
         if test:
             self.query_one(EpochLog).note(f"Test: {format_logs(test)}")
         exp = self.session.experiment
@@ -333,8 +285,8 @@ class MainScreen(Screen):
         note = "finished" + (f" — test {format_logs(test)}" if test else "")
         previous = self.app.previous_run()
         if previous is not None:
-            key = "val_loss" if "val_loss" in self.app.live_run.history else "loss"
-            now, before = self.app.live_run.final_value(key), previous.final_value(key)
+            key = "val_loss" if "val_loss" in run.history else "loss"
+            now, before = run.final_value(key), previous.final_value(key)
             if now is not None and before is not None:
                 note += f" — {key.replace('_', ' ')} {now:.4g}, last run {before:.4g}"
         if exp.expect.targets:
@@ -342,13 +294,11 @@ class MainScreen(Screen):
         self.app.status_message = note
         self.notify(note, title="Training finished", timeout=6)
 
-    @on(m.TrainingFailed)
-    def _failed(self, message: m.TrainingFailed) -> None:
-        if not self._current(message):
-            return
-        self.query_one(EpochLog).note(f"✖ {message.event.message}")
-        self.app.status_message = message.event.message
-        self.notify(message.event.message, title="Error", severity="error", timeout=15)
+    def _failed(self, _=None) -> None:
+        message = self.app.live_run.message
+        self.query_one(EpochLog).note(f"✖ {message}")
+        self.app.status_message = message
+        self.notify(message, title="Error", severity="error", timeout=15)
 
     # -- requests from the panes --------------------------------------------------------------
     @on(m.ApplyArchitecture)
@@ -368,7 +318,6 @@ class MainScreen(Screen):
                 return
             session.replace_experiment(exp.replace(train=dataclasses.replace(
                 exp.train, learning_rate=message.train.learning_rate)))
-            self.query_one(StatusBar).learning_rate = message.train.learning_rate
             self.notify(f"Learning rate {message.train.learning_rate:g} from the next batch", timeout=3)
             return
         layers = exp.model.layers if message.l2 is None else with_l2(exp.model.layers, message.l2)

@@ -102,40 +102,37 @@ class StatusBar(Widget):
             text.append(f"  │ {self.message}")
         return text
 
-    def show_session(self, session, *, elapsed: float, show_timing: bool = True) -> None:
-        """Take every field from a session's current state (after mount, reset or a view switch)."""
-        with self.app.batch_update():
-            self.show_timing = show_timing
-            self.state = session.state
-            self.epochs, self.epoch, self.steps = session.epochs, session.epoch, session.steps_per_epoch
-            self.batch = session.batch
-            self.train_samples = len(session.prepared.x_train)
-            self.learning_rate = float(session.model.optimizer.learning_rate)
-            self.elapsed = elapsed
-            self.samples_per_second = getattr(self.app, "samples_per_second", self.samples_per_second)
-            self._from_app()
-
     def on_mount(self) -> None:
-        # One note for every view: the app keeps it and sets it on every registered status line.
-        bars = getattr(self.app, "status_bars", None)
-        if bars is not None:
-            bars.add(self)
-            self.message = self.app.status_message
-            self._from_app()
+        # Every field comes from the app: its live run and its reactives, watched here, so
+        # every view's status line says the same and no screen copies numbers into it.
+        app = self.app
+        if not hasattr(type(app), "run_state"):  # a bare app (widget tests): fields set by hand
+            return
+        for name in ("run_state", "run_generation", "frame", "pausing", "status_message", "pace",
+                     "replay_epoch"):
+            self.watch(app, name, self.from_app, init=False)
+        self.from_app()
 
-    def _from_app(self) -> None:
-        """The app-wide fields: pace and replay."""
+    def from_app(self, _=None) -> None:
+        """Take every field from the app: its live run, pace, replay and note."""
         from tuinet.session import pace_label
 
-        pace = getattr(self.app, "pace", None)
-        self.pace_value = pace if pace is not None else math.inf
-        self.pace = pace_label(pace) if pace is not None else ""
-        self.replay = getattr(self.app, "replay_label", "")
-
-    def on_unmount(self) -> None:
-        bars = getattr(self.app, "status_bars", None)
-        if bars is not None:
-            bars.discard(self)
+        app = self.app
+        run = app.live_run
+        with app.batch_update():
+            self.show_timing = app.show_timing
+            state = run.state
+            self.state = "pausing" if app.pausing and state == "running" else state
+            self.epochs, self.epoch, self.steps = run.epochs, run.epoch, run.steps_per_epoch
+            self.batch = run.batch
+            self.train_samples = int(run.sizes.get("train", 0))
+            self.learning_rate = float(run.learning_rate)
+            self.samples_per_second = run.samples_per_second
+            self.elapsed = app.elapsed()
+            self.pace_value = app.pace
+            self.pace = pace_label(app.pace)
+            self.replay = app.replay_label
+            self.message = app.status_message
 
     def watch_state(self, old: str, new: str) -> None:
         self.remove_class(f"-{old}")
@@ -154,8 +151,11 @@ class EpochLog(Log):
     }
     """
 
+    MAX_LINES = 2000
+    """Lines kept (the oldest go first)."""
+
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(max_lines=2000, highlight=False, name=name, id=id, classes=classes)
+        super().__init__(max_lines=self.MAX_LINES, highlight=False, name=name, id=id, classes=classes)
         self.border_title = "log"
 
     _quiet_layout = False

@@ -1,0 +1,367 @@
+"""Adapt the frame rate to the link: when the terminal does not drain what the app writes, draw
+fewer frames instead of queueing them.
+
+Textual hands every frame to a writer thread through a bounded queue
+(`textual/drivers/_writer_thread.py`, 30 writes). When the terminal (a slow SSH link, a
+throttled pty) does not read fast enough, the writer thread blocks in `write`, the queue fills
+and, once full, the UI thread blocks too: every frame then reaches the screen seconds late, and
+so does the answer to every key. `LinkMonitor` watches that queue a few times a second and,
+while it stays backed up, lowers `app.refresh_hz` through `app.set_refresh_rate` step by step
+(`RATES`, down to one frame every 8 s); once the link has kept up for a while it steps back up,
+never above the rate the user chose (`ceiling`: `--refresh`, `f`).
+
+What it reads (all optional; without them it does nothing):
+  - the driver's `write` (an instance attribute wraps it): characters written, and the time the
+    UI thread spent blocked in it (the writer's queue was full);
+  - the driver's `_writer_thread._queue` (a `queue.Queue`): how much is waiting for the terminal.
+Both are private parts of Textual: if they are missing or change shape, `start()` returns False
+and the app runs as before. The cost when the link is fine: two clock reads per frame written,
+and four times a second a `qsize()` and some arithmetic.
+
+The decision is `LinkPolicy`, a pure class fed samples (time, characters queued, characters
+written so far, seconds blocked so far), so that it is tested without a terminal.
+
+The ceiling: the monitor reads `app.refresh_hz` when it starts. When the user picks a rate
+(`f`, which calls `app.set_refresh_rate`), the monitor notices that the rate is not the one it set
+and takes it as the new ceiling. An app that knows about the monitor sets `monitor.ceiling`
+instead, so that `f` cycles from the user's rate rather than from the lowered one.
+
+`TUINET_LINK_MONITOR=off` in the environment turns it off (to compare, or if it misjudges).
+
+What it cannot see: bytes already in the kernel's pty buffer (about 20 KB on Linux; a pty has
+no TIOCOUTQ) or in sshd's channel window (up to 2 MB): writes block only once those are full.
+So it reacts to a link that is too slow for the app's output, after a cushion, and afterwards
+keeps the output under the drain rate it measured (so that the cushion empties); over SSH the
+default of 2 frames/s stays the first line of defence.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import deque
+
+RATES = (30.0, 20.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.25, 0.125)
+"""Frame rates the monitor steps through (frames per second); below 1 a frame is skipped more
+and more often. The user's ceiling need not be one of them."""
+
+DISABLE_VAR = "TUINET_LINK_MONITOR"  # "off": no monitor (the frame rate stays the user's)
+SAMPLE_INTERVAL = 0.25  # seconds between two samples
+DOWN_HOLD = 1.0         # seconds after a change before the next step down (the change takes effect)
+UP_HOLD = 4.0           # seconds the link must keep up before a step up (doubles after a failed probe)
+UP_HOLD_MAX = 60.0
+FAILED_PROBE = 10.0     # a step down this soon after a step up: the probe failed
+LINK_MEMORY = 60.0      # seconds a measured drain rate is trusted (the link may get better)
+TARGET_SHARE = 0.6      # output aimed at after a step down, as a share of the measured drain rate
+PROBE_SHARE = 0.7       # a step up only if the output it predicts stays under this share
+FIT_SHARE = 0.85        # backed up and output above this share of the drain rate: the rate does not fit
+LINK_WINDOW = 1.0       # seconds of backed-up samples that make one measurement of the drain rate
+OUTPUT_WINDOW = 5.0     # seconds over which the output rate is measured (at most: since the last change)
+BLOCKED = 0.02          # seconds blocked in writes between two samples that count as backed up
+SLOW_WRITE = 0.01       # a write that takes longer was blocked (the writer's queue was full)
+
+
+def step_down(rate: float, floor: float = RATES[-1]) -> float:
+    """The next rate of `RATES` below `rate` (not below `floor`)."""
+    return max(floor, next((r for r in RATES if r < rate - 1e-9), floor))
+
+
+def step_up(rate: float, ceiling: float) -> float:
+    """The next rate of `RATES` above `rate`, capped at `ceiling`."""
+    return min(ceiling, next((r for r in reversed(RATES) if r > rate + 1e-9), ceiling))
+
+
+class LinkPolicy:
+    """The monitor's decisions from samples, without a terminal.
+
+    `observe(now, queued, written, blocked)` takes one sample: `queued` characters waiting for
+    the terminal now, `written` characters the app has written so far (a counter) and `blocked`
+    seconds it has spent blocked in writes so far (a counter). It returns the new rate when the
+    rate should change, else None; `rate` is always in [floor, ceiling].
+
+    Backed up: the writer did not even drain what was queued at the previous sample (a terminal
+    that keeps up takes a frame within microseconds), or the app was blocked in writes since the
+    last sample. While backed up, the writer drains as fast as the link does: that is the
+    measured `link_rate` (chars/s, over LINK_WINDOW s in a row). The output rate is measured over the last OUTPUT_WINDOW s
+    at the current rate.
+    Step down (at most every DOWN_HOLD s): when backed up, unless the output since the last
+    change already fits the link (under FIT_SHARE of the drain rate: what is queued will drain)
+    or, before a drain rate is measured, the queue has shrunk since the last change;
+    a big excess jumps several steps at once (to TARGET_SHARE of the drain rate, if output
+    scaled with the rate). Step up one rate: after UP_HOLD s with nothing queued, when the app
+    wrote something (there is evidence) and the output the next rate predicts stays under
+    PROBE_SHARE of a drain rate measured in the last LINK_MEMORY s. A step down soon after a
+    step up doubles UP_HOLD (up to UP_HOLD_MAX).
+    """
+
+    def __init__(self, ceiling: float, *, floor: float = RATES[-1], now: float | None = None) -> None:
+        self.floor = float(floor)
+        self._ceiling = max(self.floor, float(ceiling))
+        self.rate = self._ceiling
+        self.link_rate: float | None = None  # chars/s the link drained while backed up
+        self.link_measured = -math.inf       # when
+        self.up_hold = UP_HOLD
+        self.backed = False                  # backed up at the last sample
+        self._last: tuple[float, int, int, float] | None = None  # the previous sample
+        self._recent: deque[tuple[float, int]] = deque()  # (time, written) of recent samples
+        self._busy = [0.0, 0]                # seconds backed up in a row, and chars drained meanwhile
+        now = time.monotonic() if now is None else now
+        self._changed = now                  # when the rate last changed
+        self._queued_at_change = 0
+        self._last_up = -math.inf
+        self._fine_since = now               # since when nothing has been queued
+
+    # -- the user's choice ------------------------------------------------------------------
+    @property
+    def ceiling(self) -> float:
+        return self._ceiling
+
+    def set_ceiling(self, ceiling: float, now: float | None = None) -> float:
+        """The user chose `ceiling` frames/s: take it at once (the monitor lowers it again if the
+        link still does not keep up). Returns the new rate."""
+        now = time.monotonic() if now is None else now
+        self._ceiling = max(self.floor, float(ceiling))
+        self._set(self._ceiling, now)
+        self.up_hold = UP_HOLD
+        return self.rate
+
+    # -- samples ----------------------------------------------------------------------------
+    def _set(self, rate: float, now: float) -> None:
+        self.rate = rate
+        self._changed = now
+        self._recent.clear()
+        if self._last is not None:
+            self._recent.append((now, self._last[2]))
+            self._queued_at_change = self._last[1]
+
+    def output(self, now: float) -> float:
+        """Characters per second written at the current rate (over the last OUTPUT_WINDOW s, or
+        two frames if that is longer)."""
+        if not self._recent or now - self._recent[0][0] <= 0:
+            return 0.0
+        return (self._last[2] - self._recent[0][1]) / (now - self._recent[0][0])
+
+    def observe(self, now: float, queued: int, written: int, blocked: float) -> float | None:
+        last = self._last
+        if last is not None and now - last[0] <= 0:
+            return None
+        self._last = (now, queued, written, blocked)
+        recent = self._recent
+        recent.append((now, written))
+        window = max(OUTPUT_WINDOW, 2 / self.rate)
+        while len(recent) > 2 and now - recent[1][0] >= window:
+            recent.popleft()
+        if last is None:
+            return None
+        dt = now - last[0]
+        blocked_now = blocked - last[3] > BLOCKED
+        drained = (written - last[2]) - (queued - last[1])  # what the writer took since the last sample
+        stuck = last[1] > 0 and drained < last[1]            # not even what was waiting then
+        backed = stuck or blocked_now
+        self.backed = backed
+        if backed:
+            # the writer drains as fast as the link: measured over LINK_WINDOW s, so that the
+            # write in progress (taken from the queue, not yet through) is a small error
+            self._fine_since = now
+            busy = self._busy
+            busy[0] += dt
+            busy[1] += drained
+            if busy[0] >= LINK_WINDOW:
+                if busy[1] > 0:
+                    sample = busy[1] / busy[0]
+                    fresh = now - self.link_measured < LINK_MEMORY and self.link_rate is not None
+                    self.link_rate = 0.5 * self.link_rate + 0.5 * sample if fresh else sample
+                    self.link_measured = now
+                self._busy = [0.0, 0]
+        else:
+            self._busy = [0.0, 0]
+        since_change = now - self._changed
+        output = self.output(now)
+        if backed:
+            if since_change < DOWN_HOLD or self.rate <= self.floor:
+                return None
+            link = self.link_rate
+            if link and output <= FIT_SHARE * link:
+                return None  # the output fits: what is queued drains
+            if not link and not blocked_now and queued < self._queued_at_change:
+                return None  # shrinking since the last step: wait for a measured drain rate
+            new = step_down(self.rate, self.floor)
+            if link and output > 0:
+                target = self.rate * TARGET_SHARE * link / output
+                new = min(new, max(self.floor, next((r for r in RATES if r <= target), self.floor)))
+            if now - self._last_up < FAILED_PROBE:
+                self.up_hold = min(UP_HOLD_MAX, self.up_hold * 2)
+            self._set(new, now)
+            return new
+        if self.rate >= self._ceiling or now - self._fine_since < self.up_hold:
+            return None
+        if since_change < self.up_hold or output <= 0:
+            return None  # nothing written at this rate yet: no evidence that more would fit
+        new = step_up(self.rate, self._ceiling)
+        if self.link_rate and now - self.link_measured < LINK_MEMORY:
+            if output * new / self.rate > PROBE_SHARE * self.link_rate:
+                return None
+        if now - self._last_up > UP_HOLD_MAX:
+            self.up_hold = UP_HOLD
+        self._last_up = now
+        self._set(new, now)
+        return new
+
+
+class LinkMonitor:
+    """Watch how fast the terminal drains the app's output and set the frame rate to match.
+
+        monitor = LinkMonitor(app)   # app: has refresh_hz and set_refresh_rate(hz)
+        monitor.start()              # in on_mount; False: no hooks here, nothing is done
+        monitor.ceiling = 5.0        # the user's choice (f): the most it may draw
+        monitor.stop()               # in on_unmount
+
+    `driver`: the object whose `write` to watch (default: `app._driver`); `headless`: run in a
+    headless app too (tests). `on_change(rate, monitor)` is called on the UI thread after each
+    change the monitor makes. `notify`: say so once (a toast) the first time it lowers the rate.
+    `clock`: seconds, monotonic (tests pass their own).
+    """
+
+    def __init__(self, app, *, driver=None, headless: bool = False, interval: float = SAMPLE_INTERVAL,
+                 on_change=None, notify: bool = True, clock=time.monotonic) -> None:
+        self.app = app
+        self._driver = driver
+        self._headless = headless
+        self.interval = interval
+        self.on_change = on_change
+        self._notify = notify
+        self.clock = clock
+        self.policy: LinkPolicy | None = None
+        self.written = 0      # characters the app wrote
+        self.blocked = 0.0    # seconds it spent blocked in writes
+        self._queue = None
+        self._timer = None
+        self._hooked = None   # the driver whose write is wrapped
+        self._applied: float | None = None  # the rate the monitor set last
+
+    # -- the user's choice ------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.policy is not None
+
+    @property
+    def ceiling(self) -> float:
+        """The most frames per second the monitor allows (the user's choice)."""
+        return self.policy.ceiling if self.policy is not None else float(self.app.refresh_hz)
+
+    @ceiling.setter
+    def ceiling(self, hz: float) -> None:
+        if self.policy is None:
+            self.app.set_refresh_rate(hz)
+            return
+        self._apply(self.policy.set_ceiling(hz, self.clock()), notify=False)
+
+    @property
+    def limited(self) -> bool:
+        """True while the monitor holds the rate below the ceiling."""
+        return self.policy is not None and self.policy.rate < self.policy.ceiling
+
+    # -- hooks ------------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Install the hooks and the sampling timer; False (and nothing done) where the driver is
+        not there or not as expected."""
+        if self.policy is not None:
+            return True
+        if os.environ.get(DISABLE_VAR, "").strip().lower() in ("0", "off", "no", "false"):
+            return False
+        try:
+            driver = self._driver if self._driver is not None else getattr(self.app, "_driver", None)
+            if driver is None or (getattr(self.app, "is_headless", False) and not self._headless):
+                return False
+            original = driver.write
+            if not callable(original):
+                return False
+            queue = getattr(getattr(driver, "_writer_thread", None), "_queue", None)
+            if queue is not None and not (callable(getattr(queue, "qsize", None)) and hasattr(queue, "queue")):
+                queue = None
+            monitor, clock = self, time.perf_counter
+
+            def write(data, _write=original):
+                t = clock()
+                try:
+                    _write(data)
+                finally:
+                    elapsed = clock() - t
+                    monitor.written += len(data)
+                    if elapsed > SLOW_WRITE:
+                        monitor.blocked += elapsed
+
+            driver.write = write
+            self._hooked, self._original = driver, original
+            self._queue = queue
+            self.policy = LinkPolicy(float(self.app.refresh_hz), now=self.clock())
+            self._applied = float(self.app.refresh_hz)
+            self._timer = self.app.set_interval(self.interval, self._tick, name="link-monitor")
+        except Exception:  # fail safe: whatever Textual looks like, the app runs as before
+            self.stop()
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Remove the hooks (the driver's own write again) and the timer."""
+        if self._timer is not None:
+            try:
+                self._timer.stop()
+            except Exception:
+                pass
+            self._timer = None
+        if self._hooked is not None:
+            try:
+                if "write" in vars(self._hooked):
+                    del self._hooked.write
+            except Exception:
+                pass
+            self._hooked = None
+        self.policy = None
+        self._queue = None
+
+    # -- sampling ---------------------------------------------------------------------------
+    def queued(self) -> int:
+        """Characters waiting in the writer thread's queue."""
+        queue = self._queue
+        if queue is None or not queue.qsize():
+            return 0
+        try:
+            return sum(len(item) for item in list(queue.queue) if item)
+        except Exception:  # a queue of another shape: count writes as frames of unknown size
+            return queue.qsize()
+
+    def _tick(self) -> None:
+        policy = self.policy
+        if policy is None:
+            return
+        try:
+            now = self.clock()
+            current = float(self.app.refresh_hz)
+            if self._applied is not None and abs(current - self._applied) > 1e-9:
+                # someone else set the rate (the user's `f`): the new ceiling
+                self._applied = policy.set_ceiling(current, now)
+            new = policy.observe(now, self.queued(), self.written, self.blocked)
+            if new is not None:
+                self._apply(new)
+        except Exception:
+            self.stop()  # fail safe
+
+    def _apply(self, rate: float, notify: bool = True) -> None:
+        lower = self._applied is not None and rate < self._applied
+        self._applied = rate
+        self.app.set_refresh_rate(rate)
+        if not notify:
+            return
+        if lower and self._notify:
+            self._notify = False
+            self.app.notify(f"The terminal is not keeping up: {describe(rate)} for now "
+                            "(more again when it catches up; f sets the most)", timeout=6)
+        if self.on_change is not None:
+            self.on_change(rate, self)
+
+
+def describe(rate: float) -> str:
+    """"2 frames/s", or "a frame every 4 s" below one."""
+    return f"{rate:g} frames/s" if rate >= 1 else f"a frame every {1 / rate:g} s"
