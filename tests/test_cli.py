@@ -141,6 +141,22 @@ def test_train_prints_keras_style_epochs_then_test_and_expectation():
     assert len(lines) == 8 and result.stderr == ""
 
 
+def test_train_is_never_paced_even_when_the_preset_names_a_pace(tmp_path):
+    import time
+
+    from tuinet.presets import load_preset, preset_toml
+
+    exp = load_preset("xor").with_overrides(epochs=20)
+    text = preset_toml(exp) + "\n[app]\npace = 1\n" if "[app]" not in preset_toml(exp) else preset_toml(exp)
+    path = tmp_path / "slow.toml"
+    path.write_text(text, encoding="utf-8")
+    assert load_preset(path).app.pace == 1.0
+    started = time.perf_counter()
+    result = run("train", str(path))
+    assert result.exit_code == 0, result.output
+    assert time.perf_counter() - started < 15  # 20 epochs at 1 epoch/s would take 19 s: the app's pace only
+
+
 def test_train_json_lines():
     result = run("train", "iris", "--epochs", "3", "--json")
     assert result.exit_code == 0, result.output

@@ -383,9 +383,13 @@ class ProcessSession:
         self._send("reset")
 
     def _restart_if_gone(self, experiment: Experiment) -> bool:
-        """After the child died (not after `close()`), start a fresh one from `experiment`."""
-        if not self._closed or self._closed_by_us or self._process is None or self._process.poll() is None:
+        """After the child died or its connection broke (not after `close()`), start a fresh one
+        from `experiment`."""
+        if not self._closed or self._closed_by_us or self._process is None:
             return False
+        if self._process.poll() is None:  # its connection is gone: it cannot be told anything more
+            self._process.kill()
+            self._process.wait(1.0)
         if self._conn is not None:
             self._conn.close()
         self._start_child(experiment)

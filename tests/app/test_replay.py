@@ -214,10 +214,15 @@ async def test_ghost_runs_after_reset_and_apply_toggle_with_G(make_test_app):
         assert not app.show_ghosts and plots.ghosts == ()
         await pilot.press("G")
         assert app.show_ghosts and len(plots.ghosts) == 2
-        # the finished note compares with the last run
+        # the finished note and the data view's fit readout compare with the last run
         await pilot.press("space")
         await settle(pilot)
         assert "last run" in status_text(app)
+        await pilot.press("4")
+        await pilot.pause()
+        readout = str(app.screen.query_one("#diagnosis").render())
+        last = app.ghosts[-1].history["val_loss"][-1]
+        assert f"last run {last:.4g}" in readout and f"val loss {app.live_run.history['val_loss'][-1]:.4g}" in readout
 
 
 async def test_the_timeline_stays_within_its_frame_budget_on_a_long_run(make_test_app):

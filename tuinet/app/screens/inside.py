@@ -235,7 +235,18 @@ class DataScreen(SessionScreen):
 
         d = fit_diagnosis(self._history.arrays(self.run.history))  # O(new epochs), however long the run
         text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.kind} — {d.message}"
-        self.query_one("#diagnosis", Static).update(text)
+        self.query_one("#diagnosis", Static).update(text + self._versus_last_run())
+
+    def _versus_last_run(self) -> str:
+        """" (val loss 0.08, last run 0.12)": the live run against the previous one, when both have it."""
+        previous = self.app.previous_run()
+        if previous is None:
+            return ""
+        key = "val_loss" if "val_loss" in self.run.history else "loss"
+        now, before = self.run.final_value(key), previous.final_value(key)
+        if now is None or before is None:
+            return ""
+        return f" ({key.replace('_', ' ')} {now:.4g}, last run {before:.4g})"
 
     _confusion_shown = None  # the live run's (matrix, epoch) on screen
 
