@@ -294,13 +294,18 @@ HELP = """\
 | `n` | step one batch |
 | `N` (shift+n) | step one epoch |
 | `r` | reset the weights (re-initialise from the seed) |
+| `<` / `>` | slower / faster: the pace in epochs per second (1 ... 200, max) |
+| `,` / `.` | replay: one recorded frame back / forward (hold to scan) |
+| `enter` | in a replay: resume training from that epoch |
+| `end` | back to the live run (so does `space` in a replay) |
+| `G` (shift+g) | show / hide earlier runs (ghosts) on the plots |
 | `ctrl+a` | apply architecture or hyperparameter edits (rebuilds the model) |
 | `o` | open a preset: a shipped one, a `.toml` file of this folder, or any path |
 | `S` (shift+s) | save the experiment (with the pace) as a preset file |
 | `ctrl+s` | save the model |
 | `ctrl+l` | load a model |
 | `g` | toggle log scale on the plots |
-| `f` | change the refresh rate (slow links: fewer updates) |
+| `f` | frames per second (1, 2, 5, 10, 20; slow links: fewer) |
 | `1` `2` `3` `4` | views: train, weights, decision boundary, data |
 | `[` / `]` | previous / next tab (terminals under 150x40; also `←`/`→` on the tab bar, or a click) |
 | `tab` / `shift+tab` | move the focus |
@@ -320,8 +325,11 @@ data set, the noise (0-50 %) and the number of samples, or press *regenerate* fo
 **Hyperparameters:** change the learning rate and press `enter`: it takes effect at the next batch,
 even while training. Other changes are applied with `ctrl+a` and rebuild the model.
 
-**Over SSH:** tuinet draws only what changed. On a slow link press `f` to lower the refresh rate,
-or start with `tuinet --refresh 1`. `NO_COLOR=1` is honoured.
+**Watching:** the app trains at a pace you can follow (the status line shows it) and records the
+run: after a reset, an apply or a resume, the earlier run stays on the plots as a faint ghost.
+
+**Over SSH:** tuinet draws 2 frames a second (10 locally) and only what changed. On a slow link
+press `f` to lower the frame rate, or start with `tuinet --refresh 1`. `NO_COLOR=1` is honoured.
 """
 
 
