@@ -43,6 +43,7 @@ class Shot:
     epochs: int | None = None  # None: the preset's own number of epochs
     title: str = "tuinet"
     by_epoch: bool = False  # train with N (one epoch, one snapshot per press) instead of space
+    after: str | None = None  # a function of this module run after training: `await after(pilot)`
 
 
 SHOTS = [
@@ -52,7 +53,31 @@ SHOTS = [
          title="tuinet digits-cnn: weights"),
     Shot("boundary", "spiral", (160, 48), view="3", title="tuinet spiral: decision boundary"),
     Shot("data", "spiral", (160, 48), view="4", title="tuinet spiral: data"),
+    Shot("replay", "spiral", (160, 48), after="branch_and_replay",
+         title="tuinet spiral: resumed at epoch 60 with a lower learning rate, replaying epoch 150"),
 ]
+
+
+async def _press(pilot, key: str, times: int) -> None:
+    for _ in range(times):
+        await pilot.press(key)
+
+
+async def branch_and_replay(pilot) -> None:
+    """Back to epoch 60, a lower learning rate, resume (the first run stays as a ghost), train
+    to the end, then replay epoch 150."""
+    import dataclasses
+
+    app = pilot.app
+    await _press(pilot, "comma", 200 - 60)
+    exp = app.session.experiment
+    app.session.set_learning_rate(0.003)
+    app.session.replace_experiment(exp.replace(train=dataclasses.replace(exp.train, learning_rate=0.003)))
+    await pilot.press("enter")
+    await _final(pilot)
+    await pilot.press("space")
+    await _final(pilot)
+    await _press(pilot, "comma", 50)
 
 
 def stable_ids(svg: str) -> str:
@@ -91,7 +116,9 @@ async def _final(pilot) -> None:
 async def take(shot: Shot, out: Path) -> Path:
     from tuinet.app.app import make_app
 
-    app = make_app(shot.preset, seed=0, epochs=shot.epochs, show_timing=False, training="thread")
+    # pace max: a paced run would diagnose over/underfitting at clock-dependent epochs
+    app = make_app(shot.preset, seed=0, epochs=shot.epochs, show_timing=False, training="thread",
+                   pace=float("inf"))
     async with app.run_test(size=shot.size) as pilot:
         await pilot.pause()
         if shot.by_epoch:
@@ -106,6 +133,9 @@ async def take(shot: Shot, out: Path) -> Path:
         state = app.session.state
         if state != "finished":
             raise SystemExit(f"{shot.name}: training ended in state {state!r}, not finished")
+        if shot.after is not None:
+            await globals()[shot.after](pilot)
+            await _final(pilot)
         if shot.view is not None:
             await pilot.press(shot.view)
             await _final(pilot)

@@ -249,3 +249,33 @@ async def test_save_as_preset_with_S_writes_the_experiment_and_the_pace(make_tes
         await wait_until(pilot, lambda: (tmp_path / "xor.toml").exists(), what="the preset file")
     saved = load_preset(tmp_path / "xor.toml")
     assert saved.train.epochs == 7 and saved.app.pace == 20.0 and saved.model == app.experiment.model
+
+
+async def test_enter_resumes_from_a_replay_whatever_has_the_focus_but_a_text_field(make_test_app):
+    from textual.widgets import DataTable, Input
+
+    from tuinet.app.screens.layer_editor import LayerEditor
+
+    app = make_test_app("xor", epochs=6)
+    async with app.run_test(size=(160, 48)) as pilot:  # side by side: the model table has the focus
+        await started(pilot)
+        await pilot.press("space")
+        await settle(pilot)
+        assert isinstance(app.focused, DataTable)
+        await pilot.press("enter")  # not replaying: enter is the table's (edit the layer)
+        await pilot.pause()
+        assert isinstance(app.screen, LayerEditor)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("comma", "comma")
+        assert app.replay_epoch == 4
+        field = app.screen.query(Input).first()
+        field.focus()
+        await pilot.press("enter")  # a text field keeps its enter
+        await pilot.pause()
+        assert app.replay_epoch == 4 and app.session.epoch == 6
+        app.screen.query_one(DataTable).focus()
+        await pilot.press("enter")  # in a replay, enter resumes from there
+        await settle(pilot)
+        assert not isinstance(app.screen, LayerEditor)
+        assert app.replay_epoch is None and app.session.epoch == 4

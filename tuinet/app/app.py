@@ -102,8 +102,12 @@ class TuinetApp(App):
                 tooltip="Replay: one frame back in time (. forward; hold to scan)"),
         Binding("full_stop", "scrub(1)", "Forward", id="scrub-forward", key_display=".", show=False,
                 tooltip="Replay: one frame forward in time"),
-        Binding("end", "live", "Live", id="live", show=False, tooltip="Leave the replay: back to the live run"),
-        Binding("enter", "branch", "Resume here", id="branch", tooltip="Resume training from the replayed epoch"),
+        # In a replay, enter and end are the timeline's whatever has the focus (the model table
+        # binds enter to its layer editor), except a text field: see check_action.
+        Binding("end", "live", "Live", id="live", show=False, priority=True,
+                tooltip="Leave the replay: back to the live run"),
+        Binding("enter", "branch", "Resume here", id="branch", priority=True,
+                tooltip="Resume training from the replayed epoch"),
         Binding("G", "toggle_ghosts", "Ghosts", id="ghosts", show=False,
                 tooltip="Show or hide earlier runs on the plots"),
         Binding("f", "cycle_refresh", "Refresh rate", id="refresh", show=False,
@@ -339,11 +343,20 @@ class TuinetApp(App):
         `enter` resumes only from a replayed frame (elsewhere it belongs to the focused widget)."""
         if self.too_small and action not in SMALL_SIZE_ACTIONS:
             return False
-        if action == "branch" and self.replay_epoch is None:
-            return False
-        if action == "live" and self.replay_epoch is None:
-            return None
+        if action in ("branch", "live"):
+            if self.replay_epoch is None or self._typing():
+                return False  # the key goes on to the focused widget
         return True
+
+    def _typing(self) -> bool:
+        """A dialog is open or a text field has the focus: its keys are its own."""
+        from textual.screen import ModalScreen
+        from textual.widgets import Input, Select, TextArea
+
+        if isinstance(self.screen, ModalScreen):
+            return True
+        focused = self.focused
+        return isinstance(focused, (Input, TextArea)) or (isinstance(focused, Select) and focused.expanded)
 
     def watch_replay_epoch(self) -> None:
         self.refresh_bindings()
