@@ -69,6 +69,18 @@ def unthrottle(app: App) -> None:
         plot.redraw()
 
 
+def untrottle_all(app: App) -> None:
+    """`unthrottle`, and no redraw throttle on the views' heatmaps, boundary, neuron maps and confusion matrix."""
+    from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
+    from tuinet.app.widgets.confusion import ConfusionMatrixView
+    from tuinet.app.widgets.heatmap import GradientNormPlot, WeightHeatmap
+
+    unthrottle(app)
+    for kind in (WeightHeatmap, DecisionBoundary, NeuronMaps, ConfusionMatrixView, GradientNormPlot):
+        for widget in app.screen.query(kind):
+            widget.min_interval = 0
+
+
 def no_cursor_blink(app: App) -> None:
     """Steady cursors in every Input of the current screen (as posting's snapshot tests do)."""
     for widget in app.screen.query(Input):

@@ -9,23 +9,16 @@ import time
 
 import numpy as np
 
-from tests.app.conftest import events, settle, started, status_text, unthrottle, wait_until
+from tests.app.conftest import events, settle, started, status_text, untrottle_all, wait_until
 from tuinet import session as s
 from tuinet.app.app import LOCAL_REFRESH, SSH_REFRESH, default_refresh
 from tuinet.app.boundary import InferenceTwin, grid
-from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
+from tuinet.app.widgets.boundary import DecisionBoundary
 from tuinet.app.widgets.confusion import ConfusionMatrixView
-from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView, WeightHeatmap
+from tuinet.app.widgets.heatmap import WeightHeatmap
 from tuinet.app.widgets.plots import TrainingPlots
 from tuinet.nn.metrics import confusion_matrix
 from tuinet.presets import load_preset
-
-
-def untrottle_all(app) -> None:
-    unthrottle(app)
-    for kind in (WeightHeatmap, DecisionBoundary, NeuronMaps, ConfusionMatrixView, GradientNormPlot):
-        for widget in app.screen.query(kind):
-            widget.min_interval = 0
 
 
 def test_the_frame_rate_defaults_to_10_locally_and_2_over_ssh():

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.app.conftest import notifications, settle, started, status_text, unthrottle
+from tests.app.conftest import notifications, settle, started, status_text, untrottle_all
 from tuinet.app.boundary import grid
 from tuinet.app.screens.inside import BoundaryScreen, DataScreen, WeightsScreen
 from tuinet.app.screens.main import MainScreen
-from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
+from tuinet.app.widgets.boundary import DecisionBoundary
 from tuinet.app.widgets.confusion import ConfusionMatrixView
 from tuinet.app.widgets.dataview import DataSplitView
-from tuinet.app.widgets.heatmap import GradientNormPlot, LayerWeightsView, WeightHeatmap
+from tuinet.app.widgets.heatmap import LayerWeightsView, WeightHeatmap
 from tuinet.app.widgets.status import EpochLog
-
-
-def untrottle_all(app) -> None:
-    unthrottle(app)
-    for kind in (WeightHeatmap, DecisionBoundary, NeuronMaps, ConfusionMatrixView, GradientNormPlot):
-        for widget in app.screen.query(kind):
-            widget.min_interval = 0
 
 
 async def test_number_keys_switch_views_and_the_subtitle_names_them(make_test_app):
