@@ -459,6 +459,14 @@ class TuinetApp(App):
         its progress and weights (the views watch `refresh_hz` for their own redraws)."""
         self.refresh_hz = hz
 
+    @property
+    def redraw_spacing(self) -> float:
+        """Seconds between two plot redraws, app-wide: the three epoch plots share a frame's time,
+        so that each redraws at the frame rate without two building a figure in one frame."""
+        from tuinet.app.widgets.plots import REDRAW_SPACING
+
+        return min(REDRAW_SPACING, 1 / (3 * self.refresh_hz))
+
     def watch_refresh_hz(self, hz: float) -> None:
         if self.session is not None:
             self.session.batch_event_interval = 1 / hz

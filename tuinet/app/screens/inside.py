@@ -361,7 +361,7 @@ class BoundaryScreen(SessionScreen):
         from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
 
         self.query_one(DecisionBoundary).min_interval = 1 / hz
-        self.query_one(NeuronMaps).min_interval = max(1 / hz, 0.2)  # many small maps: 5 a second at most
+        self.query_one(NeuronMaps).min_interval = 1 / hz
 
     def action_toggle_test(self) -> None:
         from tuinet.app.widgets.boundary import DecisionBoundary

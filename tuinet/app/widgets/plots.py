@@ -212,7 +212,7 @@ def redraw_slot(app, earliest: float) -> float:
     """Book the first redraw time at or after `earliest` (time.monotonic) that keeps data-driven
     plot redraws `REDRAW_SPACING` apart and clear of the last key press (`app.input_quiet_until`)."""
     start = max(earliest, getattr(app, "_redraw_slot", -math.inf), getattr(app, "input_quiet_until", -math.inf))
-    app._redraw_slot = start + REDRAW_SPACING
+    app._redraw_slot = start + getattr(app, "redraw_spacing", REDRAW_SPACING)
     return start
 
 
