@@ -13,7 +13,7 @@ from pathlib import Path
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
-from textual.reactive import reactive
+from textual.reactive import var
 
 from tuinet.app import _strip_cycles, messages as m
 from tuinet.app.commands import TuinetCommands
@@ -120,31 +120,31 @@ class TuinetApp(App):
         Binding("question_mark", "help", "Help", id="help", tooltip="Keys and tips"),
     ]
 
-    run_state: reactive[str] = reactive("ready", init=False)
+    run_state: var[str] = var("ready", init=False)
     """The live run's state: ready, running, paused, finished, stopped, diverged or failed."""
-    run_generation: reactive[int] = reactive(0, init=False)
+    run_generation: var[int] = var(0, init=False)
     """Bumps when a new run starts (a reset, an apply, a load, a branch, another preset):
     every view refills from `live_run`."""
-    frame: reactive[int] = reactive(0, init=False)
+    frame: var[int] = var(0, init=False)
     """The frame clock: bumps at most `refresh_hz` times a second while the live run changes;
     the view on screen draws what changed since its last frame."""
-    failures: reactive[int] = reactive(0, init=False)
+    failures: var[int] = var(0, init=False)
     """Bumps on every failure the session reports (its message is `live_run.message`)."""
-    status_message: reactive[str] = reactive("", init=False)
+    status_message: var[str] = var("", init=False)
     """The note after the numbers on every view's status line (a divergence, the result...)."""
-    pace: reactive[float] = reactive(math.inf, init=False)
+    pace: var[float] = var(math.inf, init=False)
     """Epochs per second the session trains at, at most (inf: max)."""
-    pausing: reactive[bool] = reactive(False, init=False)
+    pausing: var[bool] = var(False, init=False)
     """A pause was asked for and the session is finishing its batch."""
-    refresh_hz: reactive[float] = reactive(2.0, init=False)
+    refresh_hz: var[float] = var(2.0, init=False)
     """Frames per second while training (`f`, `--refresh`): the frame clock's rate."""
-    note: reactive[str] = reactive("", init=False, always_update=True)
+    note: var[str] = var("", init=False, always_update=True)
     """The newest line for the epoch log (saves, loads, a branch); the train view writes it."""
-    replay_epoch: reactive[int | None] = reactive(None, init=False)
+    replay_epoch: var[int | None] = var(None, init=False)
     """The epoch (epochs completed) of the frame being replayed; None: live."""
-    show_ghosts: reactive[bool] = reactive(True, init=False)
+    show_ghosts: var[bool] = var(True, init=False)
     """Draw the earlier runs on the plots (`G`)."""
-    ghosts_version: reactive[int] = reactive(0, init=False)
+    ghosts_version: var[int] = var(0, init=False)
     """Bumps whenever the ghost runs change (screens watch it to redraw them)."""
 
     def __init__(self, experiment: Experiment, *, refresh_hz: float | None = None, autostart: bool = False,
