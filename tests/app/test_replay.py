@@ -11,7 +11,7 @@ import numpy as np
 
 from tests.app.conftest import events, settle, started, status_text, untrottle_all, wait_until
 from tuinet import session as s
-from tuinet.app.app import LOCAL_REFRESH, SSH_REFRESH, default_refresh
+from tuinet.app.frames import LOCAL_REFRESH, SSH_REFRESH, default_refresh
 from tuinet.app.boundary import InferenceTwin, grid
 from tuinet.app.widgets.boundary import DecisionBoundary
 from tuinet.app.widgets.confusion import ConfusionMatrixView

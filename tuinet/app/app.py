@@ -17,6 +17,7 @@ from textual.reactive import var
 
 from tuinet.app import _strip_cycles, messages as m
 from tuinet.app.commands import TuinetCommands
+from tuinet.app.frames import REFRESH_RATES, default_refresh, heavy_period
 from tuinet.errors import TuinetError
 from tuinet.presets import Experiment, load_preset
 from tuinet.run import RunHistory, describe_change
@@ -25,17 +26,7 @@ from tuinet.session import TrainingSession, default_pace, step_pace
 
 _strip_cycles.install()  # no reference cycles through Textual's line caches (see the module)
 
-REFRESH_RATES = (1.0, 2.0, 5.0, 10.0, 20.0)  # frames per second while training (`f` cycles)
-LOCAL_REFRESH = 10.0  # frames per second in a local terminal: the views move smoothly
-SSH_REFRESH = 2.0     # over SSH: the byte budgets of a slow link (25 KB/s at 120x40)
 MAX_GHOSTS = 3        # earlier runs drawn faintly on the plots
-
-
-def default_refresh(environ=None) -> float:
-    """Frames per second by default: `SSH_REFRESH` over SSH (`SSH_CONNECTION` or `SSH_TTY`
-    set), else `LOCAL_REFRESH`."""
-    environ = os.environ if environ is None else environ
-    return SSH_REFRESH if environ.get("SSH_CONNECTION") or environ.get("SSH_TTY") else LOCAL_REFRESH
 MIN_SIZE = (80, 24)
 SMALL_SIZE_ACTIONS = {"quit_app", "help", "command_palette", "mode"}  # what works below MIN_SIZE
 
@@ -199,7 +190,7 @@ class TuinetApp(App):
             self.pace = default_pace(experiment)  # another preset: its own pace
         holder = []
         session = cls(experiment, sink=lambda event: self._dispatch(event, holder[0]),
-                      batch_event_interval=1 / self.refresh_hz, snapshot_interval=1 / self.refresh_hz,
+                      batch_event_interval=1 / self.refresh_hz, snapshot_interval=heavy_period(self.refresh_hz),
                       track_confusion=True, pace=self.pace, frames=True, **extra)
         holder.append(session)
         if old is not None:
@@ -470,7 +461,7 @@ class TuinetApp(App):
     def watch_refresh_hz(self, hz: float) -> None:
         if self.session is not None:
             self.session.batch_event_interval = 1 / hz
-            self.session.snapshot_interval = 1 / hz
+            self.session.snapshot_interval = heavy_period(hz)
         if self._frame_timer is not None:
             self._start_frame_clock()
 
@@ -624,8 +615,13 @@ class TuinetApp(App):
 
     def action_cycle_refresh(self) -> None:
         rates = REFRESH_RATES
-        nxt = rates[(rates.index(self.refresh_hz) + 1) % len(rates)] if self.refresh_hz in rates else rates[0]
-        self.set_refresh_rate(nxt)
+        monitor = getattr(self, "link_monitor", None)
+        chosen = monitor.ceiling if monitor is not None else self.refresh_hz  # not a rate the link forced
+        nxt = rates[(rates.index(chosen) + 1) % len(rates)] if chosen in rates else rates[0]
+        if monitor is not None:
+            monitor.ceiling = nxt  # the user's choice: the link monitor stays at or below it
+        else:
+            self.set_refresh_rate(nxt)
         self.notify(f"Refresh rate: {nxt:g} frames per second", timeout=3)
 
     def action_quit_app(self) -> None:

@@ -7,7 +7,7 @@ throttled pty) does not read fast enough, the writer thread blocks in `write`, t
 and, once full, the UI thread blocks too: every frame then reaches the screen seconds late, and
 so does the answer to every key. `LinkMonitor` watches that queue a few times a second and,
 while it stays backed up, lowers `app.refresh_hz` through `app.set_refresh_rate` step by step
-(`RATES`, down to one frame every 8 s); once the link has kept up for a while it steps back up,
+(`RATES`, down to one frame every 16 s); once the link has kept up for a while it steps back up,
 never above the rate the user chose (`ceiling`: `--refresh`, `f`).
 
 What it reads (all optional; without them it does nothing):
@@ -15,8 +15,10 @@ What it reads (all optional; without them it does nothing):
     UI thread spent blocked in it (the writer's queue was full);
   - the driver's `_writer_thread._queue` (a `queue.Queue`): how much is waiting for the terminal.
 Both are private parts of Textual: if they are missing or change shape, `start()` returns False
-and the app runs as before. The cost when the link is fine: two clock reads per frame written,
-and four times a second a `qsize()` and some arithmetic.
+and the app runs as before. The cost when the link is fine: two clock reads and a `qsize()` per
+write, and four times a second another `qsize()` and some arithmetic. When several writes are
+waiting, the write itself asks for a sample at once (a burst fills the queue in well under the
+sampling interval).
 
 The decision is `LinkPolicy`, a pure class fed samples (time, characters queued, characters
 written so far, seconds blocked so far), so that it is tested without a terminal.
@@ -26,7 +28,8 @@ The ceiling: the monitor reads `app.refresh_hz` when it starts. When the user pi
 and takes it as the new ceiling. An app that knows about the monitor sets `monitor.ceiling`
 instead, so that `f` cycles from the user's rate rather than from the lowered one.
 
-`TUINET_LINK_MONITOR=off` in the environment turns it off (to compare, or if it misjudges).
+`TUINET_LINK_MONITOR=off` in the environment turns it off (to compare, or if it misjudges);
+`TUINET_LINK_LOG=FILE` writes every sample and decision to FILE.
 
 What it cannot see: bytes already in the kernel's pty buffer (about 20 KB on Linux; a pty has
 no TIOCOUTQ) or in sshd's channel window (up to 2 MB): writes block only once those are full.
@@ -42,13 +45,16 @@ import os
 import time
 from collections import deque
 
-RATES = (30.0, 20.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.25, 0.125)
+RATES = (30.0, 20.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.25, 0.125, 0.0625)
 """Frame rates the monitor steps through (frames per second); below 1 a frame is skipped more
 and more often. The user's ceiling need not be one of them."""
 
 DISABLE_VAR = "TUINET_LINK_MONITOR"  # "off": no monitor (the frame rate stays the user's)
+LOG_VAR = "TUINET_LINK_LOG"          # a file: one line per sample (for tuning; benchmarks/bench_app.py)
 SAMPLE_INTERVAL = 0.25  # seconds between two samples
+URGENT_QUEUE = 3        # writes waiting when the app writes another: sample now, not at the next tick
 DOWN_HOLD = 1.0         # seconds after a change before the next step down (the change takes effect)
+DOWN_FAST = 0.2         # ... while the queue still grows and no drain rate is known yet
 UP_HOLD = 4.0           # seconds the link must keep up before a step up (doubles after a failed probe)
 UP_HOLD_MAX = 60.0
 FAILED_PROBE = 10.0     # a step down this soon after a step up: the probe failed
@@ -56,8 +62,8 @@ LINK_MEMORY = 60.0      # seconds a measured drain rate is trusted (the link may
 TARGET_SHARE = 0.6      # output aimed at after a step down, as a share of the measured drain rate
 PROBE_SHARE = 0.7       # a step up only if the output it predicts stays under this share
 FIT_SHARE = 0.85        # backed up and output above this share of the drain rate: the rate does not fit
-LINK_WINDOW = 1.0       # seconds of backed-up samples that make one measurement of the drain rate
-OUTPUT_WINDOW = 5.0     # seconds over which the output rate is measured (at most: since the last change)
+LINK_WINDOW = 1.0       # seconds backed up (in the last LINK_MEMORY s) before their drain rate is trusted
+OUTPUT_WINDOW = 5.0     # seconds the output rate is measured over (two frames if longer; from the last change)
 BLOCKED = 0.02          # seconds blocked in writes between two samples that count as backed up
 SLOW_WRITE = 0.01       # a write that takes longer was blocked (the writer's queue was full)
 
@@ -81,16 +87,22 @@ class LinkPolicy:
     rate should change, else None; `rate` is always in [floor, ceiling].
 
     Backed up: the writer did not even drain what was queued at the previous sample (a terminal
-    that keeps up takes a frame within microseconds), or the app was blocked in writes since the
-    last sample. While backed up, the writer drains as fast as the link does: that is the
-    measured `link_rate` (chars/s, over LINK_WINDOW s in a row). The output rate is measured over the last OUTPUT_WINDOW s
-    at the current rate.
-    Step down (at most every DOWN_HOLD s): when backed up, unless the output since the last
-    change already fits the link (under FIT_SHARE of the drain rate: what is queued will drain)
-    or, before a drain rate is measured, the queue has shrunk since the last change;
-    a big excess jumps several steps at once (to TARGET_SHARE of the drain rate, if output
-    scaled with the rate). Step up one rate: after UP_HOLD s with nothing queued, when the app
-    wrote something (there is evidence) and the output the next rate predicts stays under
+    that keeps up takes a frame within microseconds), or the app was blocked in writes since
+    the last sample. While backed up, the writer drains as fast as the link does: that is the
+    measured `link_rate` (chars/s, over the backed-up samples of the last LINK_MEMORY s, once
+    they add up to LINK_WINDOW s). The
+    output rate is measured over the last OUTPUT_WINDOW s (two frames if longer) at the
+    current rate.
+
+    Step down: before a drain rate is measured, two rates at every sample (DOWN_FAST s apart
+    at least) at which the queue has grown; once it is measured, when the output at the current rate
+    does not fit (above FIT_SHARE of the drain rate), DOWN_HOLD s after the last change (the
+    change takes effect), and then several steps at once if the excess is big (to
+    TARGET_SHARE of the drain rate, if output scaled with the rate). Blocked writes (the
+    queue is full) step down DOWN_FAST s apart.
+
+    Step up one rate: after UP_HOLD s with nothing queued, when the app wrote something at
+    this rate (there is evidence) and the output the next rate predicts stays under
     PROBE_SHARE of a drain rate measured in the last LINK_MEMORY s. A step down soon after a
     step up doubles UP_HOLD (up to UP_HOLD_MAX).
     """
@@ -105,7 +117,7 @@ class LinkPolicy:
         self.backed = False                  # backed up at the last sample
         self._last: tuple[float, int, int, float] | None = None  # the previous sample
         self._recent: deque[tuple[float, int]] = deque()  # (time, written) of recent samples
-        self._busy = [0.0, 0]                # seconds backed up in a row, and chars drained meanwhile
+        self._busy: deque[tuple[float, float, int]] = deque()  # (time, seconds, chars drained) backed up
         now = time.monotonic() if now is None else now
         self._changed = now                  # when the rate last changed
         self._queued_at_change = 0
@@ -161,33 +173,33 @@ class LinkPolicy:
         backed = stuck or blocked_now
         self.backed = backed
         if backed:
-            # the writer drains as fast as the link: measured over LINK_WINDOW s, so that the
-            # write in progress (taken from the queue, not yet through) is a small error
+            # the writer was busy all along: it drained as fast as the link. Summed over the
+            # backed-up samples of the last LINK_MEMORY s (LINK_WINDOW s of them at least), so
+            # that the write in progress (out of the queue, not yet through) is a small error
             self._fine_since = now
             busy = self._busy
-            busy[0] += dt
-            busy[1] += drained
-            if busy[0] >= LINK_WINDOW:
-                if busy[1] > 0:
-                    sample = busy[1] / busy[0]
-                    fresh = now - self.link_measured < LINK_MEMORY and self.link_rate is not None
-                    self.link_rate = 0.5 * self.link_rate + 0.5 * sample if fresh else sample
-                    self.link_measured = now
-                self._busy = [0.0, 0]
-        else:
-            self._busy = [0.0, 0]
+            busy.append((now, dt, max(0, drained)))
+            while busy and now - busy[0][0] > LINK_MEMORY:
+                busy.popleft()
+            seconds, total = sum(b[1] for b in busy), sum(b[2] for b in busy)
+            if seconds >= LINK_WINDOW and total > 0:
+                self.link_rate = total / seconds
+                self.link_measured = now
         since_change = now - self._changed
         output = self.output(now)
         if backed:
-            if since_change < DOWN_HOLD or self.rate <= self.floor:
+            if self.rate <= self.floor:
                 return None
             link = self.link_rate
-            if link and output <= FIT_SHARE * link:
-                return None  # the output fits: what is queued drains
-            if not link and not blocked_now and queued < self._queued_at_change:
-                return None  # shrinking since the last step: wait for a measured drain rate
+            if link:
+                if since_change < (DOWN_FAST if blocked_now else DOWN_HOLD) or output <= FIT_SHARE * link:
+                    return None  # the output fits: what is queued drains
+            elif since_change < DOWN_FAST or not (blocked_now or queued > last[1]):
+                return None  # not growing since the last sample: wait for a measured drain rate
             new = step_down(self.rate, self.floor)
-            if link and output > 0:
+            if not link:
+                new = step_down(new, self.floor)  # no measure yet: two rates at a time (a burst)
+            elif output > 0:
                 target = self.rate * TARGET_SHARE * link / output
                 new = min(new, max(self.floor, next((r for r in RATES if r <= target), self.floor)))
             if now - self._last_up < FAILED_PROBE:
@@ -234,11 +246,14 @@ class LinkMonitor:
         self.clock = clock
         self.policy: LinkPolicy | None = None
         self.written = 0      # characters the app wrote
+        self.writes = 0       # in so many writes (a frame is one, or a few)
         self.blocked = 0.0    # seconds it spent blocked in writes
         self._queue = None
         self._timer = None
         self._hooked = None   # the driver whose write is wrapped
         self._applied: float | None = None  # the rate the monitor set last
+        self._log = None
+        self._urgent = False  # a sample is on its way
 
     # -- the user's choice ------------------------------------------------------------------
     @property
@@ -281,6 +296,7 @@ class LinkMonitor:
             if queue is not None and not (callable(getattr(queue, "qsize", None)) and hasattr(queue, "queue")):
                 queue = None
             monitor, clock = self, time.perf_counter
+            qsize = queue.qsize if queue is not None else None
 
             def write(data, _write=original):
                 t = clock()
@@ -289,14 +305,24 @@ class LinkMonitor:
                 finally:
                     elapsed = clock() - t
                     monitor.written += len(data)
+                    monitor.writes += 1
                     if elapsed > SLOW_WRITE:
                         monitor.blocked += elapsed
+                    if qsize is not None and not monitor._urgent and qsize() >= URGENT_QUEUE:
+                        monitor._urgent = True  # the writer is stuck: look now (after this frame)
+                        try:
+                            monitor.app.call_later(monitor._tick)
+                        except Exception:
+                            pass  # the next tick will do
 
             driver.write = write
             self._hooked, self._original = driver, original
             self._queue = queue
             self.policy = LinkPolicy(float(self.app.refresh_hz), now=self.clock())
             self._applied = float(self.app.refresh_hz)
+            log = os.environ.get(LOG_VAR)
+            if log:
+                self._log = open(log, "a", buffering=1, encoding="utf-8")
             self._timer = self.app.set_interval(self.interval, self._tick, name="link-monitor")
         except Exception:  # fail safe: whatever Textual looks like, the app runs as before
             self.stop()
@@ -320,6 +346,9 @@ class LinkMonitor:
             self._hooked = None
         self.policy = None
         self._queue = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     # -- sampling ---------------------------------------------------------------------------
     def queued(self) -> int:
@@ -333,6 +362,7 @@ class LinkMonitor:
             return queue.qsize()
 
     def _tick(self) -> None:
+        self._urgent = False
         policy = self.policy
         if policy is None:
             return
@@ -342,7 +372,15 @@ class LinkMonitor:
             if self._applied is not None and abs(current - self._applied) > 1e-9:
                 # someone else set the rate (the user's `f`): the new ceiling
                 self._applied = policy.set_ceiling(current, now)
-            new = policy.observe(now, self.queued(), self.written, self.blocked)
+            queued = self.queued()
+            new = policy.observe(now, queued, self.written, self.blocked)
+            if self._log is not None:
+                link = policy.link_rate
+                self._log.write(f"{now:.3f} rate {policy.rate:g} queued {queued} written {self.written} "
+                                f"writes {self.writes} "
+                                f"blocked {self.blocked:.3f} backed {int(policy.backed)} output "
+                                f"{policy.output(now):.0f} link {link and round(link)}"
+                                f"{' -> %g' % new if new is not None else ''}\n")
             if new is not None:
                 self._apply(new)
         except Exception:

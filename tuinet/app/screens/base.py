@@ -61,14 +61,19 @@ class ViewScreen(Screen):
 
         mark_too_small(self)
 
+    _recomposing = False  # a screen rebuilding its panes takes no state until they are in
+
     def _frame(self, _=None) -> None:
-        self.draw_frame()
+        if not self._recomposing:
+            self.draw_frame()
 
     def _run_generation(self, _=None) -> None:
-        self.new_run()
+        if not self._recomposing:
+            self.new_run()
 
     def _replay(self, _=None) -> None:
-        self.show_replay()
+        if not self._recomposing:
+            self.show_replay()
 
     # -- hooks ------------------------------------------------------------------------------
     def refill(self) -> None:

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from tuinet.app.frames import heavy_period
 from tuinet.app.screens.base import ViewScreen
 
 
@@ -139,7 +140,7 @@ class WeightsScreen(SessionScreen):
     def frame_rate_changed(self, hz: float) -> None:
         from tuinet.app.widgets.heatmap import LayerWeightsView
 
-        self.query_one(LayerWeightsView).heatmap.min_interval = 1 / hz
+        self.query_one(LayerWeightsView).heatmap.min_interval = heavy_period(hz)
 
 
 class DataScreen(SessionScreen):
@@ -360,8 +361,8 @@ class BoundaryScreen(SessionScreen):
     def frame_rate_changed(self, hz: float) -> None:
         from tuinet.app.widgets.boundary import DecisionBoundary, NeuronMaps
 
-        self.query_one(DecisionBoundary).min_interval = 1 / hz
-        self.query_one(NeuronMaps).min_interval = 1 / hz
+        self.query_one(DecisionBoundary).min_interval = heavy_period(hz)
+        self.query_one(NeuronMaps).min_interval = max(heavy_period(hz), 2.0 if hz < 5 else 0.0)
 
     def action_toggle_test(self) -> None:
         from tuinet.app.widgets.boundary import DecisionBoundary

@@ -23,6 +23,7 @@ from tuinet.app.widgets.architecture import ArchitecturePane
 from tuinet.app.widgets.hyperparams import HyperParamsPane
 from tuinet.app.widgets.plots import TrainingPlots
 from tuinet.app.widgets.status import EpochLog
+from tuinet.app.frames import heavy_period
 from tuinet.app.screens.base import ViewScreen
 from tuinet.app.widgets.tabs import TabBar
 from tuinet.errors import TuinetError
@@ -118,11 +119,18 @@ class MainScreen(ViewScreen):
     def on_mount(self) -> None:
         super().on_mount()  # the frame clock, new runs, the replay, the frame rate
         app = self.app
-        self.watch(app, "run_state", self._state, init=False)
-        self.watch(app, "failures", self._failed, init=False)
-        self.watch(app, "note", self.note, init=False)
-        self.watch(app, "ghosts_version", self._ghosts_changed, init=False)
-        self.watch(app, "show_ghosts", self._ghosts_changed, init=False)
+        for name, callback in (("run_state", self._state), ("failures", self._failed), ("note", self.note),
+                               ("ghosts_version", self._ghosts_changed), ("show_ghosts", self._ghosts_changed)):
+            self.watch(app, name, self._after_recompose(callback), init=False)
+
+    def _after_recompose(self, callback):
+        """`callback`, put off until the panes are back when the layout is being rebuilt."""
+        def call(value=None) -> None:
+            if self._recomposing:
+                self.call_later(callback, value)
+            else:
+                callback(value)
+        return call
 
     def refill(self) -> None:
         self.fill_from_session()
@@ -134,7 +142,7 @@ class MainScreen(ViewScreen):
         self._new_run()
 
     def frame_rate_changed(self, hz: float) -> None:
-        self.query_one(TrainingPlots).min_interval = 1 / hz
+        self.query_one(TrainingPlots).min_interval = heavy_period(hz)
 
     def _replay_changed(self, epoch: int | None = None) -> None:
         """The plots mark the replayed epoch with a vertical cursor."""
@@ -155,7 +163,11 @@ class MainScreen(ViewScreen):
             layers = arch.edits() if arch.dirty else None  # unapplied edits survive the new layout
             hyper = self.query_one(HyperParamsPane)
             form = hyper.edits() if hyper.dirty else None
-            await self.recompose()
+            self._recomposing = True  # the frame clock and the app's state wait for the new panes
+            try:
+                await self.recompose()
+            finally:
+                self._recomposing = False
             self.fill_from_session()
             self.frame_rate_changed(self.app.refresh_hz)
             self.query_one(EpochLog).write_lines(log_lines)
@@ -194,12 +206,15 @@ class MainScreen(ViewScreen):
 
     # -- session messages ---------------------------------------------------------------------
     _drawn_epochs = 0  # epochs of the live run already on the plots and in the log
+    _recomposing = False  # the layout is being rebuilt (a resize across the tabs threshold)
 
     def draw_frame(self) -> None:
         """A tick of the app's frame clock: draw the epochs and batches the live run has
         gained since the last frame (plots, log, fit readout)."""
         from tuinet.nn.callbacks import format_logs
 
+        if self._recomposing:
+            return  # fill_from_session draws everything once the new panes are in
         run = self.app.live_run
         history = run.history
         done = len(history.get("loss", ()))
