@@ -53,7 +53,7 @@ def distinct(rates: list[float]) -> list[float]:
 # ---------------------------------------------------------------------- the policy
 def test_ladder_steps():
     assert step_down(10.0) == 5.0 and step_down(3.0) == 2.0 and step_down(1.0) == 0.5
-    assert step_down(RATES[-1]) == RATES[-1]
+    assert step_down(RATES[-1]) == RATES[-1] == 1 / 16
     assert step_up(0.125, 10.0) == 0.25 and step_up(2.0, 3.0) == 3.0 and step_up(10.0, 10.0) == 10.0
     assert describe(2.0) == "2 frames/s" and describe(0.25) == "a frame every 4 s"
 
@@ -69,9 +69,9 @@ def test_a_link_that_keeps_up_changes_nothing():
     assert policy.rate == 10.0
 
 
-def test_backed_up_steps_down_one_rate_at_a_time_to_the_floor():
-    """A link that drains nothing (no drain rate to aim at): a step at each sample at which the
-    queue has grown (DOWN_FAST s apart at least)."""
+def test_backed_up_steps_down_to_the_floor():
+    """A link that drains nothing (no drain rate to aim at): two rates down at each sample at
+    which the queue has grown (DOWN_FAST s apart at least)."""
     policy = LinkPolicy(10.0, now=0.0)
     changes = []
     for i in range(1, 60):
@@ -80,7 +80,7 @@ def test_backed_up_steps_down_one_rate_at_a_time_to_the_floor():
         new = policy.observe(now, written, written, 0.0)
         if new is not None:
             changes.append((now, new))
-    assert [r for _, r in changes] == [5.0, 2.0, 1.0, 0.5, 0.25, 0.125]
+    assert [r for _, r in changes] == [2.0, 0.5, 0.125, RATES[-1]]
     times = [t for t, _ in changes]
     assert all(b - a >= link.DOWN_FAST - 1e-9 for a, b in zip(times, times[1:]))
     assert policy.rate == RATES[-1]
@@ -89,7 +89,7 @@ def test_backed_up_steps_down_one_rate_at_a_time_to_the_floor():
 def test_blocked_writes_count_as_backed_up():
     policy = LinkPolicy(5.0, now=0.0)
     changes = [policy.observe(i * STEP, 0, 1000 * i, 0.1 * i) for i in range(1, 10)]
-    assert policy.backed and 2.0 in changes
+    assert policy.backed and any(r is not None and r < 5.0 for r in changes)
 
 
 def test_slow_link_settles_under_its_drain_rate_and_the_backlog_empties():
@@ -111,17 +111,17 @@ def test_slow_link_settles_under_its_drain_rate_and_the_backlog_empties():
 
 def test_drained_link_climbs_back_to_the_ceiling_and_never_above():
     policy = LinkPolicy(10.0, now=0.0)
-    for i in range(1, 40):  # a dead link: down to the floor
+    for i in range(1, 60):  # a dead link: down to the floor
         policy.observe(i * STEP, 1000 * i, 1000 * i, 0.0)
     assert policy.rate == RATES[-1]
     # the link is back and fast (what was queued went at once); the app writes a little
-    t0, written = 40 * STEP, 40_000
+    t0, written = 60 * STEP, 60_000
     seen = []
-    for i in range(1, int(120 / STEP)):
+    for i in range(1, int(200 / STEP)):
         written += 500
         policy.observe(t0 + i * STEP, 0, written, 0.0)
         seen.append(policy.rate)
-    assert distinct(seen) == [0.125, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
+    assert distinct(seen) == sorted(r for r in RATES if r <= 10.0)
     assert max(seen) == 10.0 == policy.ceiling
 
 
@@ -187,6 +187,11 @@ class FakeApp:
         self._driver = FakeDriver() if driver is None else driver
         self.timers: list[FakeTimer] = []
         self.notes: list[str] = []
+        self.soon: list = []  # call_later callbacks
+
+    def call_later(self, callback, *args):
+        self.soon.append(callback)
+        return True
 
     def set_refresh_rate(self, hz: float) -> None:
         self.refresh_hz = hz
@@ -233,6 +238,7 @@ def test_monitor_lowers_the_rate_while_writes_queue_and_restores_it():
     assert rates[-1] < 10.0 and monitor.limited and monitor.ceiling == 10.0
     assert monitor.written == sum(len(x) for x in list(app._driver._writer_thread._queue.queue))
     assert len(app.notes) == 1 and "not keeping up" in app.notes[0]
+    assert app.soon and app.soon[0] == monitor._tick  # writes piling up asked for a sample at once
     app._driver.drain()
     rates = run_frames(app, monitor, clock, 200.0, drain=True)
     assert max(rates) == 10.0 == app.refresh_hz and not monitor.limited
