@@ -482,7 +482,8 @@ def run_headless(tuinet: str, preset: str, epochs: int, timeout: float) -> dict:
 def run_in_app(tuinet: str, preset: str, epochs: int, timeout: float, size: tuple[int, int] = (120, 40),
                extra: tuple[str, ...] = ()) -> dict:
     wait_quiet()
-    app = PtyApp([tuinet, preset, "--epochs", str(epochs), "--play", *extra], *size)
+    # --pace max: the throughput of the engine in the app, uncapped (the default pace is a cap)
+    app = PtyApp([tuinet, preset, "--epochs", str(epochs), "--play", "--pace", "max", *extra], *size)
     try:
         run = app.wait_for(b"running", timeout=30)
         if run is None:
