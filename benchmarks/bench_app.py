@@ -396,10 +396,10 @@ def nearest_rank(xs: list[float], q: float) -> float:
 
 
 def train_size(preset: str) -> int:
+    from tuinet.data import prepare
     from tuinet.presets import load_preset
-    from tuinet.session import TrainingSession
 
-    return len(TrainingSession._prepare_data(load_preset(preset)).x_train)
+    return len(prepare(load_preset(preset)).x_train)
 
 
 def import_time(args: list[str]) -> tuple[float, list[tuple[str, float]]]:
