@@ -75,7 +75,7 @@ _APP_OPTIONS = [
     click.option("--epochs", type=int, help="Override the preset's number of epochs."),
     click.option("--refresh", type=click.FloatRange(0.5, 30), default=None,
                  help="Frames per second while training (default 10, or 2 over SSH; f changes it)."),
-    click.option("--pace", type=PaceType(), default=None,
+    click.option("--pace", type=PaceType(), default=None, metavar="N|max",
                  help="Epochs per second the app trains at, or 'max' (default: the preset's, else "
                       "one that makes the run last about 15 s; < and > change it)."),
     click.option("--play", is_flag=True, help="Start training as soon as the app opens."),
