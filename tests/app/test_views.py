@@ -175,3 +175,18 @@ async def test_overfitting_is_said_where_the_user_looks(make_test_app):
         assert any(n.title == "Overfitting" for n in notifications(seen))
         log = "\n".join(app.screen.query_one(EpochLog).lines)
         assert "⚠ overfitting" in log and "dropout" in log.lower()
+
+
+async def test_a_slow_start_is_not_called_underfitting_during_the_first_third_of_a_run(make_test_app):
+    app = make_test_app("spiral", epochs=200)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        screen = app.screen
+        run = app.live_run
+        flat = {"loss": [0.69] * 30, "val_loss": [0.69] * 30, "accuracy": [0.5] * 30, "val_accuracy": [0.5] * 30}
+        run.history, run.state = flat, "running"  # a plateau: 30 of 200 epochs, still at chance
+        screen._readout(force=True)
+        assert "underfitting" not in app.status_message
+        run.state = "finished"  # the run is over and never left the plateau: that is news
+        screen._readout(force=True)
+        assert app.status_message == "underfitting: see the log or view 4"

@@ -250,8 +250,13 @@ class MainScreen(ViewScreen):
             return
         self._diagnosis_at = now
 
-        d = fit_diagnosis(self._history.arrays(self.app.live_run.history))  # O(new epochs), however long the run
+        run = self.app.live_run
+        d = fit_diagnosis(self._history.arrays(run.history))  # O(new epochs), however long the run
         kind = d.kind if d is not None and d.kind in ("overfitting", "underfitting") else None
+        if kind == "underfitting" and run.state == "running" and run.epochs_done * 3 < run.epochs:
+            # Many runs sit on a plateau before they learn (the spiral does for 50 of its 200
+            # epochs): while the first third of the run goes on, a slow start is not a verdict.
+            kind = self._diagnosis_kind if self._diagnosis_kind == "underfitting" else None
         if kind == self._diagnosis_kind:
             return
         was, self._diagnosis_kind = self._diagnosis_kind, kind
@@ -262,7 +267,8 @@ class MainScreen(ViewScreen):
             return
         self.app.status_message = f"{kind}: see the log or view 4"
         self.query_one(EpochLog).note(f"⚠ {kind}: {d.message}")
-        self.notify(d.message, title=kind.capitalize(), severity="warning", timeout=10)
+        # a short toast: the whole message is in the log and the data view, not over the plots
+        self.notify("see the log or view 4", title=kind.capitalize(), severity="warning", timeout=5)
 
     def _state(self, state: str) -> None:
         """The live run's state changed: say what a user must know (diverged, finished)."""
