@@ -196,6 +196,7 @@ class TrainingSession:
         self._plan_frames()
         self._epoch_start = None
         self._epoch_samples = 0
+        self._epoch_waited = 0.0    # seconds of this epoch spent waiting for the pace (not training)
         self._last_batch_event = -math.inf  # time of the last BatchEnded (throttled, across epochs)
 
     # -- properties -------------------------------------------------------------------------
@@ -285,7 +286,10 @@ class TrainingSession:
             self._wake.clear()
             if self._pause_requested.is_set() or self._stop_requested.is_set():
                 return False
+            started = time.perf_counter()
             self._sleep(ahead)
+            if not boundary:  # a wait inside an epoch is not part of its training time
+                self._epoch_waited += time.perf_counter() - started
             if self._pause_requested.is_set() or self._stop_requested.is_set():
                 return False
         return True
@@ -550,6 +554,7 @@ class TrainingSession:
             loop.start_epoch()
             self._epoch_start = time.perf_counter()
             self._epoch_samples = 0
+            self._epoch_waited = 0.0
         before = loop.step
         loss, ok = loop.train_batch()
         if not ok:
@@ -565,7 +570,7 @@ class TrainingSession:
             self.batch_losses.append(loss)
             self.batches_done += 1
         now = time.perf_counter()
-        elapsed = max(now - self._epoch_start, 1e-9)
+        elapsed = max(now - self._epoch_start - self._epoch_waited, 1e-9)  # the engine's speed, not the pace
         if force_event or now - self._last_batch_event >= self.batch_event_interval:
             self._last_batch_event = now
             self._emit(BatchEnded(epoch=loop.epoch, batch=loop.step, steps=loop.steps, loss=loss, logs=loop.logs(),
@@ -579,7 +584,7 @@ class TrainingSession:
     def _end_epoch(self) -> None:
         loop = self.loop
         epoch = loop.epoch
-        seconds = time.perf_counter() - self._epoch_start
+        seconds = time.perf_counter() - self._epoch_start - self._epoch_waited  # training time, as fit reports it
         logs = loop.finish_epoch()
         for k, v in logs.items():
             self.history.setdefault(k, []).append(v)
