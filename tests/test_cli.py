@@ -471,3 +471,85 @@ def test_a_bad_pace_is_one_line_naming_the_value(monkeypatch, value):
     result = CliRunner().invoke(main, ["xor", "--pace", value])
     assert result.exit_code == 2
     assert "--pace" in result.output and repr(value) in result.output and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------------- outputs: nothing lost
+def test_out_is_checked_before_training(tmp_path):
+    preset = tmp_path / "mine.toml"
+    from tuinet.presets import preset_toml
+
+    preset.write_text(preset_toml(load_preset("xor")), encoding="utf-8")
+    before = preset.read_bytes()
+    for out, words in ((str(tmp_path), "is a directory"), (str(tmp_path / "nope" / "m.tuinet"), "does not exist"),
+                       (str(preset), "that is the preset file itself")):
+        result = run("train", str(preset), "--out", out)
+        assert result.exit_code == 2, result.output
+        assert words in result.stderr and "Traceback" not in result.stderr
+        assert "Epoch" not in result.stdout  # refused before any training
+    assert preset.read_bytes() == before
+
+
+def test_a_failed_save_after_training_saves_to_a_fallback_and_says_where(tmp_path, monkeypatch):
+    from tuinet.errors import ModelFileError
+    from tuinet.session import TrainingSession
+
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "gone" / "model.tuinet"
+    target.parent.mkdir()
+    original = TrainingSession.save_model
+
+    def save_model(self, path):
+        if str(path) == str(target):  # the folder went away while training (or the disk filled)
+            from concurrent.futures import Future
+
+            fut = Future()
+            fut.set_exception(ModelFileError(f"cannot save to {str(path)!r}: No space left on device"))
+            return fut
+        return original(self, path)
+
+    monkeypatch.setattr(TrainingSession, "save_model", save_model)
+    result = run("train", "xor", "--epochs", "2", "--out", str(target))
+    assert result.exit_code == 2, result.output
+    fallback = tmp_path / "model.tuinet"
+    assert f"could not save to {target}" in result.stderr and f"saved to {fallback} instead" in result.stderr
+    assert tuinet.load_model(fallback).count_params() > 0
+
+
+def test_non_finite_weights_never_overwrite_a_good_file(tmp_path):
+    good = tmp_path / "good.tuinet"
+    assert run("train", "xor", "--epochs", "1", "--out", str(good)).exit_code == 0
+    before = good.read_bytes()
+    result = run("train", "xor", "--epochs", "2", "--learning-rate", "1e300", "--out", str(good))
+    assert result.exit_code != 0
+    assert good.read_bytes() == before
+    assert "Last finite model saved" not in result.stderr and "nothing saved" in result.stderr
+
+
+def test_predict_output_is_checked_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import os
+
+    model = tmp_path / "iris.tuinet"
+    assert run("train", "iris", "--epochs", "1", "--out", str(model)).exit_code == 0
+    rows = tmp_path / "rows.csv"
+    rows.write_text("5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n", encoding="utf-8")
+    for out, words in ((str(rows), "that is the data file itself"), (str(model), "that is the model file itself"),
+                       (str(tmp_path), "is a directory")):
+        result = run("predict", str(model), str(rows), "-o", out)
+        assert result.exit_code == 2 and words in result.stderr, result.output
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    result = run("predict", str(model), str(rows), "-o", str(tmp_path / "out.csv"))
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["iris.tuinet", "rows.csv"]
+
+
+def test_model_save_raises_model_file_error_and_clears_stale_temporary_files(tmp_path):
+    from tuinet.errors import ModelFileError
+
+    model = tuinet.Sequential([tuinet.layers.Dense(2, input_shape=(2,))])
+    model.compile(loss="mse")
+    with pytest.raises(ModelFileError, match="it is a folder"):
+        model.save(tmp_path)
+    stale = tmp_path / ".m.tuinet.abc123.tmp"  # left by a save that was killed
+    stale.write_bytes(b"partial")
+    model.save(tmp_path / "m.tuinet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tuinet"]

@@ -198,11 +198,56 @@ def _num(v):
     return v if math.isfinite(v) else str(v)
 
 
-def _save(session, out: str | None) -> str | None:
+def _check_output(option: str, path: str, *, not_the: dict[str, str | None] | None = None) -> None:
+    """Refuse, before any work, an output path that cannot be written: a folder, a missing or
+    read-only folder, or one of the command's own input files (`not_the`: what -> path)."""
+    import os
+
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{option} {path}: that is a folder; give a file name, e.g. {str(p / 'model.tuinet')!r}")
+    folder = p.resolve().parent
+    if not folder.is_dir():
+        raise UserError(f"{option} {path}: folder {str(p.parent) or '.'!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: folder {str(folder)!r} is not writable")
+    for what, other in (not_the or {}).items():
+        if other and p.exists() and Path(other).exists() and os.path.samefile(p, other):
+            raise UserError(f"{option} {path}: that is the {what} itself; choose another file")
+
+
+def _finite(session) -> bool:
+    import numpy as np
+
+    return all(np.isfinite(w).all() for w in session.model.get_weights())
+
+
+def _save(session, out: str | None) -> tuple[str | None, str | None]:
+    """Save to `out`: (the path saved to, None), or when that fails, to a fallback in the current
+    folder, else the temp folder: (that path, a one-line note). Non-finite weights are never
+    saved (None, the note). Nothing is lost quietly: the caller prints the note and exits 2."""
+    import tempfile
+
     if not out:
-        return None
-    session.save_model(out).result()
-    return out
+        return None, None
+    if not _finite(session):
+        return None, f"the model's weights are not finite; nothing saved to {out}"
+    try:
+        session.save_model(out).result()
+        return out, None
+    except (TuinetError, OSError) as exc:
+        problem = str(exc)
+    name = Path(out).name or "model.tuinet"
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        fallback = folder / name
+        if fallback.resolve() == Path(out).resolve():
+            fallback = folder / f"{Path(name).stem}-saved{Path(name).suffix or '.tuinet'}"
+        try:
+            session.save_model(fallback).result()
+        except (TuinetError, OSError):
+            continue
+        return str(fallback), f"could not save to {out} ({problem}); saved to {fallback} instead"
+    return None, f"could not save to {out} ({problem}), nor to the current or the temp folder: nothing saved"
 
 
 @main.command(context_settings=CONTEXT)
@@ -233,8 +278,10 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
     try:
         experiment = load_preset(preset).with_overrides(epochs=epochs, batch_size=batch_size,
                                                         learning_rate=learning_rate, seed=seed)
-        if out and not Path(out).resolve().parent.is_dir():
-            raise UserError(f"--out {out}: folder {str(Path(out).parent)!r} does not exist")
+        if out:
+            from tuinet.presets import find_preset
+
+            _check_output("--out", out, not_the={"preset file": str(find_preset(preset))})
         printer = _Printer(as_json=as_json, dynamic=sys.stdout.isatty() and not as_json)
         printer.epochs = experiment.train.epochs
         session = TrainingSession(experiment, sink=printer, batch_event_interval=0.05 if printer.dynamic else 1e9,
@@ -263,11 +310,13 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
     if session.state == "stopped":
         if printer.dynamic:
             sys.stdout.write("\n")
-        saved = _save(session, out)
+        saved, problem = _save(session, out)
         where = (f"at epoch {session.epoch + 1}, batch {session.batch}" if session.batch
                  else f"after epoch {session.epoch}")
         click.echo(f"tuinet: interrupted {where}{'; model saved to ' + saved if saved else '; nothing saved'}",
                    err=True)
+        if problem:
+            click.echo(f"tuinet: {problem}", err=True)
         sys.exit(130)
     if session.state == "diverged":
         if printer.dynamic:
@@ -275,9 +324,11 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
         if as_json:
             print(json.dumps({"event": "diverged", "epoch": session.epoch + 1, "message": session.last_message}),
                   flush=True)
-        saved = _save(session, out)
+        saved, problem = _save(session, out)  # only finite weights are ever saved
         msg = session.last_message or "training diverged"
         click.echo(f"tuinet: {msg}{' Last finite model saved to ' + saved + '.' if saved else ''}", err=True)
+        if problem:
+            click.echo(f"tuinet: {problem}", err=True)
         sys.exit(1)
     if session.state == "failed":
         click.echo(f"tuinet: error: {session.last_message}", err=True)
@@ -296,9 +347,12 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
         wanted = ", ".join(f"{k} {'<=' if experiment.expect.lower_is_better(k) else '>='} {v:g}"
                            for k, v in experiment.expect.targets.items())
         print(f"Expected: {wanted} — {'met' if not problems else 'NOT met: ' + '; '.join(problems)}")
-    saved = _save(session, out)
-    if saved and not as_json:
+    saved, problem = _save(session, out)
+    if saved and not as_json and not problem:
         print(f"Model saved to {saved}")
+    if problem:
+        click.echo(f"tuinet: {problem}", err=True)
+        sys.exit(2)
 
 
 # ---------------------------------------------------------------------- helpers around training
@@ -453,6 +507,8 @@ def predict(model_path: str, data_path: str, output, target) -> None:
 
     import tuinet
 
+    if output:
+        _check_output("--output", output, not_the={"model file": model_path, "data file": data_path})
     try:
         model = tuinet.load_model(model_path)
     except TuinetError as exc:
@@ -485,14 +541,21 @@ def predict(model_path: str, data_path: str, output, target) -> None:
         import tempfile
 
         folder = Path(output).resolve().parent
-        if not folder.is_dir():
-            raise UserError(f"--output {output}: folder {str(folder)!r} does not exist")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".predict.", suffix=".tmp")
-        with os.fdopen(fd, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(lines)
-        os.replace(tmp, output)
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".predict.", suffix=".tmp")
+            with os.fdopen(fd, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(header)
+                w.writerows(lines)
+            os.replace(tmp, output)
+        except OSError as exc:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)  # no temporary file left behind (a full disk)
+                except OSError:
+                    pass
+            raise UserError(f"--output {output}: cannot write the predictions ({exc.strerror or exc})") from None
         click.echo(f"{len(lines)} predictions written to {output}")
     else:
         click.echo(",".join(header))

@@ -39,24 +39,47 @@ def _entry(name: str, a: np.ndarray) -> dict:
 
 
 def atomic_write_npz(path, arrays: dict[str, np.ndarray]) -> None:
-    """Write `arrays` to `path` via a temporary file in the same folder and a rename."""
+    """Write `arrays` to `path` via a temporary file in the same folder and a rename.
+
+    Raises `ModelFileError` (never a bare `OSError`) naming the path when it cannot be written:
+    a missing or read-only folder, a folder in the way, a full disk. No temporary file is left
+    behind, and those a killed save left (`.<name>.*.tmp`) are removed by the next save.
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ModelFileError(f"cannot save to {str(path)!r}: folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    if path.is_dir():
+        raise ModelFileError(f"cannot save to {str(path)!r}: it is a folder")
+    for stale in folder.glob(f".{glob_escape(path.name)}.*.tmp"):  # from a save that was killed
+        try:
+            stale.unlink()
+        except OSError:
+            pass
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise ModelFileError(f"cannot save to {str(path)!r}: {exc.strerror or exc}") from None
         raise
+
+
+def glob_escape(name: str) -> str:
+    """`name` with the glob wildcards escaped."""
+    import glob
+
+    return glob.escape(name)
 
 
 def _header_array(header: dict) -> np.ndarray:
