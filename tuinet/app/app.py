@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import math
 import os
 import threading
-import math
 import time
 from pathlib import Path
 
@@ -163,6 +163,7 @@ class TuinetApp(App):
         self.set_reactive(TuinetApp.pace, pace if pace is not None else default_pace(experiment))
         self._frame_due = False                # the live run changed since the last frame
         self._frame_timer = None
+        self.link_monitor = None               # started on mount (tuinet.app.link)
         self.input_quiet_until = -1.0  # plots put off data-driven redraws until then after a key press
         if "TEXTUAL_ANIMATIONS" not in os.environ:
             # No sliding tab underlines or fades: each animation frame is a repaint that costs the
@@ -187,7 +188,7 @@ class TuinetApp(App):
             # started after the first frame (on_mount), or by the first command
             extra = {"start": self.is_running}
         if old is not None and experiment.name != old.experiment.name:
-            self.pace = default_pace(experiment)  # another preset: its own pace
+            self.set_reactive(TuinetApp.pace, default_pace(experiment))  # another preset: its own pace
         holder = []
         session = cls(experiment, sink=lambda event: self._dispatch(event, holder[0]),
                       batch_event_interval=1 / self.refresh_hz, snapshot_interval=heavy_period(self.refresh_hz),
@@ -203,7 +204,7 @@ class TuinetApp(App):
         first = session.last_snapshot or session.snapshot(timeout=0.02)
         if first is not None:  # the initial weights: the timeline's first frame
             self.live_run.apply(dataclasses.replace(first, frame=True))
-        self._set_replay(None)
+        self.replay_epoch = None
         if self.is_running:  # a preset opened in the app: every view starts over
             self.ghosts_version += 1
             self.status_message = ""
@@ -246,12 +247,24 @@ class TuinetApp(App):
                 self.ghosts = (self.ghosts + [ghost])[-MAX_GHOSTS:]
                 self.ghosts_version += 1
             if self.replay_epoch is not None and not event.start_epoch:
-                self._set_replay(None)
+                self.replay_epoch = None
         self.live_run.apply(event)
 
     def previous_run(self) -> RunHistory | None:
         """The newest ghost, for comparisons ("val loss 0.08, last run 0.12")."""
         return self.ghosts[-1] if self.ghosts else None
+
+    def versus_last_run(self) -> str:
+        """"val loss 0.08, last run 0.12": the live run's final loss (validation when there is
+        one) against the previous run's; empty without a previous run or the values."""
+        previous = self.previous_run()
+        if previous is None:
+            return ""
+        key = "val_loss" if "val_loss" in self.live_run.history else "loss"
+        now, before = self.live_run.final_value(key), previous.final_value(key)
+        if now is None or before is None:
+            return ""
+        return f"{key.replace('_', ' ')} {now:.4g}, last run {before:.4g}"
 
     def action_toggle_ghosts(self) -> None:
         self.show_ghosts = not self.show_ghosts
@@ -259,13 +272,12 @@ class TuinetApp(App):
             self.notify("No earlier runs yet: they appear after a reset, an apply or a resume", timeout=3)
 
     # -- pace ---------------------------------------------------------------------------------
-    def set_pace(self, pace: float) -> None:
-        self.pace = pace
+    def watch_pace(self, pace: float) -> None:
         if self.session is not None:
-            self.session.set_pace(pace)
+            self.session.set_pace(pace)  # at once, also mid-run
 
     def action_pace(self, direction: int) -> None:
-        self.set_pace(step_pace(self.pace, direction))
+        self.pace = step_pace(self.pace, direction)
 
     # -- replay -------------------------------------------------------------------------------
     @property
@@ -283,9 +295,6 @@ class TuinetApp(App):
                 return before
         return None
 
-    def _set_replay(self, epoch: int | None) -> None:
-        self.replay_epoch = epoch
-
     def action_scrub(self, step: int) -> None:
         """`,` one frame back, `.` one forward (from live, `,` goes to the frame before the newest)."""
         frames = self.live_run.timeline.epochs
@@ -300,14 +309,14 @@ class TuinetApp(App):
             index = self.live_run.timeline.index_of(self.replay_epoch) + step
             if index >= len(frames) or (index == len(frames) - 1 and frames[-1] >= self.live_run.epoch
                                         and self.session.state == "running"):
-                self._set_replay(None)  # past the newest frame of a running run: live again
+                self.replay_epoch = None  # past the newest frame of a running run: live again
                 return
         index = max(0, min(index, len(frames) - 1))
-        self._set_replay(frames[index])
+        self.replay_epoch = frames[index]
 
     def action_live(self) -> None:
         if self.replay_epoch is not None:
-            self._set_replay(None)
+            self.replay_epoch = None
 
     def action_branch(self) -> None:
         """Resume training from the replayed frame (weights, and optimizer state when recorded)."""
@@ -323,7 +332,7 @@ class TuinetApp(App):
             self.notify(str(exc), title="Cannot resume", severity="error", timeout=10)
             return
         how = "its optimizer state" if frame.optimizer else "a fresh optimizer"
-        self._set_replay(None)
+        self.replay_epoch = None
         self._note(f"Resumed from epoch {frame.epoch} with {how}; the abandoned run stays as a ghost")
         self.notify(f"Resumed from epoch {frame.epoch} ({how}): space trains on with the current settings",
                     timeout=5)
@@ -527,7 +536,7 @@ class TuinetApp(App):
 
     def action_toggle_run(self) -> None:
         if self.replay_epoch is not None:
-            self._set_replay(None)  # space leaves the replay first
+            self.replay_epoch = None  # space leaves the replay first
             return
         if self.session.state == "running":
             self._pause()
@@ -615,7 +624,7 @@ class TuinetApp(App):
 
     def action_cycle_refresh(self) -> None:
         rates = REFRESH_RATES
-        monitor = getattr(self, "link_monitor", None)
+        monitor = self.link_monitor
         chosen = monitor.ceiling if monitor is not None else self.refresh_hz  # not a rate the link forced
         nxt = rates[(rates.index(chosen) + 1) % len(rates)] if chosen in rates else rates[0]
         if monitor is not None:
@@ -632,7 +641,7 @@ class TuinetApp(App):
 
     def on_unmount(self) -> None:
         """End a training process with the app (it would also end on its own when the pipe closes)."""
-        if getattr(self, "link_monitor", None) is not None:
+        if self.link_monitor is not None:
             self.link_monitor.stop()
         if self.session is not None:
             self.session.close(timeout=0.3)

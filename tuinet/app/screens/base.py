@@ -51,29 +51,39 @@ class ViewScreen(Screen):
         self._check_size()
         self.frame_rate_changed(app.refresh_hz)
         self.refill()
-        self.watch(app, "frame", self._frame, init=False)
-        self.watch(app, "run_generation", self._run_generation, init=False)
-        self.watch(app, "replay_epoch", self._replay, init=False)
-        self.watch(app, "refresh_hz", self.frame_rate_changed, init=False)
+        self.watch_app("frame", self._frame)
+        self.watch_app("run_generation", lambda _: self.new_run())
+        self.watch_app("replay_epoch", lambda _: self.show_replay())
+        self.watch_app("refresh_hz", self.frame_rate_changed)
+
+    def watch_app(self, name: str, callback) -> None:
+        """Call `callback(value)` when the app's `name` changes; while this screen rebuilds its
+        panes (a resize across a layout threshold) the call waits until they are in."""
+        def call(value=None) -> None:
+            if self._recomposing:
+                self.call_later(callback, value)
+            else:
+                callback(value)
+
+        self.watch(self.app, name, call, init=False)
 
     def _check_size(self) -> None:
         from tuinet.app.app import mark_too_small
 
         mark_too_small(self)
 
-    _recomposing = False  # a screen rebuilding its panes takes no state until they are in
+    _recomposing = False  # set while a screen rebuilds its panes: see watch_app
 
     def _frame(self, _=None) -> None:
-        if not self._recomposing:
+        if self._recomposing:
+            return  # refilled once the new panes are in: no frame to catch up
+        if self.is_current or self.draw_frame_hidden():
             self.draw_frame()
 
-    def _run_generation(self, _=None) -> None:
-        if not self._recomposing:
-            self.new_run()
-
-    def _replay(self, _=None) -> None:
-        if not self._recomposing:
-            self.show_replay()
+    def draw_frame_hidden(self) -> bool:
+        """Draw frames while another view is shown (the train view keeps its log and fit
+        warnings current for every view's status line); the others catch up when shown."""
+        return True
 
     # -- hooks ------------------------------------------------------------------------------
     def refill(self) -> None:

@@ -51,6 +51,9 @@ class SessionScreen(ViewScreen):
         self.session_replaced()
         self.refill()
 
+    def draw_frame_hidden(self) -> bool:
+        return False  # a view shown again refills from the live run (on_screen_resume)
+
     def session_replaced(self) -> None:
         """Hook: a reset, an applied edit or another preset; clear what belongs to the old run."""
 
@@ -236,18 +239,8 @@ class DataScreen(SessionScreen):
 
         d = fit_diagnosis(self._history.arrays(self.run.history))  # O(new epochs), however long the run
         text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.kind} — {d.message}"
-        self.query_one("#diagnosis", Static).update(text + self._versus_last_run())
-
-    def _versus_last_run(self) -> str:
-        """" (val loss 0.08, last run 0.12)": the live run against the previous one, when both have it."""
-        previous = self.app.previous_run()
-        if previous is None:
-            return ""
-        key = "val_loss" if "val_loss" in self.run.history else "loss"
-        now, before = self.run.final_value(key), previous.final_value(key)
-        if now is None or before is None:
-            return ""
-        return f" ({key.replace('_', ' ')} {now:.4g}, last run {before:.4g})"
+        versus = self.app.versus_last_run()
+        self.query_one("#diagnosis", Static).update(f"{text} ({versus})" if versus else text)
 
     _confusion_shown = None  # the live run's (matrix, epoch) on screen
 
@@ -269,7 +262,7 @@ class DataScreen(SessionScreen):
         session = self.session
         exp = session.experiment
         changes: dict = {"split": tuple(message.ratios), "seed": message.seed}
-        if getattr(message, "source", None) is not None:
+        if message.source is not None:
             changes.update(source=message.source, samples=message.samples, noise=message.noise)
         new = exp.replace(data=dataclasses.replace(exp.data, **changes))
         if session.state == "running":

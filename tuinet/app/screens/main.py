@@ -8,6 +8,7 @@ its events and a few cheap, thread-safe accessors, and never waits on a training
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 
@@ -118,19 +119,9 @@ class MainScreen(ViewScreen):
 
     def on_mount(self) -> None:
         super().on_mount()  # the frame clock, new runs, the replay, the frame rate
-        app = self.app
         for name, callback in (("run_state", self._state), ("failures", self._failed), ("note", self.note),
                                ("ghosts_version", self._ghosts_changed), ("show_ghosts", self._ghosts_changed)):
-            self.watch(app, name, self._after_recompose(callback), init=False)
-
-    def _after_recompose(self, callback):
-        """`callback`, put off until the panes are back when the layout is being rebuilt."""
-        def call(value=None) -> None:
-            if self._recomposing:
-                self.call_later(callback, value)
-            else:
-                callback(value)
-        return call
+            self.watch_app(name, callback)
 
     def refill(self) -> None:
         self.fill_from_session()
@@ -209,21 +200,20 @@ class MainScreen(ViewScreen):
 
     # -- session messages ---------------------------------------------------------------------
     _drawn_epochs = 0  # epochs of the live run already on the plots and in the log
-    _recomposing = False  # the layout is being rebuilt (a resize across the tabs threshold)
 
     def draw_frame(self) -> None:
         """A tick of the app's frame clock: draw the epochs and batches the live run has
         gained since the last frame (plots, log, fit readout)."""
         from tuinet.nn.callbacks import format_logs
 
-        if self._recomposing:
-            return  # fill_from_session draws everything once the new panes are in
         run = self.app.live_run
         history = run.history
         done = len(history.get("loss", ()))
         plots = self.query_one(TrainingPlots)
         if done > self._drawn_epochs:
-            lines = {epoch: (epochs, line) for epoch, epochs, line in run.lines}
+            # the Keras lines of the new epochs: the newest entries of the run's log lines
+            lines = {epoch: (epochs, line)
+                     for epoch, epochs, line in itertools.islice(reversed(run.lines), done - self._drawn_epochs)}
             new = []
             for epoch in range(self._drawn_epochs, done):
                 logs = {k: v[epoch] for k, v in history.items() if epoch < len(v)}
@@ -307,12 +297,9 @@ class MainScreen(ViewScreen):
         exp = self.session.experiment
         problems = exp.expect.check(self.session.results()) if exp.expect.targets else []
         note = "finished" + (f" — test {format_logs(test)}" if test else "")
-        previous = self.app.previous_run()
-        if previous is not None:
-            key = "val_loss" if "val_loss" in run.history else "loss"
-            now, before = run.final_value(key), previous.final_value(key)
-            if now is not None and before is not None:
-                note += f" — {key.replace('_', ' ')} {now:.4g}, last run {before:.4g}"
+        versus = self.app.versus_last_run()
+        if versus:
+            note += f" — {versus}"
         if exp.expect.targets:
             note += " — expectation met" if not problems else f" — expectation NOT met ({'; '.join(problems)})"
         self.app.status_message = note
