@@ -151,6 +151,10 @@ async def test_enter_branches_from_the_replayed_frame_and_the_old_run_stays_as_a
         assert [label for label, _ in plots.ghosts] == ["before resuming at 5"]
         ready = events(app, s.SessionReady)
         assert ready[-1].start_epoch == 5
+        from tuinet.app.widgets.status import EpochLog
+
+        log = list(app.screen.query_one(EpochLog).lines)
+        assert sum("resumed from epoch 5 —" in line for line in log) == 1  # each view hears of it once
         # train on to the end from there
         await pilot.press("space")
         await settle(pilot)

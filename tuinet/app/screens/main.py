@@ -118,7 +118,7 @@ class MainScreen(ViewScreen):
         yield from self.compose_chrome_bottom()
 
     def on_mount(self) -> None:
-        super().on_mount()  # the frame clock, new runs, the replay, the frame rate
+        # (Textual calls ViewScreen.on_mount too: the frame clock, new runs, the replay, the rate)
         for name, callback in (("run_state", self._state), ("failures", self._failed), ("note", self.note),
                                ("ghosts_version", self._ghosts_changed), ("show_ghosts", self._ghosts_changed)):
             self.watch_app(name, callback)
