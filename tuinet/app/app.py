@@ -334,8 +334,7 @@ class TuinetApp(App):
         how = "its optimizer state" if frame.optimizer else "a fresh optimizer"
         self.replay_epoch = None
         self._note(f"Resumed from epoch {frame.epoch} with {how}; the abandoned run stays as a ghost")
-        self.notify(f"Resumed from epoch {frame.epoch} ({how}): space trains on with the current settings",
-                    timeout=5)
+        self.notify(f"Resumed from epoch {frame.epoch}: space trains on", timeout=3)  # the log says more
 
     def check_action(self, action: str, parameters) -> bool | None:
         """Below the minimum size nothing can be seen, so nothing trains or changes unseen:
