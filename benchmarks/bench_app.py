@@ -117,6 +117,8 @@ import termios
 import time
 from pathlib import Path
 
+import numpy as np
+
 KB = 1000
 BYTES_SIZE = (120, 40)  # terminal of the bytes/s figure
 VIEW_SIZE = (160, 48)  # terminal of the per-view figures (issue 5)
@@ -498,6 +500,62 @@ def run_in_app(tuinet: str, preset: str, epochs: int, timeout: float, size: tupl
         app.close()
     return {"span_s": fin[0] - run[0], "epochs_in_span": epochs,
             "status_samples_per_s": float(shown[-1].replace(b",", b"")) if shown else math.nan}
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of one process in MB (NaN once it has gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return math.nan
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out += [int(c) for c in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def measure_memory(tuinet: str, duration: float, warmup: float = 30.0, preset: str = "xor") -> dict:
+    """Issue 11: the app's and the training process's memory over a long run at pace max.
+
+    RSS is sampled every 5 s after `warmup` s; the growth is the least-squares slope in MB a
+    minute (a bounded app levels off: its slope tends to 0)."""
+    wait_quiet()
+    app = PtyApp([tuinet, preset, "--epochs", "10000000", "--play", "--pace", "max"], 120, 40)
+    samples: list[tuple[float, float, float, int]] = []  # (t, app MB, trainer MB, epoch)
+    try:
+        if app.wait_for(b"running", timeout=30) is None:
+            raise SystemExit(f"memory: no 'running' frame; tail {bytes(app.buf[-400:])!r}")
+        app.pump(warmup)
+        t0 = time.perf_counter()
+        while (now := time.perf_counter()) - t0 < duration:
+            kids = _children(app.pid)
+            # the epoch counter, when the last frames wrote it whole (Textual may write only changed cells)
+            epochs = re.findall(rb"epoch (\d+)/10000000", strip_sgr(bytes(app.buf[-20000:])))
+            samples.append((now - t0, _rss_mb(app.pid), sum(_rss_mb(k) for k in kids),
+                            int(epochs[-1]) if epochs else 0))
+            app.pump(5.0)
+        app.quit()
+    finally:
+        app.close()
+
+    def slope(i: int) -> float:
+        ts = np.array([s[0] for s in samples]) / 60
+        ys = np.array([s[i] for s in samples])
+        return float(np.polyfit(ts, ys, 1)[0]) if len(samples) >= 3 else math.nan
+
+    return {"app_mb": samples[-1][1], "trainer_mb": samples[-1][2], "app_mb_per_min": slope(1),
+            "trainer_mb_per_min": slope(2), "epochs": samples[-1][3], "seconds": duration + warmup}
 
 
 def measure_throughput(tuinet: str, preset: str, epochs: int, runs: int, size: tuple[int, int] = (120, 40),
@@ -882,8 +940,10 @@ def ok(flag: bool) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="paint,throughput,keys,bytes,views,frames,link",
-                        help="comma-separated sections: paint, throughput, keys, bytes, views, frames, link")
+    parser.add_argument("--only", default="paint,throughput,keys,bytes,views,frames,link,memory",
+                        help="comma-separated sections: paint, throughput, keys, bytes, views, frames, link, memory")
+    parser.add_argument("--memory-duration", type=float, default=240.0, metavar="S",
+                        help="seconds the memory figure samples a long xor run at pace max (after 30 s)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (first paint: 2 more)")
     parser.add_argument("--presses", type=int, default=30, help="key presses per key-latency run")
     parser.add_argument("--workloads", default="spiral:2000,digits-cnn:200",
@@ -915,7 +975,7 @@ def main() -> None:
     if not tuinet:
         parser.error("no tuinet executable found; install the package (pip install -e .) or pass --tuinet")
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = sections - {"paint", "throughput", "keys", "bytes", "views", "frames", "link"}
+    unknown = sections - {"paint", "throughput", "keys", "bytes", "views", "frames", "link", "memory"}
     if unknown:
         parser.error(f"unknown section(s) {sorted(unknown)}")
     runs = 1 if args.quick else args.runs
@@ -1057,6 +1117,14 @@ def main() -> None:
         show("  status line epoch updates on screen", f"{r['status_epoch_changes_per_s']:.1f} /s")
         show("  epochs/s by the drained status line (pace 10)", f"{r['epochs_per_s']:.1f} epochs/s")
         section_done("link")
+    if "memory" in sections:
+        r = results["memory"] = measure_memory(tuinet, args.memory_duration)
+        show(f"memory over {r['seconds']:.0f} s of xor at pace max, app", f"{r['app_mb']:.0f} MB")
+        show("  app growth after the first 30 s", f"{r['app_mb_per_min']:+.2f} MB/min", "~0 (bounded)")
+        show("  training process", f"{r['trainer_mb']:.0f} MB")
+        show("  training process growth", f"{r['trainer_mb_per_min']:+.2f} MB/min", "~0 (bounded)")
+        show("  epochs trained (status line)", f"{r['epochs']:,}")
+        section_done("memory")
     results["quiet_wait"] = {k: QUIET[k] for k in ("waited", "noisy_starts")}
     print(f"\nmeasured in {time.perf_counter() - started:.0f} s (of which {QUIET['waited']:.0f} s waiting for quiet "
           f"CPUs; {QUIET['noisy_starts']} run(s) started on busy CPUs after --quiet-wait)")

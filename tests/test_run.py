@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from tuinet import session as s
 from tuinet.errors import ConfigError
 from tuinet.presets import load_preset
-from tuinet.run import MAX_FRAMES, RunHistory, Timeline, describe_change, frame_plan, frame_stride
+from tuinet.run import MAX_FRAMES, EpochHistory, RunHistory, Timeline, describe_change, frame_plan, frame_stride
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,3 +260,58 @@ def test_describe_change_names_what_the_old_run_had():
     more = exp.replace(model=dataclasses.replace(exp.model, layers=exp.model.layers + ({"type": "Dense", "units": 8},)))
     assert describe_change(more, exp) == "+Dense 8"
     assert describe_change(exp, exp) == ""
+
+
+# ---------------------------------------------------------------------- EpochHistory
+
+
+def test_epoch_history_keeps_every_epoch_up_to_its_cap():
+    h = EpochHistory(max_points=8)
+    for e in range(8):
+        h.append({"loss": float(e), "val_loss": 10.0 + e})
+    assert h.epochs == list(range(1, 9)) and h["loss"] == [float(e) for e in range(8)]
+    assert h.count == 8 and h.stride == 1 and dict(h).keys() == {"loss", "val_loss"}
+
+
+@given(st.integers(1, 3000), st.integers(4, 64))
+@settings(max_examples=60, deadline=None)
+def test_epoch_history_is_bounded_even_and_keeps_first_and_newest(n, cap):
+    h = EpochHistory(max_points=cap)
+    for e in range(n):
+        h.append({"loss": float(e + 1)})
+    assert len(h.epochs) <= cap and len(h["loss"]) == len(h.epochs)
+    assert h.epochs[0] == 1 and h.epochs[-1] == n and h.count == n
+    assert h["loss"] == [float(e) for e in h.epochs]  # each value is its epoch's
+    inner = h.epochs[1:-1]
+    assert all(e % h.stride == 0 for e in inner)  # evenly thinned
+    assert h.epochs == sorted(set(h.epochs))
+    if n > cap:
+        assert len(h.epochs) >= cap // 2 - 1  # thinning halves, never empties
+
+
+def test_epoch_history_truncate_copy_and_missing_keys():
+    h = EpochHistory(max_points=16)
+    for e in range(100):
+        h.append({"loss": float(e + 1)} if e < 50 else {"loss": float(e + 1), "val_loss": -1.0})
+    assert math.isnan(h["val_loss"][0]) and h["val_loss"][-1] == -1.0
+    c = h.copy()
+    h.truncate(40)
+    assert h.count == 40 and h.epochs[-1] <= 40 and all(e <= 40 for e in h.epochs)
+    assert c.count == 100 and c.epochs[-1] == 100  # the copy is independent
+    h.append({"loss": 41.0})
+    assert h.count == 41 and h.epochs[-1] == 41 and h["loss"][-1] == 41.0
+    # rebuilt from a thinned copy (a SessionReady), the epochs and the stride come along
+    again = EpochHistory(c)
+    assert again.epochs == c.epochs and again["loss"] == c["loss"] and again.stride == c.stride
+
+
+def test_run_history_of_a_long_run_stays_bounded():
+    from tuinet.run import HISTORY_POINTS
+
+    run = RunHistory()
+    run.apply(s.SessionReady(name="x", epochs=10**6, steps_per_epoch=1, sizes={}, summary="", params=0))
+    for e in range(3 * HISTORY_POINTS):
+        run.apply(s.EpochEnded(epoch=e, epochs=10**6, logs={"loss": 1.0 / (e + 1)}, seconds=0.0, line=""))
+    assert run.epochs_done == 3 * HISTORY_POINTS and run.epoch == 3 * HISTORY_POINTS
+    assert len(run.history["loss"]) <= HISTORY_POINTS and len(run.lines) <= 2000
+    assert run.history.epochs[-1] == 3 * HISTORY_POINTS

@@ -118,7 +118,7 @@ class ProcessSession:
                               sizes={"train": len(p.x_train), "val": len(p.x_val), "test": len(p.x_test)},
                               summary=self.model.summary_text(), params=self.model.count_params(),
                               experiment=self.experiment, start_epoch=run.start_epoch if run else 0,
-                              history={k: list(v) for k, v in (run.history if run else {}).items()},
+                              history=run.history.copy() if run else None,
                               max_frames=self.max_frames,
                               learning_rate=float(self.model.optimizer.learning_rate))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,8 @@ BATCH_HISTORY = 4096
 """Per-batch losses kept for the smoothed plot (a ring buffer)."""
 LOG_LINES = 2000
 """Keras-style epoch lines kept for the log."""
+HISTORY_POINTS = 4096
+"""Per-epoch entries an `EpochHistory` keeps at most: every epoch up to this many, then thinned."""
 
 
 def frame_stride(epochs_done: int, max_frames: int = MAX_FRAMES) -> int:
@@ -151,6 +154,105 @@ class Timeline:
         self.stride, self._kept, self._newest = 1, {}, None
 
 
+class EpochHistory(Mapping):
+    """The per-epoch logs of a run (`{"loss": [...], "val_loss": [...]}`), bounded in memory.
+
+    Every epoch is kept until `max_points` are; beyond that the history is thinned as the
+    `Timeline` is: it keeps every k-th epoch (k doubles each time it is full), the first and
+    always the newest. So a run left training for an hour holds at most `max_points` values per
+    key, evenly spread, instead of hundreds of thousands. `epochs` gives the 1-based epoch of
+    each kept entry (the x of a plot); `count` the epochs recorded. The value lists of all keys
+    stay aligned with `epochs` (NaN where an epoch had no value for a key).
+
+    Thinning and truncating make new lists and bump `version`, so a reader that copied the
+    entries knows when to read them again. Replacing the newest entry (an off-stride epoch that
+    is no longer the newest) changes the last item in place (`ListMirror` re-reads it).
+    """
+
+    def __init__(self, history: Mapping | None = None, epochs=None,
+                 max_points: int = HISTORY_POINTS) -> None:
+        self.max_points = max(4, int(max_points))
+        self.epochs: list[int] = []
+        self.count = 0
+        self.stride = 1
+        self.version = 0
+        self._values: dict[str, list[float]] = {}
+        if history:
+            if epochs is None:
+                epochs = getattr(history, "epochs", None)
+            series = {str(k): list(v) for k, v in history.items()}
+            n = max((len(v) for v in series.values()), default=0)
+            xs = list(epochs) if epochs is not None else list(range(1, n + 1))
+            for i, e in enumerate(xs[:n]):
+                self._append(int(e), {k: v[i] for k, v in series.items() if i < len(v)})
+            for k in series:
+                self._values.setdefault(k, [math.nan] * len(self.epochs))
+            self.stride = max(self.stride, int(getattr(history, "stride", 1)))
+
+    # -- Mapping ---------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> list[float]:
+        return self._values[key]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"EpochHistory({self.count} epochs, {len(self.epochs)} kept, every {self.stride})"
+
+    # -- writing ---------------------------------------------------------------------------
+    def append(self, logs: Mapping[str, float]) -> None:
+        """Record the logs of the next epoch (epoch `count + 1`)."""
+        self._append(self.count + 1, logs)
+
+    def _append(self, epoch: int, logs: Mapping[str, float]) -> None:
+        xs = self.epochs
+        replace = len(xs) > 1 and xs[-1] % self.stride != 0  # the newest was kept only for being the newest
+        for key in logs:
+            if key not in self._values:
+                self._values[key] = [math.nan] * len(xs)
+        for key, values in self._values.items():
+            value = logs.get(key, math.nan)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = math.nan
+            if replace:
+                values[-1] = value
+            else:
+                values.append(value)
+        if replace:
+            xs[-1] = epoch
+        else:
+            xs.append(epoch)
+        self.count = epoch
+        if len(xs) > self.max_points:
+            self.stride *= 2
+            self._keep([i for i, e in enumerate(xs) if i == 0 or e % self.stride == 0 or i == len(xs) - 1])
+
+    def _keep(self, indices: list[int]) -> None:
+        self.epochs = [self.epochs[i] for i in indices]
+        self._values = {k: [v[i] for i in indices] for k, v in self._values.items()}
+        self.version += 1
+
+    def truncate(self, epochs: int) -> None:
+        """Forget the epochs after `epochs` (a branch continues from there)."""
+        self._keep([i for i, e in enumerate(self.epochs) if e <= epochs])
+        self.count = min(self.count, max(0, int(epochs)))
+
+    def copy(self) -> "EpochHistory":
+        out = EpochHistory(max_points=self.max_points)
+        out.epochs, out.count, out.stride = list(self.epochs), self.count, self.stride
+        out._values = {k: list(v) for k, v in self._values.items()}
+        return out
+
+    def last(self, key: str) -> float | None:
+        values = self._values.get(key)
+        return values[-1] if values else None
+
+
 @dataclass
 class RunHistory:
     """The state of one run, folded from its events. Only `apply` changes it."""
@@ -166,7 +268,7 @@ class RunHistory:
     epoch: int = 0                 # epochs completed
     batch: int = 0                 # batches done in the current epoch
     batches_done: int = 0          # batches trained in this run (the index of the batch losses)
-    history: dict = field(default_factory=dict)
+    history: EpochHistory = field(default_factory=EpochHistory)
     batch_losses: collections.deque = field(default_factory=lambda: collections.deque(maxlen=BATCH_HISTORY))
     last_snapshot: object = None
     test_results: dict = field(default_factory=dict)
@@ -179,7 +281,7 @@ class RunHistory:
     timeline: Timeline = field(default_factory=Timeline)
     label: str = ""                # what a ghost of this run is called on the plots
     lines: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES))
-    # (0-based epoch, epochs, Keras-style line) of the newest epochs, for the log
+    # (0-based epoch, epochs, Keras-style line, logs) of the newest epochs, for the log
 
     # -- folding --------------------------------------------------------------------------
     def apply(self, event) -> None:
@@ -197,7 +299,7 @@ class RunHistory:
     def _ready(self, e) -> None:
         self.name, self.experiment, self.epochs = e.name, e.experiment, e.epochs
         self.steps_per_epoch, self.sizes, self.summary, self.params = e.steps_per_epoch, dict(e.sizes), e.summary, e.params
-        self.history = {k: list(v) for k, v in (e.history or {}).items()}
+        self.history = EpochHistory(e.history or {})
         self.lines.clear()
         self.start_epoch = self.epoch = e.start_epoch
         self.batch = 0
@@ -227,10 +329,9 @@ class RunHistory:
 
     def _epoch(self, e) -> None:
         self._losses(e.losses)
-        for k, v in e.logs.items():
-            self.history.setdefault(k, []).append(v)
+        self.history.append(e.logs)
         self.epoch, self.batch = e.epoch + 1, 0
-        self.lines.append((e.epoch, e.epochs, e.line))
+        self.lines.append((e.epoch, e.epochs, e.line, e.logs))
         if e.confusion is not None:
             self.confusion = (e.confusion, e.epoch + 1)
 
@@ -269,7 +370,7 @@ class RunHistory:
 
     @property
     def epochs_done(self) -> int:
-        return len(self.history.get("loss", ()))
+        return self.history.count
 
     def batch_loss_history(self) -> list[float]:
         return list(self.batch_losses)
@@ -282,9 +383,9 @@ class RunHistory:
         values = self.history.get(key)
         return float(values[-1]) if values else None
 
-    def ghost_history(self) -> dict:
+    def ghost_history(self) -> EpochHistory:
         """A copy of the per-epoch history, for drawing this run as a ghost."""
-        return {k: list(v) for k, v in self.history.items()}
+        return self.history.copy()
 
 
 def describe_change(old, new) -> str:

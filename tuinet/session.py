@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from tuinet.errors import ConfigError, DivergenceError, ModelFileError, TuinetEr
 from tuinet.nn import callbacks as callbacks_module
 from tuinet.nn.model import Sequential
 from tuinet.presets import Experiment
-from tuinet.run import BATCH_HISTORY, MAX_FRAMES, frame_plan, frame_stride
+from tuinet.run import BATCH_HISTORY, MAX_FRAMES, EpochHistory, frame_plan, frame_stride
 
 PACE_STEPS = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, math.inf)
 """The paces `<` and `>` step through, in epochs per second (inf: as fast as it goes)."""
@@ -55,7 +55,7 @@ class SessionReady:
     params: int
     experiment: Experiment | None = None   # the experiment this run trains
     start_epoch: int = 0                   # epochs already done (a branch from a frame)
-    history: dict = field(default_factory=dict)  # the per-epoch history up to start_epoch
+    history: object = None  # the per-epoch history up to start_epoch (a `run.EpochHistory`)
     max_frames: int = MAX_FRAMES           # the timeline's frame budget for this model
     learning_rate: float = 0.0
 
@@ -171,7 +171,7 @@ class TrainingSession:
         self._stop_requested = threading.Event()
         self._running = False
         self.state = "ready"
-        self.history: dict[str, list[float]] = {}
+        self.history = EpochHistory()  # bounded: thinned evenly beyond HISTORY_POINTS epochs
         self.batch_losses: collections.deque = collections.deque(maxlen=BATCH_HISTORY)
         self._losses_lock = threading.Lock()  # guards batch_losses against a reader in another thread
         self.last_snapshot: WeightSnapshot | None = None
@@ -186,7 +186,7 @@ class TrainingSession:
         self._initial_weights = self.model.get_weights()
         self._prev_weights = None   # weights at the last published snapshot
         self._update_base = None    # weights at the one before
-        self.history = {}
+        self.history = EpochHistory()
         with self._losses_lock:
             self.batch_losses.clear()
         self.test_results = {}
@@ -240,7 +240,7 @@ class TrainingSession:
                             sizes={"train": len(p.x_train), "val": len(p.x_val), "test": len(p.x_test)},
                             summary=self.model.summary_text(), params=self.model.count_params(),
                             experiment=self.experiment, start_epoch=self.loop.epoch,
-                            history={k: list(v) for k, v in self.history.items()},
+                            history=self.history.copy(),
                             max_frames=self.max_frames, learning_rate=float(self.model.optimizer.learning_rate))
 
     def _plan_frames(self) -> None:
@@ -382,7 +382,7 @@ class TrainingSession:
         else:
             optimizer.reset()
         loop.epoch, loop.step, loop._started = frame.epoch, 0, False
-        self.history = {k: v[:frame.epoch] for k, v in self.history.items()}
+        self.history.truncate(frame.epoch)
         with self._losses_lock:
             self.batch_losses.clear()
             self.batches_done = self._losses_sent = 0
@@ -586,8 +586,7 @@ class TrainingSession:
         epoch = loop.epoch
         seconds = time.perf_counter() - self._epoch_start - self._epoch_waited  # training time, as fit reports it
         logs = loop.finish_epoch()
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(v)
+        self.history.append(logs)
         line = (f"{loop.steps}/{loop.steps} - {callbacks_module.format_time(seconds)} - "
                 f"{callbacks_module.format_per_step(seconds / loop.steps)} - {callbacks_module.format_logs(logs)}")
         confusion = None

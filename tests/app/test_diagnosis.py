@@ -175,3 +175,17 @@ def test_a_long_run_is_diagnosed_like_a_short_one():
     assert d.kind == "underfitting" and d.since_epoch == 1 and "after 100000 epochs" in d.message
     flat["loss"][n // 2] = float("nan")  # a NaN in the middle: ignored by the trend rules
     assert fit_diagnosis(flat).kind == "underfitting"
+
+
+def test_a_thinned_history_names_real_epochs():
+    """A long run's history keeps every k-th epoch: the messages name the epochs, not the entries."""
+    from tuinet.run import EpochHistory
+
+    h = EpochHistory(max_points=64)
+    for e in range(1, 1001):  # val lowest near epoch 500, then rising while training falls
+        h.append({"loss": 1.0 / e, "val_loss": 0.5 + ((e - 500) / 500.0) ** 2})
+    assert h.stride > 1
+    d = fit_diagnosis(h)
+    assert d is not None and d.kind == "overfitting"
+    assert abs(d.since_epoch - 500) <= h.stride, d
+    assert f"epoch {d.since_epoch}" in d.message

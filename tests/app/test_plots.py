@@ -135,11 +135,12 @@ async def test_add_epoch_stores_the_series():
         assert plot.placeholder is None and plot.drawn_points == 2
         shown = text_of(plot)
         assert "loss" in shown and "train" in shown and "val" in shown
-        # epoch 0 again (a reset) restarts the series; a skipped epoch is a gap
+        # epoch 0 again (a reset) restarts the series; a skipped epoch is drawn at its own x
+        # (no NaN filling: a thinned history stays as short on the plot as it is)
         plot.add_epoch(0, {"loss": 2.0})
         assert plot.train_losses == [2.0] and plot.val_losses == []
         plot.add_epoch(2, {"loss": 1.0})
-        assert plot.train_losses[0] == 2.0 and math.isnan(plot.train_losses[1]) and plot.train_losses[2] == 1.0
+        assert plot.train_losses == [2.0, 1.0] and plot.epochs == [1, 3]
 
 
 async def test_set_history_replaces_everything():
@@ -508,3 +509,19 @@ async def test_the_direct_figure_matches_plotexts_own_ansi_output():
 
         assert cells(direct) == cells(ansi)
         assert any(style is not None and style.color is not None for _, style in cells(direct))
+
+
+async def test_a_thinned_history_is_drawn_at_its_epochs():
+    from tuinet.run import EpochHistory
+
+    h = EpochHistory(max_points=32)
+    for e in range(1000):
+        h.append({"loss": 1.0 / (e + 1), "val_loss": 2.0 / (e + 1)})
+    plot = LossPlot(min_interval=0)
+    async with PlotApp(plot).run_test(size=(80, 20)) as pilot:
+        plot.set_history(h)
+        await pilot.pause()
+        assert plot.epochs == h.epochs and len(plot.train_losses) <= 32
+        assert plot.epochs[-1] == 1000 and "1000" in text_of(plot)  # the x axis reaches the last epoch
+        plot.add_epoch(1000, {"loss": 0.5, "val_loss": 0.6})
+        assert plot.epochs[-1] == 1001 and len(plot.train_losses) == len(h.epochs) + 1

@@ -184,7 +184,9 @@ async def test_a_slow_start_is_not_called_underfitting_during_the_first_third_of
         screen = app.screen
         run = app.live_run
         flat = {"loss": [0.69] * 30, "val_loss": [0.69] * 30, "accuracy": [0.5] * 30, "val_accuracy": [0.5] * 30}
-        run.history, run.state = flat, "running"  # a plateau: 30 of 200 epochs, still at chance
+        from tuinet.run import EpochHistory
+
+        run.history, run.state = EpochHistory(flat), "running"  # a plateau: 30 of 200 epochs, still at chance
         screen._readout(force=True)
         assert "underfitting" not in app.status_message
         run.state = "finished"  # the run is over and never left the plateau: that is news

@@ -18,8 +18,9 @@ class ListMirror:
     """An array view of an append-only list of numbers, kept up to date incrementally.
 
     `view(values)` returns `values` as a float array (non-numbers as NaN). When `values` is the
-    list seen last time and has grown, only the new items are converted; a different list
-    object, or a shorter one (a reset), is converted whole.
+    list seen last time, only the new items and the last one seen are converted (a thinned
+    `EpochHistory` replaces its newest entry in place); a different list object, or a shorter
+    one (a reset), is converted whole.
     """
 
     __slots__ = ("_data", "_n", "_source")
@@ -36,13 +37,14 @@ class ListMirror:
         m = len(values)
         if values is not self._source or m < self._n:
             self._source, self._n = values, 0
-        if m > self._n:
-            new = as_floats(values[self._n:m])
+        if m:
+            start = max(self._n - 1, 0)
+            new = as_floats(values[start:m])
             if m > self._data.size:
                 grown = np.empty(max(2 * self._data.size, m + m // 2))
-                grown[:self._n] = self._data[:self._n]
+                grown[:start] = self._data[:start]
                 self._data = grown
-            self._data[self._n:m] = new
+            self._data[start:m] = new
             self._n = m
         return self._data[:self._n]
 

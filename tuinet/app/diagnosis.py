@@ -103,13 +103,17 @@ class Diagnosis:
     since_epoch: int | None
 
 
-def fit_diagnosis(history: Mapping[str, Sequence[float]], *, patience: int = 5) -> Diagnosis | None:
+def fit_diagnosis(history: Mapping[str, Sequence[float]], *, patience: int = 5,
+                  epochs: Sequence[int] | None = None) -> Diagnosis | None:
     """Diagnose over- or underfitting from a Keras-style history (the rules are in the module docstring).
 
     Args:
         history: Per-epoch values by key, as `History.history` or `TrainingSession.history`:
             at least "loss" and "val_loss"; an accuracy key is used when present.
         patience: Epochs a trend must last before it counts (>= 1).
+        epochs: The 1-based epoch of each entry when the history is thinned (a long run's
+            `EpochHistory.epochs`; by default the history's own `epochs`, else 1, 2, ...): the
+            epochs the messages name. Trends are then judged over entries, not epochs.
 
     Returns:
         A `Diagnosis`, or None when there is no validation loss or too few epochs to judge.
@@ -122,22 +126,30 @@ def fit_diagnosis(history: Mapping[str, Sequence[float]], *, patience: int = 5) 
     if n == 0:
         return None
     loss, val = loss[:n], val[:n]
+    if epochs is None:
+        epochs = getattr(history, "epochs", None)
+    if epochs is not None and len(epochs) >= n:
+        kept = [int(e) for e in epochs[:n]]
+        ep = kept.__getitem__
+    else:
+        def ep(i: int) -> int:
+            return i + 1
     if not (math.isfinite(loss[-1]) and math.isfinite(val[-1])):
         which = "training" if not math.isfinite(loss[-1]) else "validation"
         value = float(loss[-1] if which == "training" else val[-1])
-        return Diagnosis("diverging", f"Diverging: the {which} loss is {_num(value)} at epoch {n}. "
-                         "Lower the learning rate, or clip gradients (clipnorm).", n)
+        return Diagnosis("diverging", f"Diverging: the {which} loss is {_num(value)} at epoch {ep(n - 1)}. "
+                         "Lower the learning rate, or clip gradients (clipnorm).", ep(n - 1))
     if n < patience + 1:
         return None
-    return (_diverging(loss, patience) or _overfitting(loss, val, patience)
-            or _underfitting(loss, val, _accuracy(history, n), patience)
+    return (_diverging(loss, patience, ep) or _overfitting(loss, val, patience, ep)
+            or _underfitting(loss, val, _accuracy(history, n), patience, ep)
             or Diagnosis("ok", _ok_message(loss, val, n), None))
 
 
 # ---------------------------------------------------------------------- the rules
 # Every rule reads whole histories as float arrays (NaN for what is not a number): the app
 # diagnoses a run of 100,000 epochs in milliseconds, on the thread that draws the screen.
-def _diverging(loss: np.ndarray, patience: int) -> Diagnosis | None:
+def _diverging(loss: np.ndarray, patience: int, ep=lambda i: i + 1) -> Diagnosis | None:
     finite = np.isfinite(loss)
     if not finite.any():
         return None
@@ -145,14 +157,14 @@ def _diverging(loss: np.ndarray, patience: int) -> Diagnosis | None:
     limit = max(float(loss[0]), DIVERGE_FACTOR * lowest)
     if not bool(np.all(loss[-patience:] > limit)):
         return None
-    turned = int(np.flatnonzero(loss == lowest)[0]) + 1
+    turned = ep(int(np.flatnonzero(loss == lowest)[0]))
     return Diagnosis("diverging",
                      f"Diverging: the training loss was lowest at epoch {turned} ({_num(lowest)}) and has been "
                      f"climbing for {patience}+ epochs (now {_num(loss[-1])}, above where it started). "
                      "Lower the learning rate, or clip gradients (clipnorm).", turned)
 
 
-def _overfitting(loss: np.ndarray, val: np.ndarray, patience: int) -> Diagnosis | None:
+def _overfitting(loss: np.ndarray, val: np.ndarray, patience: int, ep=lambda i: i + 1) -> Diagnosis | None:
     finite = np.isfinite(val)
     if not finite.any() or not finite[0]:
         return None
@@ -171,7 +183,9 @@ def _overfitting(loss: np.ndarray, val: np.ndarray, patience: int) -> Diagnosis 
     then, now = _line_ends(xs, loss[xs])
     if not (then > 0 and now < (1.0 - TRAIN_FALL) * then):
         return None
-    epoch = best_i + 1
+    epoch = ep(best_i)
+    last = len(val) - 1
+    rising = ep(last) - ep(last - rising) if rising <= last else ep(last)  # in epochs
     return Diagnosis("overfitting",
                      f"Overfitting: the validation loss was lowest at epoch {epoch} ({_num(best)}) and has been "
                      f"higher for the last {rising} epochs (now {_num(val[-1])}), while the training loss kept "
@@ -203,7 +217,7 @@ def _line_ends(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
 
 
 def _underfitting(loss: np.ndarray, val: np.ndarray, accuracy: np.ndarray | None,
-                  patience: int) -> Diagnosis | None:
+                  patience: int, ep=lambda i: i + 1) -> Diagnosis | None:
     n = len(loss)
     if n < max(UNDERFIT_MIN_EPOCHS, patience + 1):
         return None
@@ -224,10 +238,10 @@ def _underfitting(loss: np.ndarray, val: np.ndarray, accuracy: np.ndarray | None
             return None
         if len(recent_acc):
             accuracy_note = f", training accuracy only {float(recent_acc.max()):.0%}"
-    since = _plateau_start(loss)
+    since = ep(_plateau_start(loss) - 1)
     share = best_recent / float(loss[0])
     return Diagnosis("underfitting",
-                     f"Underfitting: after {n} epochs the training loss is still {_num(loss[-1])} ({share:.0%} of "
+                     f"Underfitting: after {ep(n - 1)} epochs the training loss is still {_num(loss[-1])} ({share:.0%} of "
                      f"epoch 1's) and has barely moved since epoch {since} (under 1% better over the last "
                      f"{patience} epochs{accuracy_note}). Try a bigger network (more units or layers), more "
                      "epochs, or a higher learning rate.", since)

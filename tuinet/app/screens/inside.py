@@ -237,7 +237,7 @@ class DataScreen(SessionScreen):
             return  # at most once a second while epochs fly by
         self._last_diagnosis = now
 
-        d = fit_diagnosis(self._history.arrays(self.run.history))  # O(new epochs), however long the run
+        d = fit_diagnosis(self._history.arrays(self.run.history), epochs=getattr(self.run.history, "epochs", None))  # O(new epochs), however long the run
         text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.kind} — {d.message}"
         versus = self.app.versus_last_run()
         self.query_one("#diagnosis", Static).update(f"{text} ({versus})" if versus else text)

@@ -184,10 +184,10 @@ class MainScreen(ViewScreen):
         self.query_one(HyperParamsPane).load(exp.train, l2=current_l2(exp.model.layers))
         plots = self.query_one(TrainingPlots)
         run = self.app.live_run
-        history = dict(run.history) or {k: [] for k in self._expected_keys(exp)}
+        history = run.history if len(run.history) else {k: [] for k in self._expected_keys(exp)}
         plots.set_history(history, run.batch_loss_history(), session.steps_per_epoch,
                           end_step=run.epoch * session.steps_per_epoch + run.batch)
-        self._drawn_epochs = len(run.history.get("loss", ()))
+        self._drawn_epochs, self._drawn_version = run.history.count, run.history.version
         self._ghosts_changed()
         self._replay_changed()
         self.app._update_subtitle()
@@ -200,6 +200,7 @@ class MainScreen(ViewScreen):
 
     # -- session messages ---------------------------------------------------------------------
     _drawn_epochs = 0  # epochs of the live run already on the plots and in the log
+    _drawn_version = 0  # the live history's version then (it changes when thinned or truncated)
 
     def draw_frame(self) -> None:
         """A tick of the app's frame clock: draw the epochs and batches the live run has
@@ -208,21 +209,29 @@ class MainScreen(ViewScreen):
 
         run = self.app.live_run
         history = run.history
-        done = len(history.get("loss", ()))
+        done = history.count
         plots = self.query_one(TrainingPlots)
+        if history.version != self._drawn_version or len(plots.loss_plot.epochs) > 2 * history.max_points:
+            # the history was thinned (a long run) or cut (a branch): draw what it keeps now
+            plots.set_epoch_history(history)
+            self._drawn_version = history.version
         if done > self._drawn_epochs:
-            # the Keras lines of the new epochs: the newest entries of the run's log lines
-            lines = {epoch: (epochs, line)
-                     for epoch, epochs, line in itertools.islice(reversed(run.lines), done - self._drawn_epochs)}
+            drawn = self._drawn_epochs
+            epochs = history.epochs
+            first = len(epochs)
+            while first > 0 and epochs[first - 1] > drawn:
+                first -= 1
+            for i in range(first, len(epochs)):
+                plots.add_epoch(epochs[i] - 1, {k: v[i] for k, v in history.items()})
+            # the Keras lines of the new epochs (the newest of them: the log keeps no more)
+            start = max(drawn, done - EpochLog.MAX_LINES)
             new = []
-            for epoch in range(self._drawn_epochs, done):
-                logs = {k: v[epoch] for k, v in history.items() if epoch < len(v)}
-                plots.add_epoch(epoch, logs)
-                epochs, line = lines.get(epoch, (run.epochs, ""))
-                text = line if self.app.show_timing and line else format_logs(logs)
-                new.append(f"Epoch {epoch + 1}/{epochs}  {text}")
+            for epoch, epochs_, line, logs in list(itertools.islice(reversed(run.lines), done - start))[::-1]:
+                if epoch >= start:
+                    text = line if self.app.show_timing and line else format_logs(logs)
+                    new.append(f"Epoch {epoch + 1}/{epochs_}  {text}")
             self._drawn_epochs = done
-            self.query_one(EpochLog).write_lines(new[-EpochLog.MAX_LINES:])
+            self.query_one(EpochLog).write_lines(new)
             self._readout(force=run.state != "running")
         plots.set_batch_losses(run.batch_loss_history(), run.steps_per_epoch,
                                end_step=run.epoch * run.steps_per_epoch + run.batch)
@@ -241,7 +250,7 @@ class MainScreen(ViewScreen):
         self._diagnosis_at = now
 
         run = self.app.live_run
-        d = fit_diagnosis(self._history.arrays(run.history))  # O(new epochs), however long the run
+        d = fit_diagnosis(self._history.arrays(run.history), epochs=getattr(run.history, "epochs", None))  # O(new epochs), however long the run
         kind = d.kind if d is not None and d.kind in ("overfitting", "underfitting") else None
         if kind == "underfitting" and run.state == "running" and run.epochs_done * 3 < run.epochs:
             # Many runs sit on a plateau before they learn (the spiral does for 50 of its 200

@@ -23,6 +23,7 @@ vertical line `│` at the replayed epoch, named in the title ("loss (replay epo
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import time
@@ -246,23 +247,39 @@ def _same(a: Sequence[float], b: Sequence[float]) -> bool:
     return bool(np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True))
 
 
-Ghost = tuple[str, dict[str, tuple[float, ...]]]  # (label, Keras-style history as float tuples)
+def _epochs_of(history: Mapping[str, Sequence[float]], n: int) -> list[int]:
+    """The 1-based epoch of each of the `n` entries of `history`: its `epochs` when it has
+    them (a thinned `tuinet.run.EpochHistory`), else 1..n."""
+    epochs = getattr(history, "epochs", None)
+    if epochs is not None and len(epochs) >= n:
+        return [int(e) for e in list(epochs)[:n]]
+    return list(range(1, n + 1))
+
+
+class GhostHistory(dict):
+    """An earlier run's history as tuples of floats (keys in their order), with `epochs`."""
+
+    epochs: tuple[int, ...] = ()
+
+
+Ghost = tuple[str, GhostHistory]  # (label, Keras-style history as float tuples)
 
 
 def _ghost(label: object, history: Mapping[str, Sequence[float]]) -> Ghost:
     """One earlier run: its label and its history as tuples of floats (keys in their order)."""
-    series = {}
+    series = GhostHistory()
     for key, values in history.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
             continue  # not a per-epoch series
         series[str(key)] = tuple(_as_float(v) for v in values)
+    series.epochs = tuple(_epochs_of(history, max((len(v) for v in series.values()), default=0)))
     return str(label), series
 
 
 def _same_ghosts(a: Sequence[Ghost], b: Sequence[Ghost]) -> bool:
-    """Equal ghost lists: the same labels, keys and series (NaN equal to NaN)."""
+    """Equal ghost lists: the same labels, keys, epochs and series (NaN equal to NaN)."""
     return len(a) == len(b) and all(
-        label_a == label_b and history_a.keys() == history_b.keys()
+        label_a == label_b and history_a.keys() == history_b.keys() and history_a.epochs == history_b.epochs
         and all(_same(history_a[key], history_b[key]) for key in history_a)
         for (label_a, history_a), (label_b, history_b) in zip(a, b)
     )
@@ -564,7 +581,9 @@ class _EpochPlot(SeriesPlot):
         """One training value per epoch (NaN where an epoch had none)."""
         self.val_values: list[float] = []
         """One validation value per epoch (NaN where missing), or empty without validation."""
-        self._arrays = (ListMirror(), ListMirror())  # the two lists as arrays, for drawing long runs
+        self.epochs: list[int] = []
+        """The 1-based epoch (the x) of each value, increasing."""
+        self._arrays = (ListMirror(), ListMirror(), ListMirror())  # the two lists as arrays, for drawing long runs
         self.ghosts: tuple[Ghost, ...] = ()
         """Earlier runs, oldest first: (label, history with float tuples) pairs, at most `MAX_GHOSTS`."""
         self.cursor: int | None = None
@@ -582,7 +601,7 @@ class _EpochPlot(SeriesPlot):
             return self.WAITING
         if any(self._drawable(v) for v in itertools.chain(self.train_values, self.val_values)):
             return None
-        if any(self._drawable(v) for _, _, values, _ in ghosts for v in values):
+        if any(self._drawable(v) for _, _, _, values, _ in ghosts for v in values):
             return None  # the live run has nothing to draw (yet): the ghosts alone
         return self._unplottable() if self.train_values else self.WAITING
 
@@ -614,31 +633,40 @@ class _EpochPlot(SeriesPlot):
     def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
         """Record the logs of the finished 0-based `epoch` (drawn at x = epoch + 1).
 
-        An epoch at or below the last one recorded replaces the tail (a reset restarts at 0);
-        a gap is filled with NaN.
+        An epoch at or below the last one recorded replaces the tail (a reset restarts at 0).
+        A skipped epoch is no gap to fill: each value is drawn at its own epoch, so a thinned
+        history (`tuinet.run.EpochHistory`) stays as short on the plot as it is.
         """
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {epoch!r}")
         train_key, val_key = self._keys(logs)
         if train_key is None:
             return
-        if epoch == len(self.train_values) and (val_key in logs) == bool(self.val_values or not epoch):
+        x = epoch + 1
+        has_val = val_key in logs
+        if (not self.epochs or x > self.epochs[-1]) and has_val == bool(self.val_values or not self.epochs):
             # the next epoch (the usual case): append in place, O(1) however long the run
+            self.epochs.append(x)
             self.train_values.append(_as_float(logs.get(train_key)))
-            if val_key in logs:
+            if has_val:
                 self.val_values.append(_as_float(logs.get(val_key)))
             self._changed()
             return
-        train = self.train_values[:epoch] + [math.nan] * (epoch - len(self.train_values))
-        train.append(_as_float(logs.get(train_key)))
+        keep = bisect.bisect_left(self.epochs, x)
+        xs = self.epochs[:keep] + [x]
+        train = self.train_values[:keep] + [_as_float(logs.get(train_key))]
         val: list[float] = []
-        if self.val_values[:epoch] or val_key in logs:
-            val = self.val_values[:epoch] + [math.nan] * (epoch - len(self.val_values))
+        if self.val_values[:keep] or has_val:
+            val = self.val_values[:keep] + [math.nan] * (keep - len(self.val_values[:keep]))
             val.append(_as_float(logs.get(val_key)))
-        self._replace(train, val)
+        self._replace(train, val, epochs=xs)
 
     def set_history(self, history: Mapping[str, Sequence[float]]) -> None:
-        """Replace everything with a Keras-style history (`{"loss": [...], "val_loss": [...]}`)."""
+        """Replace everything with a Keras-style history (`{"loss": [...], "val_loss": [...]}`).
+
+        Entry i is drawn at epoch `history.epochs[i]` when the history has `epochs` (a
+        thinned `EpochHistory`), else at epoch i + 1.
+        """
         relabelled = self._choose_keys(history)
         train_key, val_key = self._keys(history)
         train = [_as_float(v) for v in history.get(train_key, ())] if train_key else []
@@ -647,11 +675,11 @@ class _EpochPlot(SeriesPlot):
         train += [math.nan] * (n - len(train))
         if val:
             val += [math.nan] * (n - len(val))
-        self._replace(train, val, force=relabelled)
+        self._replace(train, val, force=relabelled, epochs=_epochs_of(history, n))
 
     def clear(self) -> None:
         """Forget the live data; the ghosts and the cursor stay."""
-        self._replace([], [], force=self._choose_keys(None))
+        self._replace([], [], force=self._choose_keys(None), epochs=[])
 
     # -- private -----------------------------------------------------------------------------
     def _keys(self, logs: Mapping[str, object]) -> tuple[str | None, str]:
@@ -678,8 +706,8 @@ class _EpochPlot(SeriesPlot):
         self._dirty = True
         return True
 
-    def _ghost_series(self) -> list[tuple[str, str, Sequence[float], bool]]:
-        """(label, marker, values, values are val) of each shown ghost with values, oldest first."""
+    def _ghost_series(self) -> list[tuple[str, str, Sequence[int], Sequence[float], bool]]:
+        """(label, marker, epochs, values, values are val) of each shown ghost with values, oldest first."""
         if not self.show_ghosts:
             return []
         series = []
@@ -692,7 +720,7 @@ class _EpochPlot(SeriesPlot):
             if not is_val:
                 values = history.get(train_key, ())
             if values:
-                series.append((label, GHOST_MARKERS[age], values, is_val))
+                series.append((label, GHOST_MARKERS[age], history.epochs[:len(values)], values, is_val))
         return series[::-1]
 
     def _title_notes(self) -> list[str]:
@@ -701,37 +729,44 @@ class _EpochPlot(SeriesPlot):
     def _figure_key(self) -> tuple:
         return (*super()._figure_key(), self.cursor, self.show_ghosts)
 
-    def _epoch_points(self, values: Sequence[float],
-                      array: ListMirror | None = None) -> tuple[list[float], list[float]]:
-        """The drawable points of a per-epoch series, epoch i at x = i + 1, downsampled when long."""
+    def _epoch_points(self, values: Sequence[float], epochs: Sequence[int],
+                      array: ListMirror | None = None,
+                      x_array: ListMirror | None = None) -> tuple[list[float], list[float]]:
+        """The drawable points of a per-epoch series (value i at x = epochs[i]), downsampled when long."""
         limit = 2 * max(self.size.width, 20)
         if len(values) > limit:
             # thousands of epochs: bucket means, two per column, keep drawing O(width)
-            bx, by = downsample(values if array is None else array.view(values), limit)
-            return self._points([x + 1 for x in bx], by)
-        return self._points(range(1, len(values) + 1), values)
+            ys = values if array is None else array.view(values)
+            xs = epochs if x_array is None else x_array.view(epochs)
+            return self._points(*downsample(ys, limit, x=xs))
+        return self._points(epochs, values)
 
-    def _replace(self, train: list[float], val: list[float], *, force: bool = False) -> None:
-        if not force and _same(train, self.train_values) and _same(val, self.val_values):
+    def _replace(self, train: list[float], val: list[float], *, force: bool = False,
+                 epochs: list[int] | None = None) -> None:
+        if epochs is None:
+            epochs = list(range(1, len(train) + 1))
+        if (not force and _same(train, self.train_values) and _same(val, self.val_values)
+                and epochs == self.epochs):
             return
+        self.epochs = epochs
         self.train_values = train
         self.val_values = val
         self._changed()
 
     def _draw(self, palette: dict[str, tuple[int, int, int]]) -> int:
         longest = 0
-        first, last = 1, len(self.train_values)
-        for label, marker, values, is_val in self._ghost_series():  # first: the live run draws on top
-            xs, ys = self._epoch_points(values)
+        first, last = 1, self.epochs[-1] if self.epochs else 0
+        for label, marker, epochs, values, is_val in self._ghost_series():  # first: the live run draws on top
+            xs, ys = self._epoch_points(values, epochs)
             colour = palette["ghost_val" if is_val else "ghost_train"]
             longest = max(longest, self._series(xs, ys, label=label, marker=marker, color=colour))
-            last = max(last, len(values))
+            last = max(last, epochs[-1] if epochs else 0)
         ghost_entries, self._title_legend = self._title_legend[::-1], []  # named after the live run, newest first
         for values, array, label, marker, colour in (
             (self.train_values, self._arrays[0], "train", TRAIN_MARKER, palette["train"]),
             (self.val_values, self._arrays[1], "val", VAL_MARKER, palette["val"]),
         ):
-            xs, ys = self._epoch_points(values, array)
+            xs, ys = self._epoch_points(values, self.epochs, array, self._arrays[2])
             longest = max(longest, self._series(xs, ys, label=label, marker=marker, color=colour))
         self._title_legend += ghost_entries
         cursor = self.cursor
@@ -1025,6 +1060,11 @@ class TrainingPlots(Widget):
         self.loss_plot.set_history(history)
         self.metric_plot.set_history(history)
         self.batch_plot.set_losses(batch_losses, steps_per_epoch, end_step=end_step)
+
+    def set_epoch_history(self, history: Mapping[str, Sequence[float]]) -> None:
+        """Replace the per-epoch curves only (the batch losses stay)."""
+        self.loss_plot.set_history(history)
+        self.metric_plot.set_history(history)
 
     def set_batch_losses(self, losses: Sequence[float], steps_per_epoch: int | None = None, *,
                          end_step: int | None = None) -> None:
