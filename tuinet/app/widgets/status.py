@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -139,6 +140,33 @@ class StatusBar(Widget):
         self.add_class(f"-{new}")
 
 
+def wrap_log_line(line: str, width: int) -> list[str]:
+    """`line` cut into lines of at most `width` cells, at the " - " between Keras metrics
+    (continuations indented by two spaces), so that no metric is cut off at the pane's edge.
+
+    A piece longer than the width on its own is cut at a space (hard when it has none). `width` < 20 (not laid out yet):
+    the line as it is.
+    """
+    if width < 20 or cell_len(line) <= width:
+        return [line]
+    out: list[str] = []
+    current = ""
+    for i, piece in enumerate(line.split(" - ")):
+        candidate = piece if i == 0 else f"{current} - {piece}" if current else f"  {piece}"
+        if current and cell_len(candidate) > width:
+            out.append(current)
+            candidate = f"  {piece}"
+        current = candidate
+        while cell_len(current) > width:  # one metric wider than the pane: cut at a space if it can
+            cut = current.rfind(" ", 3, width + 1)
+            cut = cut if cut > 2 else width
+            out.append(current[:cut].rstrip())
+            current = "  " + current[cut:].lstrip()
+    if current.strip():
+        out.append(current)
+    return out
+
+
 class EpochLog(Log):
     """The Keras-style lines of every epoch, plus notes (divergence, saves, presets)."""
 
@@ -170,6 +198,12 @@ class EpochLog(Log):
         scrollbar appears: once the vertical scrollbar shows, a write updates the scrollbar and
         repaints the log alone.
         """
+        width = self.scrollable_content_region.width if self.is_mounted else 0
+        lines = [piece for line in lines for part in line.splitlines() for piece in wrap_log_line(part, width)]
+        # Once full, `Log` drops the oldest lines but repaints only the rows where the new lines
+        # were before the drop, so the screen kept showing stale lines (the log "stopped" at
+        # epoch 2035 of 2500 and never showed the Test: line): repaint the whole log then.
+        pruned = self.max_lines is not None and len(self._lines) + len(lines) > self.max_lines
         self._quiet_layout = self.is_mounted and self.show_vertical_scrollbar
         try:
             super().write_lines(lines, scroll_end)
@@ -177,6 +211,8 @@ class EpochLog(Log):
             quiet, self._quiet_layout = self._quiet_layout, False
         if quiet:
             self._scroll_update(self.virtual_size)
+        if pruned:
+            self.refresh()
         return self
 
     def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
