@@ -9,11 +9,20 @@ what changed), `replay_epoch` (a recorded frame to show instead of the live run)
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.errors import NoWidget
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, Select, Static, TextArea
 
 from tuinet.app.widgets.status import StatusBar
+
+
+FIELDS = (Input, TextArea, Select)
+"""Widgets that take keys the app would otherwise have (text, or a menu)."""
 
 
 class ViewScreen(Screen):
@@ -22,7 +31,55 @@ class ViewScreen(Screen):
 
     Below the app's minimum size the body gives way to a "terminal too small" message (the
     app disables the training keys meanwhile).
+
+    Fields never keep the keys: Escape (shown as "esc Done" while a field has the focus), a
+    click on anything that takes no focus, and an applied form send the focus back to the
+    view (`home_focus`), where space, n, r, 1-4 and the timeline keys are the app's again.
     """
+
+    BINDINGS = [
+        Binding("escape", "leave_field", "Done", key_display="esc", id="leave-field",
+                tooltip="Leave the field: the keys go back to the view"),
+    ]
+
+    def home_focus(self) -> Widget | None:
+        """Where the focus goes when the user leaves a field; None: nothing (every key is the app's)."""
+        return None
+
+    def leave_field(self) -> None:
+        """Give the keys back to the view: focus `home_focus()` (or nothing)."""
+        try:
+            home = self.home_focus()
+        except NoMatches:
+            home = None
+        if home is not None and home.focusable:
+            home.focus()
+        else:
+            self.set_focus(None)
+
+    def action_leave_field(self) -> None:
+        self.leave_field()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "leave_field":
+            return isinstance(self.focused, FIELDS)  # shown (and bound) only while a field has the keys
+        return True
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        """A click on what takes no focus (a plot, the log, an empty area) leaves a text field."""
+        focused = self.focused
+        if not isinstance(focused, FIELDS):
+            return
+        try:
+            widget, _ = self.get_widget_at(event.screen_x, event.screen_y)
+        except NoWidget:
+            return
+        for node in widget.ancestors_with_self:
+            if node is self:
+                break
+            if node is focused or getattr(node, "focusable", False):
+                return  # Textual focuses it (or it is the field itself)
+        self.leave_field()
 
     def compose_chrome_top(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◉")

@@ -70,6 +70,11 @@ class MainScreen(ViewScreen):
         Binding("left_square_bracket", "prev_tab", "Previous tab", id="prev-tab", key_display="[", show=False,
                 tooltip="Previous tab (narrow terminals)"),
         Binding("g", "toggle_log", "Log scale", id="log-scale", show=False, tooltip="Log scale on the plots"),
+        # the model pane's keys, wherever the focus is while the pane shows (its table binds them too)
+        Binding("a", "layer('add_layer')", "Add layer", id="layer-add", tooltip="Add a layer after the selected one"),
+        Binding("e", "layer('edit_layer')", "Edit layer", id="layer-edit", show=False, tooltip="Edit the selected layer"),
+        Binding("x", "layer('remove_layer')", "Remove layer", id="layer-remove", show=False,
+                tooltip="Remove the selected layer"),
     ]
 
     DEFAULT_CSS = """
@@ -339,6 +344,7 @@ class MainScreen(ViewScreen):
             session.replace_experiment(exp.replace(train=dataclasses.replace(
                 exp.train, learning_rate=message.train.learning_rate)))
             self.notify(f"Learning rate {message.train.learning_rate:g} from the next batch", timeout=3)
+            self.leave_field()
             return
         layers = exp.model.layers if message.l2 is None else with_l2(exp.model.layers, message.l2)
         self._apply_experiment(exp.replace(train=message.train, model=dataclasses.replace(exp.model, layers=layers)))
@@ -354,7 +360,10 @@ class MainScreen(ViewScreen):
             self.notify(str(exc), title="Cannot apply", severity="error", timeout=12)
             self.query_one(EpochLog).note(f"✖ {exc}")
             return
-        if not was_running:
+        self.leave_field()  # applied: the keys go back to the view
+        if was_running:
+            self.notify("Applied: the model was rebuilt and the run starts over; space plays", timeout=4)
+        else:
             self.notify("Model rebuilt and re-initialised", timeout=3)
 
     # -- actions ------------------------------------------------------------------------------
@@ -380,7 +389,17 @@ class MainScreen(ViewScreen):
             return False  # nothing to see: no edits applied or tabs switched unseen
         if action in ("next_tab", "prev_tab") and self.layout_kind == "wide":
             return False  # no tabs side by side: hide the binding
-        return True
+        if action == "layer":
+            # the model pane's keys work whenever it is on screen, not only once its table has the focus
+            return self.layout_kind == "wide" or self.active_tab == "architecture"
+        return super().check_action(action, parameters)
+
+    def action_layer(self, name: str) -> None:
+        """The model pane's `a`, `e`, `x` from anywhere on the screen (when the pane shows)."""
+        getattr(self.query_one(ArchitecturePane), f"action_{name}")()
+
+    def home_focus(self):
+        return self._tab_bar if self.layout_kind == "narrow" else None
 
     _tab_bar: TabBar | None = None
     _switcher: ContentSwitcher | None = None

@@ -52,6 +52,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
+from tuinet.app.widgets.fields import ViewSelect
 from tuinet.data.splitting import SPLIT_NAMES, Split
 
 __all__ = [
@@ -750,7 +751,7 @@ class DataSplitView(Widget):
         sources = list(playground_sources())
         with Horizontal(id="data-knobs"):
             yield Label("data", id="data-source-label")
-            yield Select([(n, n) for n in sources], value=sources[0], allow_blank=False, compact=True,
+            yield ViewSelect([(n, n) for n in sources], value=sources[0], allow_blank=False, compact=True,
                          id="data-source")
             yield Label("noise")
             yield Input("", placeholder="0-50", id="data-noise", compact=True, select_on_focus=False)

@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from tuinet.app.messages import ApplyHyperparameters
+from tuinet.app.widgets.fields import ViewSelect
 from tuinet.errors import did_you_mean
 from tuinet.presets import TrainSpec
 
@@ -182,9 +183,9 @@ class HyperParamsPane(Widget):
 
     def _widget_for(self, key: str, wid: str) -> Widget:
         if key == "optimizer":
-            return Select([(n, n) for n in _optimizer_names()], allow_blank=False, compact=True, id=wid)
+            return ViewSelect([(n, n) for n in _optimizer_names()], allow_blank=False, compact=True, id=wid)
         if key == "loss":
-            return Select([(n, n) for n in _loss_names()], allow_blank=False, compact=True, id=wid)
+            return ViewSelect([(n, n) for n in _loss_names()], allow_blank=False, compact=True, id=wid)
         placeholders = {"learning_rate": "positive number, e.g. 0.001", "batch_size": "positive integer",
                         "epochs": "positive integer", "l2": "empty: leave as is · 0: none · e.g. 0.01",
                         "metrics": "comma-separated, e.g. accuracy, mae"}
