@@ -1084,7 +1084,7 @@ def main() -> None:
             results["views"].append({"view": view, "throughput": t, "bytes": b})
             show(f"view {view}, {VIEW_SIZE[0]}x{VIEW_SIZE[1]}: app / headless ({preset})", f"{t['ratio']:.2f}",
                  ">= 0.85", ok(t["ratio"] >= TARGETS["view_ratio"]))
-            show(f"  bytes/s training spiral", f"{b['bytes_per_s'] / KB:.1f} KB/s", "<= 40 KB/s",
+            show("  bytes/s training spiral", f"{b['bytes_per_s'] / KB:.1f} KB/s", "<= 40 KB/s",
                  ok(b["bytes_per_s"] <= TARGETS["view_bytes"]))
         section_done("views")
     if "frames" in sections:

@@ -519,10 +519,31 @@ def test_non_finite_weights_never_overwrite_a_good_file(tmp_path):
     good = tmp_path / "good.tuinet"
     assert run("train", "xor", "--epochs", "1", "--out", str(good)).exit_code == 0
     before = good.read_bytes()
+    # A rate float32 cannot hold is refused before training: the file is not touched.
     result = run("train", "xor", "--epochs", "2", "--learning-rate", "1e300", "--out", str(good))
-    assert result.exit_code != 0
+    assert_user_error(result, "--learning-rate: 1e+300 cannot be represented in float32 (max 3.4e+38)")
     assert good.read_bytes() == before
-    assert "Last finite model saved" not in result.stderr and "nothing saved" in result.stderr
+    # The largest rate it can hold diverges; the refused step is taken back, so what is saved is finite.
+    result = run("train", "xor", "--epochs", "2", "--learning-rate", "3e38", "--out", str(good))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "diverged at epoch" in lines[0] and "Traceback" not in result.output
+    assert f"Last finite model saved to {good}." in lines[0]
+    model = tuinet.load_model(good)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_save_refuses_non_finite_weights(tmp_path):
+    from types import SimpleNamespace
+
+    from tuinet import cli
+
+    good = tmp_path / "good.tuinet"
+    good.write_bytes(b"keep me")
+    session = SimpleNamespace(model=SimpleNamespace(get_weights=lambda: [np.array([1.0, np.nan])]))
+    saved, problem = cli._save(session, str(good))
+    assert saved is None and problem == f"the model's weights are not finite; nothing saved to {good}"
+    assert good.read_bytes() == b"keep me"
 
 
 def test_predict_output_is_checked_and_leaves_no_temporary_file(tmp_path, monkeypatch):

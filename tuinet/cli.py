@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from tuinet.__about__ import __version__
-from tuinet.errors import TuinetError
+from tuinet.errors import TuinetError, safe_text
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -27,11 +27,23 @@ class UserError(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
-        click.echo(f"tuinet: error: {self.format_message()}", err=True)
+        # One line, whatever a file name, title or cell held: control characters are escaped.
+        click.echo(f"tuinet: error: {safe_text(self.format_message(), limit=None)}", err=True)
 
 
 def _fail(exc: Exception) -> UserError:
     return UserError(str(exc))
+
+
+def _path(what: str, path: str) -> str:
+    """`path` with `~` and `~user` expanded, or a one-line `UserError` (an unknown user, a path
+    too long for the file system)."""
+    from tuinet.paths import user_path
+
+    try:
+        return str(user_path(path, what=what))
+    except TuinetError as exc:
+        raise _fail(exc) from None
 
 
 class PresetFirstGroup(click.Group):
@@ -40,6 +52,9 @@ class PresetFirstGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except TuinetError as exc:  # a user error no command caught: still one line, exit 2
+            _fail(exc).show()
+            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("\ntuinet: interrupted", err=True)
             sys.exit(130)
@@ -198,11 +213,13 @@ def _num(v):
     return v if math.isfinite(v) else str(v)
 
 
-def _check_output(option: str, path: str, *, not_the: dict[str, str | None] | None = None) -> None:
+def _check_output(option: str, path: str, *, not_the: dict[str, str | None] | None = None) -> str:
     """Refuse, before any work, an output path that cannot be written: a folder, a missing or
-    read-only folder, or one of the command's own input files (`not_the`: what -> path)."""
+    read-only folder, or one of the command's own input files (`not_the`: what -> path).
+    Returns the path with `~` expanded."""
     import os
 
+    path = _path(option, path)
     p = Path(path)
     if p.is_dir():
         raise UserError(f"{option} {path}: that is a folder; give a file name, e.g. {str(p / 'model.tuinet')!r}")
@@ -214,6 +231,7 @@ def _check_output(option: str, path: str, *, not_the: dict[str, str | None] | No
     for what, other in (not_the or {}).items():
         if other and p.exists() and Path(other).exists() and os.path.samefile(p, other):
             raise UserError(f"{option} {path}: that is the {what} itself; choose another file")
+    return path
 
 
 def _finite(session) -> bool:
@@ -281,7 +299,7 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
         if out:
             from tuinet.presets import find_preset
 
-            _check_output("--out", out, not_the={"preset file": str(find_preset(preset))})
+            out = _check_output("--out", out, not_the={"preset file": str(find_preset(preset))})
         printer = _Printer(as_json=as_json, dynamic=sys.stdout.isatty() and not as_json)
         printer.epochs = experiment.train.epochs
         session = TrainingSession(experiment, sink=printer, batch_event_interval=0.05 if printer.dynamic else 1e9,
@@ -330,9 +348,9 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
         if problem:
             click.echo(f"tuinet: {problem}", err=True)
         sys.exit(1)
-    if session.state == "failed":
-        click.echo(f"tuinet: error: {session.last_message}", err=True)
-        sys.exit(1)
+    if session.state == "failed":  # a TuinetError mid-run (anything else raised): a user error
+        click.echo(f"tuinet: error: {safe_text(session.last_message, limit=None)}", err=True)
+        sys.exit(2)
 
     test = session.test_results
     if as_json:
@@ -417,7 +435,7 @@ def summary(preset: str) -> None:
         raise _fail(exc) from None
     e, p = session.experiment, session.prepared
     ds = p.dataset
-    click.echo(f"{e.name}: {e.title or e.description}".rstrip(": "))
+    click.echo(f"{safe_text(e.name)}: {safe_text(e.title or e.description, limit=200)}".rstrip(": "))
     click.echo(f"Data: {ds.name} ({ds.task}), {ds.n} samples, inputs {tuple(ds.x.shape[1:])}"
                + (f", {ds.num_classes} classes" if ds.task == "classification" else ""))
     click.echo(f"Split: train {len(p.x_train)}, validation {len(p.x_val)}, test {len(p.x_test)}"
@@ -429,50 +447,30 @@ def summary(preset: str) -> None:
 
 
 def _read_features(path: str, expected: int, target) -> "tuple":
-    import numpy as np
+    """The feature columns of a CSV file as float32 `(rows, expected)`, and the header's names.
 
-    from tuinet import data
+    Read as training reads CSV files (`tuinet.data.files`), so text, missing, NaN or infinite
+    cells and non-UTF-8 bytes get the same one-line message naming the line and the column.
+    """
+    from tuinet.data.files import parse_numbers, read_table
 
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"{path}: file not found")
-    if target is not None:
-        try:
-            ds = data.load_file(p, target=int(target) if str(target).lstrip("-").isdigit() else target)
-        except TuinetError as exc:
-            raise _fail(exc) from None
-        return ds.x, None
-    import csv
-
-    rows, header = [], None
-    with p.open(newline="") as f:
-        for lineno, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not c.strip() for c in row):
-                continue
-            try:
-                rows.append([float(c) for c in row])
-            except ValueError:
-                # A header is a first line of names only; a first line with numbers in it is data.
-                if header is None and not rows and not any(_is_float(c) for c in row):
-                    header = row
-                    continue
-                bad = next(i for i, c in enumerate(row) if not _is_float(c))
-                col = f'"{header[bad]}"' if header and bad < len(header) else str(bad + 1)
-                raise UserError(f'{path}: line {lineno}, column {col}: expected a number, got "{row[bad]}"') from None
-            if len(rows[-1]) != expected:
-                raise UserError(f"{path}: line {lineno}: expected {expected} values (the model's inputs), "
-                                f"got {len(rows[-1])}; use --target to drop a label column")
-    if not rows:
-        raise UserError(f"{path}: no data rows")
-    return np.asarray(rows, dtype=np.float32), header
-
-
-def _is_float(c: str) -> bool:
     try:
-        float(c)
-    except ValueError:
-        return False
-    return True
+        table = read_table(path)
+        columns = list(range(table.width))
+        if target is not None:
+            columns.remove(table.target_index(int(target) if str(target).lstrip("-").isdigit() else target))
+        # A label column left in is text: say so before counting the columns.
+        short = min((len(row) for row in table.rows), default=table.width)
+        x = parse_numbers(table, [j for j in columns if j < short])
+    except TuinetError as exc:
+        raise _fail(exc) from None
+    extra = table.width - len(columns)
+    for row, line in zip(table.rows, table.lines):
+        if len(row) - extra != expected:
+            raise UserError(f"{table.display}: line {line}: expected {expected} values (the model's inputs)"
+                            + (" and the target column" if extra else "")
+                            + f", got {len(row) - extra}" + ("" if extra else "; use --target to drop a label column"))
+    return x, table.names
 
 
 def _apply_scaler(model, x):
@@ -507,8 +505,9 @@ def predict(model_path: str, data_path: str, output, target) -> None:
 
     import tuinet
 
+    model_path, data_path = _path("MODEL", model_path), _path("DATA.csv", data_path)
     if output:
-        _check_output("--output", output, not_the={"model file": model_path, "data file": data_path})
+        output = _check_output("--output", output, not_the={"model file": model_path, "data file": data_path})
     try:
         model = tuinet.load_model(model_path)
     except TuinetError as exc:
@@ -537,30 +536,22 @@ def predict(model_path: str, data_path: str, output, target) -> None:
         lines = [[f"{v:.6g}" for v in row] for row in out.reshape(len(out), -1)]
     if output:
         import csv
-        import os
-        import tempfile
 
-        folder = Path(output).resolve().parent
-        tmp = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".predict.", suffix=".tmp")
-            with os.fdopen(fd, "w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(header)
-                w.writerows(lines)
-            os.replace(tmp, output)
-        except OSError as exc:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)  # no temporary file left behind (a full disk)
-                except OSError:
-                    pass
-            raise UserError(f"--output {output}: cannot write the predictions ({exc.strerror or exc})") from None
+        from tuinet.atomic import atomic_write
+
+        def write(f) -> None:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(lines)
+
+        atomic_write(output, write, encoding="utf-8",  # no temporary file left behind (a full disk)
+                     error=lambda exc: UserError(f"--output {output}: cannot write the predictions "
+                                                 f"({exc.strerror or exc})"))
         click.echo(f"{len(lines)} predictions written to {output}")
     else:
         click.echo(",".join(header))
         for row in lines:
-            click.echo(",".join(row))
+            click.echo(",".join(safe_text(c, limit=None) for c in row))  # names from the model file
 
 
 @main.command(context_settings=CONTEXT)
@@ -579,6 +570,7 @@ def evaluate(model_path: str, preset: str) -> None:
     from tuinet.data import prepare
     from tuinet.presets import load_preset
 
+    model_path = _path("MODEL", model_path)
     try:
         model = tuinet.load_model(model_path)
         experiment = load_preset(preset)

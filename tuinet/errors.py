@@ -8,6 +8,7 @@ expect (`ValueError`, `OSError`...), so `except ValueError` keeps working.
 from __future__ import annotations
 
 import difflib
+import re
 
 
 class TuinetError(Exception):
@@ -63,3 +64,33 @@ def unknown_name(kind: str, value: object, choices) -> ConfigError:
     return ConfigError(
         f"unknown {kind} {value!r}{did_you_mean(str(value), choices)}; choose from {', '.join(sorted(choices))}"
     )
+
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return _SHORT.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def safe_text(value: object, limit: int | None = 80) -> str:
+    """`value` as text that is safe to echo in a one-line message or on screen.
+
+    Control characters (C0, DEL, C1), the line and paragraph separators U+2028/U+2029 and the
+    bidirectional marks and overrides (U+200E/F, U+061C, U+202A-U+202E, U+2066-U+2069) become
+    escapes such as `\\x1b`, `\\n` or `\\u202e`, so a preset title, a column name or a class
+    name read from a file can neither break the line, move the cursor, retitle the terminal nor
+    reorder what follows it; a lone surrogate (from JSON's "\\ud800") becomes `\\ud800` instead
+    of failing to print. Text longer than `limit` characters (after escaping) is cut and
+    ends with "…"; `limit=None` keeps it whole.
+    """
+    text = _UNSAFE.sub(lambda m: _escape(m.group()), str(value))
+    if limit is not None and len(text) > limit:
+        cut = text[: max(limit - 1, 0)]
+        tail = cut.rfind("\\", max(len(cut) - 6, 0))
+        if tail >= 0 and re.fullmatch(r"\\(x[0-9a-f]{0,1}|u[0-9a-f]{0,3}|)", cut[tail:]):
+            cut = cut[:tail]  # never end on half an escape
+        text = cut + "…"
+    return text

@@ -48,7 +48,6 @@ import math
 import numbers
 import os
 import re
-import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,7 +56,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tuinet.errors import ConfigError, PresetError, TuinetError, did_you_mean
+from tuinet import memory
+from tuinet.atomic import atomic_write
+from tuinet.errors import ConfigError, PresetError, TuinetError, did_you_mean, safe_text
+from tuinet.paths import user_path
 
 SPLIT_DEFAULT = (0.7, 0.15, 0.15)
 SCALINGS = ("standard", "minmax", "none")
@@ -177,9 +179,9 @@ class Experiment:
         if batch_size is not None:
             train = dataclasses.replace(train, batch_size=_pos_int(label, "--batch-size", batch_size))
         if learning_rate is not None:
-            train = dataclasses.replace(train, learning_rate=_pos_float(label, "--learning-rate", learning_rate))
+            train = dataclasses.replace(train, learning_rate=_learning_rate(label, "--learning-rate", learning_rate))
         if seed is not None:
-            s = _int(label, "--seed", seed)
+            s = _seed(label, "--seed", seed)
             data, model = dataclasses.replace(data, seed=s), dataclasses.replace(model, seed=s)
         return dataclasses.replace(self, train=train, data=data, model=model)
 
@@ -205,7 +207,7 @@ def _fmt(value) -> str:
     """A value as the preset spells it: "text" in double quotes, true/false in lower case."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return f'"{value}"' if isinstance(value, str) else repr(value)
+    return f'"{safe_text(value)}"' if isinstance(value, str) else safe_text(repr(value))
 
 
 def _err(label: str, where: str, expected: str, value) -> PresetError:
@@ -215,6 +217,13 @@ def _err(label: str, where: str, expected: str, value) -> PresetError:
 def _int(label, where, v) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise _err(label, where, "an integer", v)
+    return v
+
+
+def _seed(label, where, v) -> int:
+    """A seed: NumPy's generators take only integers >= 0."""
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise _err(label, where, "a non-negative integer", v)
     return v
 
 
@@ -228,6 +237,18 @@ def _pos_float(label, where, v) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
         raise _err(label, where, "a positive number", v)
     return float(v)
+
+
+def _learning_rate(label, where, v) -> float:
+    """A positive number that float32 can hold: the weights are float32, so 1e300 would become
+    infinite in the very first update."""
+    from tuinet.nn.backend import float32_problem
+
+    v = _pos_float(label, where, v)
+    problem = float32_problem(v)
+    if problem:
+        raise PresetError(f"{label}: {where}: {problem}")
+    return v
 
 
 def _nonneg_float(label, where, v) -> float:
@@ -273,7 +294,7 @@ def _unknown_keys(label: str, where: str, table: dict, allowed: set[str]) -> Non
     for key in table:
         if key not in allowed:
             prefix = f"{where}." if where else ""
-            raise PresetError(f"{label}: {prefix}{key}: unknown field{_suggest(key, allowed)}; "
+            raise PresetError(f"{label}: {prefix}{safe_text(key, 40)}: unknown field{_suggest(key, allowed)}; "
                               f"expected one of {', '.join(sorted(allowed))}")
 
 
@@ -321,9 +342,9 @@ def _parse_data(label: str, t: dict, base_dir: Path | None = None) -> DataSpec:
         raise _unknown(label, "data.source", "a generator, a shipped data set or a .csv/.tsv/.npz/.npy file",
                        kw["source"], names)
     if kind == "file":
-        path = Path(kw["source"]).expanduser()
+        path = user_path(kw["source"], what=f"{label}: data.source", error=PresetError)
         if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
+            path = user_path(base_dir / path, what=f"{label}: data.source", error=PresetError)
         if not path.is_file():
             raise PresetError(f"{label}: data.source: file {_fmt(kw['source'])} not found (looked for {path}"
                               + ("; a relative path starts from the preset's folder)" if base_dir else ")"))
@@ -348,7 +369,7 @@ def _parse_data(label: str, t: dict, base_dir: Path | None = None) -> DataSpec:
             raise PresetError(f"{label}: data.steps: only the sine generator takes steps")
         kw["steps"] = _pos_int(label, "data.steps", t["steps"])
     if "seed" in t:
-        kw["seed"] = _int(label, "data.seed", t["seed"])
+        kw["seed"] = _seed(label, "data.seed", t["seed"])
     if "split" in t:
         s = t["split"]
         if isinstance(s, dict):
@@ -447,7 +468,8 @@ def _parse_layer(label: str, i: int, spec) -> dict:
     allowed = _layer_args(cls)
     for key in spec:
         if key != "type" and key not in allowed:
-            raise PresetError(f"{label}: {where}.{key}: not an argument of {cls.__name__}{_suggest(key, allowed)}; "
+            raise PresetError(f"{label}: {where}.{safe_text(key, 40)}: not an argument of {cls.__name__}"
+                              f"{_suggest(key, allowed)}; "
                               f"expected one of {', '.join(sorted(allowed))}")
     args = {k: v for k, v in spec.items() if k != "type"}
     _construct(label, where, cls, args)
@@ -461,7 +483,7 @@ def _parse_model(label: str, t: dict) -> ModelSpec:
         raise PresetError(f"{label}: model.layers: expected a non-empty list of layer tables such as "
                           '{ type = "Dense", units = 8, activation = "relu" }, got '
                           f"{_fmt(layers) if layers is not None else 'nothing'}")
-    seed = _int(label, "model.seed", t["seed"]) if "seed" in t else 0
+    seed = _seed(label, "model.seed", t["seed"]) if "seed" in t else 0
     return ModelSpec(layers=tuple(_parse_layer(label, i, s) for i, s in enumerate(layers)), seed=seed)
 
 
@@ -490,12 +512,12 @@ def _parse_train(label: str, t: dict) -> TrainSpec:
         allowed = _layer_args(cls) - _LAYER_COMMON - {"learning_rate", "name"}
         for k in args:
             if k not in allowed:
-                raise PresetError(f"{label}: train.optimizer.{k}: not an argument of {cls.__name__}"
+                raise PresetError(f"{label}: train.optimizer.{safe_text(k, 40)}: not an argument of {cls.__name__}"
                                   f"{_suggest(k, allowed)}; expected one of {', '.join(sorted(allowed))}")
         _construct(label, "train.optimizer", cls, args)
         kw["optimizer"], kw["optimizer_args"] = key, args
     if "learning_rate" in t:
-        kw["learning_rate"] = _pos_float(label, "train.learning_rate", t["learning_rate"])
+        kw["learning_rate"] = _learning_rate(label, "train.learning_rate", t["learning_rate"])
     if "loss" in t:
         loss = _str(label, "train.loss", t["loss"])
         try:
@@ -535,10 +557,11 @@ def _parse_expect(label: str, t: dict) -> Expect:
             epochs = _pos_int(label, "expect.epochs", v)
             continue
         if not key.startswith(("test_", "val_", "train_")):
-            raise PresetError(f"{label}: expect.{key}: expected a result name starting with test_, val_ or train_ "
+            raise PresetError(f"{label}: expect.{safe_text(key, 40)}: expected a result name starting with test_, "
+                              "val_ or train_ "
                               "(such as test_accuracy or test_loss)")
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise _err(label, f"expect.{key}", "a number", v)
+            raise _err(label, f"expect.{safe_text(key, 40)}", "a number", v)
         targets[key] = float(v)
     return Expect(targets=targets, epochs=epochs)
 
@@ -555,10 +578,32 @@ def _parse_app(label: str, t: dict) -> AppSpec:
     return AppSpec(pace=float(v))
 
 
+MAX_DEPTH = 16
+"""The deepest nesting of arrays and tables a preset may have (a layer's regularizer config is 5)."""
+
+
+def _check_depth(label: str, doc: dict) -> None:
+    """Refuse values nested deeper than `MAX_DEPTH`, before anything recurses into them."""
+    stack = [(doc, 0, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PresetError(f"{label}: {safe_text(where.lstrip('.'), 60)}: nested {depth} levels deep; "
+                              f"expected at most {MAX_DEPTH}")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1, f"{where}.{k}") for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, f"{where}[{i}]") for i, v in enumerate(value))
+
+
 def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None) -> Experiment:
     """Validate TOML text into an `Experiment`; `label` names the file in error messages."""
+    label = safe_text(label, limit=None)
     try:
         doc = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise PresetError(f"{label}: not valid TOML for a preset: arrays or tables nested too deeply "
+                          f"(a preset needs at most {MAX_DEPTH} levels)") from None
     except tomllib.TOMLDecodeError as exc:
         text = str(exc)
         where = re.search(r" \((at line \d+, column \d+|at end of document)\)$", text)
@@ -566,6 +611,7 @@ def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None
             text = text[: where.start()]
             raise PresetError(f"{label}: {where.group(1)[3:]}: not valid TOML: {text}") from None
         raise PresetError(f"{label}: not valid TOML: {text}") from None
+    _check_depth(label, doc)
     _unknown_keys(label, "", doc, _TOP)
     for section in ("data", "model", "train"):
         if section not in doc:
@@ -574,18 +620,23 @@ def parse_preset(text: str, *, label: str = "<preset>", path: Path | None = None
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise _err(label, "description", "a string", description)
-    return Experiment(
-        name=_str(label, "name", name),
-        title=_str(label, "title", doc["title"]) if "title" in doc else "",
-        description=description,
-        data=_parse_data(label, _table(label, "[data]", doc["data"]), path.parent if path else None),
-        model=_parse_model(label, _table(label, "[model]", doc["model"])),
-        train=_parse_train(label, _table(label, "[train]", doc["train"])),
-        expect=_parse_expect(label, _table(label, "[expect]", doc.get("expect", {}))),
-        app=_parse_app(label, _table(label, "[app]", doc.get("app", {}))),
-        path=path,
-        label=label,
-    )
+    try:
+        experiment = Experiment(
+            name=_str(label, "name", name),
+            title=_str(label, "title", doc["title"]) if "title" in doc else "",
+            description=description,
+            data=_parse_data(label, _table(label, "[data]", doc["data"]), path.parent if path else None),
+            model=_parse_model(label, _table(label, "[model]", doc["model"])),
+            train=_parse_train(label, _table(label, "[train]", doc["train"])),
+            expect=_parse_expect(label, _table(label, "[expect]", doc.get("expect", {}))),
+            app=_parse_app(label, _table(label, "[app]", doc.get("app", {}))),
+            path=path,
+            label=label,
+        )
+        memory.check_experiment(experiment)  # sizes that cannot fit in memory: refused before anything is made
+        return experiment
+    except PresetError as exc:  # keys and values echoed from the file: one line, whatever they hold
+        raise PresetError(safe_text(str(exc), limit=None)) from None
 
 
 # ---------------------------------------------------------------------- writing presets
@@ -749,7 +800,7 @@ def save_preset(experiment: Experiment, path: str | os.PathLike) -> Path:
         PresetError: one line naming the path, for a folder that does not exist, a path that is
             a folder, a file that cannot be written, or an experiment a preset cannot hold.
     """
-    target = Path(path).expanduser()
+    target = user_path(path, what="cannot save the preset:", error=PresetError)
     if target.is_dir():
         raise PresetError(f"{target}: cannot save the preset: it is a folder; give a file name such as "
                           f"{experiment.name}.toml")
@@ -757,24 +808,8 @@ def save_preset(experiment: Experiment, path: str | os.PathLike) -> Path:
         raise PresetError(f"{target}: cannot save the preset: folder {str(target.parent)!r} does not exist")
     text = preset_toml(experiment, path=target)
     parse_preset(text, label=target.name, path=target)  # what we write must load
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-    created = False
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            created = True
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        created = False
-    except OSError as exc:
-        raise PresetError(f"{target}: cannot save the preset ({exc.strerror or exc})") from None
-    finally:
-        if created:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+    atomic_write(target, lambda f: f.write(text), encoding="utf-8",
+                 error=lambda exc: PresetError(f"{target}: cannot save the preset ({exc.strerror or exc})"))
     return target
 
 
@@ -799,11 +834,11 @@ def list_presets() -> dict[str, Path]:
 def find_preset(name_or_path: str | Path) -> Path:
     """A path to an existing preset file, given a shipped preset's name or a path."""
     text = str(name_or_path)
-    p = Path(text).expanduser()
+    p = user_path(text, what="preset", error=PresetError)
     if p.suffix == ".toml" or p.is_file() or "/" in text or "\\" in text:
         if p.is_file():
             return p
-        raise PresetError(f"{text}: preset file not found" + (" (it is a folder)" if p.is_dir() else ""))
+        raise PresetError(f"{safe_text(text)}: preset file not found" + (" (it is a folder)" if p.is_dir() else ""))
     shipped = list_presets()
     if text in shipped:
         return shipped[text]
@@ -817,5 +852,5 @@ def load_preset(name_or_path: str | Path) -> Experiment:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{path}: cannot read the preset ({exc})") from None
-    return parse_preset(text, label=path.name, path=path)
+        raise PresetError(f"{safe_text(path, limit=None)}: cannot read the preset ({safe_text(exc)})") from None
+    return parse_preset(text, label=safe_text(path.name), path=path)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tuinet import memory
 from tuinet.data import Prepared, prepare  # noqa: F401 - Prepared re-exported for older imports
 from tuinet.errors import ConfigError, DivergenceError, ModelFileError, TuinetError
 from tuinet.nn import callbacks as callbacks_module
@@ -745,6 +746,8 @@ def build_model(experiment: Experiment, prepared: Prepared):
     """
     label = experiment.display_label
     p = prepared
+    # Weights, optimizer state and a batch of activations that cannot fit: refused before any is made.
+    memory.check_experiment(experiment, input_shape=tuple(p.x_train.shape[1:]), samples=len(p.x_train), loaded=True)
     try:
         model = Sequential(experiment.build_layers(), seed=experiment.model.seed, name=experiment.name)
         model.build(p.x_train.shape[1:])
@@ -790,7 +793,13 @@ def pace_label(pace: float) -> str:
 
 
 def checked_learning_rate(lr) -> float:
-    """`lr` as a float, or a `ConfigError` unless it is a finite positive number."""
+    """`lr` as a float, or a `ConfigError` unless it is a finite positive number that float32
+    can hold (the weights are float32: 1e300 would become infinite in the update)."""
+    from tuinet.nn.backend import float32_problem
+
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise ConfigError(f"learning rate: expected a positive number, got {lr!r}")
+    problem = float32_problem(lr)
+    if problem:
+        raise ConfigError(f"learning_rate {problem}")
     return float(lr)

@@ -440,7 +440,7 @@ def test_shape_errors():
     ({"units": 2, "recurrent_dropout": -0.1}, r"recurrent_dropout must be a number in \[0, 1\), got -0.1"),
     ({"units": 2, "return_state": True}, r"return_state=True is not supported.*expected False"),
     ({"units": 2, "stateful": True}, r"stateful=True is not supported.*expected False"),
-    ({"units": 2, "seed": "x"}, r"seed must be an integer or None, got 'x'"),
+    ({"units": 2, "seed": "x"}, r"seed must be a non-negative integer or None, got 'x'"),
     ({"units": 2, "activation": "tanhh"}, r"unknown activation 'tanhh' \(did you mean \"tanh\"\?\)"),
     ({"units": 2, "kernel_initializer": "glorot"}, r"unknown initializer 'glorot'"),
     ({"units": 2, "recurrent_regularizer": "l3"}, r"unknown regularizer 'l3'"),

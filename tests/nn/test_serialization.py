@@ -61,7 +61,7 @@ def test_file_is_an_npz_without_pickles(tmp_path):
     model.save(path)
     with np.load(path, allow_pickle=False) as archive:
         header = json.loads(archive["tuinet.json"].tobytes())
-        assert header["format"] == "tuinet.model" and header["format_version"] == 1
+        assert header["format"] == "tuinet.model" and header["format_version"] == 2
         for k in archive.files:
             assert archive[k].dtype != object
 

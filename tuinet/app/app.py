@@ -18,7 +18,7 @@ from textual.reactive import var
 from tuinet.app import _strip_cycles, messages as m
 from tuinet.app.commands import TuinetCommands
 from tuinet.app.frames import REFRESH_RATES, default_refresh, heavy_period
-from tuinet.errors import TuinetError
+from tuinet.errors import TuinetError, safe_text
 from tuinet.presets import Experiment, load_preset
 from tuinet.run import RunHistory, describe_change
 from tuinet import session as s_
@@ -28,6 +28,7 @@ _strip_cycles.install()  # no reference cycles through Textual's line caches (se
 
 MAX_GHOSTS = 3        # earlier runs drawn faintly on the plots
 MIN_SIZE = (80, 24)
+COMPACT_SIZE = (100, 30)  # below: one-line toasts (`TuinetApp.compact`)
 SMALL_SIZE_ACTIONS = {"quit_app", "help", "command_palette", "mode"}  # what works below MIN_SIZE
 
 
@@ -489,7 +490,7 @@ class TuinetApp(App):
             current = self.DEFAULT_MODE
         views = "  ".join(f"[{i} {name}]" if name == current else f"{i} {name}"
                           for i, name in enumerate(self.MODE_KEYS, start=1))
-        self.sub_title = f"{self.experiment.title or self.experiment.name}  ·  {views}"
+        self.sub_title = f"{safe_text(self.experiment.title or self.experiment.name, limit=60)}  ·  {views}"
 
     def on_mount(self) -> None:
         if self.session is None:
@@ -516,7 +517,14 @@ class TuinetApp(App):
         return width < MIN_SIZE[0] or height < MIN_SIZE[1]
 
 
+    @property
+    def compact(self) -> bool:
+        """A small terminal (under 100x30): notes are one-line toasts, so they cover little."""
+        width, height = self.size
+        return width < COMPACT_SIZE[0] or height < COMPACT_SIZE[1]
+
     def on_resize(self, event) -> None:
+        self.set_class(self.compact, "-compact")
         self.refresh_bindings()
 
     def action_mode(self, mode: str) -> None:
@@ -613,6 +621,10 @@ class TuinetApp(App):
         except (TuinetError, OSError) as exc:
             self.notify(str(exc), title="Load failed", severity="error", timeout=10)
             return
+        except Exception as exc:  # noqa: BLE001 - a file the loader let through must not end the app
+            self.notify(f"{type(exc).__name__}: {exc}", title="Load failed (a tuinet bug: please report it)",
+                        severity="error", timeout=15)
+            return
         self._note(f"Model loaded from {path}")
         self.notify(f"Model loaded from {path}", timeout=4)
 
@@ -650,6 +662,26 @@ class TuinetApp(App):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Textual's `notify`, never read as markup and with control characters escaped; in a
+        small terminal (`compact`) a toast of two lines at most, title included (an error three),
+        for a few seconds.
+
+        Messages carry file names, preset titles and column names, which must show as written
+        (`[bold]` stays text) and must not move the cursor or retitle the terminal (ESC is shown
+        as `\\x1b`); line breaks in the message itself are kept.
+        """
+        text = "\n".join(safe_text(line, limit=300) for line in str(message).split("\n"))
+        if self.compact:
+            # two lines with the title (an error three), a few seconds: the whole message is in the log or the status line
+            lines = (3 if severity == "error" else 2) - (1 if title else 0)
+            width = max(20, min(self.size.width // 2, 60) - 3) * lines
+            first = text.split("\n")[0]
+            text = first if len(first) <= width else first[: width - 1].rstrip() + "…"
+            timeout = min(timeout if timeout is not None else 4.0, 4.0 if severity != "error" else 6.0)
+        super().notify(text, title=safe_text(title), severity=severity, timeout=timeout, markup=False)
 
     def open_preset(self, name_or_path: str) -> None:
         """Switch to another preset: stop the current run and start a fresh session."""

@@ -11,17 +11,20 @@ import csv
 import gzip
 import inspect
 import io
+import itertools
 import math
 import os
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tuinet.data.dataset import Dataset
-from tuinet.errors import ConfigError, DataError, did_you_mean
+from tuinet.errors import ConfigError, DataError, did_you_mean, safe_text
+from tuinet.paths import user_path
 
 MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "null", "none", "?"})
 """Cell texts (compared lower-cased, stripped) that mean "no value"."""
@@ -49,8 +52,7 @@ def display_path(path: str | os.PathLike) -> str:
 
 
 def _quote(text: str, limit: int = 40) -> str:
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return f'"{text}"'
+    return f'"{safe_text(text, limit)}"'
 
 
 def _got(cell: str) -> str:
@@ -104,7 +106,7 @@ def _encode_target(numeric: np.ndarray | None, texts: Sequence[str] | None, task
             bad = next(i for i, t in enumerate(texts) if not _is_number(t))
             raise DataError(f"{where(bad)}: expected a number (task is regression), got {show(bad)}")
         names, ids = np.unique(np.asarray(texts, dtype=str), return_inverse=True)
-        return ids.reshape(-1).astype(np.int64), "classification", [str(v) for v in names]
+        return ids.reshape(-1).astype(np.int64), "classification", [safe_text(v, limit=None) for v in names]
     integral = numeric == np.round(numeric)
     values, ids = np.unique(numeric, return_inverse=True)
     looks_like_classes = bool(integral.all()) and len(values) <= MAX_AUTO_CLASSES
@@ -206,6 +208,110 @@ def _resolve_target(target: int | str, names: list[str] | None, width: int, disp
     return int(target) % width
 
 
+@dataclass
+class Table:
+    """The cells of a CSV file as `read_table` found them.
+
+    Attributes:
+        path: The file.
+        display: How messages name it (`display_path`).
+        rows: The non-blank data rows (the header left out), cells as text.
+        lines: The 1-based line on which each row starts.
+        names: The header's column names (control characters escaped), or None without a header.
+        width: The number of cells of the first line (the header's, when there is one).
+        header_guessed: Whether the header was "auto" and the first line was taken as data.
+    """
+
+    path: Path
+    display: str
+    rows: list[list[str]]
+    lines: list[int]
+    names: list[str] | None
+    width: int
+    header_guessed: bool = False
+
+    def column(self, j: int) -> str:
+        """`column "age"` with a header, else `column 3` (1-based)."""
+        return f'column "{self.names[j]}"' if self.names is not None and j < len(self.names) else f"column {j + 1}"
+
+    def where(self, i: int, j: int) -> str:
+        """`data.csv: line 14, column "age"`: where cell `j` of row `i` is."""
+        return f"{self.display}: line {self.lines[i]}, {self.column(j)}"
+
+    def target_index(self, target: int | str) -> int:
+        """The index of a target column given by name (needs a header) or index (negative from the end)."""
+        return _resolve_target(target, self.names, self.width, self.display)
+
+
+def read_table(path: str | os.PathLike, *, header: bool | str = "auto", delimiter: str = ",") -> Table:
+    """Read the cells of a CSV file (UTF-8, optionally gzipped) and find its header.
+
+    The reading half of `load_csv`, shared with `tuinet predict` so that both report a bad file
+    in the same words. Rows are not checked for width.
+
+    Raises:
+        DataError: for a missing, empty, non-UTF-8 or malformed file, or a header without rows.
+        ConfigError: for a bad `header` or `delimiter`.
+    """
+    path = Path(path)
+    display = display_path(path)
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ConfigError(f"delimiter: expected one character, got {delimiter!r}")
+    if header not in (True, False, "auto"):
+        raise ConfigError(f'header: expected true, false or "auto", got {header!r}')
+    _check_exists(path, display)
+    rows, lines = _read_rows(path, display, delimiter)
+    if not rows:
+        raise DataError(f"{display}: the file is empty; expected rows of values separated by {delimiter!r}")
+
+    # A trailing delimiter on every line leaves an empty last column: drop it.
+    if len(rows[0]) > 1 and all(len(r) == len(rows[0]) and not r[-1].strip() for r in rows):
+        rows = [r[:-1] for r in rows]
+
+    has_header = _detect_header(rows) if header == "auto" else bool(header)
+    width = len(rows[0])
+    names = None
+    if has_header:
+        names = [safe_text(c.strip(), limit=None) or f"column {j + 1}" for j, c in enumerate(rows[0])]
+        rows, lines = rows[1:], lines[1:]
+        if not rows:
+            raise DataError(f"{display}: line 1 is a header and no data rows follow; expected rows of values")
+    return Table(path=path, display=display, rows=rows, lines=lines, names=names, width=width,
+                 header_guessed=header == "auto" and not has_header)
+
+
+def parse_numbers(table: Table, columns: Sequence[int]) -> np.ndarray:
+    """The cells of `columns` (indexes into each row) as float32 `(rows, len(columns))`.
+
+    Raises:
+        DataError: naming the line and the column of the first cell that is not a number, is
+            missing, is NaN or infinite, or lies outside float32's range.
+    """
+    rows, where = table.rows, table.where
+    x = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for k, j in enumerate(columns):
+        try:
+            x[:, k] = np.fromiter((float(row[j]) for row in rows), dtype=np.float64, count=len(rows))
+        except (ValueError, IndexError):
+            i, j = next((i, j) for i, row in enumerate(rows) for j in columns
+                        if j >= len(row) or not _is_number(row[j]))
+            if j >= len(rows[i]):
+                raise DataError(f"{where(i, j)}: missing; expected {table.width} cells, got {len(rows[i])}") from None
+            hint = "; if line 1 is a header, pass header=True" if i == 0 and table.header_guessed else ""
+            raise DataError(f"{where(i, j)}: expected a number, got {_got(rows[i][j])}{hint}") from None
+    with np.errstate(over="ignore"):
+        x32 = x.astype(np.float32)
+    if not np.isfinite(x32).all():
+        i, k = (int(v) for v in np.argwhere(~np.isfinite(x32))[0])
+        cell = rows[i][columns[k]]
+        if math.isfinite(float(cell)):
+            raise DataError(f"{where(i, columns[k])}: expected a number within float32 range, "
+                            f"got {_quote(cell.strip())}")
+        what = "a number" if cell.strip().lower() in MISSING else "a finite number"
+        raise DataError(f"{where(i, columns[k])}: expected {what}, got {_got(cell)}")
+    return x32
+
+
 def load_csv(path: str | os.PathLike, *, target: int | str = -1, header: bool | str = "auto",
              delimiter: str = ",", task: str = "auto") -> Dataset:
     """Load a table of numbers (plus a target column) from a CSV file.
@@ -231,90 +337,19 @@ def load_csv(path: str | os.PathLike, *, target: int | str = -1, header: bool | 
             names the file, the line and the column.
         ConfigError: for bad arguments.
     """
+    task = _check_task(task)
     path = Path(path)
     display = display_path(path)
-    task = _check_task(task)
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise ConfigError(f"delimiter: expected one character, got {delimiter!r}")
     if header not in (True, False, "auto"):
         raise ConfigError(f'header: expected true, false or "auto", got {header!r}')
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer, str)):
+        raise ConfigError(f"target: expected a column name or index, got {target!r}")
     _check_exists(path, display)
-    rows, lines = _read_rows(path, display, delimiter)
-    if not rows:
-        raise DataError(f"{display}: the file is empty; expected rows of values separated by {delimiter!r}")
+    from tuinet.data import csv_stream  # the chunked float32 reader (it imports this module)
 
-    # A trailing delimiter on every line leaves an empty last column: drop it.
-    if len(rows[0]) > 1 and all(len(r) == len(rows[0]) and not r[-1].strip() for r in rows):
-        rows = [r[:-1] for r in rows]
-
-    has_header = _detect_header(rows) if header == "auto" else bool(header)
-    width = len(rows[0])
-    names = None
-    if has_header:
-        names = [c.strip() or f"column {j + 1}" for j, c in enumerate(rows[0])]
-        rows, lines = rows[1:], lines[1:]
-        if not rows:
-            raise DataError(f"{display}: line 1 is a header and no data rows follow; expected rows of values")
-
-    def column(j: int) -> str:
-        return f'column "{names[j]}"' if names is not None else f"column {j + 1}"
-
-    def where(i: int, j: int) -> str:
-        return f"{display}: line {lines[i]}, {column(j)}"
-
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            source = "the header" if has_header else f"line {lines[0]}"
-            if len(row) < width:
-                raise DataError(f"{where(i, len(row))}: missing; expected {width} cells as on {source}, "
-                                f"got {len(row)}")
-            raise DataError(f"{display}: line {lines[i]}: expected {width} cells as on {source}, got {len(row)}")
-
-    t = _resolve_target(target, names, width, display)
-    features = [j for j in range(width) if j != t]
-    if not features:
-        raise DataError(f"{display}: line {lines[0]}: only the target {column(t)} is there; "
-                        f"expected at least one feature column besides it")
-
-    columns = list(zip(*rows))
-    x = np.empty((len(rows), len(features)), dtype=np.float64)
-    for k, j in enumerate(features):
-        try:
-            x[:, k] = np.fromiter(map(float, columns[j]), dtype=np.float64, count=len(rows))
-        except ValueError:
-            i, j = next((i, j) for i, row in enumerate(rows) for j in features if not _is_number(row[j]))
-            hint = "; if line 1 is a header, pass header=True" if i == 0 and header == "auto" and not has_header else ""
-            raise DataError(f"{where(i, j)}: expected a number, got {_got(rows[i][j])}{hint}") from None
-    with np.errstate(over="ignore"):
-        x32 = x.astype(np.float32)
-    if not np.isfinite(x32).all():
-        i, k = (int(v) for v in np.argwhere(~np.isfinite(x32))[0])
-        cell = rows[i][features[k]]
-        if math.isfinite(float(cell)):
-            raise DataError(f"{where(i, features[k])}: expected a number within float32 range, "
-                            f"got {_quote(cell.strip())}")
-        what = "a number" if cell.strip().lower() in MISSING else "a finite number"
-        raise DataError(f"{where(i, features[k])}: expected {what}, got {_got(cell)}")
-
-    texts = [c.strip() for c in columns[t]]
-    for i, text in enumerate(texts):
-        if text.lower() in MISSING:
-            raise DataError(f"{where(i, t)}: expected a target value, got {_got(text)}")
-    try:
-        numeric = np.fromiter(map(float, texts), dtype=np.float64, count=len(texts))
-    except ValueError:
-        numeric = None
-    if numeric is not None and not np.isfinite(numeric).all():
-        i = int(np.argmin(np.isfinite(numeric)))
-        raise DataError(f"{where(i, t)}: expected a finite target value, got {_got(texts[i])}")
-    y, task, class_names = _encode_target(numeric, texts, task, lambda i: where(i, t))
-
-    feature_names = [names[j] for j in features] if names is not None else [f"column {j + 1}" for j in features]
-    target_name = names[t] if names is not None else f"column {t + 1}"
-    return Dataset(name=_stem(path), x=x32, y=y, task=task, feature_names=feature_names, class_names=class_names,
-                   description=(f"{display}: {len(rows)} rows, {len(features)} features, target {target_name!r} "
-                                f"({task})"),
-                   source=str(path))
+    return csv_stream.load_csv(path, target=target, header=header, delimiter=delimiter, task=task)
 
 
 def _stem(path: Path) -> str:
@@ -328,6 +363,104 @@ def _stem(path: Path) -> str:
 # ----------------------------------------------------------------------------- NPY / NPZ
 
 
+NPZ_MEMBERS = ("x", "y", "feature_names", "class_names")
+"""The arrays `load_npz` reads from an archive (others are never loaded)."""
+
+
+def npy_header(handle) -> tuple[tuple[int, ...], np.dtype] | None:
+    """The shape and dtype an `.npy` stream's header declares, read without the data (None when
+    the header is not valid: `np.load` then says why)."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(handle)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read(handle)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError):
+        return None
+    return tuple(int(d) for d in shape), np.dtype(dtype)
+
+
+def _declared(path: Path) -> list[tuple[str, tuple[int, ...], np.dtype, int]]:
+    """`(array, shape, dtype, bytes)` of each array an `.npy` file or an `.npz` archive declares
+    (an archive member counts with the larger of its header's size and the zip's own size)."""
+    found = []
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+        handle.seek(0)
+        if magic.startswith(b"\x93NUMPY"):
+            header = npy_header(handle)
+            if header is not None:
+                found.append(("the array", *header, math.prod(header[0]) * header[1].itemsize))
+            return found
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                if name not in NPZ_MEMBERS:
+                    continue
+                with archive.open(info) as member:
+                    header = npy_header(member)
+                if header is not None:
+                    size = max(info.file_size, math.prod(header[0]) * header[1].itemsize)
+                    found.append((f'array "{name}"', *header, size))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+        return found  # np.load reports a broken archive in its own words
+    return found
+
+
+def _check_declared_size(path: Path, display: str) -> None:
+    """Refuse an `.npy`/`.npz` file whose arrays cannot fit in memory, from their headers alone
+    (a file of a few bytes may declare terabytes); each array is counted with its float32 copy."""
+    from tuinet import memory
+
+    found = _declared(path)
+    if not found:
+        return
+    need = sum(size + math.prod(shape) * 4 for _, shape, _, size in found)
+    budget = memory.budget()
+    if budget.allows(need):
+        return
+    what, shape, dtype, size = max(found, key=lambda item: item[3])
+    more = f", {memory.format_bytes(need)} in all" if len(found) > 1 else ""
+    raise DataError(f"{display}: {what} of shape {shape} ({dtype}) needs about "
+                    f"{memory.format_bytes(size + math.prod(shape) * 4)} to load{more} ({budget.describe()}); "
+                    f"use a smaller file")
+
+
+def peek_shape(path: str | os.PathLike, *, target=-1, delimiter: str | None = None, **_options):
+    """`(samples, sample_shape)` of the data a file holds, read from its header (`.npy`, `.npz`)
+    or its first line (CSV: the number of feature columns; samples None). Loads no data.
+
+    Raises:
+        DataError, OSError: for a file that cannot be read.
+    """
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix in (".npy", ".npz"):
+        for what, shape, _, _ in _declared(path):
+            if what in ("the array", 'array "x"'):
+                if suffix == ".npy":  # a table whose last column is the target
+                    return (shape[0], (shape[1] - 1,)) if len(shape) == 2 and shape[1] > 1 else (None, None)
+                return (shape[0] if shape else None), (tuple(shape[1:]) or (1,))
+        return None, None
+    delimiter = delimiter or ("\t" if suffix.startswith(".tsv") else ",")
+    with _open_text(path) as handle:
+        lines = iter(lambda: handle.readline(1 << 20), "")  # no more than 1 MB a line: only a peek
+        for row in csv.reader(itertools.islice(lines, 1000), delimiter=delimiter):
+            if row and (len(row) > 1 or row[0].strip()):
+                width = len(row) - (1 if len(row) > 1 and not row[-1].strip() else 0)
+                return None, ((width - 1,) if width > 1 else None)
+    return None, None
+
+
+def resolve_path(source: str | os.PathLike, base_dir: str | os.PathLike | None = None) -> Path:
+    """A data source's path: `~` expanded, a relative path taken from `base_dir` (the preset's folder)."""
+    path = Path(source).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
+
+
 def _np_load(path: Path, display: str, kind: str):
     with open(path, "rb") as handle:
         magic = handle.read(6)
@@ -335,6 +468,7 @@ def _np_load(path: Path, display: str, kind: str):
         what = "Python pickle data, which tuinet never loads" if magic[:1] == b"\x80" else "not in NumPy format"
         raise DataError(f"{display}: not a valid {kind} file ({what}); expected a file written by "
                         f"{'np.save' if kind == '.npy' else 'np.savez'}")
+    _check_declared_size(path, display)
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -439,7 +573,9 @@ def _feature_names(given, x: np.ndarray, display: str) -> list[str]:
 
 
 def _text_list(array: np.ndarray) -> list[str]:
-    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in np.ravel(array).tolist()]
+    """Names stored in an archive, control characters escaped (they are shown on screen)."""
+    return [safe_text(v.decode("utf-8", "replace") if isinstance(v, bytes) else v, limit=None)
+            for v in np.ravel(array).tolist()]
 
 
 def load_npz(path: str | os.PathLike, *, task: str = "auto") -> Dataset:
@@ -549,7 +685,7 @@ def load_file(path: str | os.PathLike, **options) -> Dataset:
         DataError: for a missing file or an unsupported suffix.
         ConfigError: for an option the reader does not take.
     """
-    path = Path(path)
+    path = user_path(path, what="data file", error=DataError)  # ~ and ~user expanded
     display = display_path(path)
     suffix = _suffix(path)
     readers: dict[str, Callable[..., Dataset]] = {".csv": load_csv, ".csv.gz": load_csv, ".tsv": load_csv,

@@ -27,8 +27,8 @@ def _check(samples, noise, seed, *, minimum: int = 1) -> tuple[int, float, np.ra
         raise ConfigError(f"samples: expected an integer >= {minimum}, got {samples!r}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float, np.number)) or not 0 <= noise <= 1:
         raise ConfigError(f"noise: expected a number from 0 to 1 (the Playground's 0-50 % is 0-0.5), got {noise!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ConfigError(f"seed: expected an integer or None, got {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ConfigError(f"seed: expected a non-negative integer or None, got {seed!r}")
     return int(samples), float(noise), np.random.default_rng(seed)
 
 

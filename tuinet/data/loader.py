@@ -11,6 +11,7 @@ from tuinet.data.files import SUPPORTED_SUFFIXES, display_path, load_file
 from tuinet.data.generators import GENERATOR_ALIASES, GENERATORS, canonical, get_generator
 from tuinet.data.shipped import DATASET_ALIASES, DATASETS, dataset_key, load_dataset
 from tuinet.errors import ConfigError, DataError, did_you_mean
+from tuinet.paths import user_path
 
 
 def _looks_like_path(source: str) -> bool:
@@ -74,7 +75,7 @@ def load(source: str | os.PathLike, *, samples: int | None = None, noise: float 
         return load_dataset(key, **options)
 
     if _looks_like_path(source):
-        path = Path(source).expanduser()
+        path = user_path(source, what="data source", error=DataError)  # ~ and ~user expanded
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
         if not_generated:

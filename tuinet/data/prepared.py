@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tuinet import memory
 from tuinet.data.loader import load
 from tuinet.data.preprocessing import get_scaler, one_hot
 from tuinet.data.splitting import split
@@ -46,8 +47,10 @@ def wants_one_hot(loss_name: str) -> bool:
 def prepare(experiment) -> Prepared:
     """Load, split and scale the data of `experiment` (a `tuinet.presets.Experiment`).
 
-    Raises the data loader's errors (a `TuinetError` naming the file, field or value).
+    Raises the data loader's errors (a `TuinetError` naming the file, field or value), and a
+    `PresetError` before loading anything when the data or the model cannot fit in memory.
     """
+    memory.check_experiment(experiment)
     spec = experiment.data
     autoencoder = spec.target == "input"
     options = {}

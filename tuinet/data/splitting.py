@@ -120,6 +120,13 @@ def _is_class_ids(y: np.ndarray) -> bool:
     return y.ndim == 1 and y.dtype.kind in "iub"
 
 
+def _seed(seed) -> int | None:
+    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise ConfigError(f"seed: expected a non-negative integer or None, got {seed!r}")
+    return seed
+
+
 def split(y: np.ndarray, ratios: Sequence[float] = (0.7, 0.15, 0.15), *, seed: int | None = 0,
           stratify: bool = True) -> Split:
     """Split the samples into training, validation and test sets.
@@ -141,7 +148,7 @@ def split(y: np.ndarray, ratios: Sequence[float] = (0.7, 0.15, 0.15), *, seed: i
     y = np.asarray(y)
     r = _check_ratios(ratios)
     n = len(y)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_seed(seed))
     stratified = bool(stratify) and _is_class_ids(y)
     if stratified:
         classes, inverse = np.unique(y, return_inverse=True)
@@ -184,7 +191,7 @@ def kfold(y: np.ndarray, k: int = 5, *, seed: int | None = 0,
     n = len(y)
     if k > n:
         raise DataError(f"kfold: {k} folds need at least {k} samples, got {n}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_seed(seed))
     if stratify and _is_class_ids(y):
         _, inverse = np.unique(y, return_inverse=True)
         inverse = inverse.reshape(-1)

@@ -35,6 +35,27 @@ def epsilon() -> float:
     return 1e-7
 
 
+_F32 = np.finfo(np.float32)
+
+
+def float32_problem(value: float) -> str | None:
+    """Why the number `value` has no float32 counterpart, or None when it has one.
+
+    A learning rate above float32's largest value (~3.4e38) becomes infinite in a float32
+    update, and a positive one below half the smallest subnormal (~1.4e-45) becomes 0. The
+    answer reads like `1e+300 cannot be represented in float32 (max 3.4e+38)`.
+    """
+    value = float(value)
+    if abs(value) > float(_F32.max):
+        with np.errstate(over="ignore"):
+            if np.isinf(np.float32(value)):
+                return f"{value!r} cannot be represented in float32 (max {float(_F32.max):.2g})"
+    elif value != 0 and np.float32(value) == 0:
+        return (f"{value!r} cannot be represented in float32 (it rounds to 0; the smallest positive "
+                f"float32 is {float(_F32.smallest_subnormal):.2g})")
+    return None
+
+
 def to_array(x, dtype=None) -> np.ndarray:
     """Convert input data to a contiguous array of `dtype` (default: floatx)."""
     return np.ascontiguousarray(x, dtype=dtype or _FLOATX)

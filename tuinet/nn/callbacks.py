@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from tuinet.errors import ConfigError
+from tuinet.nn import backend
 
 _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
           "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
@@ -305,10 +306,13 @@ class ReduceLROnPlateau(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training quietly when the loss becomes NaN or infinite.
+    """Stop training instead of raising when a step diverges.
 
-    tuinet's `fit` already refuses a non-finite step and keeps the last finite weights; with
-    this callback present it stops and returns the history instead of raising DivergenceError.
+    `fit` refuses a step whose loss or gradients are not finite, or that would make a weight or
+    a moving statistic non-finite: it puts back the weights, moving statistics and optimizer
+    state from before that step and raises `DivergenceError`. With this callback present it
+    stops there and returns the history instead, so the model keeps the weights of its last
+    finite step either way. As in Keras, a NaN or infinite loss is reported on one line.
     """
 
     def on_train_batch_end(self, batch, logs=None):
@@ -335,6 +339,9 @@ class LearningRateScheduler(Callback):
             new = self.schedule(epoch)
         if not isinstance(new, (int, float, np.floating)) or not math.isfinite(new):
             raise ConfigError(f"LearningRateScheduler: schedule returned {new!r}; expected a finite float")
+        problem = backend.float32_problem(new)
+        if problem:
+            raise ConfigError(f"LearningRateScheduler: schedule returned learning_rate {problem} at epoch {epoch + 1}")
         self.model.optimizer.learning_rate = float(new)
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new)}.")

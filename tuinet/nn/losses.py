@@ -122,6 +122,13 @@ class Loss:
         if not _fits_up_to_trailing_one(yt, ypv):
             raise ShapeError(self._mismatch_message(yt, yp))
 
+    def check_labels(self, y_true: np.ndarray, y_pred_shape) -> None:
+        """Raise ShapeError for label values this loss cannot take (checked once, before training).
+
+        `y_true` already fits `y_pred_shape` (see `check_shapes`). The default takes any finite
+        value; the cross-entropies check their class ids and 0/1 labels.
+        """
+
     def get_config(self) -> dict:
         return {}
 
@@ -373,6 +380,18 @@ class BinaryCrossentropy(Loss):
             return BinaryCrossentropy(True, self.label_smoothing, self.axis)
         return None
 
+    def check_labels(self, y_true, y_pred_shape):
+        y = np.asarray(y_true)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            bad = y.min() if y.min() < 0 else y.max()
+            hint = ""
+            if np.all(y == np.round(y)) and y.min() >= 0:
+                classes = int(y.max()) + 1
+                hint = (f"; for {classes} classes use sparse_categorical_crossentropy with a {classes}-unit "
+                        "softmax output")
+            raise ShapeError(f"{self.name}: labels must be 0 or 1 (or probabilities between 0 and 1), "
+                             f"got {float(bad):g}{hint}")
+
     def _mismatch_message(self, yt, yp):
         if len(yp) >= 2 and yp[-1] == 1 and len(yt) == len(yp) and yt[-1] not in (None, 1):
             return (f"binary_crossentropy: labels of shape {yt} do not fit outputs of shape {yp}: "
@@ -552,6 +571,25 @@ class SparseCategoricalCrossentropy(Loss):
                 f"{yp[:-1]}: use categorical_crossentropy for one-hot labels")
         raise ShapeError(f"{self.name}: expects integer class ids of shape {yp[:-1]} or "
                          f"{yp[:-1] + (1,)} for outputs of shape {yp}, got labels of shape {yt}")
+
+    def check_labels(self, y_true, y_pred_shape):
+        labels = np.asarray(y_true)
+        if not labels.size:
+            return
+        if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+            bad = labels[labels != np.round(labels)].flat[0]
+            raise ShapeError(f"{self.name}: labels must be whole class ids 0, 1, 2..., got {float(bad):g}")
+        check = labels if self.ignore_class is None else labels[labels != self.ignore_class]
+        if not check.size:
+            return
+        classes = tuple(y_pred_shape)[-1]
+        lo, hi = int(check.min()), int(check.max())
+        if lo < 0 or (classes is not None and hi >= classes):
+            bad = lo if lo < 0 else hi
+            raise ShapeError(
+                f"{self.name}: label {bad} is out of range for {classes} outputs; class ids must be in "
+                f"0..{classes - 1}" + (f", so the last layer needs at least {hi + 1} units" if hi >= classes else "")
+                + (" (and ids cannot be negative)" if lo < 0 else ""))
 
     def _align(self, y_true, yp):
         labels = np.asarray(y_true)

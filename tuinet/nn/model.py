@@ -2,9 +2,12 @@
 
 Training keeps every trainable weight in one flat buffer per dtype (each layer's `params[k]`
 is a view into it), so an optimizer step is a handful of NumPy calls however many layers the
-model has. A step whose loss or gradient is not finite is never applied: `fit` raises
-`DivergenceError` naming the epoch, batch and loss, and the model keeps its last finite
-weights.
+model has. A step is kept only if everything stays finite: when the loss or a gradient is not
+finite, or the forward pass makes a moving statistic non-finite, or the update makes a weight
+(or an optimizer slot) non-finite, the weights, moving statistics and optimizer state are put
+back to what they were before the step, and `fit` raises `DivergenceError` naming the epoch,
+batch, loss and what was not finite. The model therefore always keeps the weights of its last
+finite step.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 
 import numpy as np
 
+from tuinet import memory
 from tuinet.errors import ConfigError, DivergenceError, NotBuiltError, ShapeError
 from tuinet.nn import backend, callbacks as callbacks_module, losses as losses_module
 from tuinet.nn import metrics as metrics_module, optimizers as optimizers_module
@@ -23,12 +27,42 @@ from tuinet.nn.layers.input_layer import InputLayer
 from tuinet.nn.random import model_streams, resolve_seed
 
 
+BUILD_COPIES = 5
+"""Arrays of each trainable weight's size that building a model makes: see `Sequential._check_memory`."""
+
+
 def _fmt_shape(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _shape_matches(expected: tuple, actual: tuple) -> bool:
     return len(expected) == len(actual) and all(e is None or e == a for e, a in zip(expected, actual))
+
+
+def _finite(arrays) -> bool:
+    """Whether every entry of these float arrays is finite: one dot product each (a sum of
+    squares is NaN or infinite as soon as an entry is), then entry by entry only when that sum
+    is not finite, since large finite values can overflow it too."""
+    total = 0.0
+    for a in arrays:
+        total += float(np.vdot(a, a))
+    return math.isfinite(total) or all(bool(np.isfinite(a).all()) for a in arrays)
+
+
+class _StepGuard:
+    """What each training step checks and, when the step is refused, puts back: the flat
+    weights (with a buffer each for the copy taken before the update), the flat gradients and
+    the non-trainable state arrays (with theirs). One attribute of the model, so that adding it
+    does not slow down every other attribute lookup on the model."""
+
+    __slots__ = ("grads", "param_pairs", "state_pairs", "state_floats")
+
+    def __init__(self, flat_params: dict, flat_grads: dict, stateful: list) -> None:
+        self.grads = list(flat_grads.values())
+        self.param_pairs = [(p, np.empty_like(p)) for p in flat_params.values()]
+        self.state_pairs = [(layer.state, k, arr, np.empty_like(arr))
+                            for layer in stateful for k, arr in layer.state.items()]
+        self.state_floats = [arr for _, _, arr, _ in self.state_pairs if arr.dtype.kind == "f"]
 
 
 def readable_size(nbytes: float) -> str:
@@ -48,6 +82,8 @@ class Sequential:
         name: The model's name, shown by `summary()`.
         seed: Makes weight initialisation, shuffling and dropout repeatable bit for bit.
     """
+
+    _refusal: str | None = None  # what made the last refused training step non-finite
 
     def __init__(self, layers=None, name: str = "sequential", *, seed: int | None = None,
                  trainable: bool = True) -> None:
@@ -152,6 +188,7 @@ class Sequential:
         if not self._layers:
             raise ConfigError(f"model {self.name!r} has no layers")
         shape = tuple(self._input_shape)
+        self._check_memory(shape)
         for layer in self._layers:
             if not (layer.built and layer.input_shape == shape):
                 try:
@@ -162,6 +199,35 @@ class Sequential:
             shape = layer.output_shape
         self.built = True
         self._bind_flat()
+
+    def _check_memory(self, shape: tuple) -> None:
+        """Refuse with a `ConfigError` a build whose weights cannot fit in memory, before any is made.
+
+        Each trainable weight is counted `BUILD_COPIES` times (the layer's weight and gradient,
+        the model's flat copies of both, the copy that undoes a refused step); shapes come from
+        `Layer.weight_specs`, which allocates nothing. See `tuinet.memory` for the budget.
+        """
+        total, biggest, culprit = 0, -1, None
+        for layer in self._layers:
+            try:
+                specs = layer.weight_specs(shape)
+                out = tuple(layer.compute_output_shape(shape))
+            except Exception:  # noqa: BLE001 - the build reports a layer that cannot take its input, in its words
+                break
+            itemsize = (layer.dtype or backend.floatx()).itemsize
+            nbytes = sum(math.prod(s) * itemsize * (BUILD_COPIES if t else 1) for _, s, t in specs)
+            total += nbytes
+            if nbytes > biggest:
+                biggest, culprit = nbytes, layer
+            shape = out
+        if total < memory.SMALL:
+            return
+        budget = memory.budget()
+        if not budget.allows(total):
+            rest = f", the model {memory.format_bytes(total)} in all" if total > biggest * 1.05 else ""
+            raise ConfigError(f"model {self.name!r}: layer {culprit.name!r} ({type(culprit).__name__}) needs about "
+                              f"{memory.format_bytes(biggest)} for its weights{rest} ({budget.describe()}); "
+                              f"make it smaller")
 
     def reset_weights(self) -> None:
         """Re-initialise every weight (and the optimizer state) from the model's seed."""
@@ -210,6 +276,7 @@ class Sequential:
                 seen = True
                 self._backward_stop = i
         self._stateful = [layer for layer in self._layers if layer.state]
+        self._guard = _StepGuard(self._flat_params, self._flat_grads, self._stateful)
         self._regularized = [layer for layer in self._layers if layer.regularizers]
 
     # ------------------------------------------------------------------ compile
@@ -297,6 +364,7 @@ class Sequential:
                 and out_shape[-1] == 1:
             arr = arr.reshape(*arr.shape, 1)
         self.loss.check_shapes(arr.shape, out_shape)
+        self.loss.check_labels(arr, out_shape)  # a class id out of range fails now, not mid-epoch
         return np.ascontiguousarray(arr, dtype=backend.floatx())
 
     def _prepare(self, x: np.ndarray, y: np.ndarray | None = None, where: str = "fit"):
@@ -352,9 +420,23 @@ class Sequential:
         return loss, grad
 
     def _train_step(self, x: np.ndarray, y: np.ndarray):
-        """Forward, backward and (if finite) one optimizer step. Returns (loss, outputs)."""
-        if self._stateful:
-            backup = [{k: v.copy() for k, v in layer.state.items()} for layer in self._stateful]
+        """Forward, backward and one optimizer step, kept only if everything stays finite.
+
+        Returns `(loss, outputs, ok)`. The step is refused (ok False) when the loss or a
+        gradient is not finite (or the gradient's squares overflow), when the forward pass
+        made a moving statistic non-finite, or when the update made a weight or an optimizer
+        slot non-finite. A refused step leaves no trace: the weights, the moving statistics
+        and the optimizer state (slots, `iterations`) are put back to what they were before
+        it, and `_refusal` says what was not finite.
+        """
+        guard = self._guard
+        stateful = guard.state_pairs
+        if stateful:
+            for state, k, arr, buf in stateful:
+                if state[k] is not arr:  # the layer was rebuilt on its own: pair the new arrays
+                    self._guard = _StepGuard(self._flat_params, self._flat_grads, self._stateful)
+                    return self._train_step(x, y)
+                buf[...] = arr
         out = self._forward(x, True)
         loss, grad = self._loss_and_grad(y, out, True)
         layers = self._layers
@@ -368,19 +450,62 @@ class Sequential:
             i -= 1
         for layer in self._regularized:
             layer.add_regularization_grads()
-        finite = math.isfinite(loss)
-        if finite:
-            for g in self._flat_grads.values():
-                if not math.isfinite(float(np.dot(g, g))):
-                    finite = False
-        if not finite:
-            if self._stateful:
-                for layer, saved in zip(self._stateful, backup):
-                    for k, v in saved.items():
-                        layer.state[k][...] = v
+        # Each check is one dot product per flat array (see `_finite`), the cheapest full pass.
+        problem = None
+        total = 0.0
+        for g in guard.grads:
+            total += float(g.dot(g))
+        if not math.isfinite(loss):
+            problem = f"loss is {loss}"
+        elif not math.isfinite(total):
+            # Also refused when every entry is finite but their squares overflow: then the
+            # optimizers whose slots average squared gradients (`bounded_slots`) stay finite.
+            problem = (f"gradients are not finite (loss {loss:.4g})" if not _finite(guard.grads)
+                       else f"gradients are too large: their sum of squares overflows (loss {loss:.4g})")
+        elif stateful and not _finite(guard.state_floats):
+            problem = self._non_finite_state()
+        if problem is None:
+            pairs = guard.param_pairs
+            for p, buf in pairs:
+                buf[...] = p
+            optimizer = self.optimizer
+            optimizer.save_step()
+            optimizer.apply_gradients(self._flat_params, self._flat_grads, self._segments)
+            total = 0.0
+            for p, _ in pairs:
+                total += float(p.dot(p))
+            if not (math.isfinite(total) or _finite([p for p, _ in pairs])):
+                problem, hint = self._non_finite_param(), "learning rate {lr:.3g} too large?"
+            elif not optimizer.bounded_slots and not optimizer.slots_finite():
+                problem, hint = f"the optimizer's {optimizer.non_finite_slot()}", "gradients too large?"
+            if problem is not None:
+                for p, buf in pairs:
+                    p[...] = buf
+                optimizer.undo_step()
+                hint = hint.format(lr=float(optimizer.learning_rate))
+                problem = f"the update made {problem} non-finite ({hint})"
+        if problem is not None:
+            for _, _, arr, buf in stateful:
+                arr[...] = buf
+            self._refusal = problem
             return loss, out, False
-        self.optimizer.apply_gradients(self._flat_params, self._flat_grads, self._segments)
         return loss, out, True
+
+    def _non_finite_state(self) -> str | None:
+        for layer in self._stateful:
+            for k, arr in layer.state.items():
+                if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+                    return f"the forward pass made {layer.name}/{k} non-finite"
+        return None  # pragma: no cover - only reached when called with finite state
+
+    def _non_finite_param(self) -> str:
+        """The name (`dense_1/kernel`) of the first trainable weight that is not finite."""
+        for layer in self._layers:
+            if layer.trainable and self.trainable:
+                for k, arr in layer.params.items():
+                    if not np.isfinite(arr).all():
+                        return f"{layer.name}/{k}"
+        return "a weight"  # pragma: no cover - only reached when called with finite weights
 
     def train_on_batch(self, x, y, return_dict: bool = False):
         """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
@@ -418,12 +543,15 @@ class Sequential:
         return values[0] if len(values) == 1 else values
 
     def _divergence(self, loss: float, epoch: int | None, batch: int) -> DivergenceError:
+        """The error for the step `_train_step` just refused (it says what was not finite)."""
         where = f"epoch {epoch + 1}, batch {batch + 1}" if epoch is not None else f"batch {batch + 1}"
         lr = self.optimizer.learning_rate
-        what = f"loss is {loss}" if not math.isfinite(loss) else f"gradients are not finite (loss {loss:.4g})"
+        what = self._refusal or (f"loss is {loss}" if not math.isfinite(loss)
+                                 else f"gradients are not finite (loss {loss:.4g})")
         return DivergenceError(
-            f"training diverged at {where}: {what}. The model keeps the weights of the last finite step. "
-            f"Try a lower learning rate (now {float(lr):.4g}) or scale the inputs (standardize them).",
+            f"training diverged at {where}: {what}. That step was not applied: the model keeps the weights "
+            f"of the last finite step. Try a lower learning rate (now {float(lr):.4g}) or scale the inputs "
+            "(standardize them).",
             epoch=epoch, batch=batch, loss=loss)
 
     # ------------------------------------------------------------------ fit

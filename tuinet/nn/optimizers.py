@@ -23,6 +23,7 @@ import numpy as np
 
 from tuinet.errors import ConfigError, unknown_name
 from tuinet.nn import schedules as _schedules
+from tuinet.nn.backend import float32_problem
 from tuinet.nn.schedules import LearningRateSchedule
 
 # Keras config keys that tuinet does not implement; accepted by from_config at their no-op values.
@@ -37,7 +38,8 @@ class Optimizer:
     implement `_slot_specs()`, `_coefficients(lr, t)` and `_update(p, g, slots, tmp, tmp2, c)`.
 
     Args:
-        learning_rate: A float >= 0 or a `LearningRateSchedule`.
+        learning_rate: A float >= 0 that float32 can hold (at most ~3.4e38; a positive rate
+            must not round to 0), or a `LearningRateSchedule`.
         weight_decay: If set, each step first does `p -= p * weight_decay * lr`.
         clipnorm: If set, each variable's gradient is scaled so that its L2 norm is at most this.
         clipvalue: If set, gradients are clipped elementwise to `[-clipvalue, clipvalue]`.
@@ -48,6 +50,12 @@ class Optimizer:
 
     name = "optimizer"
     _n_scratch = 1
+    # True when no slot can become NaN or infinite while the weights stay finite, given finite
+    # slots and a gradient whose squares are all finite (the model refuses any other): slots
+    # that are running averages of `g` or `g**2`, or whose overflow reaches the weights in the
+    # same step. The model then skips checking the slots after each step. Accumulators that
+    # only grow (Adagrad, Adadelta) must leave it False.
+    bounded_slots = False
 
     def __init__(self, learning_rate=0.001, *, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None) -> None:
@@ -68,6 +76,13 @@ class Optimizer:
         self._slots: dict[str, dict[str, np.ndarray]] = {}
         self._entries: dict[str, tuple] = {}   # key -> (shape, slot arrays in order, tmp, tmp2)
         self._segments: dict[str, tuple] = {}  # key -> (segments object, starts, bounds, use_dot)
+        # Every slot of a key lives in one block: key -> (that block, flat; its undo buffer).
+        self._blocks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._layout = 0        # bumped whenever slots are created or replaced
+        self._snapshot = (-1,)  # (layout, slots, entries, blocks, block pairs) as `save_step` saw them
+        self._saved_iterations: int | None = None  # kept by `save_step` for `undo_step`
+        self._saved_scalars: dict = {}
+        self._has_scalars = type(self)._scalar_state is not Optimizer._scalar_state
 
     # ----------------------------------------------------------------- validation helpers
     def _number(self, arg: str, value, *, allow_none: bool = False) -> float | None:
@@ -118,6 +133,9 @@ class Optimizer:
                 or not math.isfinite(value) or value < 0:
             raise ConfigError(
                 f"{type(self).__name__}: learning_rate must be a float >= 0 or a LearningRateSchedule, got {value!r}")
+        problem = float32_problem(value)
+        if problem:
+            raise ConfigError(f"{type(self).__name__}: learning_rate {problem}")
         self._learning_rate = float(value)
 
     # ----------------------------------------------------------------- subclass hooks
@@ -190,24 +208,32 @@ class Optimizer:
         self.iterations = t
 
     def _entry(self, key: str, p: np.ndarray) -> tuple:
-        """Create (or check restored) slots and scratch buffers for `key`."""
+        """Create (or check restored) slots and scratch buffers for `key`.
+
+        The slots of a key are rows of one block, so that `save_step` copies and `slots_finite`
+        checks each key's whole state with one NumPy call.
+        """
         specs = self._slot_specs()
         slots = self._slots.get(key)
-        if slots is None:
-            slots = {name: np.full(p.shape, init, dtype=p.dtype) for name, init in specs}
-            self._slots[key] = slots
-        else:
+        if slots is not None:
             for name, _ in specs:
                 arr = slots[name]
                 if arr.shape != p.shape:
                     raise ConfigError(
                         f"{type(self).__name__}: optimizer slot {key}/{name} has shape {arr.shape} but the "
                         f"parameter has shape {p.shape}; the model changed: use a new optimizer")
-                if arr.dtype != p.dtype or not arr.flags.c_contiguous:
-                    slots[name] = np.ascontiguousarray(arr, dtype=p.dtype)
+        block = np.empty((len(specs), p.size), dtype=p.dtype)
+        for i, (name, init) in enumerate(specs):
+            block[i] = init if slots is None else slots[name].reshape(-1)
+        self._slots[key] = {name: block[i].reshape(p.shape) for i, (name, _) in enumerate(specs)}
+        if specs:
+            self._blocks[key] = (block.reshape(-1), np.empty(block.size, dtype=block.dtype))
+        else:
+            self._blocks.pop(key, None)
+        self._layout += 1
         tmp = np.empty_like(p)
         tmp2 = np.empty_like(p) if self._n_scratch >= 2 else None
-        entry = (p.shape, tuple(slots[name] for name, _ in specs), tmp, tmp2)
+        entry = (p.shape, tuple(self._slots[key][name] for name, _ in specs), tmp, tmp2)
         self._entries[key] = entry
         return entry
 
@@ -268,6 +294,50 @@ class Optimizer:
         self._segments[key] = cached
         return cached
 
+    # ----------------------------------------------------------------- undo
+    def save_step(self) -> None:
+        """Remember the slots, `iterations` and per-step scalars, so that `undo_step` can take
+        back the next step exactly. Costs one copy of each key's slot block, into a buffer
+        allocated with it."""
+        snapshot = self._snapshot
+        if snapshot[0] != self._layout:
+            snapshot = self._snapshot = (self._layout, {k: dict(v) for k, v in self._slots.items()},
+                                         dict(self._entries), dict(self._blocks), list(self._blocks.values()))
+        for flat, backup in snapshot[4]:
+            backup[...] = flat
+        self._saved_iterations = self.iterations
+        if self._has_scalars:
+            self._saved_scalars = self._scalar_state()
+
+    def undo_step(self) -> None:
+        """Put back what the last `save_step` remembered: the step since then never happened."""
+        if self._saved_iterations is None:
+            raise ConfigError(f"{type(self).__name__}: undo_step without save_step")
+        layout, slots, entries, blocks, pairs = self._snapshot
+        for flat, backup in pairs:
+            flat[...] = backup
+        if layout != self._layout:  # the step created slots: forget them again
+            self._slots = {k: dict(v) for k, v in slots.items()}
+            self._entries, self._blocks, self._layout = dict(entries), dict(blocks), layout
+        self.iterations, self._saved_iterations = self._saved_iterations, None
+        if self._has_scalars:
+            self._set_scalar_state(self._saved_scalars)
+
+    def slots_finite(self) -> bool:
+        """Whether every slot value is finite (one dot product per key, exact on overflow)."""
+        total = 0.0
+        for flat, _ in self._blocks.values():
+            total += float(flat.dot(flat))
+        return math.isfinite(total) or all(bool(np.isfinite(flat).all()) for flat, _ in self._blocks.values())
+
+    def non_finite_slot(self) -> str | None:
+        """The name of the first slot (`velocity`) holding a NaN or infinity, or None."""
+        for slots in self._slots.values():
+            for name, arr in slots.items():
+                if not np.isfinite(arr).all():
+                    return name
+        return None
+
     # ----------------------------------------------------------------- state
     def get_state(self) -> dict[str, np.ndarray]:
         """Copies of every slot as `"<key>/<slot>"`, plus `"iterations"` and per-step scalars."""
@@ -320,13 +390,15 @@ class Optimizer:
             if len(shapes) > 1:
                 raise ConfigError(f"{owner}: optimizer slots of {key!r} disagree in shape: {sorted(shapes)}")
         self._slots = new_slots
-        self._entries = {}
+        self._entries, self._blocks = {}, {}
+        self._layout += 1
         self.iterations = int(it)
         self._set_scalar_state(scalars)
 
     def reset(self) -> None:
         """Forget all slots and start again at iteration 0 (keeps the configuration)."""
-        self._slots, self._entries, self._segments = {}, {}, {}
+        self._slots, self._entries, self._segments, self._blocks = {}, {}, {}, {}
+        self._layout += 1
         self.iterations = 0
         self._set_scalar_state({k: 1.0 for k in self._scalar_state()})
 
@@ -377,6 +449,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    bounded_slots = True
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, *, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name=None) -> None:
@@ -420,6 +493,7 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    bounded_slots = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, *,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None) -> None:
@@ -561,6 +635,7 @@ class RMSprop(Optimizer):
     """
 
     name = "rmsprop"
+    bounded_slots = True
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, *,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None) -> None:
@@ -624,6 +699,7 @@ class Nadam(Optimizer):
     """
 
     name = "nadam"
+    bounded_slots = True
     _n_scratch = 2
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, weight_decay=None,
@@ -686,6 +762,7 @@ class Adamax(Optimizer):
     """
 
     name = "adamax"
+    bounded_slots = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, *, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None) -> None:

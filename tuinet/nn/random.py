@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from tuinet.errors import ConfigError
+
 _GLOBAL: np.random.SeedSequence | None = None
+
+
+def check_seed(seed, where: str = "seed") -> int | None:
+    """`seed` as an int (None stays None), or a `ConfigError`: NumPy takes only integers >= 0."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"{where}: expected a non-negative integer, got {seed!r}")
+    return int(seed)
 
 
 def set_random_seed(seed: int | None) -> None:
@@ -13,6 +24,7 @@ def set_random_seed(seed: int | None) -> None:
     Successive models still differ from one another, as in Keras, but the sequence repeats.
     """
     global _GLOBAL
+    seed = check_seed(seed)
     _GLOBAL = None if seed is None else np.random.SeedSequence(int(seed))
     np.random.seed(None if seed is None else int(seed) % 2**32)
 
@@ -20,7 +32,7 @@ def set_random_seed(seed: int | None) -> None:
 def resolve_seed(seed: int | None) -> int:
     """The seed a model keeps: the user's, else the next from the global seed, else fresh entropy."""
     if seed is not None:
-        return int(seed)
+        return check_seed(seed)
     if _GLOBAL is not None:
         return int(_GLOBAL.spawn(1)[0].generate_state(1, np.uint64)[0] >> 1)
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)

@@ -16,6 +16,7 @@ import math
 import re
 
 from tuinet.errors import ConfigError, unknown_name
+from tuinet.nn.backend import float32_problem
 
 
 class LearningRateSchedule:
@@ -45,8 +46,10 @@ class LearningRateSchedule:
         return hash(type(self).__name__)
 
 
-def _number(owner: str, arg: str, value, *, positive: bool = False, allow_none: bool = False) -> float | None:
-    """Check that `value` is a finite real number (> 0 if `positive`, >= 0 otherwise)."""
+def _number(owner: str, arg: str, value, *, positive: bool = False, allow_none: bool = False,
+            rate: bool = False) -> float | None:
+    """Check that `value` is a finite real number (> 0 if `positive`, >= 0 otherwise); a
+    learning rate (`rate`) must also have a float32 counterpart (at most ~3.4e38)."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -55,6 +58,9 @@ def _number(owner: str, arg: str, value, *, positive: bool = False, allow_none: 
         raise ConfigError(f"{owner}: {arg} must be > 0, got {value!r}")
     if not positive and value < 0:
         raise ConfigError(f"{owner}: {arg} must be >= 0, got {value!r}")
+    problem = float32_problem(value) if rate else None
+    if problem:
+        raise ConfigError(f"{owner}: {arg} {problem}")
     return value
 
 
@@ -65,7 +71,7 @@ def _step(step) -> float:
 def _init_step_decay(sched, initial_learning_rate, decay_steps, decay_rate, staircase, name) -> None:
     """The arguments ExponentialDecay and InverseTimeDecay share, validated."""
     owner = type(sched).__name__
-    sched.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
+    sched.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate, rate=True)
     sched.decay_steps = _number(owner, "decay_steps", decay_steps, positive=True)
     sched.decay_rate = _number(owner, "decay_rate", decay_rate)
     sched.staircase = bool(staircase)
@@ -124,9 +130,9 @@ class PolynomialDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate: float, decay_steps: int, end_learning_rate: float = 0.0001,
                  power: float = 1.0, cycle: bool = False, name: str = "PolynomialDecay") -> None:
         owner = type(self).__name__
-        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
+        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate, rate=True)
         self.decay_steps = _number(owner, "decay_steps", decay_steps, positive=True)
-        self.end_learning_rate = _number(owner, "end_learning_rate", end_learning_rate)
+        self.end_learning_rate = _number(owner, "end_learning_rate", end_learning_rate, rate=True)
         self.power = _number(owner, "power", power)
         self.cycle = bool(cycle)
         self.name = name
@@ -163,7 +169,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         for i, b in enumerate(boundaries):
             _number(owner, f"boundaries[{i}]", b)
         for i, v in enumerate(values):
-            _number(owner, f"values[{i}]", v)
+            _number(owner, f"values[{i}]", v, rate=True)
         if any(b1 >= b2 for b1, b2 in zip(boundaries, boundaries[1:])):
             raise ConfigError(f"{owner}: boundaries must be strictly increasing, got {boundaries}")
         self.boundaries = boundaries
@@ -190,11 +196,11 @@ class CosineDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
                  name: str = "CosineDecay", warmup_target: float | None = None, warmup_steps: int = 0) -> None:
         owner = type(self).__name__
-        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
+        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate, rate=True)
         self.decay_steps = _number(owner, "decay_steps", decay_steps, positive=True)
         self.alpha = _number(owner, "alpha", alpha)
         self.name = name
-        self.warmup_target = _number(owner, "warmup_target", warmup_target, allow_none=True)
+        self.warmup_target = _number(owner, "warmup_target", warmup_target, allow_none=True, rate=True)
         self.warmup_steps = _number(owner, "warmup_steps", warmup_steps)
 
     def _decay(self, step: float, decay_from: float) -> float:
@@ -225,7 +231,7 @@ class CosineDecayRestarts(LearningRateSchedule):
     def __init__(self, initial_learning_rate: float, first_decay_steps: int, t_mul: float = 2.0,
                  m_mul: float = 1.0, alpha: float = 0.0, name: str = "SGDRDecay") -> None:
         owner = type(self).__name__
-        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate)
+        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate, rate=True)
         self.first_decay_steps = _number(owner, "first_decay_steps", first_decay_steps, positive=True)
         self.t_mul = _number(owner, "t_mul", t_mul, positive=True)
         self.m_mul = _number(owner, "m_mul", m_mul)

@@ -1,89 +1,192 @@
-"""Model files: one `.npz` archive, no pickle anywhere, written atomically.
+"""Model files: one `.npz` archive, no pickle anywhere, written atomically, read defensively.
 
-Layout of the archive:
-- `tuinet.json`: a uint8 array holding UTF-8 JSON: format name and version, the tuinet
-  version, the architecture (`Sequential.get_config()`), the compile settings, and for every
-  array its name, shape, dtype and SHA-256, so truncation and tampering are caught.
-- `w_0000`, `w_0001`, ...: the weights in `get_weights()` order.
-- `o_0000`, ...: the optimizer state (slots and iteration count), when saved.
+Layout of the archive (a zip file, as `np.savez` writes it; members stored or deflated):
+- `tuinet.json.npy`: a uint8 array holding UTF-8 JSON: format name and version, the tuinet
+  version, the architecture (`Sequential.get_config()`), the compile settings, `metadata`, and
+  for every array its name, shape, dtype and SHA-256, so truncation and tampering are caught.
+  Since format version 2 it also holds `header_sha256`, the SHA-256 of the header's canonical
+  JSON (sorted keys, no spaces, ASCII) without that field, so an edited header is caught too.
+  Version 1 files (no header digest) still load.
+- `w_0000.npy`, `w_0001.npy`, ...: the weights in `get_weights()` order.
+- `o_0000.npy`, ...: the optimizer state (slots and iteration count), when saved.
 
-`np.load(..., allow_pickle=False)` reads it; a missing, truncated, foreign or modified file
-raises `ModelFileError` naming the file and what is wrong.
+Loading accepts only what it understands, and checks it before it allocates anything: a
+regular file (never a FIFO, a device or a folder: those would block or never end), a zip
+whose members are exactly the ones the header names, stored or deflated, not encrypted; each
+member's declared size, and the `.npy` header's shape and dtype (float16/32/64 little-endian
+for weights; also an integer iteration count for the optimizer; never object or structured
+dtypes), against the member and against a memory budget; the header JSON's size, nesting
+depth and the type of every field; the layer classes against the registry; the metadata
+(scaler kind and statistics, class names) against the model. Anything wrong raises one
+`ModelFileError`, one line naming the file and what is wrong, with values from the file
+escaped (`tuinet.errors.safe_text`).
+
+The memory budget: by default all members together may inflate to at most
+`min(MAX_EXPANSION * file size + BUDGET_SLACK, MAX_MODEL_BYTES)` bytes: 64 times the file
+plus 1 MiB, and never more than 2 GiB. A budget the user sets replaces both limits (a
+trusted file that deflates more than 64 times, or a model over 2 GiB): the environment
+variable `TUINET_MAX_MODEL_BYTES` (a number of bytes, or with a K, M, G or T suffix: "8G"),
+or the `max_bytes` argument of `load_model` / `load_weights`, which wins over the variable.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import math
 import os
-import tempfile
+import re
+import stat
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from tuinet.__about__ import __version__
-from tuinet.errors import ModelFileError, TuinetError
+from tuinet.atomic import atomic_write
+from tuinet.errors import ModelFileError, TuinetError, safe_text
 
 FORMAT = "tuinet.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER = "tuinet.json"
+
+MAX_MODEL_BYTES = 2 * 1024 ** 3
+"""Default absolute cap, in bytes, on what a model file may inflate to (see the module docstring)."""
+MAX_BYTES_ENV = "TUINET_MAX_MODEL_BYTES"
+"""The environment variable that replaces `MAX_MODEL_BYTES`."""
+MAX_EXPANSION = 64
+"""How many times its own size a file may inflate to (deflate packs zeros a thousandfold)."""
+BUDGET_SLACK = 1024 ** 2
+"""Bytes allowed on top of `MAX_EXPANSION` times the file size (small files, small headers)."""
+MAX_HEADER_BYTES = 16 * 1024 ** 2
+"""Largest header JSON, in bytes."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of lists and objects in the header JSON."""
+MAX_ARRAYS = 65_535
+"""Most arrays (weights plus optimizer state) one file may hold."""
+MAX_DIRECTORY_BYTES = 8 * 1024 ** 2
+"""Largest zip central directory (the member list) that is read at all."""
+MAX_NDIM = 32
+"""Most axes an array may have."""
+
+WEIGHT_DTYPES = frozenset({"<f2", "<f4", "<f8"})
+"""dtypes a weight may have in a file (NumPy's `dtype.str`)."""
+OPTIMIZER_DTYPES = WEIGHT_DTYPES
+"""dtypes of optimizer slots and per-step scalars."""
+ITERATION_DTYPES = frozenset({"<i4", "<i8", "<u4", "<u8"})
+"""dtypes of the optimizer's `iterations` count (`get_state` writes int64)."""
+SCALER_KINDS = {"StandardScaler": ("standard", ()), "MinMaxScaler": ("minmax", ("feature_range",))}
+"""`metadata["scaler_kind"]` -> (its `scaler["name"]`, its extra arguments): the scalers of
+`tuinet.data.preprocessing`, repeated here because the engine does not import the data layer."""
+TASKS = ("classification", "regression")
+
+_MEMBER = re.compile(r"(tuinet\.json|[wo]_\d{4,5})\.npy")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# zip general-purpose flags tuinet refuses: encrypted (bit 0), compressed patch data (5),
+# strong encryption (6), encrypted central directory (13).
+_REFUSED_FLAGS = 0x0001 | 0x0020 | 0x0040 | 0x2000
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_NPY_MAGIC = b"\x93NUMPY"
+_NPY_MAX_HEADER = 4096
+
+_MODEL_KEYS = {"format", "format_version", "tuinet_version", "header_sha256", "model", "compile", "weights",
+               "optimizer", "metadata"}
+_WEIGHTS_KEYS = {"format", "format_version", "tuinet_version", "header_sha256", "weights"}
+_ENTRY_KEYS = {"name", "shape", "dtype", "sha256"}
+
+
+def _shown(value, limit: int | None = 60) -> str:
+    """`value` escaped for a one-line message (lone surrogates too), cut at `limit` characters."""
+    text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe_text(text, limit=limit)
+
+
+def _label(path) -> str:
+    try:
+        raw = os.fsdecode(path)
+    except TypeError:
+        raw = str(path)
+    return _shown(raw, limit=None)
 
 
 def _digest(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+    a = np.ascontiguousarray(a)
+    try:
+        data = memoryview(a).cast("B")  # no copy of a large array
+    except (ValueError, TypeError):  # dtypes the buffer protocol lacks (datetime)
+        data = a.tobytes()
+    return hashlib.sha256(data).hexdigest()
 
 
 def _entry(name: str, a: np.ndarray) -> dict:
     return {"name": name, "shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)}
 
 
+def _header_digest(header: dict) -> str:
+    body = {k: v for k, v in header.items() if k != "header_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+# ---------------------------------------------------------------------- writing
 def atomic_write_npz(path, arrays: dict[str, np.ndarray]) -> None:
     """Write `arrays` to `path` via a temporary file in the same folder and a rename.
 
     Raises `ModelFileError` (never a bare `OSError`) naming the path when it cannot be written:
     a missing or read-only folder, a folder in the way, a full disk. No temporary file is left
     behind, and those a killed save left (`.<name>.*.tmp`) are removed by the next save.
+
+    Permissions follow the umask: a new file gets `0o666 & ~umask` (0o644 under the usual
+    0o022), and a file that is overwritten keeps its mode. A symbolic link at `path` is
+    followed: the file it points to gets the new content and the link stays a link (as
+    `--out` on a link promises). See `tuinet.atomic.atomic_write`.
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    shown = str(path)
+    target = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise ModelFileError(f"cannot save to {str(path)!r}: folder {str(folder)!r} does not exist")
-    if path.is_dir():
-        raise ModelFileError(f"cannot save to {str(path)!r}: it is a folder")
-    for stale in folder.glob(f".{glob_escape(path.name)}.*.tmp"):  # from a save that was killed
-        try:
-            stale.unlink()
-        except OSError:
-            pass
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        if isinstance(exc, OSError):
-            raise ModelFileError(f"cannot save to {str(path)!r}: {exc.strerror or exc}") from None
-        raise
-
-
-def glob_escape(name: str) -> str:
-    """`name` with the glob wildcards escaped."""
-    import glob
-
-    return glob.escape(name)
+        raise ModelFileError(f"cannot save to {shown!r}: folder {str(folder)!r} does not exist")
+    if target.is_dir():
+        raise ModelFileError(f"cannot save to {shown!r}: it is a folder")
+    atomic_write(path, lambda f: np.savez(f, **arrays), sweep=True,
+                 error=lambda exc: ModelFileError(f"cannot save to {shown!r}: {exc.strerror or exc}"))
 
 
 def _header_array(header: dict) -> np.ndarray:
+    header = {**header, "header_sha256": _header_digest(header)}
     return np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+
+
+def _little(a) -> np.ndarray:
+    """`a` little-endian, as files always are (a no-op on little-endian machines)."""
+    a = np.asarray(a)
+    return a.astype(a.dtype.newbyteorder("<")) if a.dtype.str[0] == ">" else a
+
+
+def _weight_entries(model) -> tuple[list[np.ndarray], list[dict]]:
+    weights = [_little(w) for w in model.get_weights()]
+    names = [f"{layer.name}/{w}" for layer in model.layers for w in layer.weight_names]
+    return weights, [_entry(n, w) for n, w in zip(names, weights)]
+
+
+def _writable(path, header: dict, expected: str) -> dict:
+    """`header` as the reader will see it (JSON's lists and string keys, so the digest computed
+    now is the one computed on load); what we write must load: it passes the reader's checks."""
+    try:
+        header = json.loads(json.dumps(header))
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"cannot save to {str(path)!r}: model.metadata is not JSON-friendly "
+                             f"({_shown(exc, 200)})") from None
+    try:
+        _check_header("", {**header, "header_sha256": "0" * 64}, expected, digest=False)
+    except ModelFileError as exc:
+        raise ModelFileError(f"cannot save to {str(path)!r}{exc}") from None
+    return header
 
 
 def save_model(model, path, *, include_optimizer: bool = True) -> None:
@@ -93,22 +196,23 @@ def save_model(model, path, *, include_optimizer: bool = True) -> None:
     `tuinet train` used) is stored too and comes back on load.
     """
     model._require_built("save")
-    weights = model.get_weights()
-    names = [f"{layer.name}/{w}" for layer in model.layers for w in layer.weight_names]
+    weights, entries = _weight_entries(model)
     arrays = {f"w_{i:04d}": w for i, w in enumerate(weights)}
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "tuinet_version": __version__,
               "model": model.get_config(), "compile": model.compile_config(),
-              "weights": [_entry(n, w) for n, w in zip(names, weights)], "optimizer": None,
+              "weights": entries, "optimizer": None,
               "metadata": getattr(model, "metadata", None) or {}}
-    try:
-        json.dumps(header)
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"cannot save to {str(path)!r}: model.metadata is not JSON-friendly ({exc})") from None
     if include_optimizer and model.optimizer is not None:
         state = model.optimizer.get_state()
         keys = sorted(state)
-        header["optimizer"] = [_entry(k, np.asarray(state[k])) for k in keys]
-        arrays.update({f"o_{i:04d}": np.asarray(state[k]) for i, k in enumerate(keys)})
+        state = {k: _little(state[k]) for k in keys}
+        header["optimizer"] = [_entry(k, state[k]) for k in keys]
+        arrays.update({f"o_{i:04d}": state[k] for i, k in enumerate(keys)})
+    header = _writable(path, header, FORMAT)
+    try:
+        _check_metadata_fits("", header["metadata"], model)
+    except ModelFileError as exc:
+        raise ModelFileError(f"cannot save to {str(path)!r}{exc}") from None
     arrays[HEADER] = _header_array(header)
     atomic_write_npz(path, arrays)
 
@@ -116,124 +220,706 @@ def save_model(model, path, *, include_optimizer: bool = True) -> None:
 def save_weights(model, path) -> None:
     """Save only the weights (with their names and checksums)."""
     model._require_built("save_weights")
-    weights = model.get_weights()
-    names = [f"{layer.name}/{w}" for layer in model.layers for w in layer.weight_names]
+    weights, entries = _weight_entries(model)
     header = {"format": FORMAT + ".weights", "format_version": FORMAT_VERSION, "tuinet_version": __version__,
-              "weights": [_entry(n, w) for n, w in zip(names, weights)]}
+              "weights": entries}
+    header = _writable(path, header, FORMAT + ".weights")
     arrays = {f"w_{i:04d}": w for i, w in enumerate(weights)}
     arrays[HEADER] = _header_array(header)
     atomic_write_npz(path, arrays)
 
 
-def _read(path, expected_format: str) -> tuple[dict, dict]:
-    """Open and verify an archive; returns (header, arrays) or raises ModelFileError."""
-    p = Path(path)
-    label = str(path)
-    if not p.exists():
-        raise ModelFileError(f"{label}: file not found")
-    if p.is_dir():
-        raise ModelFileError(f"{label}: is a folder, not a model file")
+# ---------------------------------------------------------------------- budget
+def _parse_size(text: str) -> int | None:
+    match = re.fullmatch(r"\s*(\d+)\s*([kKmMgGtT]?)i?[bB]?\s*", text)
+    if not match:
+        return None
+    return int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
+
+
+def user_budget(label: str = "", max_bytes: int | None = None) -> int | None:
+    """The budget the user set, in bytes: `max_bytes`, else `$TUINET_MAX_MODEL_BYTES`; None if neither."""
+    if max_bytes is not None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+            raise ModelFileError(f"{label}: max_bytes must be a positive number of bytes, got {_shown(max_bytes)}")
+        return max_bytes
+    raw = os.environ.get(MAX_BYTES_ENV)
+    if raw is None or not raw.strip():
+        return None
+    value = _parse_size(raw)
+    if not value:
+        raise ModelFileError(f"{label}: cannot load: {MAX_BYTES_ENV}={_shown(raw, 30)} is not a size in bytes "
+                             f"(e.g. 4294967296 or 4G)")
+    return value
+
+
+def _budget(size: int, chosen: int | None) -> tuple[int, str]:
+    """(budget in bytes, how it was set) for a file of `size` bytes."""
+    if chosen is not None:
+        return chosen, f"set by max_bytes or {MAX_BYTES_ENV}"
+    return (min(MAX_EXPANSION * size + BUDGET_SLACK, MAX_MODEL_BYTES),
+            f"{MAX_EXPANSION} times the file's {size:,} bytes, at most {MAX_MODEL_BYTES:,}; if the file is "
+            f"trusted, set {MAX_BYTES_ENV}")
+
+
+# ---------------------------------------------------------------------- reading
+class _Archive:
+    """An opened, checked model file: its header and its arrays, keyed by member name (`w_0000`)."""
+
+    def __init__(self, label: str, header: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.label, self.header, self.arrays = label, header, arrays
+
+
+def _open_regular(path, label: str):
+    """Open `path` for reading if it is a regular file; never blocks on a FIFO."""
     try:
-        with p.open("rb") as f:
-            magic = f.read(4)
-    except OSError as exc:
-        raise ModelFileError(f"{label}: cannot read the file ({exc})") from None
-    if magic != b"PK\x03\x04":
-        raise ModelFileError(f"{label}: not a tuinet model file (expected an .npz archive saved by model.save"
-                             f"{', the file is empty' if not magic else ''})")
-    try:
-        with np.load(p, allow_pickle=False) as archive:
-            if HEADER not in archive.files:
-                raise ModelFileError(f"{label}: not a tuinet model file (an .npz archive without a {HEADER} header)")
-            raw = archive[HEADER]
-            try:
-                header = json.loads(raw.tobytes().decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ModelFileError(f"{label}: the {HEADER} header is corrupted ({exc})") from None
-            arrays = {k: archive[k] for k in archive.files if k != HEADER}
-    except ModelFileError:
-        raise
-    except (zipfile.BadZipFile, EOFError) as exc:
-        raise ModelFileError(f"{label}: not a valid tuinet model file: the archive is truncated or damaged ({exc})") \
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileError(f"{label}: file not found") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise ModelFileError(f"{label}: cannot read the file ({_shown(getattr(exc, 'strerror', None) or exc)})") \
             from None
-    except ValueError as exc:
-        raise ModelFileError(f"{label}: not a tuinet model file ({exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ModelFileError(f"{label}: is a folder, not a model file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelFileError(f"{label}: is not a regular file (a {_file_kind(st.st_mode)}); "
+                             "give the path of a model file saved by model.save")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0) \
+        | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
     except OSError as exc:
-        raise ModelFileError(f"{label}: cannot read the file ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != expected_format:
-        found = header.get("format") if isinstance(header, dict) else None
-        raise ModelFileError(f"{label}: expected a {expected_format!r} file, found format {found!r}")
-    version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(f"{label}: written in format version {version!r}; this tuinet "
-                             f"({__version__}) reads version {FORMAT_VERSION} and older. Upgrade tuinet.")
-    return header, arrays
+        raise ModelFileError(f"{label}: cannot read the file ({_shown(exc.strerror or exc)})") from None
+    try:
+        st = os.fstat(fd)  # the path may have been swapped for a FIFO since the stat above
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(f"{label}: is not a regular file (a {_file_kind(st.st_mode)}); "
+                                 "give the path of a model file saved by model.save")
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
 
 
-def _verified(label: str, header_entries, arrays: dict, prefix: str) -> list[tuple[str, np.ndarray]]:
-    if not isinstance(header_entries, list):
-        raise ModelFileError(f"{label}: the header's array list is missing or corrupted")
-    out = []
-    for i, meta in enumerate(header_entries):
-        key = f"{prefix}_{i:04d}"
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def _damaged(label: str, exc) -> ModelFileError:
+    return ModelFileError(f"{label}: not a valid tuinet model file: the archive is truncated or damaged "
+                          f"({_shown(exc, 120)})")
+
+
+def _check_directory(f, label: str) -> None:
+    """Refuse a central directory too large to read (millions of members) before zipfile reads it."""
+    end = getattr(zipfile, "_EndRecData", None)
+    if end is None:  # pragma: no cover - a future Python without it: zipfile's own limits apply
+        return
+    try:
+        record = end(f)
+    except (OSError, struct.error, ValueError) as exc:
+        raise _damaged(label, exc) from None
+    if not record:
+        raise _damaged(label, "no zip directory at the end of the file")
+    if record[5] > MAX_DIRECTORY_BYTES or record[4] > MAX_ARRAYS + 1:
+        raise ModelFileError(f"{label}: not a tuinet model file: the archive lists {record[4]} members in "
+                             f"{record[5]} bytes; a model file has at most {MAX_ARRAYS + 1}")
+
+
+def _check_member(f, size: int, label: str, info: zipfile.ZipInfo) -> None:
+    """Compression, encryption and sizes of one member, central and local headers both."""
+    name = _shown(info.filename)
+    if info.flag_bits & _REFUSED_FLAGS:
+        raise ModelFileError(f"{label}: member {name!r} is encrypted or uses an unsupported zip feature "
+                             f"(flags {info.flag_bits:#06x}); model files are never encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ModelFileError(f"{label}: member {name!r} uses compression method {info.compress_type}; "
+                             "model files are stored or deflated")
+    if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+        raise _damaged(label, f"member {info.filename!r} is stored with {info.compress_size} bytes but declares "
+                              f"{info.file_size}")
+    if info.header_offset < 0 or info.header_offset + _LOCAL_HEADER.size > size:
+        raise _damaged(label, f"member {info.filename!r} starts outside the file")
+    f.seek(info.header_offset)
+    local = _LOCAL_HEADER.unpack(f.read(_LOCAL_HEADER.size))
+    if local[0] != b"PK\x03\x04":
+        raise _damaged(label, f"member {info.filename!r} has no local header")
+    if local[3] & _REFUSED_FLAGS:
+        raise ModelFileError(f"{label}: member {name!r} is encrypted or uses an unsupported zip feature "
+                             f"(local flags {local[3]:#06x}); model files are never encrypted")
+    if local[4] != info.compress_type:
+        raise _damaged(label, f"member {info.filename!r}: its local and central headers disagree on compression")
+    data_end = info.header_offset + _LOCAL_HEADER.size + local[10] + local[11] + info.compress_size
+    if data_end > size:
+        raise _damaged(label, f"member {info.filename!r} ends after the end of the file")
+
+
+def _npy_preamble(fp, label: str, member: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, preamble length) of a `.npy` stream, allocating nothing large."""
+    magic = fp.read(8)
+    if len(magic) != 8 or magic[:6] != _NPY_MAGIC or (magic[6], magic[7]) not in ((1, 0), (2, 0)):
+        raise _damaged(label, f"member {member!r} is not a .npy array of version 1.0 or 2.0")
+    fmt = "<H" if magic[6] == 1 else "<I"
+    raw_len = fp.read(struct.calcsize(fmt))
+    if len(raw_len) != struct.calcsize(fmt):
+        raise _damaged(label, f"member {member!r}: its .npy header is cut short")
+    (hlen,) = struct.unpack(fmt, raw_len)
+    if hlen > _NPY_MAX_HEADER:
+        raise ModelFileError(f"{label}: member {member!r} has a .npy header of {hlen} bytes; at most "
+                             f"{_NPY_MAX_HEADER} are read")
+    text = fp.read(hlen)
+    if len(text) != hlen:
+        raise _damaged(label, f"member {member!r}: its .npy header is cut short")
+    reader = np.lib.format.read_array_header_1_0 if magic[6] == 1 else np.lib.format.read_array_header_2_0
+    try:
+        shape, fortran, dtype = reader(io.BytesIO(raw_len + text), max_header_size=_NPY_MAX_HEADER)
+    except Exception as exc:  # ValueError, SyntaxError, RecursionError, MemoryError from literal_eval
+        raise ModelFileError(f"{label}: member {member!r} has a damaged .npy header "
+                             f"({type(exc).__name__}: {_shown(exc, 80)})") from None
+    if not isinstance(shape, tuple) or len(shape) > MAX_NDIM or any(
+            not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in shape):
+        raise ModelFileError(f"{label}: member {member!r} declares the shape {_shown(shape)}")
+    return shape, bool(fortran), dtype, 8 + len(raw_len) + hlen
+
+
+def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, shape, dtype_str: str) -> np.ndarray:
+    """Read one member whose `.npy` header must say `shape` and `dtype_str`, size-checked first."""
+    member = info.filename
+    with zf.open(info) as fp:
+        got_shape, fortran, dtype, pre = _npy_preamble(fp, label, member)
+        if dtype.str != dtype_str or dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
+            raise ModelFileError(f"{label}: member {member!r} holds dtype {_shown(dtype.str)}, the header says "
+                                 f"{_shown(dtype_str)}")
+        if got_shape != tuple(shape):
+            raise ModelFileError(f"{label}: member {member!r} has shape {_shown(got_shape)}, the header says "
+                                 f"{_shown(tuple(shape))}")
+        nbytes = math.prod(got_shape) * dtype.itemsize
+        if pre + nbytes != info.file_size:
+            raise ModelFileError(f"{label}: member {member!r} declares {info.file_size} bytes, but its shape "
+                                 f"{got_shape} of {dtype.name} needs {pre + nbytes}")
+        out = np.empty(math.prod(got_shape), dtype=dtype)
+        view = memoryview(out).cast("B")
+        filled = 0
+        while filled < nbytes:
+            n = fp.readinto(view[filled:filled + (1 << 24)])
+            if not n:
+                raise _damaged(label, f"member {member!r} is cut short")
+            filled += n
+        if fp.read(1):
+            raise _damaged(label, f"member {member!r} is longer than its shape")
+    return out.reshape(got_shape, order="F" if fortran else "C")
+
+
+def _json_depth(raw: bytes) -> int:
+    """Deepest nesting of `[` and `{` outside strings; computed without recursion."""
+    bare = np.frombuffer(_JSON_STRING.sub(b"", raw), dtype=np.uint8)
+    marks = np.flatnonzero((bare == 0x5B) | (bare == 0x7B) | (bare == 0x5D) | (bare == 0x7D))
+    if not len(marks):
+        return 0
+    steps = np.where((bare[marks] == 0x5B) | (bare[marks] == 0x7B), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+def _parse_header(label: str, raw: bytes) -> dict:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(f"{label}: the {HEADER} header is corrupted ({_shown(exc, 120)})") from None
+    depth = _json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise ModelFileError(f"{label}: the {HEADER} header nests {depth} levels deep; at most {MAX_JSON_DEPTH}")
+    try:
+        header = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, an int of 5000 digits
+        raise ModelFileError(f"{label}: the {HEADER} header is corrupted ({_shown(exc, 120)})") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{label}: the {HEADER} header is corrupted (expected a JSON object, got "
+                             f"{type(header).__name__})")
+    return header
+
+
+def _open_archive(path, expected: str, *, max_bytes: int | None = None, also: str | None = None) -> _Archive:
+    """Open and verify a model file; every check happens before any array is read."""
+    label = _label(path)
+    chosen = user_budget(label, max_bytes)
+    f, size = _open_regular(path, label)
+    with f:
         try:
-            name, shape, dtype, digest = meta["name"], tuple(meta["shape"]), meta["dtype"], meta["sha256"]
-        except (KeyError, TypeError):
-            raise ModelFileError(f"{label}: the header entry for array {i} is corrupted") from None
-        if key not in arrays:
-            raise ModelFileError(f"{label}: array {name!r} is missing from the file")
-        a = arrays[key]
-        if a.shape != shape or a.dtype.str != dtype:
-            raise ModelFileError(f"{label}: array {name!r} has shape {a.shape} and dtype {a.dtype}, "
-                                 f"the header says {shape} and {np.dtype(dtype)}")
-        if _digest(a) != digest:
-            raise ModelFileError(f"{label}: array {name!r} fails its checksum: the file was modified or corrupted")
-        out.append((name, a))
-    return out
+            magic = f.read(4)
+        except OSError as exc:
+            raise ModelFileError(f"{label}: cannot read the file ({_shown(exc.strerror or exc)})") from None
+        if magic != b"PK\x03\x04":
+            raise ModelFileError(f"{label}: not a tuinet model file (expected an .npz archive saved by model.save"
+                                 f"{', the file is empty' if not magic else ''})")
+        try:
+            _check_directory(f, label)
+            zf = zipfile.ZipFile(f)
+        except ModelFileError:
+            raise
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, struct.error) as exc:
+            raise _damaged(label, exc) from None
+        with zf:
+            try:
+                return _read_members(f, size, zf, label, expected, also, chosen)
+            except ModelFileError:
+                raise
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, struct.error) as exc:  # a bad CRC...
+                raise _damaged(label, exc) from None
 
 
-def load_model(path, *, compile: bool = True):
-    """Load a model saved with `model.save(path)`; compiled, with its optimizer state, if it was."""
-    from tuinet.nn import losses, optimizers
+def _read_members(f, size: int, zf: zipfile.ZipFile, label: str, expected: str, also, chosen) -> _Archive:
+    infos = zf.infolist()
+    names = [info.filename for info in infos]
+    if HEADER + ".npy" not in names:
+        raise ModelFileError(f"{label}: not a tuinet model file (an .npz archive without a {HEADER} header)")
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ModelFileError(f"{label}: the archive holds member {_shown(twice)!r} twice")
+    for info in infos:
+        if not _MEMBER.fullmatch(info.filename):
+            raise ModelFileError(f"{label}: unexpected member {_shown(info.filename)!r} in the archive "
+                                 "(a model file holds tuinet.json.npy, w_NNNN.npy and o_NNNN.npy only)")
+        _check_member(f, size, label, info)
+    budget, how = _budget(size, chosen)
+    total = sum(info.file_size for info in infos)
+    if total > budget:
+        big = max(infos, key=lambda i: i.file_size)
+        raise ModelFileError(f"{label}: the archive inflates to {total:,} bytes (member {big.filename!r}: "
+                             f"{big.file_size:,}), over the budget of {budget:,} bytes ({how})")
+    info = zf.getinfo(HEADER + ".npy")
+    if info.file_size > MAX_HEADER_BYTES + _NPY_MAX_HEADER + 16:
+        raise ModelFileError(f"{label}: the {HEADER} header is {info.file_size:,} bytes; at most "
+                             f"{MAX_HEADER_BYTES:,}")
+    with zf.open(info) as fp:
+        shape, _, dtype, pre = _npy_preamble(fp, label, info.filename)
+    if dtype.str != "|u1" or len(shape) != 1 or shape[0] > MAX_HEADER_BYTES:
+        raise ModelFileError(f"{label}: the {HEADER} header is not a byte array of at most {MAX_HEADER_BYTES:,} "
+                             f"bytes (dtype {_shown(dtype.str)}, shape {_shown(shape)})")
+    raw = _read_array(zf, info, label, shape, "|u1").tobytes()
+    header = _parse_header(label, raw)
+    _check_header(label, header, expected, also=also)
+    sections = [("w", header["weights"])]
+    if header.get("optimizer"):
+        sections.append(("o", header["optimizer"]))
+    wanted = {HEADER + ".npy"} | {f"{p}_{i:04d}.npy" for p, entries in sections for i in range(len(entries))}
+    extra = sorted(set(names) - wanted)
+    if extra:
+        raise ModelFileError(f"{label}: unexpected member {_shown(extra[0])!r} in the archive: the header does "
+                             "not name it")
+    for p, entries in sections:
+        for i, meta in enumerate(entries):
+            if f"{p}_{i:04d}.npy" not in names:
+                raise ModelFileError(f"{label}: array {_shown(meta['name'])!r} is missing from the file")
+    # Every member's .npy header against the JSON header before any array is read.
+    for p, entries in sections:
+        for i, meta in enumerate(entries):
+            info = zf.getinfo(f"{p}_{i:04d}.npy")
+            with zf.open(info) as fp:
+                shape, _, dtype, pre = _npy_preamble(fp, label, info.filename)
+            if dtype.str != meta["dtype"] or shape != tuple(meta["shape"]):
+                raise ModelFileError(f"{label}: array {_shown(meta['name'])!r} has shape {_shown(shape)} and dtype "
+                                     f"{_shown(dtype.str)}, the header says {tuple(meta['shape'])} and "
+                                     f"{meta['dtype']}")
+            if pre + math.prod(shape) * dtype.itemsize != info.file_size:
+                raise ModelFileError(f"{label}: member {info.filename!r} declares {info.file_size:,} bytes, but "
+                                     f"its shape {shape} of {dtype.name} needs "
+                                     f"{pre + math.prod(shape) * dtype.itemsize:,}")
+    arrays = {}
+    for p, entries in sections:
+        for i, meta in enumerate(entries):
+            key = f"{p}_{i:04d}"
+            a = _read_array(zf, zf.getinfo(key + ".npy"), label, meta["shape"], meta["dtype"])
+            if _digest(a) != meta["sha256"]:
+                raise ModelFileError(f"{label}: array {_shown(meta['name'])!r} fails its checksum: the file was "
+                                     "modified or corrupted")
+            arrays[key] = a
+    return _Archive(label, header, arrays)
+
+
+# ---------------------------------------------------------------------- header checks
+def _where(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return _shown(out, 80)
+
+
+def _bad(label: str, path: tuple, what: str, value=None, *, show: bool = True) -> ModelFileError:
+    got = f", got {_describe(value)}" if show else ""
+    return ModelFileError(f"{label}: the {HEADER} header is corrupted: {_where(path)}: expected {what}{got}")
+
+
+def _describe(value) -> str:
+    if isinstance(value, (dict, list)):
+        return f"a {'JSON object' if isinstance(value, dict) else 'list'} of {len(value)}"
+    if isinstance(value, str):
+        return f'"{_shown(value, 40)}"'
+    return _shown(json.dumps(value) if value is None or isinstance(value, (bool, int, float)) else value, 40)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(label, path, value, *, allow_none: bool = False, limit: int = 1000) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, str):
+        raise _bad(label, path, "a string" + (" or null" if allow_none else ""), value)
+    if _UNSAFE_TEXT.search(value):
+        raise _bad(label, path, "printable text (no control characters)", value)
+    if len(value) > limit:
+        raise _bad(label, path, f"at most {limit} characters", value)
+
+
+def _check_strings(label: str, value, path: tuple) -> None:
+    """Every string (keys too) under `value` is printable text; iterative, the depth is bounded."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            _text(label, where, item, limit=100_000)
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                _text(label, (*where, "<key>"), k, limit=1000)
+                stack.append((v, (*where, k)))
+        elif isinstance(item, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
+
+
+def _check_entries(label: str, entries, section: str, *, optimizer: bool) -> None:
+    if not isinstance(entries, list):
+        raise _bad(label, (section,), "a list of arrays", entries)
+    if len(entries) > MAX_ARRAYS:
+        raise _bad(label, (section,), f"at most {MAX_ARRAYS} arrays", entries)
+    seen = set()
+    for i, meta in enumerate(entries):
+        where = (section, i)
+        if not isinstance(meta, dict) or set(meta) != _ENTRY_KEYS:
+            raise _bad(label, where, "an object with name, shape, dtype and sha256",
+                       sorted(meta) if isinstance(meta, dict) else meta)
+        _text(label, (*where, "name"), meta["name"])
+        if meta["name"] in seen:
+            raise _bad(label, (*where, "name"), "a name not used before", meta["name"])
+        seen.add(meta["name"])
+        shape = meta["shape"]
+        if not isinstance(shape, list) or len(shape) > MAX_NDIM or not all(_is_int(d) and d >= 0 for d in shape):
+            raise _bad(label, (*where, "shape"), f"a list of at most {MAX_NDIM} non-negative integers", shape)
+        dtype = meta["dtype"]
+        allowed = WEIGHT_DTYPES if not optimizer else (
+            ITERATION_DTYPES if meta["name"] == "iterations" else OPTIMIZER_DTYPES)
+        if not isinstance(dtype, str) or dtype not in allowed:
+            raise _bad(label, (*where, "dtype"), f"one of {', '.join(sorted(allowed))}", dtype)
+        if optimizer and meta["name"] == "iterations" and shape:
+            raise _bad(label, (*where, "shape"), "[] (a scalar)", shape)
+        if not isinstance(meta["sha256"], str) or not _HEX64.fullmatch(meta["sha256"]):
+            raise _bad(label, (*where, "sha256"), "64 hexadecimal digits", meta["sha256"])
+
+
+def _check_header(label: str, header: dict, expected: str, *, also: str | None = None, digest: bool = True) -> None:
+    """Types of every field; the header digest (format 2); raises ModelFileError."""
+    fmt = header.get("format")
+    if fmt != expected and (also is None or fmt != also):
+        raise ModelFileError(f"{label}: expected a {expected!r} file, found format "
+                             f"{_describe(fmt) if fmt is not None else 'None'}")
+    expected = fmt
+    version = header.get("format_version")
+    if not _is_int(version) or version > FORMAT_VERSION:
+        raise ModelFileError(f"{label}: written in format version {_describe(version)}; this tuinet "
+                             f"({__version__}) reads version {FORMAT_VERSION} and older. Upgrade tuinet.")
+    if version < 1:
+        raise _bad(label, ("format_version",), f"1 to {FORMAT_VERSION}", version)
+    allowed = _MODEL_KEYS if expected == FORMAT else _WEIGHTS_KEYS
+    unknown = sorted(set(header) - allowed)
+    if unknown:
+        raise ModelFileError(f"{label}: the {HEADER} header is corrupted: unexpected field {_shown(unknown[0])!r}")
+    if version >= 2:
+        stored = header.get("header_sha256")
+        if not isinstance(stored, str) or not _HEX64.fullmatch(stored):
+            raise _bad(label, ("header_sha256",), "64 hexadecimal digits", stored)
+        if digest and stored != _header_digest(header):
+            raise ModelFileError(f"{label}: the {HEADER} header fails its checksum: the file was modified or "
+                                 "corrupted")
+    elif "header_sha256" in header:
+        raise _bad(label, ("header_sha256",), "no header digest in a version 1 file", show=False)
+    _text(label, ("tuinet_version",), header.get("tuinet_version"), limit=100)
+    _check_entries(label, header.get("weights"), "weights", optimizer=False)
+    if expected != FORMAT:
+        return
+    for key in ("model", "compile"):
+        if key not in header:
+            raise _bad(label, (key,), "a field", show=False)
+    model = header["model"]
+    if not isinstance(model, dict):
+        raise _bad(label, ("model",), "a JSON object", model)
+    _check_model_config(label, model)
+    comp = header["compile"]
+    if comp is not None:
+        if not isinstance(comp, dict) or not {"optimizer", "loss"} <= set(comp) <= {"optimizer", "loss", "metrics"}:
+            raise _bad(label, ("compile",), "null or an object with optimizer, loss and metrics", comp)
+        for key in ("optimizer", "loss"):
+            if not isinstance(comp[key], (str, dict)):
+                raise _bad(label, ("compile", key), "a name or an object", comp[key])
+        metrics = comp.get("metrics")
+        if metrics is not None and (not isinstance(metrics, list) or not all(isinstance(m, (str, dict))
+                                                                                for m in metrics)):
+            raise _bad(label, ("compile", "metrics"), "a list of names or objects", metrics)
+        _check_strings(label, comp, ("compile",))
+    opt = header.get("optimizer")
+    if opt is not None:
+        _check_entries(label, opt, "optimizer", optimizer=True)
+        if opt and comp is None:
+            raise _bad(label, ("optimizer",), "null in a model saved without compile settings", opt)
+    meta = header.get("metadata", {})
+    if not isinstance(meta, dict):
+        raise _bad(label, ("metadata",), "a JSON object", meta)
+    _check_metadata_types(label, meta)
+
+
+def _check_model_config(label: str, model: dict) -> None:
+    from tuinet.nn.layers import LAYERS
+
+    allowed = {"name", "seed", "layers", "input_shape"}
+    unknown = sorted(set(model) - allowed)
+    if unknown:
+        raise _bad(label, ("model",), "the fields name, seed, layers and input_shape", f"field {unknown[0]}")
+    _check_strings(label, model, ("model",))
+    _text(label, ("model", "name"), model.get("name", "sequential"), limit=200)
+    seed = model.get("seed")
+    if seed is not None and not (_is_int(seed) and 0 <= seed < 2 ** 128):
+        raise _bad(label, ("model", "seed"), "null or an integer from 0 to 2**128", seed)
+    shape = model.get("input_shape")
+    if shape is not None and (not isinstance(shape, list) or not shape or len(shape) > MAX_NDIM
+                              or not all(_is_int(d) and d > 0 for d in shape)):
+        raise _bad(label, ("model", "input_shape"), "null or a list of positive integers", shape)
+    layers = model.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise _bad(label, ("model", "layers"), "a non-empty list of layers", layers)
+    for i, spec in enumerate(layers):
+        where = ("model", "layers", i)
+        if not isinstance(spec, dict) or set(spec) != {"class_name", "config"}:
+            raise _bad(label, where, "an object with class_name and config", spec)
+        cls = spec["class_name"]
+        if not isinstance(cls, str):
+            raise _bad(label, (*where, "class_name"), "a layer class name", cls)
+        if cls not in LAYERS:
+            raise ModelFileError(f"{label}: layer {i} has the unknown layer class {_describe(cls)}; this tuinet "
+                                 f"knows {', '.join(sorted(LAYERS))}")
+        cfg = spec["config"]
+        if not isinstance(cfg, dict):
+            raise _bad(label, (*where, "config"), "a JSON object", cfg)
+        if "name" in cfg:
+            _text(label, (*where, "config", "name"), cfg["name"], limit=200)
+        if cfg.get("dtype") is not None and cfg["dtype"] not in ("float16", "float32", "float64"):
+            raise _bad(label, (*where, "config", "dtype"), "null, float32 or float64", cfg["dtype"])
+
+
+def _check_metadata_types(label: str, meta: dict) -> None:
+    """The fields tuinet itself reads (`tuinet predict`, `tuinet evaluate`); others are the user's."""
+    for key in ("preset", "dataset"):
+        _text(label, ("metadata", key), meta.get(key), allow_none=True, limit=1000)
+    task = meta.get("task")
+    if task is not None and (not isinstance(task, str) or task not in TASKS):
+        raise _bad(label, ("metadata", "task"), f"null or one of {', '.join(TASKS)}", task)
+    for key in ("feature_names", "class_names"):
+        names = meta.get(key)
+        if names is None:
+            continue
+        if not isinstance(names, list) or len(names) > MAX_ARRAYS:
+            raise _bad(label, ("metadata", key), f"null or a list of at most {MAX_ARRAYS} names", names)
+        for i, name in enumerate(names):
+            _text(label, ("metadata", key, i), name, limit=1000)
+    kind, scaler = meta.get("scaler_kind"), meta.get("scaler")
+    if kind is None and scaler is None:
+        return
+    if not isinstance(kind, str) or kind not in SCALER_KINDS:
+        raise _bad(label, ("metadata", "scaler_kind"), f"null or one of {', '.join(SCALER_KINDS)}", kind)
+    name, extra = SCALER_KINDS[kind]
+    if not isinstance(scaler, dict) or set(scaler) != {"name", "offset", "scale", *extra}:
+        raise _bad(label, ("metadata", "scaler"), f"an object with name, offset, scale"
+                   f"{''.join(', ' + e for e in extra)}", scaler)
+    if scaler["name"] != name:
+        raise _bad(label, ("metadata", "scaler", "name"), f'"{name}" for a {kind}', scaler["name"])
+    for key in ("offset", "scale"):
+        values = scaler[key]
+        if not isinstance(values, list) or not values or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+            raise _bad(label, ("metadata", "scaler", key), "a non-empty list of finite numbers", values)
+    if len(scaler["offset"]) != len(scaler["scale"]):
+        raise _bad(label, ("metadata", "scaler", "scale"), f"{len(scaler['offset'])} numbers, as many as offset",
+                   scaler["scale"])
+    if any(v == 0 for v in scaler["scale"]):
+        raise _bad(label, ("metadata", "scaler", "scale"), "non-zero numbers", scaler["scale"])
+    if "feature_range" in extra:
+        low_high = scaler["feature_range"]
+        if not (isinstance(low_high, list) and len(low_high) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in low_high)
+                and low_high[0] < low_high[1]):
+            raise _bad(label, ("metadata", "scaler", "feature_range"), "[low, high] with low < high", low_high)
+
+
+def _check_metadata_fits(label: str, meta: dict, model) -> None:
+    """Metadata against the rebuilt model: one scaler statistic per input feature; no class names
+    for regression. (Class names may be fewer or more than the outputs: `tuinet predict` shows
+    the class id where there is no name.)"""
+    scaler = meta.get("scaler")
+    features = model.input_shape[-1]
+    if scaler is not None and len(scaler["offset"]) != features:
+        raise _bad(label, ("metadata", "scaler", "offset"), f"{features} numbers, one per input feature of the "
+                   "model", scaler["offset"])
+    names = meta.get("class_names")
+    if names is not None and meta.get("task") == "regression":
+        raise _bad(label, ("metadata", "class_names"), "null for a regression model", names)
+
+
+# ---------------------------------------------------------------------- rebuilding
+def _rebuild(label: str, config: dict, elements: int):
+    """The model of `config`, built; its layers may create at most `elements` weight values in
+    all (what the file holds), checked before they allocate, so a crafted architecture (a Dense
+    layer of a billion units in a 2 KB file) cannot take more memory than the file allows."""
+    from tuinet.nn.layers import Input, deserialize
     from tuinet.nn.model import Sequential
 
-    label = str(path)
-    header, arrays = _read(path, FORMAT)
-    weights = _verified(label, header.get("weights"), arrays, "w")
+    layers = [deserialize(spec) for spec in config["layers"]]
+    shape = config.get("input_shape")
+    shape = tuple(shape) if shape is not None else layers[0].declared_input_shape
+    if shape is None:
+        raise ModelFileError(f"{label}: the saved architecture has no input shape")
+
+    def too_many(layer, name, dims) -> ModelFileError:
+        return ModelFileError(f"{label}: the saved architecture needs more weights than the file holds "
+                              f"(layer {_shown(layer.name)!r}, weight {_shown(name)!r}, shape {_shown(tuple(dims))})")
+
+    guards = []
+    if all(hasattr(layer, "weight_specs") for layer in layers):  # shapes without allocating
+        left = elements
+        for layer in layers:
+            for name, dims, _ in layer.weight_specs(shape):
+                left -= math.prod(dims)
+                if left < 0:
+                    raise too_many(layer, name, dims)
+            shape = tuple(layer.compute_output_shape(shape))
+    else:  # count each weight as the layer asks for it, before it is made
+        left = [elements]
+
+        def guarded(layer):
+            original = layer.add_weight
+
+            def add_weight(name, dims, *args, **kwargs):
+                left[0] -= math.prod(int(d) for d in dims)
+                if left[0] < 0:
+                    raise too_many(layer, name, dims)
+                return original(name, dims, *args, **kwargs)
+
+            return add_weight
+
+        for layer in layers:
+            layer.add_weight = guarded(layer)
+            guards.append(layer)
     try:
-        model = Sequential.from_config(header["model"])
+        first = [Input(tuple(config["input_shape"]))] if config.get("input_shape") is not None else []
+        model = Sequential([*first, *layers], name=config.get("name", "sequential"), seed=config.get("seed"))
         if not model.built:
-            raise ModelFileError(f"{label}: the saved architecture has no input shape")
-        model.set_weights([a for _, a in weights])
-        model.metadata = header.get("metadata") or {}
-        comp = header.get("compile")
-        if compile and comp:
-            model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),
-                          metrics=comp.get("metrics") or [])
-            if header.get("optimizer"):
-                state = dict(_verified(label, header["optimizer"], arrays, "o"))
-                model.optimizer.set_state(state)
-    except ModelFileError:
-        raise
-    except TuinetError as exc:
-        raise ModelFileError(f"{label}: the saved model cannot be rebuilt: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{label}: the saved model description is corrupted ({type(exc).__name__}: {exc})") \
-            from None
+            model.build()
+    finally:
+        for layer in guards:
+            layer.__dict__.pop("add_weight", None)
     return model
 
 
-def load_weights(model, path) -> None:
+def _check_optimizer_state(label: str, model, state: dict) -> None:
+    """Slots name the model's parameter groups and have their shapes and dtypes."""
+    flat = getattr(model, "_flat_params", None) or {}
+    for full, value in state.items():
+        key, sep, _ = full.rpartition("/")
+        if not sep:
+            if value.shape != ():
+                raise ModelFileError(f"{label}: optimizer entry {_shown(full)!r} must be a scalar, it has shape "
+                                     f"{value.shape}")
+            continue
+        target = flat.get(key)
+        if target is None:
+            raise ModelFileError(f"{label}: optimizer slot {_shown(full)!r} belongs to no parameters of the model")
+        if value.shape != target.shape or value.dtype != target.dtype:
+            raise ModelFileError(f"{label}: optimizer slot {_shown(full)!r} has shape {value.shape} and dtype "
+                                 f"{value.dtype}; the model's parameters have {target.shape} and {target.dtype}")
+
+
+def _net(label: str, exc: BaseException, what: str) -> ModelFileError:
+    """The last line of defence: an unexpected error while rebuilding, as one ModelFileError."""
+    if isinstance(exc, TuinetError):
+        return ModelFileError(f"{label}: {what}: {_shown(exc, 300)}")
+    if isinstance(exc, MemoryError):
+        return ModelFileError(f"{label}: {what}: not enough memory")
+    return ModelFileError(f"{label}: the saved model description is corrupted ({type(exc).__name__}: "
+                          f"{_shown(exc, 200)})")
+
+
+def load_model(path, *, compile: bool = True, max_bytes: int | None = None):
+    """Load a model saved with `model.save(path)`; compiled, with its optimizer state, if it was.
+
+    Args:
+        path: The model file.
+        compile: Compile the model with the saved settings (and restore the optimizer state).
+        max_bytes: Cap on what the file may inflate to, in bytes; see the module docstring
+            (`TUINET_MAX_MODEL_BYTES`, default `MAX_MODEL_BYTES`).
+
+    Raises:
+        ModelFileError: one line naming the file, for anything missing, damaged, foreign,
+            tampered with, too large, or not a regular file.
+    """
+    label = _label(path)
+    try:
+        archive = _open_archive(path, FORMAT, max_bytes=max_bytes)
+        return _build_model(archive, compile)
+    except ModelFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure of a crafted file is a ModelFileError
+        raise _net(label, exc, "the saved model cannot be rebuilt") from None
+
+
+def _build_model(archive: _Archive, compile: bool):
+    from tuinet.nn import losses, optimizers
+
+    label, header, arrays = archive.label, archive.header, archive.arrays
+    entries = header["weights"]
+    weights = [arrays[f"w_{i:04d}"] for i in range(len(entries))]
+    model = _rebuild(label, header["model"], sum(a.size for a in weights))
+    if not model.built:
+        raise ModelFileError(f"{label}: the saved architecture has no input shape")
+    names = [f"{layer.name}/{w}" for layer in model.layers for w in layer.weight_names]
+    if names != [e["name"] for e in entries]:
+        raise ModelFileError(f"{label}: the saved weights ({len(entries)}) do not match the architecture's "
+                             f"({len(names)}): the file was modified or corrupted")
+    model.set_weights(weights)
+    meta = header.get("metadata") or {}
+    _check_metadata_fits(label, meta, model)
+    model.metadata = meta
+    comp = header.get("compile")
+    if compile and comp:
+        model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),
+                      metrics=comp.get("metrics") or [])
+        if header.get("optimizer"):
+            state = {e["name"]: arrays[f"o_{i:04d}"] for i, e in enumerate(header["optimizer"])}
+            _check_optimizer_state(label, model, state)
+            model.optimizer.set_state(state)
+    return model
+
+
+def load_weights(model, path, *, max_bytes: int | None = None) -> None:
     """Load weights saved with `save_weights` (or `save`) into a model of the same architecture."""
-    label = str(path)
+    label = _label(path)
     try:
-        header, arrays = _read(path, FORMAT + ".weights")
-    except ModelFileError as exc:
-        if "found format 'tuinet.model'" not in str(exc):
-            raise
-        header, arrays = _read(path, FORMAT)
-    weights = _verified(label, header.get("weights"), arrays, "w")
-    try:
-        model.set_weights([a for _, a in weights])
+        archive = _open_archive(path, FORMAT + ".weights", also=FORMAT, max_bytes=max_bytes)
+        weights = [archive.arrays[f"w_{i:04d}"] for i in range(len(archive.header["weights"]))]
+        model.set_weights(weights)
+    except ModelFileError:
+        raise
     except TuinetError as exc:
-        raise ModelFileError(f"{label}: the weights do not fit this model: {exc}") from None
+        raise ModelFileError(f"{label}: the weights do not fit this model: {_shown(exc, 300)}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise _net(label, exc, "the weights cannot be loaded") from None

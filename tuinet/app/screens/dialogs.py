@@ -13,6 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tuinet.errors import TuinetError, safe_text
+from tuinet.paths import user_path
+
 
 MAX_PRESET_FILES = 100
 """Preset files of the current folder listed in the picker, at most."""
@@ -87,9 +90,10 @@ class PresetPicker(ModalScreen[str | None]):
         for name, path in list_presets().items():
             try:
                 e = load_preset(path)
-                text = f"[b]{name}[/b] — {e.title}\n  [dim]{e.description}[/dim]"
+                text = Text.assemble((safe_text(name), "bold"), f" — {safe_text(e.title)}\n  ",
+                                     (safe_text(e.description, limit=200), "dim"))
             except Exception as exc:  # a broken preset is listed, not fatal
-                text = f"[b]{name}[/b] — [i]cannot be read: {exc}[/i]"
+                text = Text.assemble((safe_text(name), "bold"), (f" — cannot be read: {safe_text(exc, 200)}", "italic"))
             options.append(Option(text, id=name))
         files = folder_presets(self.folder)
         if files:
@@ -108,16 +112,16 @@ class PresetPicker(ModalScreen[str | None]):
     def _file_prompt(path: Path) -> Text:
         from tuinet.presets import load_preset
 
-        text = Text.assemble((path.name, "bold"), ("  file", "italic"))
+        text = Text.assemble((safe_text(path.name), "bold"), ("  file", "italic"))
         try:
             e = load_preset(path)
         except Exception as exc:  # noqa: BLE001 - listed with its problem, not fatal
-            text.append(f" — cannot be opened: {exc}", style="italic")
+            text.append(f" — cannot be opened: {safe_text(exc, 200)}", style="italic")
             return text
         if e.title:
-            text.append(f" — {e.title}")
+            text.append(f" — {safe_text(e.title)}")
         if e.description:
-            text.append(f"\n  {e.description}", style="dim")
+            text.append(f"\n  {safe_text(e.description, limit=200)}", style="dim")
         return text
 
     def on_mount(self) -> None:
@@ -189,9 +193,9 @@ class PathPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"{self.title_text}  (enter: ok, escape: cancel)")
+            yield Label(f"{self.title_text}  (enter: ok, escape: cancel)", markup=False)
             yield Input(value=self.default, id="path-input")
-            yield Label("", id="path-error", classes="error")
+            yield Label("", id="path-error", classes="error", markup=False)  # echoes what was typed
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -202,9 +206,13 @@ class PathPrompt(ModalScreen[str | None]):
         if not text:
             error.update("Error: give a file path")
             return
-        path = Path(text).expanduser()
+        try:
+            path = user_path(text, what="Error:")
+        except TuinetError as exc:
+            error.update(safe_text(exc, limit=None))
+            return
         if self.must_exist and not path.is_file():
-            error.update(f"Error: {text}: file not found")
+            error.update(f"Error: {safe_text(text)}: file not found")
             return
         if not self.must_exist and not path.resolve().parent.is_dir():
             error.update(f"Error: folder {str(path.parent)!r} does not exist")
@@ -234,11 +242,15 @@ class SavePresetPrompt(PathPrompt):
         if not text:
             error.update("Error: give a file name such as my-spiral.toml")
             return
-        path = Path(text).expanduser()
+        try:
+            path = user_path(text, what="Error:")
+        except TuinetError as exc:
+            error.update(safe_text(exc, limit=None))
+            return
         if not path.suffix:
             path = path.with_name(path.name + ".toml")
         if path.is_dir():
-            error.update(f"Error: {text}: is a folder; add a file name such as my-spiral.toml")
+            error.update(f"Error: {safe_text(text)}: is a folder; add a file name such as my-spiral.toml")
             return
         if not path.resolve().parent.is_dir():
             error.update(f"Error: folder {str(path.parent)!r} does not exist")

@@ -8,6 +8,7 @@ specs, and the screen answers with `load()` once the session has rebuilt the mod
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -54,7 +55,10 @@ def _detail(text: str, kind: str, name: str) -> str:
 
 
 def analyse_stack(specs: tuple[dict, ...] | list[dict], input_shape: tuple[int, ...] | None) -> StackReport:
-    """Build a throwaway `Sequential` from `specs` on `input_shape` and report shapes and params.
+    """Check `specs` as a throwaway `Sequential` on `input_shape` and report shapes and params.
+
+    No weight is allocated (see `Layer.weight_specs`): the report costs the same for 8 units
+    as for 100 million.
 
     Never raises for a bad stack: the first layer that cannot be built or cannot take its
     input is named in `error` ("layer 3 (Conv2D): expects inputs of shape ...").
@@ -87,23 +91,22 @@ def analyse_stack(specs: tuple[dict, ...] | list[dict], input_shape: tuple[int, 
     if not built:
         report.error = "the model has no layers"
         return report
-    try:
-        model.build((None, *input_shape))
-    except Exception as exc:  # noqa: BLE001
-        i = next((j for j, lay in enumerate(built) if not lay.built), len(built) - 1)
-        # Layers before the failing one were built in order: keep their shapes.
-        for j in range(i):
-            report.shapes[j] = tuple(built[j].output_shape)
-            report.params[j] = built[j].count_params()
-        lay = built[i]
-        report.error = f"layer {i + 1} ({type(lay).__name__}): {_detail(str(exc), type(lay).__name__, lay.name)}"
-        report.error_index = i
-        return report
-    for j, lay in enumerate(built):
-        report.shapes[j] = tuple(lay.output_shape)
-        report.params[j] = lay.count_params()
+    # Shapes and counts only: `weight_specs` runs each build without allocating, so a layer of
+    # 100 million units previews at once instead of freezing the keys while its weights fill.
+    shape, trainable = tuple(input_shape), 0
+    for i, lay in enumerate(built):
+        try:
+            weights = lay.weight_specs(shape)
+            shape = tuple(lay.compute_output_shape(shape))
+        except Exception as exc:  # noqa: BLE001 - any failing layer is reported, never raised
+            report.error = f"layer {i + 1} ({type(lay).__name__}): {_detail(str(exc), type(lay).__name__, lay.name)}"
+            report.error_index = i
+            return report
+        report.shapes[i] = shape
+        report.params[i] = sum(math.prod(s) for _, s, _ in weights)
+        trainable += sum(math.prod(s) for _, s, train in weights if train) if lay.trainable else 0
     report.total = sum(p for p in report.params if p is not None)
-    report.trainable = sum(int(v.size) for lay in built if lay.trainable for v in lay.params.values())
+    report.trainable = trainable
     return report
 
 

@@ -21,11 +21,13 @@ Contract every layer follows (the model, the optimizers and the app rely on it):
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 
 import numpy as np
 
+from tuinet import memory
 from tuinet.errors import ConfigError, NotBuiltError, ShapeError
 from tuinet.nn import activations, backend, initializers, regularizers
 
@@ -65,6 +67,41 @@ def check_bool(layer: str, arg: str, value) -> bool:
     return bool(value)
 
 
+def check_seed(layer: str, arg: str, value) -> int | None:
+    """Accept None or an integer >= 0 (NumPy's generators refuse negative seeds)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"{layer}: {arg} must be a non-negative integer or None, got {value!r}")
+    return int(value)
+
+
+DTYPES = ("float32", "float64")
+"""The dtypes a layer may ask for: tuinet computes in float32 or float64 (see `backend.floatx`)."""
+
+
+def check_dtype(layer: str, value) -> np.dtype | None:
+    """A layer's `dtype` argument as a NumPy dtype, None meaning "the backend's floatx".
+
+    Accepts "float32" and "float64" (also as NumPy dtypes, or a Keras `DTypePolicy` config
+    naming one). Anything else, Keras's "mixed_float16" included, is refused with a
+    `ConfigError`: tuinet has no half precision and no mixed-precision policies.
+    """
+    if value is None:
+        return None
+    spec = value
+    if isinstance(spec, dict):  # Keras 3: {"class_name": "DTypePolicy", "config": {"name": "float32"}}
+        spec = (spec.get("config") or {}).get("name", spec.get("name"))
+    try:
+        dtype = np.dtype(spec) if spec is not None and not isinstance(spec, bool) else None
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype is None or dtype.name not in DTYPES:
+        raise ConfigError(f"{layer}: dtype must be \"float32\", \"float64\" or None (tuinet computes in one "
+                          f"float type; mixed precision and float16 are not supported), got {value!r}")
+    return dtype
+
+
 def check_rate(layer: str, arg: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ConfigError(f"{layer}: {arg} must be a number in [0, 1), got {value!r}")
@@ -78,6 +115,10 @@ class Layer:
         name: Unique name inside the model; derived from the class name when None.
         input_shape: Shape of one sample (no batch axis), for the first layer of a model.
         trainable: When False the optimizer leaves this layer's weights alone.
+        dtype: The float type of the layer's weights and outputs: "float32", "float64", or None
+            for `backend.floatx()`. Keras's mixed-precision policies ("mixed_float16",
+            "mixed_bfloat16") and half precision are refused with a `ConfigError`, since
+            tuinet's NumPy engine computes in float32 or float64 only.
     """
 
     def __init__(self, *, name: str | None = None, input_shape=None, input_dim: int | None = None,
@@ -101,7 +142,7 @@ class Layer:
         self.name: str | None = name
         self.declared_input_shape: tuple | None = input_shape
         self.trainable = check_bool(type(self).__name__, "trainable", trainable)
-        self.dtype = np.dtype(dtype) if dtype is not None else None
+        self.dtype = check_dtype(type(self).__name__, dtype)
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}
@@ -137,9 +178,36 @@ class Layer:
         self.built = True
         return self.output_shape
 
+    def weight_specs(self, input_shape: tuple) -> list[tuple[str, tuple[int, ...], bool]]:
+        """`(name, shape, trainable)` of each weight `build(input_shape)` would create, in Keras order.
+
+        Allocates nothing and leaves the layer as it is: `build` runs on a shallow copy whose
+        `add_weight` only records the shapes, so an editor can show the parameters of a
+        100-million-unit layer at once.
+
+        Raises:
+            ShapeError: what `compute_output_shape` or `build` raise for inputs they cannot take.
+        """
+        input_shape = tuple(input_shape)
+        self.compute_output_shape(input_shape)
+        probe = copy.copy(self)
+        probe.params, probe.grads, probe.state, probe.regularizers = {}, {}, {}, {}
+        probe._weight_names = []
+        probe._dry_run = specs = []
+        probe.build(input_shape, np.random.default_rng(0))
+        return specs
+
     def add_weight(self, name: str, shape: tuple, initializer, rng: np.random.Generator, *,
                    trainable: bool = True, regularizer=None) -> np.ndarray:
         """Create a weight with `initializer` and register it in Keras order."""
+        dry_run = self.__dict__.get("_dry_run")
+        if dry_run is not None:  # `weight_specs`: record the shape, allocate nothing
+            dry_run.append((name, tuple(int(d) for d in shape), bool(trainable)))
+            return np.broadcast_to(np.zeros((), self.compute_dtype), tuple(shape))
+        # The weight, its gradient and the initializer's float64 draw, checked before any is made.
+        nbytes = math.prod(int(d) for d in shape) * (self.compute_dtype.itemsize * (1 + trainable) + 8)
+        memory.check_allocation(nbytes, f"{type(self).__name__} {(self.name or self.default_name())!r}: "
+                                        f"weight {name!r} of shape {tuple(shape)}")
         value = initializers.get(initializer)(tuple(shape), rng, self.compute_dtype)
         value = np.ascontiguousarray(value, dtype=self.compute_dtype)
         if trainable:
@@ -198,7 +266,11 @@ class Layer:
                 raise ShapeError(f"layer {self.name!r}: weight {n!r} has shape {target.shape}, got {w.shape}")
             target[...] = w
 
-    def count_params(self) -> int:
+    def count_params(self, input_shape: tuple | None = None) -> int:
+        """The number of weights; given `input_shape`, the number `build(input_shape)` would create
+        (computed from `weight_specs`, allocating nothing)."""
+        if input_shape is not None:
+            return sum(math.prod(shape) for _, shape, _ in self.weight_specs(input_shape))
         return sum(int(v.size) for v in self.params.values()) + sum(int(v.size) for v in self.state.values())
 
     def count_trainable(self) -> int:

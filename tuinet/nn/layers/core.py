@@ -6,7 +6,7 @@ import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import activations, initializers, regularizers
-from tuinet.nn.layers.base import Layer, check_bool, check_positive_int, check_rate, prod
+from tuinet.nn.layers.base import Layer, check_bool, check_positive_int, check_rate, check_seed, prod
 
 
 class Dense(Layer):
@@ -111,15 +111,33 @@ class Dropout(Layer):
     """Sets a fraction `rate` of inputs to 0 during training and scales the rest by `1/(1-rate)`.
 
     Does nothing at inference. `noise_shape` (with None for "same as input") shares the mask
-    along axes of size 1, as in Keras.
+    along axes of size 1, as in Keras: one entry per input axis, batch first, each None, 1 or
+    the input's size (the batch entry None or 1, since the last batch is smaller). One that does
+    not broadcast with the input is a `ShapeError` when the model is built, naming the layer.
     """
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.rate = check_rate("Dropout", "rate", rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        self.seed = seed
+        if noise_shape is not None and (not isinstance(noise_shape, (tuple, list)) or not all(
+                d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
+                for d in noise_shape)):
+            raise ConfigError(f"Dropout: noise_shape must be a tuple of positive ints or None (one per input "
+                              f"axis, batch first, such as (None, 1, 8)), got {noise_shape!r}")
+        self.noise_shape = None if noise_shape is None else tuple(None if d is None else int(d) for d in noise_shape)
+        self.seed = check_seed("Dropout", "seed", seed)
         self._rng = np.random.default_rng(seed)
+
+    def compute_output_shape(self, input_shape):
+        if self.noise_shape is not None:
+            full = (None, *input_shape)
+            if len(self.noise_shape) != len(full) or not all(
+                    n is None or n == 1 or n == d for n, d in zip(self.noise_shape[1:], full[1:])) \
+                    or self.noise_shape[0] not in (None, 1):
+                raise ShapeError(f"Dropout {self.name!r}: noise_shape {self.noise_shape} does not broadcast with "
+                                 f"inputs of shape {full}; expected {len(full)} entries, each None, 1 or the "
+                                 f"input's size (None or 1 for the batch axis)")
+        return tuple(input_shape)
 
     def build(self, input_shape, rng):
         if self.seed is None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import activations, initializers, regularizers
-from tuinet.nn.layers.base import Layer, check_bool, check_positive_int, check_rate
+from tuinet.nn.layers.base import Layer, check_bool, check_positive_int, check_rate, check_seed
 
 
 # -- masked projections ---------------------------------------------------------------------
@@ -142,9 +142,7 @@ class _Recurrent(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.dropout = check_rate(cls, "dropout", dropout)
         self.recurrent_dropout = check_rate(cls, "recurrent_dropout", recurrent_dropout)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise ConfigError(f"{cls}: seed must be an integer or None, got {seed!r}")
-        self.seed = None if seed is None else int(seed)
+        self.seed = check_seed(cls, "seed", seed)
         if return_state:
             raise ConfigError(f"{cls}: return_state=True is not supported (a tuinet layer returns one "
                               f"array), got return_state={return_state!r}; expected False")
