@@ -104,3 +104,36 @@ async def test_a_in_the_model_tab_adds_a_layer_whatever_has_the_focus(make_test_
         screen.active_tab = "plots"
         await pilot.pause(0.05)
         assert "a" not in shown_keys(app)  # the model pane is hidden: so is its key
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_click_on_a_view_label_in_the_header_opens_it(make_test_app, size):
+    from textual.widgets._header import HeaderTitle
+
+    app = make_test_app("spiral", epochs=20)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.2)
+        header = app.screen.query_one("ViewHeader")
+        for key, mode in ((3, "boundary"), (2, "weights"), (1, "train")):
+            header = app.screen.query_one("ViewHeader")
+            title = header.query_one(HeaderTitle)
+            plain = header.format_title().plain
+            start = max(0, (title.size.width - len(plain)) // 2)
+            x = start + plain.find(f"{key} {mode}", plain.rfind("·")) + 2
+            await pilot.click(title, offset=(x, 0))
+            await pilot.pause(0.2)
+            assert app.current_mode == mode
+            assert header.size.height == 1  # no tall header on a click
+
+
+async def test_time_left_only_while_running(make_test_app):
+    from tuinet.app.widgets.status import StatusBar
+
+    app = make_test_app("spiral", epochs=20, show_timing=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.live_run.batches_done >= 1, what="one batch")
+        await pilot.pause(0.2)
+        text = str(app.screen.query_one(StatusBar).render())
+        assert "elapsed" in text and " left " not in text

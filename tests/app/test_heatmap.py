@@ -1,5 +1,6 @@
-"""Weight heatmaps: layout and cost helpers, drawing, cursor, zoom, redraw economy, the layer
-view and the gradient-norm plot."""
+"""Weight heatmaps: drawing, cursor, zoom, channels, redraw economy, the layer view, the
+gradient-norm plot, and how much of the weights view the kernels fill in the real app (the
+tile layout itself is tested in test_tiles.py)."""
 
 from __future__ import annotations
 
@@ -17,16 +18,16 @@ from textual.widget import Widget
 from textual.widgets import Footer, Select
 
 from tuinet.app.colormap import diverging
+from tuinet.app.tiles import ALL_CHANNELS, kernel_tiles
 from tuinet.app.widgets.heatmap import (
-    DEFAULT_MAX_BYTES,
     GradientNormPlot,
     LayerWeightsView,
     WeightHeatmap,
-    fit_grid,
-    grid_bytes,
     layer_grad_norms,
+    linear_ticks,
+    log_ticks,
     quantize,
-    zoom_window,
+    tick_labels,
 )
 
 TRUECOLOR = Console(color_system="truecolor", force_terminal=True)
@@ -101,40 +102,6 @@ def level_rgb(value: float, vmax: float) -> tuple[int, int, int]:
 
 
 # ---------------------------------------------------------------------- pure helpers
-def test_grid_bytes_counts_two_colour_lines_and_plain_lines():
-    assert grid_bytes(4, 10) == 2 * 10 * 43  # two lines of "▀" in two colours
-    assert grid_bytes(3, 10) == 2 * 10 * 43  # the odd last half-line is still a two-colour line
-    assert grid_bytes(4, 10, 2) == 4 * 10 * (23 + 2)  # magnified by 2: every line one colour per value
-    assert grid_bytes(2, 1, 3) == 1 * (40 + 9) + 2 * (23 + 3)  # lines: same, mixed, same
-
-
-def test_fit_grid_magnifies_small_matrices_within_area_and_budget():
-    assert fit_grid((2, 8), 50, 100) == (1, 1, 8)  # up to MAX_SCALE
-    assert fit_grid((2, 8), 6, 100) == (1, 1, 3)  # 2 rows x 3 = 6 half-lines
-    assert fit_grid((2, 8), 50, 20) == (1, 1, 2)  # 8 columns x 2 = 16 <= 20
-    rs, cs, s = fit_grid((16, 16), 54, 100)
-    assert (rs, cs) == (1, 1) and grid_bytes(16, 16, s) <= DEFAULT_MAX_BYTES < grid_bytes(16, 16, s + 1)
-
-
-@pytest.mark.parametrize("shape", [(784, 256), (64, 64), (63, 127), (1, 5000), (5000, 1), (784, 10)])
-def test_fit_grid_shrinks_big_matrices_into_area_and_budget(shape):
-    rs, cs, s = fit_grid(shape, 54, 100)
-    shown = (-(-shape[0] // rs), -(-shape[1] // cs))
-    assert s == 1 and shown[0] <= 54 and shown[1] <= 100
-    assert grid_bytes(*shown) <= DEFAULT_MAX_BYTES
-    assert shown[0] * shown[1] >= min(300, min(shape[0], 54) * min(shape[1], 100))  # not needlessly small
-    if shape == (784, 10):
-        assert cs == 1  # a narrow kernel keeps its columns
-
-
-def test_zoom_window_fits_the_budget():
-    rows, cols = zoom_window((784, 256), 54, 100)
-    assert grid_bytes(rows, cols) <= DEFAULT_MAX_BYTES and 15 <= rows <= 30 and 15 <= cols <= 30
-    rows, cols = zoom_window((784, 5), 54, 100)
-    assert cols == 5 and rows == 54  # a narrow matrix gets the height
-    assert zoom_window((3, 3), 54, 100) == (3, 3)
-
-
 def test_quantize_levels_and_nan():
     idx = quantize(np.array([-2.0, -1.0, -0.5, 0.0, 0.06, 0.5, 1.0, np.nan]), 1.0)
     assert idx.tolist() == [0, 0, 4, 8, 8, 12, 16, 17]
@@ -184,7 +151,7 @@ async def test_magnified_cells_are_plain_colour_runs():
         heatmap.show(np.array([[-1.0, 1.0], [1.0, -1.0]]))
         await pilot.pause()
         s = heatmap.scale
-        assert s >= 4 and s % 2 == 0
+        assert s == 9  # the largest that fits: 2 values in 9 lines (18 pixel rows)
         strip = heatmap.render_line(1)
         segments = [segment for segment in strip if segment.style and segment.style.bgcolor]
         assert segments[0].text == " " * s and rgb(segments[0].style.bgcolor) == (179, 88, 6)  # -1: orange
@@ -253,7 +220,8 @@ async def test_big_matrix_is_shrunk_with_true_shape_in_heading():
         rs, cs = heatmap.steps
         assert rs > 1 and cs > 1 and rows == -(-784 // rs) and cols == -(-256 // cs)
         heading = heatmap.text_lines()[0]
-        assert f"dense/kernel  (784, 256) shown {rows}x{cols}, {rs}x{cs} per cell" in heading
+        assert f"dense/kernel  (784, 256)  shown {rows}x{cols}, means of {rs}x{cs}" in heading
+        assert rows <= 2 * 27 and cols <= 100 and (rows > 27 or cols > 50)  # fills the pane
         cursor_line = heatmap.text_lines()[-1]
         assert cursor_line.startswith(f"▸ rows 0-{rs - 1}, cols 0-{cs - 1}: mean ")
         assert heatmap.cursor_value == pytest.approx(matrix[:rs, :cs].mean())
@@ -265,7 +233,7 @@ async def test_big_matrix_is_shrunk_with_true_shape_in_heading():
 async def test_layout_shape_and_note_in_heading():
     heatmap = WeightHeatmap(min_interval=0)
     app = OneWidgetApp(heatmap)
-    async with app.run_test(size=(80, 12)) as pilot:
+    async with app.run_test(size=(80, 16)) as pilot:
         heatmap.show(np.zeros((7, 15)), title="conv2d/kernel", shape=(3, 3, 2, 4), note="Conv2D kernel: 3x3 tiles")
         await pilot.pause()
         lines = heatmap.text_lines()
@@ -284,25 +252,69 @@ async def test_nan_values_are_named_in_legend_and_cursor():
         assert heatmap.text_lines()[-1].startswith("▸ (0, 0) = NaN")
 
 
-async def test_zoom_shows_a_one_to_one_window_that_follows_the_cursor():
+async def test_zoom_shows_one_pixel_per_value_in_a_window_that_follows_the_cursor():
     heatmap = WeightHeatmap(min_interval=0)
-    app = OneWidgetApp(heatmap)
+    app = OneWidgetApp(heatmap, footer=True)
     async with app.run_test(size=(100, 30)) as pilot:
         matrix = np.arange(784 * 256, dtype=float).reshape(784, 256)
         heatmap.show(matrix)
         heatmap.focus()
         await pilot.pause()
+        assert heatmap.steps != (1, 1)
+        assert "z" in {binding.key for (_, binding, _, _) in app.screen.active_bindings.values() if binding.show}
         await pilot.press("z")
-        assert heatmap.zoomed and heatmap.steps == (1, 1)
-        rows, cols = heatmap.shown_shape
-        assert f"zoom 1:1 rows 0-{rows - 1}, cols 0-{cols - 1}" in heatmap.text_lines()[0]
-        for _ in range(rows + 2):
-            await pilot.press("down")
-        assert heatmap.cursor == (rows + 2, 0)
-        assert f"zoom 1:1 rows 3-{rows + 2}" in heatmap.text_lines()[0]
-        assert heatmap.text_lines()[-1].startswith(f"▸ ({rows + 2}, 0) = +{matrix[rows + 2, 0]:.4g}")
+        assert heatmap.zoomed and heatmap.steps == (1, 1) and heatmap.scale == 1
+        assert "1:1, arrows pan" in heatmap.text_lines()[0]
+        lines = len(heatmap.text_lines()) - 3  # heading, legend, cursor line
+        assert heatmap._origin == (0, 0)
+        await pilot.press(*["pagedown"] * 6, "down", "down", "right")  # rows 0-53 are in view (2 a line)
+        assert heatmap.cursor == (62, 1)
+        assert heatmap._origin == (62 // 2 - lines + 1, 0)  # the window moved as little as needed
+        assert heatmap.text_lines()[-1].startswith(f"▸ (62, 1) = +{matrix[62, 1]:.4g}")
         await pilot.press("z")
         assert not heatmap.zoomed and heatmap.steps != (1, 1)
+
+
+async def test_c_steps_through_the_input_channels_of_a_conv_kernel():
+    heatmap = WeightHeatmap(min_interval=0)
+    app = OneWidgetApp(heatmap, footer=True)
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 16, 32))
+    async with app.run_test(size=(106, 42)) as pilot:
+        heatmap.show_tiles(kernel_tiles(kernel, "conv2d_1/kernel"), title="conv2d_1/kernel", param=kernel)
+        heatmap.focus()
+        await pilot.pause()
+        g = heatmap.tile_layout
+        assert g.wrapped and g.channel == 0 and g.grid == (4, 8) and g.scale == 4  # 16x32 tiles do not fit 1:1
+        assert "input channel 0 of 16" in heatmap.text_lines()[0]
+        shown = {binding.key for (_, binding, _, _) in app.screen.active_bindings.values() if binding.show}
+        assert {"z", "c"} <= shown
+        assert heatmap.text_lines()[-1].startswith(f"▸ filter 0, input channel 0: (0, 0, 0, 0) = {kernel[0, 0, 0, 0]:+.4g}")
+        await pilot.press("right", "right", "right", "down")  # across the tile border into filter 1
+        assert heatmap.text_lines()[-1].startswith(f"▸ filter 1, input channel 0: (1, 0, 0, 1) = {kernel[1, 0, 0, 1]:+.4g}")
+        await pilot.press("c")
+        assert heatmap.tile_layout.channel == 1 and "input channel 1 of 16" in heatmap.text_lines()[0]
+        assert heatmap.text_lines()[-1].startswith("▸ filter 1, input channel 1: (1, 0, 1, 1)")
+        for _ in range(14):
+            await pilot.press("c")
+        assert heatmap.tile_layout.channel == 15
+        await pilot.press("c")  # after the last channel: all of them, averaged within tiles
+        g = heatmap.tile_layout
+        assert heatmap.channel == ALL_CHANNELS and not g.wrapped and g.steps != (1, 1)
+        assert g.grid in ((16, 32), (32, 16)) and "all 16 input channels" in heatmap.text_lines()[0]
+        await pilot.press("c")
+        assert heatmap.tile_layout.channel == 0
+
+
+async def test_a_kernel_without_channels_has_no_channel_key():
+    heatmap = WeightHeatmap(min_interval=0)
+    app = OneWidgetApp(heatmap, footer=True)
+    async with app.run_test(size=(80, 20)) as pilot:
+        heatmap.show_tiles(kernel_tiles(np.ones((3, 3, 1, 4)), "conv2d/kernel"))
+        heatmap.focus()
+        await pilot.pause()
+        shown = {binding.key for (_, binding, _, _) in app.screen.active_bindings.values() if binding.show}
+        assert "z" in shown and "c" not in shown
+        assert [text for text in heatmap.text_lines()[1:-2] if "f3" in text]  # a label over each filter
 
 
 async def test_clear_shows_the_message():
@@ -373,33 +385,24 @@ async def test_changes_within_min_interval_are_drawn_once_later():
         assert "-3" in heatmap.text_lines()[-1]
 
 
-@pytest.mark.parametrize("shape", [(784, 256), (784, 10), (64, 64), (16, 16), (8, 8), (63, 127), (1, 300)])
-async def test_full_redraw_at_100x30_stays_under_12_kb(shape):
+async def test_data_driven_redraw_sends_only_what_changed():
     heatmap = WeightHeatmap(min_interval=0)
     app = OneWidgetApp(heatmap)
-    async with app.run_test(size=(100, 30)) as pilot:
-        # noise: every value a different colour from its neighbours (the worst case)
-        heatmap.show(np.random.default_rng(0).normal(size=shape), title="layer/kernel · weights",
-                     note="a line about the axes")
-        heatmap.focus()
-        await pilot.pause()
-        full = redraw_bytes(app, heatmap)
-        assert 4_000 < full < 12_000  # measured 8.0 KB (1x300) .. 11.7 KB (784x10)
-
-
-async def test_data_driven_redraw_sends_only_the_grid_and_changed_text():
-    heatmap = WeightHeatmap(min_interval=0)
-    app = OneWidgetApp(heatmap)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 40)) as pilot:
         rng = np.random.default_rng(0)
-        heatmap.show(rng.normal(size=(784, 256)))
+        matrix = rng.normal(size=(64, 64))
+        heatmap.show(matrix, title="dense/kernel")
         await pilot.pause()
         calls = record_refreshes(heatmap)
-        heatmap.show(rng.normal(size=(784, 256)))  # every block changes
+        changed = matrix.copy()
+        changed[:8] = rng.normal(size=(8, 64))  # the first eight rows change: four lines at one pixel per value
+        heatmap.show(changed, title="dense/kernel")
         await pilot.pause()
-        assert len(calls) == 1
+        assert heatmap.scale == 1 and heatmap.steps == (1, 1)
+        assert len(calls) == 1 and calls[0]
+        assert {region.y for region in calls[0]} <= {1, 2, 3, 4, 38, 39}  # those lines, the legend, the cursor line
         sent = region_bytes(app, heatmap, list(calls[0]))
-        assert sent < 9_000 and sent < redraw_bytes(app, heatmap) - 2_000  # measured 7.9 KB vs 11.3 KB
+        assert sent < redraw_bytes(app, heatmap) / 3
 
 
 # ---------------------------------------------------------------------- LayerWeightsView
@@ -432,12 +435,13 @@ async def test_layer_view_picks_the_first_kernel_and_switches_layer():
         view.layer_select.value = "conv2d/kernel"  # as a user picking from the list
         await pilot.pause()
         assert view.selected == "conv2d/kernel"
-        assert view.heatmap.matrix.shape == (7, 15) and view.heatmap.shape == (3, 3, 2, 4)
+        assert view.heatmap.tiles.grid_shape == (2, 4, 3, 3) and view.heatmap.shape == (3, 3, 2, 4)
+        np.testing.assert_array_equal(view.heatmap.matrix, weights["conv2d/kernel"])
         assert "3x3 tiles" in view.heatmap.note
 
         view.select_param("lstm/kernel")
         await pilot.pause()
-        assert view.heatmap.matrix.shape == (3, 19) and "i f c o" in view.heatmap.note
+        assert view.heatmap.tiles.grid_shape == (1, 4, 3, 4) and "i f c o" in view.heatmap.note
         view.update_snapshot(*make_snapshot(2.0))  # the key persists: the selection stays
         await pilot.pause()
         assert view.selected == "lstm/kernel"
@@ -460,7 +464,7 @@ async def test_layer_view_takes_a_snapshot_before_it_is_mounted():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert view.layer_select.value == "conv2d/kernel"
-        assert view.heatmap.text_lines()[0].startswith("conv2d/kernel · gradients  (3, 3, 2, 4) as 7x15")
+        assert view.heatmap.text_lines()[0].startswith("conv2d/kernel · gradients  (3, 3, 2, 4)  all 2 input channels")
 
 
 async def test_w_cycles_weights_gradients_updates():
@@ -536,3 +540,78 @@ async def test_gradient_norm_plot_series_log_scale_and_reset():
         plot.clear()
         await pilot.pause()
         assert plot.steps == [] and plot.placeholder == "waiting for gradients"
+
+
+def test_log_ticks_are_decades_or_steps_between_them():
+    assert log_ticks(2e-6, 30, 7) == [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0]
+    assert log_ticks(1e-12, 1e3, 6) == [1e-12, 1e-9, 1e-6, 1e-3, 1.0, 1e3]  # every third decade
+    assert log_ticks(0.9, 250, 6) == [1.0, 3.0, 10.0, 30.0, 100.0]
+    assert log_ticks(1e-9, 3e-8, 5) == [1e-9, 2e-9, 5e-9, 1e-8, 2e-8]
+    assert log_ticks(1e-9, 3e-8, 7) == [1e-9, 2e-9, 3e-9, 5e-9, 1e-8, 2e-8, 3e-8]
+    assert log_ticks(0.106, 0.782, 7) == [0.15, 0.2, 0.3, 0.5, 0.7]
+    assert log_ticks(3.2, 4.1, 7) == [3.2, 3.4, 3.6, 3.8, 4.0]  # no 1-2-3-5 step inside: linear steps
+    assert log_ticks(0.0, 1.0) == [] and log_ticks(0.5, 0.5) == [0.5]
+
+
+def test_tick_labels_are_short_and_distinct():
+    assert tick_labels([1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0, 1e3, 2.5e5]) == [
+        "1e-5", "1e-4", "0.001", "0.01", "0.1", "1", "10", "1000", "2.5e5"]
+    assert tick_labels(linear_ticks(1.0001, 1.0009, 6)) == ["1.0002", "1.0004", "1.0006", "1.0008"]
+    assert tick_labels(linear_ticks(1e-9, 3e-8, 6)) == ["1e-8", "2e-8", "3e-8"]
+
+
+@pytest.mark.parametrize("log_scale", [True, False])
+@pytest.mark.parametrize("scale", [1e-9, 1e-3, 1.0, 1e4])
+async def test_gradient_norm_axis_labels_are_readable(log_scale, scale):
+    plot = GradientNormPlot(min_interval=0, log_scale=log_scale)
+    app = OneWidgetApp(plot)
+    async with app.run_test(size=(54, 20)) as pilot:
+        for i in range(30):
+            plot.add(i / 10, {"conv2d": scale * (1 + i), "dense": scale * 3})
+        await pilot.pause()
+        lines = ["".join(s.text for s in line) for line in plot.render_lines(Region(0, 0, *plot.size))]
+        labels = [line.split("┤")[0].strip() for line in lines if "┤" in line]
+        assert len(labels) >= 2 and all(0 < len(label) <= 6 for label in labels), labels
+        assert len(set(labels)) == len(labels)
+        values = [float(label) for label in labels]
+        assert all(scale <= v <= 30 * scale * (1 + 1e-9) for v in values)
+        x_axis = lines[-2].split()
+        assert x_axis == ["0", "1", "2"]  # whole epochs
+
+
+# ---------------------------------------------------------------------- in the app
+def coloured_cells_in_strips(heatmap: WeightHeatmap) -> int:
+    """Cells of the picture lines (under the heading and note, above the legend) drawn in a
+    colour other than the widget's background: a coloured background, or "▀" in a colour."""
+    background = heatmap.rich_style.bgcolor
+    count = 0
+    for y in range(heatmap._top, heatmap.size.height - 2):
+        for segment in heatmap.render_line(y):
+            style = segment.style
+            if style is None:
+                continue
+            if style.bgcolor is not None and style.bgcolor != background:
+                count += len(segment.text)
+            elif style.color is not None and style.color != background:
+                count += segment.text.count("▀")
+    return count
+
+
+async def test_kernels_fill_the_weights_view_at_160x48(make_test_app):
+    from tests.app.conftest import wait_until
+
+    for preset, keys in (("digits-cnn", ("conv2d/kernel", "conv2d_1/kernel")), ("digits-mlp", ("dense/kernel",))):
+        app = make_test_app(preset)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.pause()
+            await pilot.press("2")
+            view = app.screen.query_one(LayerWeightsView)
+            await wait_until(pilot, lambda: view.keys, what="the first weight snapshot")
+            view.heatmap.min_interval = 0
+            for key in keys:
+                view.select_param(key)
+                await pilot.pause()
+                cells = coloured_cells_in_strips(view.heatmap)
+                assert cells == view.heatmap.coloured_cells()
+                assert cells >= 1_000, f"{preset} {key}: {cells} coloured cells"  # 1920, 2304, 2048
+                assert view.heatmap.steps == (1, 1)  # every weight its own pixels

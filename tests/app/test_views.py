@@ -174,7 +174,7 @@ async def test_overfitting_is_said_where_the_user_looks(make_test_app):
         await settle(pilot)
         assert any(n.title == "Overfitting" for n in notifications(seen))
         log = "\n".join(app.screen.query_one(EpochLog).lines)
-        assert "⚠ overfitting" in log and "dropout" in log.lower()
+        assert "⚠ Overfitting" in log and "⚠ Overfitting: Overfitting" not in log and "dropout" in log.lower()
 
 
 async def test_a_slow_start_is_not_called_underfitting_during_the_first_third_of_a_run(make_test_app):

@@ -21,6 +21,80 @@ from textual.widgets import Footer, Header, Input, Select, Static, TextArea
 from tuinet.app.widgets.status import StatusBar
 
 
+class ViewHeader(Header):
+    """The header; a click on a view's label ("2 weights") opens that view (the header never
+    grows to three lines on a click, as Textual's does)."""
+
+    def _on_click(self, event: events.Click) -> None:
+        from textual.widgets._header import HeaderTitle
+
+        event.prevent_default()  # not Header's: it toggles a tall header
+        try:
+            title = self.query_one(HeaderTitle)
+        except NoMatches:
+            return
+        plain = self.format_title().plain
+        start = title.region.x + max(0, (title.size.width - len(plain)) // 2)
+        x = event.screen_x - start
+        views = plain.rfind("·")
+        for i, mode in enumerate(self.app.MODE_KEYS, start=1):
+            at = plain.find(f"{i} {mode}", views)
+            if views >= 0 and at >= 0 and at - 1 <= x <= at + len(f"{i} {mode}"):
+                self.app.action_mode(mode)
+                return
+
+
+class ViewFooter(Footer):
+    """The footer, fitted to the terminal's width: when the keys do not fit on one line, the
+    least needed go first (`DROP_ORDER`: they stay in `?` help and the palette) instead of the
+    line being cut in the middle of a word.
+    """
+
+    DROP_ORDER = ("command_palette", "open_preset", "apply", "help", "next_tab")
+    KEEP = frozenset({"app.toggle_run", "app.step_batch", "app.step_epoch", "app.reset", "app.pace(-1)",
+                      "app.scrub(-1)", "app.quit_app", "toggle_run", "step_batch", "step_epoch", "reset",
+                      "pace(-1)", "scrub(-1)", "quit_app", "leave_field"})
+
+    @staticmethod
+    def _width(item) -> int:
+        from textual.widgets._footer import FooterKey
+
+        if isinstance(item, FooterKey):
+            return len(item.key_display) + len(item.description) + 2
+        return 12
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets._footer import FooterKey
+
+        items = list(super().compose())
+        width = self.size.width or self.app.size.width
+        total = sum(self._width(i) for i in items)
+        for action in self.DROP_ORDER:
+            if total <= width:
+                break
+            for item in items:
+                palette = action == "command_palette" and item.has_class("-command-palette")
+                if palette or (isinstance(item, FooterKey) and item.action == action):
+                    items.remove(item)
+                    total -= self._width(item)
+                    break
+        # still too wide: the view's own keys go, from the last, before the training keys
+        for item in [i for i in reversed(items) if isinstance(i, FooterKey) and i.action not in self.KEEP]:
+            if total <= width:
+                break
+            items.remove(item)
+            total -= self._width(item)
+        self.styles.grid_size_columns = max(1, sum(1 for i in items if not i.has_class("-command-palette")))
+        yield from items
+
+    _fitted_width = 0
+
+    def on_resize(self, event) -> None:
+        if event.size.width != self._fitted_width:
+            self._fitted_width = event.size.width
+            self.refresh(recompose=True)
+
+
 FIELDS = (Input, TextArea, Select)
 """Widgets that take keys the app would otherwise have (text, or a menu)."""
 
@@ -82,12 +156,12 @@ class ViewScreen(Screen):
         self.leave_field()
 
     def compose_chrome_top(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="◉")
+        yield ViewHeader(show_clock=False, icon="◉")
 
     def compose_chrome_bottom(self) -> ComposeResult:
         yield Static("", id="too-small")  # app.mark_too_small writes the message
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield ViewFooter(compact=True)
 
     @property
     def session(self):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
@@ -22,7 +23,9 @@ class FixedStatic(Static):
     (`Static.update` asks for a layout, a full-screen repaint, at every update)."""
 
     def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
-        return super().refresh(*regions, repaint=repaint, layout=False, recompose=recompose)
+        height = self.styles.height
+        fixed = not (height is not None and height.is_auto)  # a narrow layout sizes it by its text
+        return super().refresh(*regions, repaint=repaint, layout=layout and not fixed, recompose=recompose)
 
 
 class SessionScreen(ViewScreen):
@@ -151,14 +154,32 @@ class DataScreen(SessionScreen):
 
     AUTO_FOCUS = ""  # keep the footer's keys live: nothing typed into the re-split fields by accident
 
+    BINDINGS = [
+        Binding("pagedown", "scroll_body(1, True)", "Scroll", key_display="PgDn", show=False,
+                tooltip="Scroll the view down (a small terminal stacks its parts)"),
+        Binding("pageup", "scroll_body(-1, True)", "Scroll up", key_display="PgUp", show=False,
+                tooltip="Scroll the view up"),
+        Binding("down", "scroll_body(2)", "Down", show=False),
+        Binding("up", "scroll_body(-2)", "Up", show=False),
+    ]
+
+    def action_scroll_body(self, lines: int, page: bool = False) -> None:
+        body = self.query_one("#data-body")
+        step = max(1, body.size.height - 2) if page else 1
+        body.scroll_relative(y=lines * step, animate=False)
+
     DEFAULT_CSS = """
     DataScreen #data-body { height: 1fr; }
     DataScreen DataSplitView { width: 1fr; height: 1fr; }
     DataScreen #data-right { width: 76; height: 1fr; }
     DataScreen ConfusionMatrixView { height: 1fr; }
     DataScreen #diagnosis { height: 7; border: round $primary-muted; padding: 0 1; }
-    DataScreen.-narrow #data-body { layout: vertical; }
-    DataScreen.-narrow #data-right { width: 1fr; }
+    DataScreen.-narrow #data-body { layout: vertical; overflow-y: auto; }
+    DataScreen.-narrow #data-right { width: 1fr; height: auto; }
+    DataScreen.-narrow DataSplitView { height: auto; }
+    DataScreen.-narrow DataSplitView #split-body { height: auto; }
+    DataScreen.-narrow ConfusionMatrixView { height: auto; }
+    DataScreen.-narrow #diagnosis { height: auto; }
     """
 
     def compose(self) -> ComposeResult:
@@ -238,7 +259,7 @@ class DataScreen(SessionScreen):
         self._last_diagnosis = now
 
         d = fit_diagnosis(self._history.arrays(self.run.history), epochs=getattr(self.run.history, "epochs", None))  # O(new epochs), however long the run
-        text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.kind} — {d.message}"
+        text = "Fit: not enough epochs with validation data yet." if d is None else f"Fit: {d.message}"
         versus = self.app.versus_last_run()
         self.query_one("#diagnosis", Static).update(f"{text} ({versus})" if versus else text)
 

@@ -270,7 +270,7 @@ class MainScreen(ViewScreen):
                 self.query_one(EpochLog).note(f"✔ no longer {was}: {d.message if d is not None else ''}".rstrip(": "))
             return
         self.app.status_message = f"{kind}: see the log or view 4"
-        self.query_one(EpochLog).note(f"⚠ {kind}: {d.message}")
+        self.query_one(EpochLog).note(f"⚠ {d.message}")  # the message starts with the verdict
         # a short toast: the whole message is in the log and the data view, not over the plots
         self.notify("see the log or view 4", title=kind.capitalize(), severity="warning", timeout=5)
 

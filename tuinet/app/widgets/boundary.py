@@ -8,9 +8,10 @@ data once, then the weights of each `WeightSnapshot`. Each keeps an `InferenceTw
 `Sequential` rebuilt from the config) and predicts with it, never with the live model.
 
 Cost: `update_snapshot` ignores weights equal to the last ones, and recomputes at most once
-per `min_interval` seconds (the newest weights wait in a one-shot timer; nothing polls). A
-recompute is one `predict` over the whole pixel grid (vectorised), then the cells are
-compared with those on screen and only the character rows that changed are refreshed. Field
+per `min_interval` seconds (`ThrottledRedraw`: the newest weights wait in a one-shot timer;
+nothing polls). A recompute is one `predict` over the whole pixel grid (vectorised), then the
+cells (a `tuinet.app.canvas.Canvas`, shared with the weight heatmap) are compared with those
+on screen and only the character rows that changed are refreshed. Field
 colours are quantised into `FIELD_SHADES` steps per side, a cell is split into two half
 blocks only where the boundary runs between its pixels (elsewhere it is a space on one
 shade), and equal neighbours are joined into one run, with spaces taking any glyph's
@@ -26,20 +27,14 @@ for values), each named in the legend line.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
-from rich.color import Color as RichColor
-from rich.segment import Segment
-from rich.style import Style
 from textual.binding import Binding
 from textual.events import Resize
-from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 
 from tuinet.app.boundary import (
@@ -65,6 +60,15 @@ from tuinet.app.boundary import (
     point_colors,
     value_position,
 )
+from tuinet.app.canvas import (  # re-exported: Canvas and its helpers were defined here first
+    Canvas,
+    half_block_cells,
+    pack_rgb,
+    rgb_of,
+    run_foregrounds,
+    unpack_rgb,
+)
+from tuinet.app.widgets.throttle import DEFAULT_MIN_INTERVAL, ThrottledRedraw
 from tuinet.errors import TuinetError
 
 __all__ = [
@@ -82,15 +86,12 @@ __all__ = [
 
 RGB = tuple[int, int, int]
 
-DEFAULT_MIN_INTERVAL = 1.0  # seconds between two recomputes driven by snapshots
 MIN_SIZE = (10, 3)  # below this the views say they are too small
-HALF_BLOCK = "▀"  # upper half block: foreground = top pixel, background = bottom pixel
 NO_COLOR_TEXTURES = (" ", "░", "▒", "▓", ":", "=", "+", "#")  # the field by class, without colour
 NO_COLOR_RAMP = (" ", "░", "▒", "▓", "█")  # regression values, low to high, without colour
 NEGATIVE_RAMP = ("-", "=", "≡")  # neuron maps without colour: |a| small to large, a < 0
 POSITIVE_RAMP = ("░", "▒", "▓")  # ... and a > 0
 LEGEND_MAX_LINES = 3  # the boundary's legend wraps onto at most this many lines
-SPAN_GAP = 12  # unchanged cells worth skipping in a partial repaint (a cursor move and a style cost ~30 bytes)
 PREDICT_BUDGET = 80_000_000  # multiply-adds per recompute (~10-20 ms); a bigger model predicts at coarser blocks
 PREDICT_CHUNK = 1024  # grid rows per forward pass: small BLAS calls stay single-threaded and cache-sized
 NEURON_SHADES = 3  # shades per side of a neuron map (fewer than the field: many small maps)
@@ -103,176 +104,12 @@ def unsupported_message(input_shape: Sequence[int | None] | None) -> str:
     return f"the decision boundary needs exactly 2 input features; this model has {'?' if n is None else n}"
 
 
-def pack_rgb(rgb: np.ndarray | Sequence[int]) -> np.ndarray | int:
-    """`r << 16 | g << 8 | b`: one int64 per colour (an (..., 3) array gives (...))."""
-    a = np.asarray(rgb, dtype=np.int64)
-    packed = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
-    return int(packed) if packed.ndim == 0 else packed
-
-
-def unpack_rgb(packed: int) -> RGB:
-    """The (r, g, b) of a `pack_rgb` value."""
-    return ((packed >> 16) & 255, (packed >> 8) & 255, packed & 255)
-
-
-def _packed(colour: RGB | int) -> int:
-    return int(colour) if isinstance(colour, (int, np.integer)) else pack_rgb(colour)
-
-
-def _rgb_of(color: RichColor | None, fallback: RGB) -> RGB:
-    if color is None:
-        return fallback
-    try:
-        return tuple(color.get_truecolor())  # type: ignore[return-value]
-    except Exception:
-        return fallback
-
-
 def _same_weights(a: Mapping[str, np.ndarray] | None, b: Mapping[str, np.ndarray] | None) -> bool:
     if a is b:
         return True
     if a is None or b is None or a.keys() != b.keys():
         return False
     return all(np.array_equal(a[k], b[k]) for k in a)
-
-
-def run_foregrounds(chars: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
-    """Foregrounds of rows of cells (`(W,)` or `(H, W)`) with those of spaces chosen so
-    that runs join.
-
-    A space shows only its background, so its foreground is free: it takes the foreground
-    of the next glyph on the same background in its row (else the previous one, else its
-    background: a background-only style). "   ●   " on one colour is then one segment, not
-    three; each segment costs a full escape sequence on the wire.
-    """
-    one_row = np.ndim(chars) == 1
-    chars, fg, bg = np.atleast_2d(chars), np.atleast_2d(fg), np.atleast_2d(bg)
-    height, width = chars.shape
-    if not width:
-        return fg[0] if one_row else fg
-    idx = np.broadcast_to(np.arange(width), (height, width))
-    glyph = chars != " "
-    run = np.zeros((height, width), dtype=np.int64)
-    run[:, 1:] = np.cumsum(bg[:, 1:] != bg[:, :-1], axis=1)
-    nxt = np.minimum.accumulate(np.where(glyph, idx, width)[:, ::-1], axis=1)[:, ::-1]
-    prv = np.maximum.accumulate(np.where(glyph, idx, -1), axis=1)
-    nxt_c, prv_c = np.minimum(nxt, width - 1), np.maximum(prv, 0)
-    nxt_ok = (nxt < width) & (np.take_along_axis(run, nxt_c, axis=1) == run)
-    prv_ok = (prv >= 0) & (np.take_along_axis(run, prv_c, axis=1) == run)
-    filled = np.where(nxt_ok, np.take_along_axis(fg, nxt_c, axis=1),
-                      np.where(prv_ok, np.take_along_axis(fg, prv_c, axis=1), bg))
-    out = np.where(glyph, fg, filled)
-    return out[0] if one_row else out
-
-
-class Canvas:
-    """A character grid: a glyph and packed foreground / background colours per cell.
-
-    `strips()` turns it into one `Strip` per row, joining neighbouring cells of equal
-    colours into one segment (spaces join any glyph on their background, see
-    `run_foregrounds`); a run of spaces alone gets a background-only style.
-    """
-
-    _styles: ClassVar[dict[tuple[int, int], Style]] = {}
-
-    def __init__(self, width: int, height: int, fg: RGB, bg: RGB) -> None:
-        self.width, self.height = width, height
-        self.chars = np.full((height, width), " ", dtype="<U1")
-        self.fg = np.full((height, width), pack_rgb(bg), dtype=np.int64)
-        self.bg = np.full((height, width), pack_rgb(bg), dtype=np.int64)
-        self.text_fg = pack_rgb(fg)
-        self._strips: list[Strip] | None = None
-
-    def text(self, x: int, y: int, text: str, fg: RGB | int | None = None, bg: RGB | int | None = None) -> int:
-        """Write `text` from cell (x, y), clipped to the canvas; returns the x after it."""
-        if not 0 <= y < self.height or x >= self.width:
-            return x + len(text)
-        chars = list(text)[: max(0, self.width - x)]
-        if x < 0:
-            chars, x = chars[-x:], 0
-        end = x + len(chars)
-        if chars:
-            self.chars[y, x:end] = chars
-            self.fg[y, x:end] = self.text_fg if fg is None else _packed(fg)
-            if bg is not None:
-                self.bg[y, x:end] = _packed(bg)
-        return end
-
-    def row_text(self, y: int) -> str:
-        return "".join(self.chars[y])
-
-    def strip(self, y: int) -> Strip:
-        """Row `y` as a strip (see `strips`)."""
-        return self.strips()[y]
-
-    def strips(self) -> list[Strip]:
-        """Every row as a strip, built once (vectorised over the whole canvas)."""
-        if self._strips is not None:
-            return self._strips
-        height, width = self.height, self.width
-        if not width or not height:
-            self._strips = [Strip.blank(width) for _ in range(height)]
-            return self._strips
-        fg = run_foregrounds(self.chars, self.fg, self.bg)
-        key = (fg << 24) | self.bg
-        starts_mask = np.ones((height, width), dtype=bool)
-        starts_mask[:, 1:] = key[:, 1:] != key[:, :-1]
-        flat = np.flatnonzero(starts_mask)
-        rows, starts = np.divmod(flat, width)
-        last = np.r_[rows[1:] != rows[:-1], True]
-        ends = np.where(last, width, np.r_[starts[1:], 0])
-        run_fg, run_bg = fg.ravel()[flat].tolist(), self.bg.ravel()[flat].tolist()
-        texts = ["".join(row) for row in self.chars.tolist()]
-        style = self._style
-        segments: list[list[Segment]] = [[] for _ in range(height)]
-        for r, s, e, f, b in zip(rows.tolist(), starts.tolist(), ends.tolist(), run_fg, run_bg):
-            segments[r].append(Segment(texts[r][s:e], style(f, b)))
-        self._strips = [Strip(row, width) for row in segments]
-        return self._strips
-
-    def changed_regions(self, other: Canvas | None, gap: int = SPAN_GAP) -> list[Region] | None:
-        """The parts that differ from `other`, one-row regions spanning the changed cells
-        (split where more than `gap` unchanged cells lie between two changes); None when the
-        sizes differ (everything changed)."""
-        if other is None or (other.width, other.height) != (self.width, self.height):
-            return None
-        diff = (self.chars != other.chars) | (self.fg != other.fg) | (self.bg != other.bg)
-        rows, cols = np.divmod(np.flatnonzero(diff), self.width)
-        if not rows.size:
-            return []
-        new = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] - cols[:-1] > gap + 1)]
-        first = np.flatnonzero(new)
-        last = np.r_[first[1:] - 1, rows.size - 1]
-        return [Region(int(cols[a]), int(rows[a]), int(cols[b] - cols[a] + 1), 1) for a, b in zip(first, last)]
-
-    @classmethod
-    def _style(cls, fg: int, bg: int) -> Style:
-        style = cls._styles.get((fg, bg))
-        if style is None:
-            bgcolor = RichColor.from_rgb(*unpack_rgb(bg))
-            style = Style(bgcolor=bgcolor) if fg == bg else Style(color=RichColor.from_rgb(*unpack_rgb(fg)),
-                                                                   bgcolor=bgcolor)
-            if len(cls._styles) > 4096:
-                cls._styles.clear()
-            cls._styles[(fg, bg)] = style
-        return style
-
-
-def half_block_cells(pixels: np.ndarray, split: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Characters, foreground and background (packed) of the cells showing `pixels` (2R, C, 3).
-
-    Each character row shows two pixel rows: "▀" with the top pixel as foreground and the
-    bottom one as background where they differ, else a space on their colour. With a
-    `split` mask (R, C), only the cells it marks are split; the others show their top
-    pixel's colour alone (a space costs a third of a "▀" on the wire).
-    """
-    top, bottom = pack_rgb(pixels[0::2]), pack_rgb(pixels[1::2])
-    halves = top != bottom
-    if split is not None:
-        halves &= split
-    chars = np.where(halves, HALF_BLOCK, " ")
-    return chars, top, np.where(halves, bottom, top)
 
 
 def predict_step(pixels: int, cost_per_sample: int, budget: int = PREDICT_BUDGET) -> int:
@@ -289,10 +126,16 @@ def _ramp_index(amount: np.ndarray, levels: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- shared base
-class _PlaneView(Widget):
-    """Bookkeeping shared by both views: the twin, the data, the throttle, the canvas."""
+class _PlaneView(ThrottledRedraw, Widget):
+    """Bookkeeping shared by both views: the twin, the data, the throttle, the canvas.
+
+    New weights mark the view dirty (`ThrottledRedraw`); a draw takes the newest weights into
+    the twin and repaints.
+    """
 
     ALLOW_SELECT = False
+
+    TIMER_NAME = "boundary-recompute"
 
     TEXT_COMPONENT: ClassVar[str] = ""
     """The component class whose colour the labels and the legend use."""
@@ -316,12 +159,10 @@ class _PlaneView(Widget):
         self._x_points = np.empty((0, 2))
         self._latest: Mapping[str, np.ndarray] | None = None
         self._applied = False
-        self._stale = False
+        self._dirty = False
         self._gen = 0  # bumps on every change of what is drawn
         self._field_gen = 0  # bumps on every change of what is computed
         self._computed_key: tuple | None = None
-        self._last_compute = -math.inf
-        self._pending: Timer | None = None
         self._canvas: Canvas | None = None
         self._canvas_key: tuple | None = None
         self._colour_key: tuple | None = None
@@ -356,15 +197,14 @@ class _PlaneView(Widget):
         if _same_weights(weights, self._latest):
             return False
         self._latest = weights
-        self._stale = True
-        self._schedule()
+        self._changed()
         return True
 
     def clear_weights(self) -> None:
         """Forget the weights (the field goes neutral until the next snapshot)."""
         self._latest = None
         self._applied = False
-        self._stale = False
+        self._dirty = False
         self._field_gen += 1
         self._update_view()
 
@@ -388,7 +228,7 @@ class _PlaneView(Widget):
             return
         self._model_message = None
         if self._latest is not None:
-            self._stale = True
+            self._dirty = True
 
     def _unsupported(self, input_shape: Sequence[int | None] | None) -> str:
         return unsupported_message(input_shape)
@@ -413,8 +253,8 @@ class _PlaneView(Widget):
         style = self.get_component_rich_style(self.TEXT_COMPONENT) if self.TEXT_COMPONENT else self.rich_style
         key = (style.color, style.bgcolor)
         if key != self._colour_key:
-            bg = _rgb_of(style.bgcolor, (0, 0, 0))
-            fg = _rgb_of(style.color, (224, 224, 224))
+            bg = rgb_of(style.bgcolor, (0, 0, 0))
+            fg = rgb_of(style.color, (224, 224, 224))
             muted = tuple(int(round(b + (f - b) * 0.6)) for f, b in zip(fg, bg))
             self._colour_key, self._colour_value = key, (fg, bg, muted)  # type: ignore[assignment]
         return self._colour_value
@@ -424,32 +264,15 @@ class _PlaneView(Widget):
         return self._twin is not None and self._applied
 
     # -- private -----------------------------------------------------------------------------
-    def _schedule(self) -> None:
-        """New weights wait: apply now, or once at the end of the current `min_interval`."""
-        if not self.is_mounted or self._pending is not None:
-            return
-        wait = self._last_compute + self.min_interval - time.monotonic()
-        if wait <= 0:
-            self._apply_latest()
-        else:
-            self._pending = self.set_timer(wait, self._flush, name="boundary-recompute")
-
-    def _flush(self) -> None:
-        self._pending = None
-        self._apply_latest()
-
-    def _apply_latest(self) -> None:
+    def _draw_now(self) -> None:
         """Copy the newest weights into the twin and update what is shown."""
-        if not self._stale:
-            return
-        self._last_compute = time.monotonic()
         if self._take_latest():
             self._update_view()
 
     def _take_latest(self) -> bool:
         """Copy the newest weights into the twin (or note why they do not fit); False when
         there is no twin or no weights to take."""
-        self._stale = False
+        self._dirty = False
         if self._twin is None or self._latest is None:
             return False
         try:
@@ -488,7 +311,7 @@ class _PlaneView(Widget):
         key = (width, height, colours, self.app.no_color, self._gen)
         if key == self._canvas_key and self._canvas is not None:
             return self._canvas
-        if self._stale and self._pending is None:  # weights that came before the model or the mount
+        if self._dirty and self._pending is None:  # weights that came before the model or the mount
             self._take_latest()
         canvas = Canvas(width, height, colours[0], colours[1])
         message = self.placeholder

@@ -12,7 +12,7 @@ so the correct cells stand out without any hue; every number is printed as text.
 Cost: `show()` compares the new matrix, names, split and epoch with those drawn and does
 nothing when they are the same. A change redraws at once, unless the view redrew less than
 `min_interval` seconds ago: then one redraw of the newest data happens at the end of that
-interval (a one-shot timer). Ten classes take 14 lines of at most 70 cells.
+interval (`ThrottledRedraw`, a one-shot timer). Ten classes take 14 lines of at most 70 cells.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.color import Color
 from textual.geometry import Size
-from textual.timer import Timer
 from textual.widget import Widget
 
+from tuinet.app.widgets.throttle import DEFAULT_MIN_INTERVAL, ThrottledRedraw
 from tuinet.nn.metrics import precision_recall_per_class
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "row_shares",
 ]
 
-DEFAULT_MIN_INTERVAL = 1.0  # seconds between two data-driven redraws
 MAX_LABEL_WIDTH = 14  # row labels (class names) are cut to this many cells
 MAX_CELL_WIDTH = 12  # a cell grows up to this wide when names and room allow
 RECALL_HEADER = "recall"
@@ -209,7 +208,7 @@ def format_confusion(cm, class_names: Sequence[str] | None = None, *, width: int
 
 
 # ---------------------------------------------------------------------- the widget
-class ConfusionMatrixView(Widget):
+class ConfusionMatrixView(ThrottledRedraw, Widget):
     """A confusion matrix with row-normalised shading, per-class precision and recall, and accuracy.
 
     Feed it with `show(cm, class_names, split_name=..., epoch=...)`; `clear()` goes back to a
@@ -241,6 +240,8 @@ class ConfusionMatrixView(Widget):
 
     ALLOW_SELECT = False
 
+    TIMER_NAME = "confusion-redraw"
+
     def __init__(self, *, min_interval: float = DEFAULT_MIN_INTERVAL, name: str | None = None,
                  id: str | None = None, classes: str | None = None,  # noqa: A002
                  disabled: bool = False) -> None:
@@ -259,9 +260,6 @@ class ConfusionMatrixView(Widget):
         """True after `clear(task="regression")`: the regression placeholder shows."""
         self.draw_count = 0
         """How many times `render()` ran."""
-        self._last_draw = -math.inf
-        self._pending: Timer | None = None
-        self._dirty = False
         self._drawn_height = 1
 
     def render(self) -> RenderResult:
@@ -364,22 +362,8 @@ class ConfusionMatrixView(Widget):
 
         return style
 
-    def _changed(self) -> None:
-        """The data changed: redraw now, or once at the end of the current `min_interval`."""
-        self._dirty = True
-        if not self.is_mounted or self._pending is not None:
-            return
-        wait = self._last_draw + self.min_interval - time.monotonic()
-        if wait <= 0:
-            self._last_draw = time.monotonic()
-            self._redraw()
-        else:
-            self._pending = self.set_timer(wait, self._flush, name="confusion-redraw")
-
-    def _flush(self) -> None:
-        self._pending = None
-        if self._dirty:
-            self._redraw()
+    def _draw_now(self) -> None:
+        self._redraw()
 
     def _redraw(self) -> None:
         """Repaint; lay out again only when the number of lines changed."""

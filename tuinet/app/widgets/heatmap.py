@@ -2,69 +2,77 @@
 
 The widgets get plain arrays through public methods, never the model or the session.
 
-Drawing: `WeightHeatmap` draws two matrix rows per line with the upper half block "▀"
-(foreground: the upper value's colour, background: the lower one's), in `render_line`. Values
-are quantised to 17 levels of the diverging map (8 orange for negative, white, 8 blue for positive) on a "nice" colour
-range (`nice_limit` of the 99th percentile of |values|), so a value that drifts within its
-level keeps its colour and the legend reads "-0.5 … 0 … +0.5".
+Drawing: a parameter is cut into tiles (`tuinet.app.tiles.kernel_tiles`: conv kernels one
+tile per channel and filter, recurrent kernels one per gate, a Dense kernel one tile) and the
+tiles are laid out to fill the pane (`fit_tiles`): every value gets `scale x scale` pixels, the
+largest integer scale at which the whole picture fits, one pixel being one column by half a
+line (the picture is drawn with the upper half block "▀" on the shared `Canvas`, so pixels are
+about square). Tiles sit one pixel apart, labelled (filters, channels, gates) when there is
+room. Only when even one pixel per value does not fit are values averaged, in blocks inside
+their tile (the heading says "shown 64x10, means of 2x1"). A conv kernel with many input
+channels whose channels x filters grid does not fit at one pixel per value shows one input
+channel at a time: `c` steps through the channels (and "all", averaged). `z` switches to one
+pixel per value (1:1), every channel, with a window that follows the cursor (arrows pan).
 
-Size and cost: on a truecolor terminal every change of colour costs about 40 bytes, so the
-cells' worst case (every value a different colour from its neighbours, `grid_bytes`) is held
-under `max_bytes` (`DEFAULT_MAX_BYTES`, 8 000). A small matrix is magnified (each value `s`
-columns by `s` half-lines, square on screen) as far as that allows; a big one is shrunk by
-block means (`fit_grid`) and the heading says so ("(784, 256) shown 32x11, 25x24 per cell");
-`z` swaps the whole view for a 1:1 window that follows the cursor. A full redraw of a 100x30
-heatmap is under 12 KB whatever the matrix. The lines are built once per change (vectorised
-colour mapping, one segment per run of equal colours) and kept; `render_line` only hands them
-out. After a data change only the lines that differ are refreshed, each only as far as its
-content reaches (not the blank space to its right), at most once per `min_interval` seconds
-(a one-shot timer, as in `plots.py`); identical data does nothing.
+Values are quantised to 17 levels of the diverging map (8 orange for negative, white, 8 blue
+for positive) on a "nice" colour range (`nice_limit` of the 99th percentile of |values|), so a
+value that drifts within its level keeps its colour and the legend reads "-0.5 … 0 … +0.5".
+
+Cost: the picture is built vectorised (tiles repeated, padded and reshaped into one array of
+colour codes, then half-block cells) and the lines once per change; `render_line` only hands
+them out. After a data change only the parts of lines that differ are refreshed, at most once
+per `min_interval` seconds (`ThrottledRedraw`); identical data does nothing.
 
 NO_COLOR-safe: the legend gives the colour range as text, the cursor line gives the selected
-value and its (row, column) as text, and the cursor cell is marked by a glyph ("+", or "^" /
-"v" for the upper / lower half of a line) while the heatmap has focus.
+value, its tile and its index in the parameter as text, and the cursor cell is marked by a
+glyph ("+", or "^" / "v" for the upper / lower half of a line) while the heatmap has focus.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import numpy as np
-from rich.color import Color as RichColor
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Horizontal
-from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Select, Static
 
-from tuinet.app.colormap import diverging, downsample_2d, layout_kernel, nice_limit, symmetric_limit
-from tuinet.app.widgets.plots import DEFAULT_MIN_INTERVAL, SeriesPlot, downsample
+from tuinet.app.canvas import Canvas, pack_rgb, rgb_of
+from tuinet.app.colormap import diverging, nice_limit, symmetric_limit
+from tuinet.app.tiles import (
+    ALL_CHANNELS,
+    TileLayout,
+    TileSet,
+    compose_tiles,
+    fit_tiles,
+    kernel_tiles,
+    shown_tiles,
+    tile_labels,
+)
+from tuinet.app.widgets.plots import SeriesPlot, downsample
+from tuinet.app.widgets.throttle import DEFAULT_MIN_INTERVAL, ThrottledRedraw
 from tuinet.run import layer_grad_norms  # noqa: F401 - re-exported: the weights view plots them
 
 __all__ = [
-    "DEFAULT_MAX_BYTES",
     "KINDS",
     "GradientNormPlot",
     "LayerWeightsView",
     "WeightHeatmap",
-    "fit_grid",
-    "grid_bytes",
     "layer_grad_norms",
+    "linear_ticks",
+    "log_ticks",
     "quantize",
-    "zoom_window",
+    "tick_labels",
 ]
 
 KINDS = ("weights", "grads", "updates")
@@ -72,96 +80,14 @@ KIND_LABELS = {"weights": "weights", "grads": "gradients", "updates": "updates"}
 LEVELS = 8  # colour levels on each side of zero: 2 * LEVELS + 1 colours in all
 NAN_INDEX = 2 * LEVELS + 1
 BLANK_INDEX = 2 * LEVELS + 2  # no value: the widget's background
-_CODES = BLANK_INDEX + 1
-_CURSOR_CODE = -1
-DEFAULT_MAX_BYTES = 8_000
-"""Worst-case bytes of the heatmap cells per redraw (`grid_bytes`): about 185 two-colour cells."""
-MIXED_RUN_BYTES = 40  # a run of "▀" in two truecolor colours: ESC[38;2;r;g;b;48;2;r;g;bm ... ESC[0m
-PLAIN_RUN_BYTES = 23  # a run of spaces on one colour: ESC[48;2;r;g;bm ... ESC[0m
-MAX_SCALE = 8  # the largest magnification of a small matrix
-HALF_BLOCK = "▀"
+NOTE_MIN_HEIGHT = 16  # the line about the axes shows from this height on (a short pane keeps it for the picture)
 _PALETTE_RGB = diverging((np.arange(2 * LEVELS + 1) - LEVELS) / LEVELS, 1.0)
 _NAN_RGB = tuple(int(v) for v in diverging(np.nan, 1.0))
+_CODE_RGB = [tuple(int(v) for v in rgb) for rgb in _PALETTE_RGB] + [_NAN_RGB]
+_CODE_PACKED = np.array([pack_rgb(rgb) for rgb in _CODE_RGB], dtype=np.int64)
 
 
 # ---------------------------------------------------------------------- pure helpers
-def grid_bytes(shown_rows: int, shown_cols: int, scale: int = 1) -> int:
-    """Worst-case terminal bytes of a heatmap of `shown_rows x shown_cols` values drawn `scale` times.
-
-    Every value is assumed to differ in colour from its neighbours, so each line holds one run
-    per value: a line whose two half-lines show different values is a run of `scale` "▀" (3
-    bytes each) in two colours, one whose half-lines show the same value a run of `scale`
-    spaces on one colour.
-    """
-    half_lines = shown_rows * scale
-    lines = np.arange(-(-half_lines // 2))
-    upper, lower = (2 * lines) // scale, (2 * lines + 1) // scale
-    mixed = int(np.count_nonzero((upper != lower) | (2 * lines + 1 >= half_lines)))
-    plain = lines.size - mixed
-    return shown_cols * (mixed * (MIXED_RUN_BYTES + 3 * scale) + plain * (PLAIN_RUN_BYTES + scale))
-
-
-def fit_grid(shape: tuple[int, int], max_rows: int, max_cols: int,
-             max_bytes: int = DEFAULT_MAX_BYTES, max_scale: int = MAX_SCALE) -> tuple[int, int, int]:
-    """How to draw a `shape` matrix in `max_rows` half-lines by `max_cols` columns.
-
-    Returns `(row_step, col_step, scale)`: the matrix is shrunk by block means of
-    `row_step x col_step` (to `ceil(rows/row_step) x ceil(cols/col_step)` values), then each
-    value drawn `scale` columns wide and `scale` half-lines tall (square on screen). The
-    worst-case cost `grid_bytes(...)` stays within `max_bytes`. A matrix that fits is
-    magnified as much as that allows (up to `max_scale`); one that does not is shrunk by the
-    steps that keep the most values, with a mild preference for square blocks (score: values
-    shown times the fourth root of the blocks' short/long side ratio), so a (784, 10) kernel
-    keeps its 10 columns.
-    """
-    rows, cols = int(shape[0]), int(shape[1])
-    max_rows, max_cols = max(1, max_rows), max(1, max_cols)
-    if rows == 0 or cols == 0:
-        return 1, 1, 1
-    if rows <= max_rows and cols <= max_cols and grid_bytes(rows, cols) <= max_bytes:
-        scale = 1
-        while (scale < max_scale and rows * (scale + 1) <= max_rows and cols * (scale + 1) <= max_cols
-               and grid_bytes(rows, cols, scale + 1) <= max_bytes):
-            scale += 1
-        return 1, 1, scale
-    cell_budget = max(1, max_bytes // (MIXED_RUN_BYTES + 3))  # two values per cell at scale 1
-    best: tuple[float, int, int] | None = None
-    tried: set[int] = set()
-    for target in range(min(cols, max_cols), 0, -1):  # at most max_cols candidate column steps
-        col_step = -(-cols // target)
-        shown_cols = -(-cols // col_step)
-        if col_step in tried:
-            continue
-        tried.add(col_step)
-        row_cap = min(max_rows, 2 * (cell_budget // shown_cols))
-        if row_cap < 1:
-            continue
-        row_step = -(-rows // row_cap)
-        shown_rows = -(-rows // row_step)
-        score = shown_rows * shown_cols * (min(row_step, col_step) / max(row_step, col_step)) ** 0.25
-        if best is None or score > best[0]:
-            best = (score, row_step, col_step)
-    if best is None:  # not one column fits the budget: everything in one block
-        return rows, cols, 1
-    return best[1], best[2], 1
-
-
-def zoom_window(shape: tuple[int, int], max_rows: int, max_cols: int,
-                max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[int, int]:
-    """(rows, columns) of a 1:1 window on a `shape` matrix within `max_rows` half-lines by
-    `max_cols` columns and `max_bytes` (`grid_bytes` at scale 1): about square on screen,
-    wider or taller when the matrix is narrow or flat.
-    """
-    rows, cols = int(shape[0]), int(shape[1])
-    max_rows, max_cols = max(1, max_rows), max(1, max_cols)
-    cells = max(1, max_bytes // (MIXED_RUN_BYTES + 3))
-    side = max(1, math.isqrt(2 * cells))
-    window_rows = max(1, min(rows, max_rows, side))
-    window_cols = max(1, min(cols, max_cols, cells // -(-window_rows // 2)))
-    window_rows = max(1, min(rows, max_rows, 2 * (cells // window_cols)))
-    return window_rows, window_cols
-
-
 def quantize(values: np.ndarray, vmax: float, levels: int = LEVELS) -> np.ndarray:
     """Colour level indices of `values`: 0 (<= -vmax) .. `levels` (0) .. 2*levels (>= +vmax).
 
@@ -187,50 +113,39 @@ def _fmt_shape(shape: tuple) -> str:
     return "(" + ", ".join(str(int(n)) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _rich(rgb) -> RichColor:
-    return RichColor.from_rgb(int(rgb[0]), int(rgb[1]), int(rgb[2]))
-
-
-def _contrast(rgb) -> RichColor:
+def _contrast(rgb) -> tuple[int, int, int]:
     """Black on light colours, white on dark ones (by Rec. 601 luma)."""
     luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-    return RichColor.from_rgb(0, 0, 0) if luma > 140 else RichColor.from_rgb(255, 255, 255)
+    return (0, 0, 0) if luma > 140 else (255, 255, 255)
 
 
-_COLOURS: list[RichColor] = [_rich(rgb) for rgb in _PALETTE_RGB] + [_rich(_NAN_RGB)]
-_CONTRAST: list[RichColor] = [_contrast(rgb) for rgb in _PALETTE_RGB] + [_contrast(_NAN_RGB)]
+def _block_mean(block: np.ndarray) -> float:
+    if block.size == 1:
+        return float(block.flat[0])
+    present = block[~np.isnan(block)]
+    with np.errstate(invalid="ignore", over="ignore"):
+        return float(present.mean()) if present.size else math.nan
 
 
 # ---------------------------------------------------------------------- WeightHeatmap
-class _Geometry(NamedTuple):
-    """How the last draw laid the matrix out."""
+class WeightHeatmap(ThrottledRedraw, Widget, can_focus=True):
+    """A parameter as a heatmap of tiles on a diverging colour map, with a legend and a cursor.
 
-    row_step: int  # block size (1: not shrunk)
-    col_step: int
-    scale: int  # columns and half-lines per value
-    rows: int  # values drawn
-    cols: int
-    top: int  # first line of the grid
-    row0: int  # matrix position of the first value drawn (a zoom window's origin)
-    col0: int
-    zoomed: bool  # a 1:1 window of a matrix too big to draw whole
-
-
-class WeightHeatmap(Widget, can_focus=True):
-    """A matrix as a heatmap on a diverging colour map, with a legend and a cursor.
-
-    Lines from the top: the title with the true shape (and how it was shrunk), the note (when
-    there is room), the heatmap, the legend (colour ramp and range as text), the cursor line
-    (the selected value and its position as text). Arrow keys move the cursor when focused; a
-    click selects a value. A matrix too big to draw value by value is shown shrunk by block
-    means; `z` switches to a 1:1 window that follows the cursor (and back).
+    Lines from the top: the heading (title, true shape, how it is drawn), the note (when
+    there is room), the picture, the legend (colour ramp and range as text), the cursor line
+    (the selected value, its tile and its index as text). Arrow keys move the cursor when
+    focused (across tiles as they are laid out); a click selects a value. `z` switches
+    between the picture that fills the pane and one pixel per value (1:1, every channel; the
+    window follows the cursor); `c` steps through the input channels of a conv kernel.
     """
 
     ALLOW_SELECT = False
 
     BINDINGS: ClassVar = [
-        Binding("z", "toggle_zoom", "Zoom", id="heatmap.zoom",
-                tooltip="Switch between the whole matrix (block means) and a 1:1 window around the cursor"),
+        Binding("z", "toggle_zoom", "Zoom 1:1", id="heatmap.zoom",
+                tooltip="Switch between the picture that fills the pane and one pixel per value (arrows pan)"),
+        Binding("c", "cycle_channel", "Channel", id="heatmap.channel",
+                tooltip="Show the next input channel of a conv kernel (then all channels)"),
         Binding("up", "move(-1, 0)", "Up", show=False),
         Binding("down", "move(1, 0)", "Down", show=False),
         Binding("left", "move(0, -1)", "Left", show=False),
@@ -269,11 +184,19 @@ class WeightHeatmap(Widget, can_focus=True):
     }
     """
 
+    TIMER_NAME = "heatmap-redraw"
+
     cursor: reactive[tuple[int, int]] = reactive((0, 0), init=False)
-    """The selected value as (row, column) of the matrix (the first of its block when shrunk)."""
+    """The selected value as (row, column) of the tiles side by side: tile (r, c)'s value
+    (i, j) is `(r * th + i, c * tw + j)`; for a single tile, the matrix's (row, column). When
+    values are averaged, the first of its block."""
 
     zoomed: reactive[bool] = reactive(False, init=False)
-    """Show a 1:1 window around the cursor instead of the whole matrix shrunk (big matrices only)."""
+    """One pixel per value (1:1), every channel, in a window that follows the cursor."""
+
+    channel: reactive[int | None] = reactive(None, init=False)
+    """The input channel shown alone (a row of tiles), `ALL_CHANNELS` for every channel, or
+    None: every channel when they fit at one pixel per value, else the first."""
 
     class CursorMoved(Message):
         """The cursor selected another value."""
@@ -284,62 +207,57 @@ class WeightHeatmap(Widget, can_focus=True):
             self.row = row
             self.col = col
             self.value = value
-            """The value shown there (the block mean when the matrix is shrunk)."""
+            """The value shown there (the block mean when values are averaged)."""
 
         @property
         def control(self) -> WeightHeatmap:
             return self.heatmap
 
-    def __init__(self, *, min_interval: float = DEFAULT_MIN_INTERVAL, max_bytes: int = DEFAULT_MAX_BYTES,
-                 name: str | None = None, id: str | None = None,  # noqa: A002
-                 classes: str | None = None, disabled: bool = False) -> None:
+    def __init__(self, *, min_interval: float = DEFAULT_MIN_INTERVAL, name: str | None = None,
+                 id: str | None = None, classes: str | None = None,  # noqa: A002
+                 disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.min_interval = float(min_interval)
         """Seconds between two data-driven redraws (0: redraw on every change)."""
-        self.max_bytes = int(max_bytes)
-        """Worst-case bytes of the heatmap cells per redraw; see `fit_grid` and `grid_bytes`."""
         self.build_count = 0
         """How many times the lines were built (data, cursor, focus, size or theme changed)."""
+        self.tiles: TileSet | None = None
+        """The tiles shown, or None."""
         self.matrix: np.ndarray | None = None
-        """A float copy of the matrix shown, or None."""
+        """A float copy of the parameter (or matrix) shown, or None."""
         self.title = ""
         """The first words of the heading ("dense/kernel · weights")."""
         self.kind = "weights"
         """"weights", "grads" or "updates", named in the legend."""
         self.shape: tuple[int, ...] | None = None
-        """The parameter's true shape when the matrix is a layout of it."""
+        """The parameter's true shape."""
         self.note = ""
         """A line about the axes, shown under the heading when there is room."""
         self.message = "no weights yet"
         """The text shown while there is no matrix."""
         self.vmax = 0.0
         """The colour range of the last draw: -vmax and +vmax get the ends of the map."""
+        self.tile_layout: TileLayout | None = None
+        """Where the tiles went in the last draw (None: nothing drawn)."""
         self._version = 0
-        self._strips: list[Strip] | None = None
-        self._strips_key: tuple | None = None
-        self._extents: list[int] = []  # per line: cells from the left edge to the end of its content
-        self._geometry: _Geometry | None = None
-        self._display: tuple | None = None  # (key, matrix drawn, vmax, colour indices)
-        self._full_vmax: tuple[int, float] | None = None  # (version, vmax of the whole matrix)
-        self._origin = (0, 0)  # the zoom window's top-left value
-        self._fit_cache: dict[tuple, tuple[int, int, int]] = {}
-        self._style_cache: dict[int, tuple[str, Style]] = {}
-        self._style_base: Style | None = None
-        self._dirty = False
-        self._last_draw = -math.inf
-        self._pending: Timer | None = None
+        self._gen = 0  # bumps on every change of what is drawn
+        self._canvas: Canvas | None = None
+        self._canvas_key: tuple | None = None
+        self._layout_cache: dict[tuple, TileLayout | None] = {}
+        self._picture: tuple | None = None  # (key, codes, labels, vmax, drawn values)
+        self._full_vmax: tuple[int, float] | None = None  # (version, vmax of every value)
+        self._origin = (0, 0)  # the window's top-left (line, column) in the picture
+        self._top = 0  # the picture's first line in the widget
 
     # -- rendering ---------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
-        key = self._key()
-        if self._strips is None or self._strips_key != key:
-            self._strips, self._strips_key = self._build(), key
-        if 0 <= y < len(self._strips):
-            return self._strips[y]
-        return Strip.blank(self.size.width, self.rich_style)
+        canvas = self._ensure_canvas()
+        if canvas is None or not 0 <= y < canvas.height:
+            return Strip.blank(self.size.width, self.rich_style)
+        return canvas.strips()[y]
 
     def on_resize(self, event: events.Resize) -> None:
-        self._strips = None
+        self._canvas = None
 
     def on_focus(self) -> None:
         self._redraw()
@@ -349,372 +267,406 @@ class WeightHeatmap(Widget, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        g = self._geometry
-        if offset is None or g is None or self.matrix is None:
+        g, tiles = self.tile_layout, self.tiles
+        if offset is None or g is None or tiles is None:
             return
-        line = offset.y - g.top
-        if not (0 <= line < -(-g.rows * g.scale // 2) and 0 <= offset.x < g.cols * g.scale):
+        line = offset.y - self._top
+        if not 0 <= line < self.size.height - self._top - 2:
             return
-        col = offset.x // g.scale
-        upper, lower = (2 * line) // g.scale, (2 * line + 1) // g.scale
-        at = (g.row0 + upper * g.row_step, g.col0 + col * g.col_step)
-        # a line holds two values: the first click takes the upper one, a second the lower one
-        row = lower if self.cursor == at and lower < g.rows else upper
-        self.cursor = (g.row0 + row * g.row_step, g.col0 + col * g.col_step)
+        y, x = line + self._origin[0], offset.x + self._origin[1]
+        upper, lower = g.locate(2 * y, x), g.locate(2 * y + 1, x)
+        picks = [self._lattice(g, hit) for hit in (upper, lower) if hit is not None]
+        if not picks:
+            return
+        # a line holds two pixels: the first click takes the upper value, a second the lower one
+        self.cursor = picks[-1] if len(picks) == 2 and self.cursor == picks[0] else picks[0]
 
     def validate_cursor(self, cursor: tuple[int, int]) -> tuple[int, int]:
-        if self.matrix is None or self.matrix.size == 0:
+        if self.tiles is None or self.tiles.values.size == 0:
             return (0, 0)
-        rows, cols = self.matrix.shape
-        return (min(max(int(cursor[0]), 0), rows - 1), min(max(int(cursor[1]), 0), cols - 1))
+        rows, cols, th, tw = self.tiles.grid_shape
+        return (min(max(int(cursor[0]), 0), rows * th - 1), min(max(int(cursor[1]), 0), cols * tw - 1))
 
     def watch_cursor(self, cursor: tuple[int, int]) -> None:
         self._redraw()
-        if self.matrix is not None and self.matrix.size:
+        if self.tiles is not None and self.tiles.values.size:
             self.post_message(self.CursorMoved(self, cursor[0], cursor[1], self.cursor_value))
 
     def watch_zoomed(self) -> None:
         self._redraw()
 
+    def watch_channel(self) -> None:
+        self._redraw()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cycle_channel":
+            return self.tiles is not None and self.tiles.rows > 1
+        return True
+
     # -- actions -----------------------------------------------------------------------------
     def action_move(self, drow: int, dcol: int) -> None:
-        """Move the cursor by whole values drawn (blocks when the matrix is shrunk)."""
-        rs, cs = self._steps()
-        row, col = self.cursor
-        self.cursor = ((row // rs + drow) * rs, (col // cs + dcol) * cs)
+        """Move the cursor by whole values drawn, across tiles as they are laid out."""
+        g, tiles = self.tile_layout, self.tiles
+        if tiles is None:
+            return
+        if g is None:
+            self.cursor = (self.cursor[0] + drow, self.cursor[1] + dcol)
+            return
+        r, c, i, j = self._cursor_tile()
+        slot = g.slot(r, c)
+        if slot is None:  # another channel: start from the same tile of the one shown
+            r = g.channel or 0
+            slot = g.slot(r, c) or (0, 0)
+        (rs, cs), (th, tw) = g.steps, g.tile
+        y = min(max(slot[0] * th + i // rs + drow, 0), g.grid[0] * th - 1)
+        x = min(max(slot[1] * tw + j // cs + dcol, 0), g.grid[1] * tw - 1)
+        (gr, bi), (gc, bj) = divmod(y, th), divmod(x, tw)
+        if g.tile_at(gr, gc) is None:  # an empty slot at the end of a wrapped grid: the last tile
+            gr, gc = divmod(g.count - 1, g.grid[1])
+        self.cursor = self._lattice(g, (gr, gc, bi, bj))
 
     def action_home(self) -> None:
-        self.cursor = (0, 0)
+        g = self.tile_layout
+        if g is not None and g.wrapped and g.channel:
+            self.cursor = (g.channel * self.tiles.tile_shape[0], 0)  # type: ignore[union-attr]
+        else:
+            self.cursor = (0, 0)
 
     def action_toggle_zoom(self) -> None:
         self.zoomed = not self.zoomed
 
+    def action_cycle_channel(self) -> None:
+        """Show the next input channel alone; after the last, every channel (then the first)."""
+        tiles = self.tiles
+        if tiles is None or tiles.rows < 2:
+            return
+        g = self.tile_layout
+        shown = g.channel if g is not None and g.wrapped else ALL_CHANNELS
+        nxt = 0 if shown == ALL_CHANNELS else (shown + 1 if shown + 1 < tiles.rows else ALL_CHANNELS)
+        self.zoomed = False
+        self.channel = nxt
+        if nxt != ALL_CHANNELS:
+            _, c, i, j = self._cursor_tile()
+            th, tw = tiles.tile_shape
+            self.cursor = (nxt * th + i, c * tw + j)
+
     # -- public ------------------------------------------------------------------------------
     def show(self, matrix: np.ndarray, *, title: str = "", kind: str = "weights", shape: tuple | None = None,
              note: str = "") -> None:
-        """Show `matrix` (kept as a float copy); a no-op when it and the labels are what is shown.
+        """Show `matrix` as one tile (kept as a float copy); see `show_tiles`.
+
+        A 1-D matrix is one row; more axes are flattened to `(-1, last)`. `shape` is the true
+        shape of the parameter (when `matrix` is a layout of it), `note` a line about the axes.
+        """
+        m = np.asarray(matrix, dtype=float)
+        self._show(TileSet.single(m, note=note), m, title=title, kind=kind,
+                   shape=tuple(int(n) for n in shape) if shape is not None else None)
+
+    def show_tiles(self, tiles: TileSet, *, title: str = "", kind: str = "weights",
+                   param: np.ndarray | None = None) -> None:
+        """Show `tiles` (from `kernel_tiles`); a no-op when they and the labels are what is shown.
 
         `kind` ("weights", "grads" or "updates") names the data in the legend; all use the
-        diverging map. `shape` is the true shape of the parameter (when `matrix` is a layout
-        of it), `note` a line about the axes. A 1-D matrix is one row; more axes are flattened
-        to `(-1, last)`. Redraws at most once per `min_interval`, and only the lines that changed.
+        diverging map. `param` is the parameter itself (kept in `matrix`). Redraws at most
+        once per `min_interval`, and only the parts of lines that changed.
         """
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        m = np.asarray(matrix, dtype=float)
-        if m.ndim < 2:
-            m = m.reshape(1, -1)
-        elif m.ndim > 2:
-            m = m.reshape(-1, m.shape[-1])
-        shape = tuple(int(n) for n in shape) if shape is not None else None
-        if (self.matrix is not None and (title, kind, shape, note) == (self.title, self.kind, self.shape, self.note)
-                and m.shape == self.matrix.shape and np.array_equal(m, self.matrix, equal_nan=True)):
-            return
-        self.matrix = m.copy()
-        self.title, self.kind, self.shape, self.note = title, kind, shape, note
-        self._version += 1
-        self.set_reactive(WeightHeatmap.cursor, self.validate_cursor(self.cursor))
-        self._changed()
+        self._show(tiles, param if param is not None else tiles.values, title=title, kind=kind, shape=tiles.shape)
 
     def clear(self, message: str = "no weights yet", *, title: str | None = None) -> None:
         """Show no matrix, only `message` (and `title` when given, else the current title)."""
         title = self.title if title is None else title
-        if self.matrix is None and (message, title) == (self.message, self.title):
+        if self.tiles is None and (message, title) == (self.message, self.title):
             return
-        self.matrix = None
+        had_channels = self.tiles is not None and self.tiles.rows > 1
+        self.tiles = self.matrix = None
         self.message, self.title = message, title
         self._version += 1
+        if had_channels:
+            self.refresh_bindings()
         self._changed()
 
     @property
     def cursor_value(self) -> float:
-        """The value under the cursor as drawn (the block mean when shrunk); NaN without a matrix."""
-        if self.matrix is None or self.matrix.size == 0:
+        """The value under the cursor as drawn (the block mean when averaged); NaN without one."""
+        tiles = self.tiles
+        if tiles is None or tiles.values.size == 0:
             return math.nan
-        (r0, r1), (c0, c1) = self._cursor_block()
-        block = self.matrix[r0:r1, c0:c1]
-        if block.size == 1:
-            return float(block[0, 0])
-        present = block[~np.isnan(block)]
-        with np.errstate(invalid="ignore", over="ignore"):
-            return float(present.mean()) if present.size else math.nan
+        r, c, i, j = self._cursor_tile()
+        rs, cs = self.steps
+        return _block_mean(tiles.values[r, c, i:i + rs, j:j + cs])
 
     @property
     def shown_shape(self) -> tuple[int, int]:
-        """(rows, columns) of values drawn by the last draw; (0, 0) before it."""
-        return (0, 0) if self._geometry is None else (self._geometry.rows, self._geometry.cols)
+        """(rows, columns) of values drawn by the last draw, tiles side by side; (0, 0) before it."""
+        g = self.tile_layout
+        return (0, 0) if g is None else (g.grid[0] * g.tile[0], g.grid[1] * g.tile[1])
 
     @property
     def steps(self) -> tuple[int, int]:
-        """The block size `(row_step, col_step)` of the last draw ((1, 1): value by value)."""
-        return self._steps()
+        """The block of values averaged per drawn value in the last draw ((1, 1): value by value)."""
+        return (1, 1) if self.tile_layout is None else self.tile_layout.steps
 
     @property
     def scale(self) -> int:
-        """How many columns (and half-lines) each value takes in the last draw."""
-        return 1 if self._geometry is None else self._geometry.scale
+        """Pixels (columns, half-lines) per drawn value in the last draw."""
+        return 1 if self.tile_layout is None else self.tile_layout.scale
 
     def text_lines(self) -> list[str]:
         """The characters of every line as drawn (for tests and screen readers)."""
-        self.render_line(0)
-        return [strip.text for strip in self._strips or []]
+        canvas = self._ensure_canvas()
+        return [] if canvas is None else [canvas.row_text(y) for y in range(canvas.height)]
 
-    # -- private: throttling -----------------------------------------------------------------
-    def _changed(self) -> None:
-        """The data changed: redraw now, or once at the end of the current `min_interval`."""
-        self._dirty = True
-        if not self.is_mounted or self._pending is not None:
+    def coloured_cells(self) -> int:
+        """Cells of the picture in the last draw that show a value's colour (not the background)."""
+        canvas = self._ensure_canvas()
+        if canvas is None:
+            return 0
+        if self.tile_layout is None:
+            return 0
+        bg = pack_rgb(self._colours()[1])
+        rows = slice(self._top, canvas.height - 2)
+        coloured = (canvas.bg[rows] != bg) | ((canvas.chars[rows] == "▀") & (canvas.fg[rows] != bg))
+        return int(np.count_nonzero(coloured))
+
+    # -- private: data -----------------------------------------------------------------------
+    def _show(self, tiles: TileSet, param, *, title: str, kind: str, shape: tuple | None) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if (self.tiles is not None and (title, kind, shape) == (self.title, self.kind, self.shape)
+                and tiles.same_as(self.tiles)):
             return
-        wait = self._last_draw + self.min_interval - time.monotonic()
-        if wait <= 0:
-            self._redraw()
-        else:
-            self._pending = self.set_timer(wait, self._flush, name="heatmap-redraw")
+        old = self.tiles
+        if old is None or old.grid_shape[:2] != tiles.grid_shape[:2]:
+            self.set_reactive(WeightHeatmap.channel, None)  # another parameter: its own channels
+        self.tiles = tiles
+        self.matrix = np.array(param, dtype=float)
+        self.title, self.kind, self.shape, self.note = title, kind, shape, tiles.note
+        self._version += 1
+        self.set_reactive(WeightHeatmap.cursor, self.validate_cursor(self.cursor))
+        if (old is not None and old.rows > 1) != (tiles.rows > 1):
+            self.refresh_bindings()  # `c` comes or goes
+        self._changed()
 
-    def _flush(self) -> None:
-        self._pending = None
-        if self._dirty:
-            self._redraw()
+    def _cursor_tile(self) -> tuple[int, int, int, int]:
+        """(r, c, i, j) of the cursor: its tile and its value there (the first of its block)."""
+        th, tw = self.tiles.tile_shape  # type: ignore[union-attr]
+        (r, i), (c, j) = divmod(self.cursor[0], th), divmod(self.cursor[1], tw)
+        rs, cs = self.steps
+        return r, c, i // rs * rs, j // cs * cs
 
-    def _redraw(self) -> None:
-        """Rebuild the lines and refresh only what differs from the screen.
-
-        A changed line is refreshed from its start to the end of its content (old or new,
-        whichever is longer), so the blank space right of a heatmap is not sent again.
-        """
-        self._dirty = False
-        self._last_draw = time.monotonic()
-        if not self.is_mounted or self.size.area == 0:
-            self._strips = None
-            self.refresh()
-            return
-        old, old_key, old_extents = self._strips, self._strips_key, self._extents
-        key = self._key()
-        new = self._build()
-        self._strips, self._strips_key = new, key
-        if old is None or old_key != key or len(old) != len(new):
-            self.refresh()
-            return
-        changed = [Region(0, y, max(old_extents[y], self._extents[y]), 1)
-                   for y, (a, b) in enumerate(zip(old, new)) if a != b]
-        if changed:
-            self.refresh(*changed)
+    def _lattice(self, g: TileLayout, hit: tuple[int, int, int, int]) -> tuple[int, int]:
+        """The cursor of drawn value (bi, bj) in slot (gr, gc)."""
+        gr, gc, bi, bj = hit
+        r, c = g.tile_at(gr, gc) or (0, 0)
+        th, tw = self.tiles.tile_shape  # type: ignore[union-attr]
+        return r * th + min(bi * g.steps[0], th - 1), c * tw + min(bj * g.steps[1], tw - 1)
 
     # -- private: drawing --------------------------------------------------------------------
-    def _key(self) -> tuple:
-        return (self.size, self.has_focus, self.rich_style)
+    def _draw_now(self) -> None:
+        self._redraw()
 
-    def _steps(self) -> tuple[int, int]:
-        return (1, 1) if self._geometry is None else (self._geometry.row_step, self._geometry.col_step)
+    def _redraw(self) -> None:
+        """Build the lines anew and refresh only the parts that differ from the screen."""
+        self._dirty = False
+        self._gen += 1
+        if not self.is_mounted or self.size.area == 0:
+            self._canvas = None
+            self.refresh()
+            return
+        old = self._canvas
+        canvas = self._ensure_canvas()
+        regions = None if canvas is None else canvas.changed_regions(old)
+        if regions is None:
+            self.refresh()
+        elif regions:
+            self.refresh(*regions)
 
-    def _cursor_block(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        """The matrix rows and columns (start, stop) of the value under the cursor."""
-        rs, cs = self._steps()
-        rows, cols = self.matrix.shape
-        r0, c0 = self.cursor[0] // rs * rs, self.cursor[1] // cs * cs
-        return (r0, min(r0 + rs, rows)), (c0, min(c0 + cs, cols))
-
-    def _styles(self) -> tuple[Style, Style, Style, Style]:
+    def _colours(self) -> tuple[tuple, tuple, tuple, tuple, bool]:
+        """(text, background, muted text, cursor text, cursor bold) from the component styles."""
         base = self.rich_style
-        title = base + self.get_component_rich_style("weight-heatmap--title", partial=True)
-        text = base + self.get_component_rich_style("weight-heatmap--text", partial=True)
-        cursor = base + self.get_component_rich_style("weight-heatmap--cursor", partial=True)
-        return base, title, text, cursor
+        fg, bg = rgb_of(base.color, (224, 224, 224)), rgb_of(base.bgcolor, (0, 0, 0))
+        muted = rgb_of(self.get_component_rich_style("weight-heatmap--text").color, fg)
+        cursor_style = self.get_component_rich_style("weight-heatmap--cursor")
+        return fg, bg, muted, rgb_of(cursor_style.color, fg), bool(cursor_style.bold)
 
-    def _text_line(self, parts: list[tuple[str, Style]], width: int, base: Style) -> tuple[Strip, int]:
-        segments = [Segment(text, style) for text, style in parts if text]
-        strip = Strip(segments)
-        return strip.adjust_cell_length(width, Style(bgcolor=base.bgcolor)), min(width, strip.cell_length)
-
-    def _layout(self, top: int, grid_lines: int, width: int) -> _Geometry:
-        """Where the values go: shrunk or magnified to fit (`fit_grid`), or a 1:1 zoom window."""
-        m = self.matrix
-        rows, cols = m.shape
-        max_rows = 2 * grid_lines
-        fit_key = (m.shape, max_rows, width, self.max_bytes)
-        if fit_key not in self._fit_cache:
-            if len(self._fit_cache) > 64:
-                self._fit_cache.clear()
-            self._fit_cache[fit_key] = fit_grid(m.shape, max_rows, width, self.max_bytes)
-        rs, cs, s = self._fit_cache[fit_key]
-        if not self.zoomed or (rs, cs) == (1, 1):
-            return _Geometry(rs, cs, s, -(-rows // rs), -(-cols // cs), top, 0, 0, False)
-        wr, wc = zoom_window((rows, cols), max_rows, width, self.max_bytes)
-        row, col = self.cursor
-        r0 = min(max(self._origin[0], row - wr + 1), row, rows - wr)
-        c0 = min(max(self._origin[1], col - wc + 1), col, cols - wc)
-        self._origin = (r0, c0)
-        return _Geometry(1, 1, 1, wr, wc, top, r0, c0, True)
-
-    def _build(self) -> list[Strip]:
-        """Every line of the widget (their content extents go to `self._extents`)."""
-        self.build_count += 1
+    def _ensure_canvas(self) -> Canvas | None:
         width, height = self.size
         if width <= 0 or height <= 0:
-            self._extents = []
-            return []
-        base, title_style, text_style, cursor_style = self._styles()
-        space = Style(bgcolor=base.bgcolor)  # blank cells: no foreground, a shorter escape sequence
-        blank = (Strip.blank(width, space), 0)
-        heading = [(self.title, title_style)]
-        m = self.matrix
-        lines: list[tuple[Strip, int]]
-        if m is None or m.size == 0:
-            self._geometry = None
-            lines = [blank] * height
-            lines[0] = self._text_line(heading, width, base)
-            message = self.message if m is None else f"empty matrix {_fmt_shape(self.shape or m.shape)}"
-            lines[min(height - 1, max(1, height // 2))] = self._text_line([(message, text_style)], width, base)
-            return self._finish(lines)
+            return None
+        colours = self._colours()
+        key = (width, height, colours, self.has_focus, self._gen, self._version)
+        if self._canvas is None or key != self._canvas_key:
+            self._canvas, self._canvas_key = self._build(width, height, colours), key
+        return self._canvas
 
-        note_line = bool(self.note) and height >= 8
-        top = 1 + note_line
-        grid_lines = height - top - 2
-        if grid_lines < 1:
-            self._geometry = None
-            lines = [blank] * height
-            lines[0] = self._text_line([*heading, ("  too small to draw", text_style)], width, base)
-            return self._finish(lines)
+    def _fit(self, width: int, lines: int) -> TileLayout | None:
+        key = (self.tiles.grid_shape, width, lines, self.channel, self.zoomed,  # type: ignore[union-attr]
+               self.tiles.row_labels, self.tiles.col_labels)  # type: ignore[union-attr]
+        if key not in self._layout_cache:
+            if len(self._layout_cache) > 64:
+                self._layout_cache.clear()
+            self._layout_cache[key] = fit_tiles(self.tiles, width, lines, channel=self.channel,  # type: ignore[arg-type]
+                                                zoom=self.zoomed)
+        return self._layout_cache[key]
 
-        g = self._layout(top, grid_lines, width)
-        self._geometry = g
-        disp, vmax, idx = self._display_data(g)
+    def _build(self, width: int, height: int, colours: tuple) -> Canvas:
+        """Every line of the widget, on a canvas."""
+        self.build_count += 1
+        fg, bg, muted, cursor_fg, cursor_bold = colours
+        canvas = Canvas(width, height, fg, bg)
+        tiles = self.tiles
+        if tiles is None or tiles.values.size == 0:
+            self.tile_layout = None
+            canvas.text(0, 0, self.title, fg, bold=True)
+            shape = self.shape or (tiles.shape if tiles is not None else ())
+            message = self.message if tiles is None else f"empty matrix {_fmt_shape(shape)}"
+            canvas.text(0, min(height - 1, max(1, height // 2)), message, muted)
+            return canvas
+
+        note_line = bool(self.note) and height >= NOTE_MIN_HEIGHT
+        top = self._top = 1 + note_line
+        lines = height - top - 2
+        g = self._fit(width, lines) if lines >= 1 else None
+        self.tile_layout = g
+        x = canvas.text(0, 0, self.title, fg, bold=True)
+        if g is None:
+            why = "  too small to draw" if lines < 1 else "  too many tiles for this pane"
+            hint = "" if lines < 1 else ("; c: one channel, z: 1:1" if tiles.rows > 1 else "; z: 1:1")
+            canvas.text(x, 0, f"  {_fmt_shape(self.shape or tiles.shape)}{why}{hint}", muted)
+            return canvas
+        codes, labels, vmax, drawn = self._picture_for(g)
         self.vmax = vmax
 
-        # heading: title, true shape, layout, shrinking or zoom window
-        shape = self.shape or m.shape
-        info = f"  {_fmt_shape(shape)}"
-        if tuple(shape) != m.shape:
-            info += f" as {m.shape[0]}x{m.shape[1]}"
-        if g.zoomed:
-            info += (f" zoom 1:1 rows {g.row0}-{g.row0 + g.rows - 1}, cols {g.col0}-{g.col0 + g.cols - 1}"
-                     "  z: whole")
-        elif (g.row_step, g.col_step) != (1, 1):
-            info += f" shown {g.rows}x{g.cols}, {g.row_step}x{g.col_step} per cell  z: zoom"
-        lines = [self._text_line([*heading, (info, text_style)], width, base)]
+        # the picture, or the window on it that holds the cursor
+        cursor = self._cursor_pixel(g)
+        oy, ox = self._window(g, lines, width, cursor)
+        window = codes[2 * oy:2 * (oy + lines), ox:ox + width]
+        lut = np.append(_CODE_PACKED, pack_rgb(bg))
+        canvas.image(0, top, lut[window])
+        for line, column, text in labels:
+            if 0 <= line - oy < lines:
+                canvas.text(column - ox, top + line - oy, text, muted)
+        if cursor is not None and self.has_focus:
+            py, px, glyph, code = cursor
+            y, x_cell = top + py // 2 - oy, px - ox
+            if top <= y < top + lines and 0 <= x_cell < width:
+                canvas.text(x_cell, y, glyph, _contrast(_CODE_RGB[code]), _CODE_RGB[code], bold=True)
+
+        canvas.text(x, 0, self._heading(g, tiles), muted)
         if note_line:
-            lines.append(self._text_line([(self.note, text_style)], width, base))
+            canvas.text(0, 1, self.note, muted)
+        self._legend(canvas, height - 2, drawn, vmax, fg, muted)
+        self._cursor_line(canvas, height - 1, cursor_fg, cursor_bold, muted)
+        return canvas
 
-        # the grid: value indices magnified by `scale`, two half-lines per line
-        s = g.scale
-        grid = np.repeat(np.repeat(idx, s, axis=0), s, axis=1) if s > 1 else idx
-        if grid.shape[0] % 2:
-            grid = np.vstack([grid, np.full((1, grid.shape[1]), BLANK_INDEX, dtype=grid.dtype)])
-        codes = grid[0::2] * _CODES + grid[1::2]
-        cursor_cell = self._cursor_cell(g, idx) if self.has_focus else None
-        cell_styles = self._cell_styles(base)
-        extent = codes.shape[1]
-        pad = width - extent
-        for y in range(grid_lines):
-            if y >= codes.shape[0]:
-                lines.append(blank)
-                continue
-            row = codes[y]
-            if cursor_cell is not None and cursor_cell[0] == y:
-                row = row.copy()
-                row[cursor_cell[1]] = _CURSOR_CODE
-            cuts = np.flatnonzero(row[1:] != row[:-1]) + 1
-            starts = np.concatenate(([0], cuts))
-            ends = np.concatenate((cuts, [row.size]))
-            segments = []
-            for start, end, code in zip(starts.tolist(), ends.tolist(), row[starts].tolist()):
-                if code == _CURSOR_CODE:
-                    segments.append(Segment(cursor_cell[2], cursor_cell[3]))
-                else:
-                    char, style = cell_styles[code]
-                    segments.append(Segment(char * (end - start), style))
-            if pad > 0:
-                segments.append(Segment(" " * pad, space))
-            lines.append((Strip(segments, width), extent))
-
-        lines.append(self._legend(width, base, text_style, disp, vmax))
-        lines.append(self._cursor_line(width, base, cursor_style))
-        return self._finish(lines[:height])
-
-    def _finish(self, lines: list[tuple[Strip, int]]) -> list[Strip]:
-        self._extents = [extent for _, extent in lines]
-        return [strip for strip, _ in lines]
-
-    def _display_data(self, g: _Geometry) -> tuple[np.ndarray, float, np.ndarray]:
-        """The values drawn, their colour range and colour indices; cached per data and layout.
-
-        Shrunk: the block means, on their own colour range. Zoomed: the window, on the range
-        of the whole matrix (so colours mean the same as the window moves).
-        """
-        key = (self._version, g.row_step, g.col_step, g.row0, g.col0, g.rows, g.cols, g.zoomed)
-        if self._display is None or self._display[0] != key:
-            m = self.matrix
-            if g.zoomed:
-                disp = m[g.row0:g.row0 + g.rows, g.col0:g.col0 + g.cols]
-                if self._full_vmax is None or self._full_vmax[0] != self._version:
-                    self._full_vmax = (self._version, nice_limit(symmetric_limit(m)))
-                vmax = self._full_vmax[1]
+    def _heading(self, g: TileLayout, tiles: TileSet) -> str:
+        rows, cols, th, tw = tiles.grid_shape
+        shape = self.shape or tiles.shape
+        info = f"  {_fmt_shape(shape)}"
+        if tiles.rows > 1:
+            if g.wrapped:
+                info += f"  {tiles.row_name} {g.channel} of {rows}"
             else:
-                disp = downsample_2d(m, g.rows, g.cols)[0] if (g.row_step, g.col_step) != (1, 1) else m
-                vmax = nice_limit(symmetric_limit(disp))
-            self._display = (key, disp, vmax, quantize(disp, vmax))
-        return self._display[1], self._display[2], self._display[3]
+                info += f"  all {rows} {tiles.row_name}s"
+        if (rows, cols) == (1, 1) and tuple(shape) != (th, tw):
+            info += f" as {th}x{tw}"
+        if g.steps != (1, 1):
+            info += f"  shown {g.grid[0] * g.tile[0]}x{g.grid[1] * g.tile[1]}, means of {g.steps[0]}x{g.steps[1]}"
+        elif g.scale > 1:
+            info += f"  scale {g.scale}"
+        if self.zoomed:
+            info += "  1:1, arrows pan  z: fit"
+        elif g.steps != (1, 1) or g.wrapped and tiles.rows > 1:
+            info += "  z: 1:1"
+        if tiles.rows > 1 and not self.zoomed:
+            info += "  c: channel"
+        return info
 
-    def _cell_styles(self, base: Style) -> dict[int, tuple[str, Style]]:
-        """(character, style) of every cell code `upper * _CODES + lower`; cached per base style."""
-        if self._style_base != base:
-            self._style_base = base
-            self._style_cache = {}
-            bg = base.bgcolor
-            for upper in range(_CODES):
-                for lower in range(_CODES):
-                    code = upper * _CODES + lower
-                    if upper == BLANK_INDEX:
-                        self._style_cache[code] = (" ", Style(bgcolor=bg))
-                    elif upper == lower:
-                        self._style_cache[code] = (" ", Style(bgcolor=_COLOURS[upper]))
-                    else:
-                        under = bg if lower == BLANK_INDEX else _COLOURS[lower]
-                        self._style_cache[code] = (HALF_BLOCK, Style(color=_COLOURS[upper], bgcolor=under))
-        return self._style_cache
+    def _picture_for(self, g: TileLayout) -> tuple[np.ndarray, list, float, np.ndarray]:
+        """(colour codes per pixel, labels, vmax, values drawn); cached per data and layout.
 
-    def _cursor_cell(self, g: _Geometry, idx: np.ndarray) -> tuple[int, int, str, Style] | None:
-        """(line, column, glyph, style) of the cursor mark in the grid, or None when not drawn."""
-        vrow = (self.cursor[0] - g.row0) // g.row_step
-        vcol = (self.cursor[1] - g.col0) // g.col_step
-        if not (0 <= vrow < idx.shape[0] and 0 <= vcol < idx.shape[1]):
+        Averaged values get their own colour range; otherwise the range is that of every
+        value (so colours mean the same from channel to channel and in the 1:1 window).
+        """
+        key = (self._version, g)
+        if self._picture is None or self._picture[0] != key:
+            tiles = self.tiles
+            drawn = shown_tiles(tiles, g)  # type: ignore[arg-type]
+            if g.steps != (1, 1):
+                vmax = nice_limit(symmetric_limit(drawn))
+            else:
+                if self._full_vmax is None or self._full_vmax[0] != self._version:
+                    self._full_vmax = (self._version, nice_limit(symmetric_limit(tiles.values)))  # type: ignore[union-attr]
+                vmax = self._full_vmax[1]
+            codes = compose_tiles(quantize(drawn, vmax), g, BLANK_INDEX)
+            if g.wrapped:
+                drawn = drawn.reshape(-1, *drawn.shape[2:])[: g.count]
+            self._picture = (key, codes, tile_labels(tiles, g), vmax, drawn)  # type: ignore[arg-type]
+        return self._picture[1], self._picture[2], self._picture[3], self._picture[4]
+
+    def _cursor_pixel(self, g: TileLayout) -> tuple[int, int, str, int] | None:
+        """(pixel row, column, glyph, colour code) of the cursor mark, or None when not drawn."""
+        r, c, i, j = self._cursor_tile()
+        slot = g.slot(r, c)
+        if slot is None:
             return None
+        bi, bj = i // g.steps[0], j // g.steps[1]
+        y0, x0 = g.origin(*slot)
         s = g.scale
-        half = vrow * s + (s - 1) // 2
-        line, column = half // 2, vcol * s + (s - 1) // 2
-        both = vrow * s <= 2 * line and 2 * line + 1 <= vrow * s + s - 1  # the whole cell is this value
-        glyph = "+" if both else ("^" if half % 2 == 0 else "v")
-        colour = int(idx[vrow, vcol])
-        return line, column, glyph, Style(color=_CONTRAST[colour], bgcolor=_COLOURS[colour], bold=True)
+        top = y0 + bi * s
+        py, px = top + (s - 1) // 2, x0 + bj * s + (s - 1) // 2
+        line = py // 2
+        both = top <= 2 * line and 2 * line + 1 <= top + s - 1  # the whole cell is this value
+        glyph = "+" if both else ("^" if py % 2 == 0 else "v")
+        value = _block_mean(self.tiles.values[r, c, i:i + g.steps[0], j:j + g.steps[1]])  # type: ignore[union-attr]
+        return py, px, glyph, int(quantize(np.array([value]), self.vmax)[0])
 
-    def _legend(self, width: int, base: Style, text_style: Style, disp: np.ndarray,
-                vmax: float) -> tuple[Strip, int]:
-        segments = [Segment(" ", Style(bgcolor=colour)) for colour in _COLOURS[:2 * LEVELS + 1]]
-        segments.append(Segment(f" -{_fmt(vmax)} … 0 … +{_fmt(vmax)}" if vmax > 0 else " all 0", base))
-        segments.append(Segment(f"  {KIND_LABELS[self.kind]}", text_style))
-        if np.isnan(disp).any():
-            segments.append(Segment("  ", base))
-            segments.append(Segment(" ", Style(bgcolor=_COLOURS[NAN_INDEX])))
-            segments.append(Segment(" NaN/gap", text_style))
-        finite = disp[np.isfinite(disp)]
+    def _window(self, g: TileLayout, lines: int, width: int,
+                cursor: tuple[int, int, str, int] | None) -> tuple[int, int]:
+        """(line, column) of the picture at the top-left of the pane: (0, 0) when it fits,
+        else moved as little as needed to keep the cursor in view."""
+        oy, ox = self._origin
+        if cursor is not None:
+            line, column = cursor[0] // 2, cursor[1]
+            oy = min(max(oy, line - lines + 1), line)
+            ox = min(max(ox, column - width + 1), column)
+        oy = min(max(oy, 0), max(0, g.lines - lines))
+        ox = min(max(ox, 0), max(0, g.size[1] - width))
+        self._origin = (oy, ox)
+        return oy, ox
+
+    def _legend(self, canvas: Canvas, y: int, drawn: np.ndarray, vmax: float, fg: tuple, muted: tuple) -> None:
+        x = 0
+        for rgb in _CODE_RGB[: 2 * LEVELS + 1]:
+            x = canvas.text(x, y, " ", bg=rgb)
+        x = canvas.text(x, y, f" -{_fmt(vmax)} … 0 … +{_fmt(vmax)}" if vmax > 0 else " all 0", fg)
+        x = canvas.text(x, y, f"  {KIND_LABELS[self.kind]}", muted)
+        if np.isnan(drawn).any():
+            x = canvas.text(x, y, "  ")
+            x = canvas.text(x, y, " ", bg=_NAN_RGB)
+            x = canvas.text(x, y, " NaN/gap", muted)
+        finite = drawn[np.isfinite(drawn)]
         if finite.size and vmax > 0:
-            segments.append(Segment(f"  min {_fmt(float(finite.min()))} max {_fmt(float(finite.max()))}",
-                                    text_style))
-        strip = Strip(segments)
-        return strip.adjust_cell_length(width, Style(bgcolor=base.bgcolor)), min(width, strip.cell_length)
+            canvas.text(x, y, f"  min {_fmt(float(finite.min()))} max {_fmt(float(finite.max()))}", muted)
 
-    def _cursor_line(self, width: int, base: Style, cursor_style: Style) -> tuple[Strip, int]:
+    def _cursor_line(self, canvas: Canvas, y: int, colour: tuple, bold: bool, muted: tuple) -> None:
+        tiles = self.tiles
         value = self.cursor_value
         shown = "NaN" if math.isnan(value) else f"{value:+.4g}"
-        (r0, r1), (c0, c1) = self._cursor_block()
-        if (r1 - r0, c1 - c0) == (1, 1):
-            text = f"▸ ({r0}, {c0}) = {shown}"
+        r, c, i, j = self._cursor_tile()
+        rs, cs = self.steps
+        th, tw = tiles.tile_shape  # type: ignore[union-attr]
+        name = tiles.tile_name(r, c)  # type: ignore[union-attr]
+        where = f"{name}: " if name else ""
+        if (rs, cs) == (1, 1):
+            index = tiles.position(r, c, i, j)  # type: ignore[union-attr]
+            text = f"▸ {where}{_fmt_shape(index) if len(index) != 1 else f'({index[0]})'} = {shown}"
         else:
-            text = f"▸ rows {r0}-{r1 - 1}, cols {c0}-{c1 - 1}: mean {shown}"
-        parts = [(text, cursor_style)]
+            i1, j1 = min(i + rs, th), min(j + cs, tw)
+            text = f"▸ {where}rows {i}-{i1 - 1}, cols {j}-{j1 - 1}: mean {shown}"
+        x = canvas.text(0, y, text, colour, bold=bold)
         if self.has_focus:
-            parts.append(("  arrows move", base))
-        return self._text_line(parts, width, base)
+            canvas.text(x, y, "  arrows move", muted)
 
 
 # ---------------------------------------------------------------------- LayerWeightsView
@@ -895,9 +847,8 @@ class LayerWeightsView(Widget):
             return
         layer = key.rsplit("/", 1)[0]
         w = np.asarray(source[key])
-        matrix, note = layout_kernel(w, key, layer_type=self.layer_types.get(layer))
-        self.heatmap.show(matrix, title=f"{key} · {KIND_LABELS[self.kind]}", kind=self.kind, shape=w.shape,
-                          note=note)
+        tiles = kernel_tiles(w, key, layer_type=self.layer_types.get(layer))
+        self.heatmap.show_tiles(tiles, title=f"{key} · {KIND_LABELS[self.kind]}", kind=self.kind, param=w)
 
 
 # ---------------------------------------------------------------------- GradientNormPlot
@@ -978,14 +929,23 @@ class GradientNormPlot(SeriesPlot):
         colours = self._colours()
         longest = 0
         drawn: list[float] = []
+        values: list[float] = []
         for i, (layer, series) in enumerate(self.norms.items()):
             xs, ys = downsample(series, max(2, 2 * self.size.width), self.steps)
             xs, ys = self._points(xs, ys)
             drawn.extend(xs)
+            values.extend(ys)
             longest = max(longest, self._series(xs, ys, label=layer, marker=self.MARKERS[i % len(self.MARKERS)],
                                                 color=colours[i % len(colours)]))
         if drawn and min(drawn) == max(drawn):
             self.plt.xlim(drawn[0] - 0.5, drawn[0] + 0.5)
+        elif drawn and max(drawn) - min(drawn) >= 2:
+            self._set_int_xticks(math.floor(min(drawn)), math.ceil(max(drawn)))
+        if values:
+            max_ticks = max(2, (self.size.height - 5) // 2)
+            lo, hi = min(values), max(values)
+            ticks = log_ticks(lo, hi, max_ticks) if self.log_scale else linear_ticks(lo, hi, max_ticks)
+            self.plt.yticks(ticks, tick_labels(ticks))
         self.plt.xlabel("epoch")
         return longest
 
@@ -1003,3 +963,65 @@ class GradientNormPlot(SeriesPlot):
 
 def _same_float(a: float, b: float) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
+
+
+# ---------------------------------------------------------------------- axis ticks
+_MANTISSAS = ((1,), (1, 3), (1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 5, 7))  # ticks per decade, sparse to dense
+
+
+def log_ticks(lo: float, hi: float, max_ticks: int = 6) -> list[float]:
+    """Ticks of a log axis over [lo, hi] (both > 0): powers of ten (every n-th when there are
+    more than `max_ticks`), with 3, or 2 and 5, ... between them as far as `max_ticks` allows,
+    and linear steps (`linear_ticks`) when not even two of those lie inside."""
+    if not (lo > 0 and hi > 0 and math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    lo, hi = min(lo, hi), max(lo, hi)
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    chosen: list[float] = []
+    for mantissas in _MANTISSAS:
+        ticks = [float(f"{m * 10.0 ** k:.12g}") for k in range(first, last + 1) for m in mantissas]
+        ticks = [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+        if not chosen:
+            chosen = ticks
+        elif len(ticks) <= max_ticks:
+            chosen = ticks
+        else:
+            break
+    if len(chosen) > max_ticks:
+        chosen = chosen[:: -(-len(chosen) // max_ticks)]
+    return chosen if len(chosen) >= 2 else linear_ticks(lo, hi, max_ticks)
+
+
+def linear_ticks(lo: float, hi: float, max_ticks: int = 6) -> list[float]:
+    """Ticks of a linear axis over [lo, hi]: multiples of a 1-2-5 step, at most `max_ticks`."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    lo, hi = min(lo, hi), max(lo, hi)
+    if lo == hi:
+        return [lo]
+    raw = (hi - lo) / max(1, max_ticks - 1)
+    scale = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * scale for m in (1, 2, 5, 10) if m * scale >= raw * (1 - 1e-9))
+    start = math.ceil(lo / step - 1e-9)
+    ticks = [float(f"{k * step:.12g}") for k in range(start, int(math.floor(hi / step + 1e-9)) + 1)]
+    return ticks or [lo]
+
+
+def tick_labels(ticks: list[float]) -> list[str]:
+    """Short labels that tell the ticks apart: "0.001", "2.5", "300", "1e-8", "2.5e+5" -> "2.5e5"."""
+    for digits in range(2, 10):
+        labels = [_short(t, digits) for t in ticks]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [_short(t, 10) for t in ticks]
+
+
+def _short(value: float, digits: int) -> str:
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e4:
+        return np.format_float_positional(value, precision=digits, unique=True, fractional=False, trim="-")
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"

@@ -5,7 +5,8 @@ The plots get plain numbers through public methods, never the model or the sessi
 Cost: every setter compares the new data with the data drawn and does nothing when it is
 the same, so an idle plot never redraws. A change redraws at once, unless the plot redrew
 less than `min_interval` seconds ago: then one redraw of the newest data is deferred to the
-end of that interval (a one-shot timer, armed only by a change; nothing polls). A 60x15
+end of that interval (`ThrottledRedraw`: a one-shot timer, armed only by a change; nothing
+polls), and data-driven redraws of all plots take turns app-wide (`redraw_slot`). A 60x15
 plot costs about 3 KB of terminal output per redraw, so one redraw a second per plot keeps
 the app well under 25 KB/s however fast the session emits events. The figure itself is
 built in `render()`, so a resize or a theme change redraws from the stored data with the
@@ -42,11 +43,11 @@ from textual.events import Resize
 from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
 from tuinet.app.arrays import ListMirror
+from tuinet.app.widgets.throttle import DEFAULT_MIN_INTERVAL, ThrottledRedraw
 
 __all__ = [
     "BatchLossPlot",
@@ -59,7 +60,6 @@ __all__ = [
     "smooth",
 ]
 
-DEFAULT_MIN_INTERVAL = 1.0  # seconds between two redraws of one plot
 TRAIN_MARKER = "braille"  # a thin line
 VAL_MARKER = "dot"  # "•": a different shape, so train and val differ without colour
 RAW_MARKER = "·"  # per-batch losses: a faint cloud of middle dots (scatter, no joining lines)
@@ -286,12 +286,12 @@ def _same_ghosts(a: Sequence[Ghost], b: Sequence[Ghost]) -> bool:
 
 
 # ---------------------------------------------------------------------- widgets
-class SeriesPlot(PlotextPlot):
+class SeriesPlot(ThrottledRedraw, PlotextPlot):
     """Base of the training plots: a titled figure, a log-scale switch and redraw bookkeeping.
 
     Subclasses keep their data in plain attributes, call `_changed()` when a setter really
-    changed it, and plot it in `_draw()`. `render()` builds the figure from that data, or
-    shows `placeholder` (a line of text) when there is nothing to draw.
+    changed it (`ThrottledRedraw`), and plot it in `_draw()`. `render()` builds the figure
+    from that data, or shows `placeholder` (a line of text) when there is nothing to draw.
     """
 
     DEFAULT_CSS = """
@@ -306,6 +306,9 @@ class SeriesPlot(PlotextPlot):
     ALLOW_SELECT = False
 
     BASE_TITLE: ClassVar[str] = ""
+
+    WAIT_WHEN_HIDDEN = True  # a hidden tab is drawn when shown (on_show), in its turn
+    TIMER_NAME = "plot-redraw"
 
     log_scale: reactive[bool] = reactive(False)
     """Draw the y axis on a log10 scale; values <= 0 are left out. The title shows "(log)"."""
@@ -322,9 +325,6 @@ class SeriesPlot(PlotextPlot):
         """Points of the longest series in the last figure drawn (0 for a placeholder)."""
         self.drawn_labels: list[str] = []
         """Labels of the series in the last figure drawn, in drawing order (empty for a placeholder)."""
-        self._dirty = False
-        self._last_draw = -math.inf
-        self._pending: Timer | None = None
         self._title_legend: list[str] = []
         self._figure: tuple | None = None  # ((size, scale, theme), the last renderable)
         self._strips: tuple | None = None  # ((that key, crop), the last lines)
@@ -469,27 +469,15 @@ class SeriesPlot(PlotextPlot):
         """Plot the stored data on `self.plt`; return the number of points of the longest series."""
         raise NotImplementedError
 
-    def _changed(self) -> None:
-        """The data changed: redraw now, or once at the end of the current `min_interval`.
-
-        Data-driven redraws also take turns with every other plot of the app (`redraw_slot`):
+    def _next_draw(self, now: float) -> float:
+        """Data-driven redraws also take turns with every other plot of the app (`redraw_slot`):
         building a figure takes the UI 10-30 ms, and three of them in one frame would hold a
-        key press back for a tenth of a second.
-        """
-        self._dirty = True
-        if not self.is_mounted or self._pending is not None:
-            return
-        if self.min_interval > 0 and not self.is_on_screen:
-            return  # a hidden tab: shown as last drawn, then redrawn in turn (on_show)
-        now = time.monotonic()
-        wait = self._last_draw + self.min_interval - now
-        if self.min_interval > 0:
-            wait = redraw_slot(self.app, now + max(wait, 0.0)) - now
-        if wait <= 0:
-            self._last_draw = time.monotonic()  # a draw is due: later changes wait for the next slot
-            self.redraw()
-        else:
-            self._pending = self.set_timer(wait, self._flush, name="plot-redraw")
+        key press back for a tenth of a second."""
+        due = self._last_draw + self.min_interval
+        return redraw_slot(self.app, max(due, now)) if self.min_interval > 0 else due
+
+    def _draw_now(self) -> None:
+        self.redraw()
 
     def on_show(self) -> None:
         if self._dirty:
@@ -505,11 +493,6 @@ class SeriesPlot(PlotextPlot):
         if not self.is_mounted or (self.min_interval > 0 and not self.is_on_screen):
             return
         self.redraw()
-
-    def _flush(self) -> None:
-        self._pending = None
-        if self._dirty and (self.min_interval <= 0 or self.is_on_screen):
-            self.redraw()  # (a hidden plot redraws when shown: on_show)
 
     def _series(self, xs: Sequence[float], ys: Sequence[float], *, label: str, marker: str,
                 color: tuple[int, int, int], joined: bool = True, style: str | None = None) -> int:
@@ -927,6 +910,9 @@ class BatchLossPlot(SeriesPlot):
         self._series(smooth_x, smooth_y, label="smoothed", marker=SMOOTH_MARKER, color=palette["train"],
                      style="bold")
         xs = raw_x or smooth_x
+        ys = raw_y or smooth_y
+        if not self.log_scale and ys and min(ys) >= 0 and max(ys) > 0:
+            self.plt.ylim(0, max(ys) * 1.05)  # a loss near 0 does not pull the axis below 0
         if min(xs) == max(xs):
             self.plt.xlim(xs[0] - 0.5, xs[0] + 0.5)
         elif not self.steps_per_epoch:

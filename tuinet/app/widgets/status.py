@@ -97,7 +97,9 @@ class StatusBar(Widget):
         if self.show_timing:
             text.append(f"  {self.samples_per_second:,.0f} samples/s" if self.samples_per_second
                         else "  - samples/s")
-            text.append(f"  elapsed {format_duration(self.elapsed)}  left {format_duration(remaining)}")
+            text.append(f"  elapsed {format_duration(self.elapsed)}")
+            if self.state == "running":  # an estimate only while the run goes on (not after a step)
+                text.append(f"  left {format_duration(remaining)}")
         text.append(f"  lr {self.learning_rate:.3g}")
         if self.message:
             text.append(f"  │ {self.message}")
