@@ -137,3 +137,23 @@ async def test_time_left_only_while_running(make_test_app):
         await pilot.pause(0.2)
         text = str(app.screen.query_one(StatusBar).render())
         assert "elapsed" in text and " left " not in text
+
+
+async def test_after_picking_a_kernel_space_plays_and_the_menu_stays_shut(make_test_app):
+    app = make_test_app("spiral", epochs=50)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("2")
+        await pilot.pause(0.3)
+        select = app.screen.query_one("#weights-select", Select)
+        select.focus()
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert select.expanded
+        await pilot.press("down", "enter")  # pick the next kernel
+        await pilot.pause(0.2)
+        assert not select.expanded and app.focused is not select
+        await pilot.press("space")
+        await pilot.pause(0.1)
+        assert not select.expanded
+        await wait_until(pilot, lambda: app.run_state in ("running", "finished"), what="space to play")

@@ -18,6 +18,10 @@ from tuinet.app.frames import heavy_period
 from tuinet.app.screens.base import ViewScreen
 
 
+HEATMAP_SSH_BYTES = 20_000
+"""Bytes a second the weight heatmap may write at SSH frame rates (half of the view's 40 KB/s)."""
+
+
 class FixedStatic(Static):
     """A `Static` whose size the CSS fixes: a new text repaints it without laying out the screen
     (`Static.update` asks for a layout, a full-screen repaint, at every update)."""
@@ -146,7 +150,10 @@ class WeightsScreen(SessionScreen):
     def frame_rate_changed(self, hz: float) -> None:
         from tuinet.app.widgets.heatmap import LayerWeightsView
 
-        self.query_one(LayerWeightsView).heatmap.min_interval = heavy_period(hz)
+        heatmap = self.query_one(LayerWeightsView).heatmap
+        heatmap.min_interval = heavy_period(hz)
+        # at SSH rates a big kernel redraws less often, within the view's share of the link
+        heatmap.byte_budget = HEATMAP_SSH_BYTES if hz < 5 else None
 
 
 class DataScreen(SessionScreen):

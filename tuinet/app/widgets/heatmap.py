@@ -59,6 +59,7 @@ from tuinet.app.tiles import (
     shown_tiles,
     tile_labels,
 )
+from tuinet.app.widgets.fields import ViewSelect
 from tuinet.app.widgets.plots import SeriesPlot, downsample
 from tuinet.app.widgets.throttle import DEFAULT_MIN_INTERVAL, ThrottledRedraw
 from tuinet.run import layer_grad_norms  # noqa: F401 - re-exported: the weights view plots them
@@ -128,6 +129,11 @@ def _block_mean(block: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------- WeightHeatmap
+BYTES_PER_CELL = 42
+"""What a half-block cell of two colours costs on the wire in truecolour (measured: a full
+redraw of digits-mlp's 64x64 kernel, 2,048 cells, is about 87 KB), for `byte_budget`."""
+
+
 class WeightHeatmap(ThrottledRedraw, Widget, can_focus=True):
     """A parameter as a heatmap of tiles on a diverging colour map, with a legend and a cursor.
 
@@ -478,8 +484,10 @@ class WeightHeatmap(ThrottledRedraw, Widget, can_focus=True):
         regions = None if canvas is None else canvas.changed_regions(old)
         if regions is None:
             self.refresh()
+            self._draw_bytes = self.size.area * BYTES_PER_CELL
         elif regions:
             self.refresh(*regions)
+            self._draw_bytes = sum(r.area for r in regions) * BYTES_PER_CELL
 
     def _colours(self) -> tuple[tuple, tuple, tuple, tuple, bool]:
         """(text, background, muted text, cursor text, cursor bold) from the component styles."""
@@ -714,7 +722,7 @@ class LayerWeightsView(Widget):
                  disabled: bool = False) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.heatmap = WeightHeatmap(min_interval=min_interval, id="weights-heatmap")
-        self.layer_select: Select[str] = Select([], prompt="layer/param", allow_blank=True, id="weights-select")
+        self.layer_select: Select[str] = ViewSelect([], prompt="layer/param", allow_blank=True, id="weights-select")
         self.kind_label = Static("", id="weights-kind")
         self.weights: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
@@ -752,6 +760,8 @@ class LayerWeightsView(Widget):
         if isinstance(event.value, str) and event.value != self._selected:
             self._selected = event.value
             self._show()
+        if self.screen.focused is self.layer_select:
+            self.heatmap.focus()  # picked: the arrows move over the new kernel, space plays again
 
     # -- actions -----------------------------------------------------------------------------
     def action_cycle_kind(self) -> None:

@@ -38,6 +38,10 @@ class ThrottledRedraw:
 
     min_interval: float = DEFAULT_MIN_INTERVAL
     """Seconds between two data-driven redraws (0: redraw on every change)."""
+    byte_budget: float | None = None
+    """Bytes a second the widget may write (None: no limit): over a slow link a widget whose
+    redraws are big (a large heatmap) then waits `_draw_bytes / byte_budget` s between them."""
+    _draw_bytes: int = 0  # the widget's estimate of what its last draw wrote
     _dirty: bool = False
     _last_draw: float = -math.inf
     _pending: Timer | None = None
@@ -59,7 +63,10 @@ class ThrottledRedraw:
 
     def _next_draw(self, now: float) -> float:
         """When the next data-driven draw may happen (time.monotonic)."""
-        return self._last_draw + self.min_interval
+        wait = self.min_interval
+        if self.byte_budget:
+            wait = max(wait, self._draw_bytes / self.byte_budget)
+        return self._last_draw + wait
 
     def _may_draw(self) -> bool:
         return not self.WAIT_WHEN_HIDDEN or self.min_interval <= 0 or self.is_on_screen  # type: ignore[attr-defined]
