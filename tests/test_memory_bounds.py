@@ -23,6 +23,7 @@ from tuinet.nn import layers, optimizers
 from tuinet.nn.model import Sequential
 from tuinet.presets import parse_preset
 from tuinet.session import TrainingSession, build_model
+from tests.data import csv_reference
 
 SPIRAL = """\
 [data]
@@ -509,11 +510,12 @@ def test_a_line_too_long_for_the_budget(tmp_path, monkeypatch, budget_of):
 
 
 def _reference(path, **options):
-    """The float64-then-float32 parse of the whole table (`read_table` + `parse_numbers`, which
-    `tuinet predict` still uses): what `load_csv` returned before it read in chunks."""
-    table = files.read_table(path)
+    """The float64-then-float32 parse of the whole table (`read_table` + `parse_numbers`, kept in
+    `tests/data/csv_reference.py`): what `load_csv` returned before it read in chunks."""
+    table = csv_reference.read_table(path)
     t = table.target_index(options.get("target", -1))
-    return files.parse_numbers(table, [j for j in range(table.width) if j != t]), [row[t].strip() for row in table.rows]
+    return (csv_reference.parse_numbers(table, [j for j in range(table.width) if j != t]),
+            [row[t].strip() for row in table.rows])
 
 
 FIXTURES = [

@@ -275,8 +275,11 @@ def _save(session, out: str | None) -> tuple[str | None, str | None]:
 @click.option("--learning-rate", "--lr", type=float, help="Override the preset's learning rate.")
 @click.option("--seed", type=int, help="Override the data and model seeds.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Save the trained model to this file.")
+@click.option("--resume", "resume", metavar="MODEL", type=click.Path(dir_okay=False),
+              help="Continue training a model saved with --out (or from the app) from its last epoch, with "
+                   "its optimizer state; --epochs counts them all.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per epoch (for scripts).")
-def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) -> None:
+def train(preset: str, epochs, batch_size, learning_rate, seed, out, resume, as_json) -> None:
     """Train PRESET headless and report the test-split metrics.
 
     PRESET is a shipped preset name (see `tuinet presets`) or a path to a .toml file. Output
@@ -284,15 +287,22 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
     not a terminal). Ctrl-C stops after the current batch, saves to --out if given, and exits
     with code 130.
 
+    --resume MODEL goes on where MODEL's run stopped: after 3 of 6 epochs, `--epochs 6` trains
+    epochs 4 to 6, exactly as an uninterrupted run would have (same weights, optimizer state,
+    shuffling and history). Add --out to save the result (it may be MODEL itself).
+
     \b
     Examples:
       tuinet train spiral
       tuinet train iris --epochs 50 --learning-rate 0.01 --out iris.tuinet
+      tuinet train iris --epochs 100 --resume iris.tuinet --out iris.tuinet
       tuinet train my-experiment.toml --json > log.jsonl
     """
     from tuinet.presets import load_preset
     from tuinet.session import TrainingSession
 
+    if resume:
+        resume = _path("--resume", resume)
     try:
         experiment = load_preset(preset).with_overrides(epochs=epochs, batch_size=batch_size,
                                                         learning_rate=learning_rate, seed=seed)
@@ -304,8 +314,13 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, as_json) ->
         printer.epochs = experiment.train.epochs
         session = TrainingSession(experiment, sink=printer, batch_event_interval=0.05 if printer.dynamic else 1e9,
                                   snapshot_interval=math.inf)
+        if resume:
+            session.load_weights_from(resume).result()
     except TuinetError as exc:
         raise _fail(exc) from None
+    if resume and session.finished:
+        raise UserError(f"{resume} already has {session.epoch} epochs, and {session.epochs} were asked for; "
+                        f"ask for more with --epochs N (N > {session.epoch})")
 
     interrupted = {"count": 0}
 
@@ -449,28 +464,26 @@ def summary(preset: str) -> None:
 def _read_features(path: str, expected: int, target) -> "tuple":
     """The feature columns of a CSV file as float32 `(rows, expected)`, and the header's names.
 
-    Read as training reads CSV files (`tuinet.data.files`), so text, missing, NaN or infinite
-    cells and non-UTF-8 bytes get the same one-line message naming the line and the column.
+    Read as training reads CSV files (`tuinet.data.csv_stream`: in chunks, straight into float32,
+    under the memory budget), so text, missing, NaN or infinite cells and non-UTF-8 bytes get the
+    same one-line message naming the line and the column. A label column left in is text: its
+    cells are reported before a row of the wrong width.
     """
-    from tuinet.data.files import parse_numbers, read_table
+    from tuinet.data.csv_stream import load_features
 
+    if target is not None and str(target).lstrip("-").isdigit():
+        target = int(target)
     try:
-        table = read_table(path)
-        columns = list(range(table.width))
-        if target is not None:
-            columns.remove(table.target_index(int(target) if str(target).lstrip("-").isdigit() else target))
-        # A label column left in is text: say so before counting the columns.
-        short = min((len(row) for row in table.rows), default=table.width)
-        x = parse_numbers(table, [j for j in columns if j < short])
+        found = load_features(path, features=expected, target=target)
     except TuinetError as exc:
         raise _fail(exc) from None
-    extra = table.width - len(columns)
-    for row, line in zip(table.rows, table.lines):
-        if len(row) - extra != expected:
-            raise UserError(f"{table.display}: line {line}: expected {expected} values (the model's inputs)"
-                            + (" and the target column" if extra else "")
-                            + f", got {len(row) - extra}" + ("" if extra else "; use --target to drop a label column"))
-    return x, table.names
+    if found.mismatch is not None:
+        line, cells = found.mismatch
+        extra = 0 if target is None else 1
+        raise UserError(f"{found.display}: line {line}: expected {expected} values (the model's inputs)"
+                        + (" and the target column" if extra else "")
+                        + f", got {cells - extra}" + ("" if extra else "; use --target to drop a label column"))
+    return found.x, found.names
 
 
 def _apply_scaler(model, x):
@@ -518,22 +531,35 @@ def predict(model_path: str, data_path: str, output, target) -> None:
     x, _ = _read_features(data_path, shape[0], target)
     if x.shape[1] != shape[0]:
         raise UserError(f"{data_path}: {x.shape[1]} feature columns, the model expects {shape[0]}")
-    out = model.predict(_apply_scaler(model, x), verbose=0)
+    step = 1 << 16  # rows scaled, and predictions formatted and written, at a time
+    for a in range(0, len(x), step):  # scaled in place: no second copy of the inputs
+        x[a:a + step] = _apply_scaler(model, x[a:a + step])
+    out = model.predict(x, verbose=0)
+    del x
     meta = model.metadata or {}
     names = meta.get("class_names")
-    lines = []
-    if meta.get("task") == "classification" or (out.ndim == 2 and out.shape[1] > 1):
-        if out.shape[1] == 1:
-            ids = (out[:, 0] > 0.5).astype(int)
-            conf = np.where(ids == 1, out[:, 0], 1 - out[:, 0])
-        else:
-            ids, conf = out.argmax(1), out.max(1)
+    classify = meta.get("task") == "classification" or (out.ndim == 2 and out.shape[1] > 1)
+    if classify:
         header = ["prediction", "probability"]
-        for i, c in zip(ids, conf):
-            lines.append([names[i] if names and i < len(names) else str(int(i)), f"{c:.6f}"])
     else:
-        header = [f"y{j}" for j in range(out.reshape(len(out), -1).shape[1])]
-        lines = [[f"{v:.6g}" for v in row] for row in out.reshape(len(out), -1)]
+        out = out.reshape(len(out), -1)
+        header = [f"y{j}" for j in range(out.shape[1])]
+
+    def blocks(labels):
+        """The predictions as rows of cells, `step` rows at a time (never all of them as text)."""
+        for a in range(0, len(out), step):
+            part = out[a:a + step]
+            if not classify:
+                yield [[f"{v:.6g}" for v in row] for row in part.tolist()]
+                continue
+            if part.shape[1] == 1:
+                ids = (part[:, 0] > 0.5).astype(int)
+                conf = np.where(ids == 1, part[:, 0], 1 - part[:, 0])
+            else:
+                ids, conf = part.argmax(1), part.max(1)
+            yield [[labels[i] if labels and i < len(labels) else str(i), f"{c:.6f}"]
+                   for i, c in zip(ids.tolist(), conf.tolist())]
+
     if output:
         import csv
 
@@ -542,16 +568,18 @@ def predict(model_path: str, data_path: str, output, target) -> None:
         def write(f) -> None:
             w = csv.writer(f)
             w.writerow(header)
-            w.writerows(lines)
+            for rows in blocks(names):
+                w.writerows(rows)
 
         atomic_write(output, write, encoding="utf-8",  # no temporary file left behind (a full disk)
                      error=lambda exc: UserError(f"--output {output}: cannot write the predictions "
                                                  f"({exc.strerror or exc})"))
-        click.echo(f"{len(lines)} predictions written to {output}")
+        click.echo(f"{len(out)} predictions written to {output}")
     else:
         click.echo(",".join(header))
-        for row in lines:
-            click.echo(",".join(safe_text(c, limit=None) for c in row))  # names from the model file
+        shown = [safe_text(name, limit=None) for name in names] if names else names  # names from the model file
+        for rows in blocks(shown):
+            click.echo("".join(",".join(row) + "\n" for row in rows), nl=False)
 
 
 @main.command(context_settings=CONTEXT)

@@ -120,7 +120,8 @@ class ProcessSession:
                               experiment=self.experiment, start_epoch=run.start_epoch if run else 0,
                               history=run.history.copy() if run else None,
                               max_frames=self.max_frames,
-                              learning_rate=float(self.model.optimizer.learning_rate))
+                              learning_rate=float(self.model.optimizer.learning_rate),
+                              resumed=run.resumed if run else False)
 
     run_history: RunHistory | None = None
 

@@ -252,6 +252,29 @@ class EpochHistory(Mapping):
         values = self._values.get(key)
         return values[-1] if values else None
 
+    # -- saving with a model ---------------------------------------------------------------
+    def to_record(self) -> dict:
+        """The history as JSON-friendly lists, for a model file (`from_record` reads it back):
+        `{"count": n, "stride": k, "epochs": [...], "values": {key: [...]}}`, NaN and the
+        infinities as null (JSON has no such numbers)."""
+        return {"count": self.count, "stride": self.stride, "epochs": list(self.epochs),
+                "values": {k: [v if math.isfinite(v) else None for v in values]
+                           for k, values in self._values.items()}}
+
+    @classmethod
+    def from_record(cls, record: Mapping, max_points: int = HISTORY_POINTS) -> "EpochHistory":
+        """The history `to_record` wrote, exactly (null comes back as NaN)."""
+        out = cls(max_points=max_points)
+        out.epochs = [int(e) for e in record["epochs"]]
+        out.count, out.stride = int(record["count"]), max(1, int(record["stride"]))
+        out._values = {str(k): [math.nan if v is None else float(v) for v in values]
+                       for k, values in record["values"].items()}
+        while len(out.epochs) > out.max_points:  # a file written with a larger budget
+            out.stride *= 2
+            xs = out.epochs
+            out._keep([i for i, e in enumerate(xs) if i == 0 or e % out.stride == 0 or i == len(xs) - 1])
+        return out
+
 
 @dataclass
 class RunHistory:
@@ -278,6 +301,7 @@ class RunHistory:
     learning_rate: float = 0.0
     message: str = ""              # the last divergence or failure
     start_epoch: int = 0           # a branch continues from here
+    resumed: bool = False          # the first start_epoch epochs were trained before a model file was saved
     timeline: Timeline = field(default_factory=Timeline)
     label: str = ""                # what a ghost of this run is called on the plots
     lines: collections.deque = field(default_factory=lambda: collections.deque(maxlen=LOG_LINES))
@@ -310,7 +334,8 @@ class RunHistory:
         self.samples_per_second = 0.0
         self.learning_rate = e.learning_rate
         self.message = ""
-        if e.start_epoch:
+        self.resumed = bool(getattr(e, "resumed", False))
+        if e.start_epoch and not self.resumed:
             self.timeline.truncate(e.start_epoch)
         else:
             self.timeline = Timeline(e.max_frames)

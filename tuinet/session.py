@@ -28,7 +28,7 @@ import numpy as np
 
 from tuinet import memory
 from tuinet.data import Prepared, prepare  # noqa: F401 - Prepared re-exported for older imports
-from tuinet.errors import ConfigError, DivergenceError, ModelFileError, TuinetError
+from tuinet.errors import ConfigError, DivergenceError, ModelFileError, TuinetError, safe_text
 from tuinet.nn import callbacks as callbacks_module
 from tuinet.nn.model import Sequential
 from tuinet.presets import Experiment
@@ -46,7 +46,8 @@ PACE_MIN_WAIT = 0.02
 @dataclass(frozen=True)
 class SessionReady:
     """The experiment is prepared (or re-prepared after reset/apply), or a run continues from
-    a recorded frame (`start_epoch` > 0, `history` the epochs before it)."""
+    a recorded frame (`start_epoch` > 0, `history` the epochs before it), or from a model file
+    (`resumed`: a new run whose first `start_epoch` epochs were trained before it was saved)."""
 
     name: str
     epochs: int
@@ -59,6 +60,7 @@ class SessionReady:
     history: object = None  # the per-epoch history up to start_epoch (a `run.EpochHistory`)
     max_frames: int = MAX_FRAMES           # the timeline's frame budget for this model
     learning_rate: float = 0.0
+    resumed: bool = False                  # loaded from a model file: the timeline starts afresh
 
 
 @dataclass(frozen=True)
@@ -235,14 +237,15 @@ class TrainingSession:
         newest.reverse()
         return newest
 
-    def ready_event(self) -> SessionReady:
+    def ready_event(self, *, resumed: bool = False) -> SessionReady:
         p = self.prepared
         return SessionReady(name=self.experiment.name, epochs=self.epochs, steps_per_epoch=self.loop.steps,
                             sizes={"train": len(p.x_train), "val": len(p.x_val), "test": len(p.x_test)},
                             summary=self.model.summary_text(), params=self.model.count_params(),
                             experiment=self.experiment, start_epoch=self.loop.epoch,
                             history=self.history.copy(),
-                            max_frames=self.max_frames, learning_rate=float(self.model.optimizer.learning_rate))
+                            max_frames=self.max_frames, learning_rate=float(self.model.optimizer.learning_rate),
+                            resumed=resumed)
 
     def _plan_frames(self) -> None:
         """How many frames the timeline keeps for this model, and what goes into each."""
@@ -341,7 +344,7 @@ class TrainingSession:
         """Re-initialise the weights, optimizer and history from the seed."""
         self._submit(lambda: self._apply(self.experiment))
 
-    def _apply(self, experiment: Experiment) -> None:
+    def _apply(self, experiment: Experiment, *, announce: bool = True) -> None:
         old = (self.experiment, self.prepared, self.model, self.loop)
         try:
             if experiment.data != self.experiment.data or experiment.train.loss != self.experiment.train.loss:
@@ -351,9 +354,10 @@ class TrainingSession:
             self.experiment, self.prepared, self.model, self.loop = old
             raise
         self.experiment = experiment
-        self._set_state("ready")
-        self._emit(self.ready_event())
-        self._publish_snapshot()
+        if announce:
+            self._set_state("ready")
+            self._emit(self.ready_event())
+            self._publish_snapshot()
 
     def restore(self, frame: WeightSnapshot) -> None:
         """Continue from a recorded frame: its weights (and optimizer state when the frame has
@@ -416,7 +420,9 @@ class TrainingSession:
         return fut
 
     def load_weights_from(self, path) -> "Future":
-        """Replace the model by a saved one (architecture and weights) that fits this data."""
+        """Replace the model by a saved one (architecture and weights) that fits this data, and
+        continue its run: the epochs done, the per-epoch history, the optimizer state and the
+        training randomness that `save_model` wrote (see `_load`)."""
         fut: Future = Future()
 
         def do() -> None:
@@ -430,27 +436,86 @@ class TrainingSession:
         return fut
 
     def _load(self, path) -> None:
+        """Take the model of a file; the checks that can refuse it come before anything changes.
+
+        The weights always; the optimizer state when the file has one for the same optimizer
+        (else the optimizer starts afresh); and from `metadata["run"]` (see `run_record`) the
+        epochs done, the history and the randomness, so that the run goes on exactly as if it
+        had never stopped. A model saved within an epoch goes on at the start of that epoch.
+        The current settings (learning rate, batch size, epochs) stay.
+        """
         import tuinet
         from tuinet.presets import ModelSpec
 
-        loaded = tuinet.load_model(path, compile=False)
+        loaded = tuinet.load_model(path)
+        label = safe_text(str(path), limit=None)
+        self._check_fits(loaded, label)
+        run = (loaded.metadata or {}).get("run")
+        history = EpochHistory()
+        if run is not None:
+            try:
+                loaded.set_random_state(run["random"])  # the same architecture: if it fits there, it fits here
+            except ConfigError as exc:
+                raise ModelFileError(f"{label}: {exc}") from None
+            history = EpochHistory.from_record(run["history"])
         specs = []
         for layer in loaded.layers:
             cfg = {k: v for k, v in layer.get_config().items()
                    if k not in ("name", "trainable", "dtype", "input_shape")}
             specs.append({"type": type(layer).__name__, **cfg})
         experiment = self.experiment.replace(model=ModelSpec(layers=tuple(specs), seed=self.experiment.model.seed))
-        self._apply(experiment)
+        self._apply(experiment, announce=False)
         try:
             self.model.set_weights(loaded.get_weights())
-        except TuinetError as exc:
-            raise ModelFileError(f"{path}: the saved weights do not fit: {exc}") from None
+        except TuinetError as exc:  # not expected (the same architecture): the new model, announced
+            self._set_state("ready")
+            self._emit(self.ready_event())
+            self._publish_snapshot()
+            raise ModelFileError(f"{label}: the saved weights do not fit: {exc}") from None
+        optimizer = self.model.optimizer
+        if loaded.optimizer is not None and type(loaded.optimizer) is type(optimizer):
+            try:
+                optimizer.set_state(loaded.optimizer.get_state())
+            except TuinetError:  # other settings (amsgrad, momentum): other slots
+                optimizer.reset()
+        if run is not None:
+            self.model.set_random_state(loaded.random_state())
+            self.loop.epoch = run["epochs_done"]
+            self.history = history
         self._initial_weights = self.model.get_weights()
+        self.last_message = ""
+        self._set_state("finished" if self.finished else "paused" if self.loop.epoch else "ready")
+        self._emit(self.ready_event(resumed=True))
         self._publish_snapshot()
 
+    def _check_fits(self, loaded, label: str) -> None:
+        """A `ModelFileError` unless `loaded` takes this data's inputs and gives the outputs it needs."""
+        ds = self.prepared.dataset
+        model_in, data_in = tuple(loaded.input_shape[1:]), tuple(self.prepared.x_train.shape[1:])
+        if model_in != data_in:
+            raise ModelFileError(f"{label}: the model takes inputs of shape {model_in}, the preset's data "
+                                 f"({ds.name}) has {data_in}")
+        task = (loaded.metadata or {}).get("task")
+        if task and task != ds.task and self.experiment.data.target != "input":
+            raise ModelFileError(f"{label}: the model was trained for {task}, the preset's data ({ds.name}) "
+                                 f"is {ds.task}")
+        model_out, wanted = tuple(loaded.output_shape[1:]), tuple(self.model.output_shape[1:])
+        if model_out != wanted:
+            classes = f", {ds.num_classes} classes" if ds.task == "classification" and ds.num_classes else ""
+            raise ModelFileError(f"{label}: the model gives outputs of shape {model_out}, the preset's data "
+                                 f"({ds.name}{classes}) needs {wanted}")
+
     def metadata(self) -> dict:
-        """Facts saved with a model so `tuinet predict` can scale inputs and name classes."""
-        return model_metadata(self.experiment, self.prepared)
+        """Facts saved with a model so `tuinet predict` can scale inputs and name classes, and
+        the run so far (`run_record`), so that training can resume from the file."""
+        return {**model_metadata(self.experiment, self.prepared), "run": self.run_record()}
+
+    def run_record(self) -> dict:
+        """The run so far, JSON-friendly (`metadata["run"]` of a saved model): the epochs done,
+        the per-epoch history (`EpochHistory.to_record`) and where the training randomness
+        stands (`Sequential.random_state`: shuffling and dropout)."""
+        return {"epochs_done": self.loop.epoch, "history": self.history.to_record(),
+                "random": self.model.random_state()}
 
     def _submit(self, command) -> None:
         """Run `command` now if no step is in progress, else queue it for the training thread.

@@ -4,7 +4,8 @@
 clock. `unthrottle(app)` sets the plots' redraw throttle to 0 (call it after mount and after
 a layout switch, which builds new plots), so a change is drawn at once instead of up to a
 second later. `wait_until(pilot, condition)` polls with short pilot pauses, for things that
-happen in the training thread.
+happen in the training thread. Every app draws for a truecolour terminal (`truecolor_terminal`,
+autouse), whatever the runner's `TERM`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+import textual.constants
 from textual.app import App
 from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
@@ -24,6 +26,14 @@ from tuinet.app.widgets.status import StatusBar
 from tuinet.session import TrainingSession
 
 BATCH_PACE = 0.01  # seconds the `paced` fixture adds after each batch
+
+
+@pytest.fixture(autouse=True)
+def truecolor_terminal(monkeypatch) -> None:
+    """Apps draw for a truecolour terminal whatever `TERM` and `COLORTERM` the test runner has
+    (Textual reads them into `console.color_system`, and the boundary and heatmaps pick their
+    colours by it); tests/app/test_colour_depth.py sets other depths itself."""
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
 
 
 @pytest.fixture

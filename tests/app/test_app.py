@@ -408,7 +408,7 @@ async def test_save_and_load_a_model(make_test_app, tmp_path, monkeypatch):
     assert weights_equal(trained, loaded.get_weights())
     assert [type(layer).__name__ for layer in loaded.layers] == ["Dense", "Dense", "Dense"]
 
-    fresh = make_test_app("xor", epochs=2)
+    fresh = make_test_app("xor", epochs=4)
     async with fresh.run_test(size=(80, 24)) as pilot:
         await started(pilot)
         seeded = fresh.session.model.get_weights()
@@ -422,11 +422,13 @@ async def test_save_and_load_a_model(make_test_app, tmp_path, monkeypatch):
         assert isinstance(fresh.screen, MainScreen)
         assert weights_equal(trained, fresh.session.model.get_weights())
         assert "Model loaded from m1.tuinet" in log_text(fresh)
-        assert (fresh.session.epoch, fresh.session.batch) == (0, 0)
+        assert (fresh.session.epoch, fresh.session.batch) == (2, 0)  # the saved run goes on (tests/test_resume.py)
+        assert "epoch 2/4" in status_text(fresh)
         # the loaded model trains on
         await pilot.press("n")
         await settle(pilot)
-        assert fresh.session.batch == 1 and not weights_equal(trained, fresh.session.model.get_weights())
+        assert (fresh.session.epoch, fresh.session.batch) == (2, 1)
+        assert not weights_equal(trained, fresh.session.model.get_weights())
         # r re-initialises from the seed (as the help says), not back to the file
         await pilot.press("r")
         await settle(pilot)

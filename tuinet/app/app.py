@@ -237,17 +237,18 @@ class TuinetApp(App):
         turns the old one into a ghost first."""
         if isinstance(event, s_.SessionReady):
             old = self.live_run
-            if old.epochs_done > event.start_epoch:
+            branch = event.start_epoch and not event.resumed  # the same run, from one of its frames
+            if old.epochs_done > (event.start_epoch if branch else 0):
                 ghost = RunHistory(name=old.name, experiment=old.experiment, epochs=old.epochs,
                                    history=old.ghost_history(), test_results=dict(old.test_results))
                 change = describe_change(old.experiment, event.experiment)
-                if event.start_epoch:
+                if branch:
                     ghost.label = change or f"before resuming at {event.start_epoch}"
                 else:
                     ghost.label = change or f"run {len(self.ghosts) + 1}"
                 self.ghosts = (self.ghosts + [ghost])[-MAX_GHOSTS:]
                 self.ghosts_version += 1
-            if self.replay_epoch is not None and not event.start_epoch:
+            if self.replay_epoch is not None and not branch:
                 self.replay_epoch = None
         self.live_run.apply(event)
 
@@ -388,7 +389,7 @@ class TuinetApp(App):
             self._fold(event)
             if isinstance(event, s_.SessionReady):
                 self._draw_frame()  # what the old run had left to show
-                if not event.start_epoch:  # a new model: the last run's note and time are stale
+                if not event.start_epoch or event.resumed:  # a new model: the last run's note and time are stale
                     self.run_elapsed = 0.0
                     self.run_started = time.perf_counter() if self.run_started is not None else None
                 self.status_message = ""
@@ -625,8 +626,12 @@ class TuinetApp(App):
             self.notify(f"{type(exc).__name__}: {exc}", title="Load failed (a tuinet bug: please report it)",
                         severity="error", timeout=15)
             return
-        self._note(f"Model loaded from {path}")
-        self.notify(f"Model loaded from {path}", timeout=4)
+        done, epochs = self.session.epoch, self.session.epochs
+        text = f"Model loaded from {path}" + (f": {done} of {epochs} epochs done" if done else "")
+        if done >= epochs:
+            text += " (finished: raise the epochs in the training settings to train on)"
+        self._note(text)
+        self.notify(text, timeout=4)
 
     def action_save_preset(self) -> None:
         from tuinet.app.screens.dialogs import save_preset_action

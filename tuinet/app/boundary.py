@@ -15,15 +15,22 @@ Everything here is plain NumPy, free of Textual, and unit-tested on its own. The
   the TensorFlow Playground: orange for class 0 / negative, blue for class 1 / positive,
   blended toward the background by certainty and quantised into a few shades (the
   Playground uses 30 over [-1, 1]; a terminal pays per colour change, so fewer here).
+- Colour depth: a 256- or 16-colour terminal cannot show those blends (Rich would send the
+  nearest palette entries: mustard, teal, navy, maroon). There every colour function takes
+  `depth=` and draws `depth_colors`: per class one field tone from the palette that keeps
+  the class's hue, shown where the model is fairly sure (`SURE`; the background elsewhere),
+  and a point colour from the same hue that stands out on that tone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 import numpy as np
 
+from tuinet.app.colormap import ansi_pair, cielab, fit_hue, palette_rgb
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn.model import Sequential
 
@@ -34,12 +41,15 @@ __all__ = [
     "FIELD_STRENGTH",
     "NEUTRAL",
     "ORANGE",
+    "POINT_CONTRAST",
+    "SURE",
     "Field",
     "InferenceTwin",
     "Placement",
     "class_color",
     "class_glyph",
     "class_labels",
+    "depth_colors",
     "diverging_colors",
     "feature_count",
     "field_colors",
@@ -72,6 +82,13 @@ FIELD_SHADES = 4
 FIELD_STRENGTH = 0.55
 """How far the most certain field colour goes from the background toward the class colour
 (the Playground draws its heatmap at alpha 160/255), so full-colour points stand out on it."""
+SURE = 0.5
+"""Below truecolour, the field shows its tone where the quantised certainty (`|2P - 1|`, or
+the confidence above chance) is at least this, and the background elsewhere: the palette has
+no dark oranges for fainter shades, and a neutral band reads as "not sure"."""
+POINT_CONTRAST = 20.0
+"""Below truecolour, the least CIELAB lightness difference between a point's colour and the
+field tone of its class (a blue glyph on a teal field, 16 apart, was hard to see)."""
 
 TRAIN_GLYPHS = ("●", "▲", "■", "◆", "★", "▼")
 """Filled glyphs of training points by class; classes past these get capital letters."""
@@ -382,9 +399,42 @@ def finite_range(*arrays: np.ndarray | None) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------- colours
-def class_color(label: int) -> RGB:
-    """The colour of class `label` (the palette repeats after 8; glyphs still differ)."""
-    return CLASS_COLORS[int(label) % len(CLASS_COLORS)]
+def class_color(label: int, depth: str = "truecolor", background: RGB = NEUTRAL) -> RGB:
+    """The colour of class `label` (the palette repeats after 8; glyphs still differ): its
+    point and legend colour on `background` at `depth` (`depth_colors`)."""
+    colour = CLASS_COLORS[int(label) % len(CLASS_COLORS)]
+    return colour if depth == "truecolor" else depth_colors(colour, background, depth)[1]
+
+
+def _is_dark(rgb: RGB) -> bool:
+    return float(cielab(rgb)[0]) < 50.0
+
+
+@lru_cache(maxsize=256)
+def depth_colors(colour: RGB, background: RGB, depth: str, strength: float = FIELD_STRENGTH) -> tuple[RGB, RGB]:
+    """(field tone, point colour) of `colour` over `background` in a `depth` terminal.
+
+    - "truecolor": the blend `strength` of the way from the background to `colour`, and
+      `colour` itself.
+    - "256": the tone is the palette colour nearest to that blend that keeps `colour`'s hue
+      (`fit_hue`: on a dark background orange is (175, 95, 0), blue (0, 95, 175)); the point
+      colour is the one nearest to `colour` whose lightness is at least `POINT_CONTRAST` from
+      the tone's ((255, 175, 95) and (95, 175, 255) there).
+    - "16": the ANSI pair of the hue (`ansi_pair`; orange is yellow, blue's points bright
+      cyan): on a dark background its first is the tone and its second the point, on a
+      light background the other way round.
+    """
+    colour = tuple(int(v) for v in colour)
+    background = tuple(int(v) for v in background)
+    blend = _blend(background, np.asarray([colour]), np.asarray([strength]))[0]
+    if depth == "16":
+        area, glyph = ansi_pair(colour)
+        tone, point = (area, glyph) if _is_dark(background) else (glyph, area)
+        return tuple(int(v) for v in palette_rgb(tone, "16")), tuple(int(v) for v in palette_rgb(point, "16"))
+    if depth == "256":
+        tone = fit_hue(blend, hue=colour)
+        return tone, fit_hue(colour, away_from=tone, min_contrast=POINT_CONTRAST)
+    return tuple(int(v) for v in blend), colour  # type: ignore[return-value]
 
 
 def class_glyph(label: int, test: bool = False) -> str:
@@ -424,14 +474,26 @@ def _quantise(amount: np.ndarray, shades: int) -> np.ndarray:
     return np.rint(np.clip(amount, 0.0, 1.0) * shades) / shades if shades > 0 else np.clip(amount, 0.0, 1.0)
 
 
+def _toned(sure: np.ndarray, tones: np.ndarray, background: RGB) -> np.ndarray:
+    """`tones` (`(..., 3)`) where `sure`, else the background, as uint8."""
+    return np.where(sure[..., None], tones, np.asarray(background, dtype=np.uint8)).astype(np.uint8)
+
+
 def diverging_colors(signed: np.ndarray, background: RGB = NEUTRAL, *, shades: int = FIELD_SHADES,
-                     strength: float = 1.0, negative: RGB = ORANGE, positive: RGB = BLUE) -> np.ndarray:
+                     strength: float = 1.0, negative: RGB = ORANGE, positive: RGB = BLUE,
+                     depth: str = "truecolor") -> np.ndarray:
     """Colours for values in [-1, 1]: `negative` < 0 < `positive`, the background at 0.
 
     |value| is quantised to `shades` steps and scaled by `strength` (1: the full colour at
-    +-1). NaN is drawn as 0. Returns uint8 of shape `signed.shape + (3,)`.
+    +-1). NaN is drawn as 0. Returns uint8 of shape `signed.shape + (3,)`. Below truecolour
+    (`depth` "256" or "16") each side has one tone (`depth_colors` at `strength`), drawn where
+    the quantised |value| is at least `SURE`.
     """
     s = np.nan_to_num(np.asarray(signed, dtype=np.float64), nan=0.0)
+    if depth != "truecolor":
+        tones = np.asarray([depth_colors(negative, background, depth, strength)[0],
+                            depth_colors(positive, background, depth, strength)[0]], dtype=np.uint8)
+        return _toned(_quantise(np.abs(s), shades) >= SURE, tones[(s > 0).astype(np.intp)], background)
     targets = np.where((s < 0)[..., None], np.asarray(negative, float), np.asarray(positive, float))
     return _blend(background, targets, _quantise(np.abs(s), shades) * strength)
 
@@ -447,7 +509,7 @@ def value_position(value: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def field_colors(field: Field, background: RGB = NEUTRAL, *, value_range: tuple[float, float] | None = None,
-                 shades: int = FIELD_SHADES, strength: float = FIELD_STRENGTH) -> np.ndarray:
+                 shades: int = FIELD_SHADES, strength: float = FIELD_STRENGTH, depth: str = "truecolor") -> np.ndarray:
     """RGB colours of a `Field`, uint8 of shape `(rows, cols, 3)`.
 
     - binary: diverging around P = 0.5, orange (class 0) to blue (class 1), the background
@@ -457,26 +519,45 @@ def field_colors(field: Field, background: RGB = NEUTRAL, *, value_range: tuple[
     - regression: over `value_range` (default: the field's own range). A range around 0
       is diverging, orange < 0 < blue, symmetric by the larger end; a range on one side of
       0 is sequential, the background at the low end to blue at the high end.
+
+    Below truecolour (`depth` "256" or "16") each class or side has one tone from the
+    terminal's palette (`depth_colors`), drawn where the quantised certainty is at least
+    `SURE`; elsewhere the background.
     """
     if field.kind == "binary":
-        return diverging_colors(2.0 * field.value - 1.0, background, shades=shades, strength=strength)
+        return diverging_colors(2.0 * field.value - 1.0, background, shades=shades, strength=strength, depth=depth)
     if field.kind == "multiclass":
         k = max(int(field.num_classes or 0), int(field.label.max()) + 1 if field.label.size else 1, 2)
-        palette = np.asarray([class_color(i) for i in range(k)], dtype=np.float64)
         amount = (np.nan_to_num(field.value, nan=0.0) - 1.0 / k) / (1.0 - 1.0 / k)
+        if depth != "truecolor":
+            tones = np.asarray([depth_colors(class_color(i), background, depth, strength)[0] for i in range(k)],
+                               dtype=np.uint8)
+            return _toned(_quantise(amount, shades) >= SURE, tones[field.label], background)
+        palette = np.asarray([class_color(i) for i in range(k)], dtype=np.float64)
         return _blend(background, palette[field.label], _quantise(amount, shades) * strength)
     lo, hi = value_range if value_range is not None else finite_range(field.value)
-    return diverging_colors(value_position(field.value, lo, hi), background, shades=shades, strength=strength)
+    return diverging_colors(value_position(field.value, lo, hi), background, shades=shades, strength=strength,
+                            depth=depth)
 
 
 def point_colors(labels_or_values: np.ndarray, kind: str, *, value_range: tuple[float, float] | None = None,
-                 background: RGB = NEUTRAL, shades: int = FIELD_SHADES) -> np.ndarray:
+                 background: RGB = NEUTRAL, shades: int = FIELD_SHADES, depth: str = "truecolor") -> np.ndarray:
     """Full-strength colours of data points, uint8 `(n, 3)`: the class colour, or for
     regression the target value on the field's map at full strength, quantised to `shades`
-    steps per side (0: not quantised)."""
+    steps per side (0: not quantised).
+
+    Below truecolour (`depth` "256" or "16"; `background` is then the field's): the point
+    colours of `depth_colors`, which stand out on the field's tones; a regression point
+    takes its side's (orange < 0 < blue), or `NEUTRAL` where its value quantises to 0.
+    """
     values = np.asarray(labels_or_values)
     if kind == "regression":
         lo, hi = value_range if value_range is not None else finite_range(values)
-        return diverging_colors(value_position(values.astype(float), lo, hi), background, shades=shades)
-    palette = np.asarray(CLASS_COLORS, dtype=np.uint8)
+        position = value_position(values.astype(float), lo, hi)
+        if depth == "truecolor":
+            return diverging_colors(position, background, shades=shades)
+        s = np.nan_to_num(position, nan=0.0)
+        sides = np.asarray([class_color(0, depth, background), class_color(1, depth, background)], dtype=np.uint8)
+        return _toned(_quantise(np.abs(s), shades) > 0, sides[(s > 0).astype(np.intp)], NEUTRAL)
+    palette = np.asarray([class_color(i, depth, background) for i in range(len(CLASS_COLORS))], dtype=np.uint8)
     return palette[np.asarray(values, dtype=np.intp) % len(CLASS_COLORS)]

@@ -11,6 +11,9 @@ of equal colours join into one segment (a space takes the foreground of a glyph 
 the same background, `run_foregrounds`), since every segment costs a full escape sequence on
 the wire. `Canvas.changed_regions(old)` says which parts of a row differ from the canvas on
 screen, so a widget refreshes only those.
+
+`terminal_depth(widget)` says how many colours the widget's terminal shows ("truecolor", "256"
+or "16", as Textual detected it), for widgets that pick their palette by it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
 
+from tuinet.app.colormap import colour_depth
+
 __all__ = [
     "HALF_BLOCK",
     "SPAN_GAP",
@@ -33,6 +38,7 @@ __all__ = [
     "pack_rgb",
     "rgb_of",
     "run_foregrounds",
+    "terminal_depth",
     "unpack_rgb",
 ]
 
@@ -62,6 +68,20 @@ def rgb_of(color: RichColor | None, fallback: RGB) -> RGB:
         return tuple(color.get_truecolor())  # type: ignore[return-value]
     except Exception:
         return fallback
+
+
+def terminal_depth(widget) -> str:
+    """The colour depth of `widget`'s terminal: `colour_depth` of its app's console, which
+    Textual set up from `COLORTERM`, `TERM` and `TEXTUAL_COLOR_SYSTEM`.
+
+    "truecolor" under `NO_COLOR` (Textual's monochrome filter greys the truecolour picture,
+    as it always did) and for a widget that is not in an app.
+    """
+    try:
+        app = widget.app
+    except RuntimeError:  # NoActiveAppError: not in an app, so no terminal
+        return "truecolor"
+    return "truecolor" if app.no_color else colour_depth(app.console.color_system)
 
 
 def _packed(colour: RGB | int) -> int:

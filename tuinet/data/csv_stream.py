@@ -16,6 +16,10 @@ first line's role (header or data) is settled when the file ends.
 The memory budget (`tuinet.memory`) is checked twice: after the first chunk, from the file's
 length (a `.gz` file's trailer declares its decompressed size), and while reading, whenever the
 arrays grow (a gzip trailer only holds the size modulo 4 GB).
+
+`load_features` is the same reader without a target (`tuinet predict`'s inputs: feature columns
+only, a label column left out by name or index), with the messages `tuinet predict` gave when it
+read the whole table (`tests/data/csv_reference.py`).
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ import math
 import operator
 import os
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tuinet import memory
 from tuinet.data import files
-from tuinet.errors import DataError, safe_text
+from tuinet.errors import ConfigError, DataError, safe_text
 
 CHUNK_ROWS = 8192
 """Rows parsed at a time."""
@@ -270,11 +275,15 @@ def _parse_cell(cell: str) -> tuple[float, bool]:
         return _NAN, True
 
 
-def _parse_block(rows: list[list[str]], columns: list[int], out: np.ndarray, r0: int, feats: _Features) -> None:
-    """Cells `columns` of `rows` as float32 into `out` `(len(rows), len(columns))`, noting bad cells."""
+def _parse_block(rows: list[list[str]], columns: list[int], out: np.ndarray, r0: int, feats: _Features,
+                 at: list[int] | None = None) -> None:
+    """Cells `columns` of `rows` as float32 into `out` `(len(rows), len(columns))`, noting bad cells.
+
+    `rows[i]` is row `r0 + i`, or row `at[i]` when given (increasing)."""
     n, k = len(rows), len(columns)
     if k == 0 or n == 0:
         return
+    where = at if at is not None else range(r0, r0 + n)
     get = operator.itemgetter(*columns)
     cells = map(get, rows) if k > 1 else ((get(row),) for row in rows)
     try:
@@ -288,7 +297,7 @@ def _parse_block(rows: list[list[str]], columns: list[int], out: np.ndarray, r0:
                 value, invalid = _parse_cell(row[j])
                 block[i, c] = value
                 if invalid:
-                    feats.note(j, r0 + i, row[j], value, True)
+                    feats.note(j, where[i], row[j], value, True)
         with np.errstate(over="ignore", invalid="ignore"):
             out[...] = block
     finite = np.isfinite(out)
@@ -298,11 +307,11 @@ def _parse_block(rows: list[list[str]], columns: list[int], out: np.ndarray, r0:
         j = columns[c]
         for i in np.flatnonzero(~finite[:, c]).tolist():
             bad, found = feats.bad[j], feats.nonfinite[j]
-            if bad is not None and found is not None and bad[0] <= r0 + i and found[0] <= r0 + i:
+            if bad is not None and found is not None and bad[0] <= where[i] and found[0] <= where[i]:
                 break  # both already point at this row or earlier
             value, invalid = _parse_cell(rows[i][j])
             if not invalid:  # invalid cells were noted while parsing
-                feats.note(j, r0 + i, rows[i][j], value, False)
+                feats.note(j, where[i], rows[i][j], value, False)
 
 
 class _Buffer:
@@ -347,6 +356,32 @@ def _compact(x: np.ndarray, start: int, count: int, columns: list[int]) -> np.nd
     del flat, block
     x.resize((count, k), refcheck=False)
     return x
+
+
+def _raise_bad_cell(states: dict, where, hint: bool) -> None:
+    """Raise the `DataError` of the first bad feature cell, as the whole-table parse found it:
+    with a cell that is no number anywhere, the first (in reading order) that is missing or no
+    number; else the first NaN, infinite or out-of-float32-range one.
+
+    Args:
+        states: Feature column -> (invalid anywhere, first bad cell, first non-finite cell), the
+            cells as `(row, raw text)`.
+        where: `where(row, column)` -> "data.csv: line 3, column "b"".
+        hint: Add "if line 1 is a header, pass header=True" to a bad cell on row 0.
+    """
+    if any(s[0] for s in states.values()):
+        r, j = min((s[1][0], j) for j, s in states.items() if s[1] is not None)
+        cell = states[j][1][1]
+        more = "; if line 1 is a header, pass header=True" if r == 0 and hint else ""
+        raise DataError(f"{where(r, j)}: expected a number, got {files._got(cell)}{more}")
+    found = [(s[2][0], j) for j, s in states.items() if s[2] is not None]
+    if found:
+        r, j = min(found)
+        cell = states[j][2][1]
+        if math.isfinite(float(cell)):
+            raise DataError(f"{where(r, j)}: expected a number within float32 range, got {files._quote(cell.strip())}")
+        what = "a number" if cell.strip().lower() in files.MISSING else "a finite number"
+        raise DataError(f"{where(r, j)}: expected {what}, got {files._got(cell)}")
 
 
 def load_csv(path: Path, *, target, header, delimiter: str, task: str):
@@ -503,19 +538,7 @@ def load_csv(path: Path, *, target, header, delimiter: str, task: str):
         return feats.invalid[j], feats.bad[j], feats.nonfinite[j]
 
     states = {j: feature_state(j) for j in features}
-    if any(s[0] for s in states.values()):
-        r, j = min((s[1][0], j) for j, s in states.items() if s[1] is not None)
-        cell = states[j][1][1]
-        hint = "; if line 1 is a header, pass header=True" if r == 0 and header == "auto" and not has_header else ""
-        raise DataError(f"{where(r, j)}: expected a number, got {files._got(cell)}{hint}")
-    found = [(s[2][0], j) for j, s in states.items() if s[2] is not None]
-    if found:
-        r, j = min(found)
-        cell = states[j][2][1]
-        if math.isfinite(float(cell)):
-            raise DataError(f"{where(r, j)}: expected a number within float32 range, got {files._quote(cell.strip())}")
-        what = "a number" if cell.strip().lower() in files.MISSING else "a finite number"
-        raise DataError(f"{where(r, j)}: expected {what}, got {files._got(cell)}")
+    _raise_bad_cell(states, where, hint=header == "auto" and not has_header)
 
     # -- the target ----------------------------------------------------------------------------
     if acc.missing is not None:
@@ -604,3 +627,173 @@ class _Texts:
             if r >= self.first:
                 codes[r - self.first] = table.setdefault(cell.strip(), len(table))
         return codes, table
+
+
+# ----------------------------------------------------------------------------- features only
+
+
+@dataclass
+class Features:
+    """What `load_features` read.
+
+    Attributes:
+        x: The feature columns as float32 `(rows, columns)`; None when a row has the wrong width.
+        names: The header's column names (control characters escaped), or None without a header.
+        display: How messages name the file.
+        mismatch: `(line, cells)` of the first data row that does not hold the cells asked for
+            (after a trailing delimiter on every line is dropped), or None.
+    """
+
+    x: np.ndarray | None
+    names: list[str] | None
+    display: str
+    mismatch: tuple[int, int] | None = None
+
+
+class _Restart(Exception):
+    """Every line of the first chunk ended in an empty cell (a trailing delimiter to drop), a later
+    one did not: the file is read again as it is."""
+
+
+def load_features(path, *, features: int, target: int | str | None = None, delimiter: str = ",") -> Features:
+    """The feature columns of a CSV file of inputs (`tuinet predict`), parsed in chunks straight
+    into float32 in bounded memory, checked under the same memory budget as `load_csv`.
+
+    The header is guessed as `load_csv` guesses it (`header="auto"`) and a trailing delimiter on
+    every line is dropped. Each data row should hold `features` cells, plus the target column when
+    `target` (a name, or an index, negative from the end) names one to leave out; the columns kept
+    are those of the first line (the header's, when there is one) that every row has.
+
+    The result and each message are what reading the whole table into lists of strings and
+    converting it afterwards gave (`tests/data/csv_reference.py`): the file's own problems (not
+    UTF-8, malformed, empty, a header without rows), then the target column, then the first bad
+    feature cell in reading order (text, missing, NaN, infinite, beyond float32); only then a row of
+    the wrong width, which is returned (`Features.mismatch`) for the caller to word.
+
+    Raises:
+        DataError: naming the file, and the line and column of a bad cell.
+        ConfigError: for a bad `delimiter` or `target`.
+    """
+    path = Path(path)
+    display = files.display_path(path)
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ConfigError(f"delimiter: expected one character, got {delimiter!r}")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, (int, np.integer, str))):
+        raise ConfigError(f"target: expected a column name or index, got {target!r}")
+    files._check_exists(path, display)
+    try:
+        return _load_features(path, display, features, target, delimiter, trim=None)
+    except _Restart:
+        pass  # out of the handler first: the first read's buffer goes with its traceback
+    return _load_features(path, display, features, target, delimiter, trim=False)
+
+
+def _trailing_blank(rows: list[list[str]], w0: int) -> bool:
+    return all(len(row) == w0 and not row[-1].strip() for row in rows)
+
+
+def _load_features(path: Path, display: str, features: int, target, delimiter: str, trim: bool | None) -> Features:
+    budget = memory.budget()
+    text_bytes = text_size(path)
+    stream = _Rows(path, display, delimiter, max_line=max(1 << 20, budget.limit // 32))
+    chunks = stream.chunks()
+    chunk = next(chunks, None)
+    if not chunk:
+        raise DataError(f"{display}: the file is empty; expected rows of values separated by {delimiter!r}")
+
+    # -- the first line, the header and the columns: settled by the first chunk, unless every line
+    #    of it ends in an empty cell and a later line does not (then `_Restart`)
+    row0 = chunk[0]
+    w0 = len(row0)
+    watch = trim is None and w0 > 1 and _trailing_blank(chunk, w0)  # a trailing delimiter so far
+    trim = watch
+    cut = 1 if trim else 0
+    head = chunk[:HEAD_ROWS]
+    has_header = files._detect_header([row[:-1] for row in head] if trim else head)
+    width = w0 - cut
+    names = ([safe_text(c.strip(), limit=None) or f"column {j + 1}" for j, c in enumerate(row0[:width])]
+             if has_header else None)
+    t, problem = None, None
+    if target is not None:
+        try:
+            t = files._resolve_target(target, names, width, display)
+        except DataError as exc:  # raised once the whole file has been read, as before
+            problem = exc
+    size = features + (0 if target is None else 1)   # the cells a row should hold
+    columns = [j for j in range(width) if j != t]   # the feature columns, of those every row has
+    kept = [j for j in columns if j < size]         # ... when every row holds `size` cells
+    first = 1 if has_header else 0
+
+    estimated = max(len(chunk), int(text_bytes * len(chunk) / max(1, stream.chars) * 1.02) + 16)
+    need = estimated * _Buffer.row_bytes(len(kept), 0)
+    if problem is None and not budget.allows(need):
+        declared = " (as its gzip trailer says)" if path.name.lower().endswith(".gz") else ""
+        raise DataError(f"{display}: {memory.format_bytes(text_bytes)} of text{declared}, about {estimated:,} "
+                        f"rows of {len(kept)} values, need about {memory.format_bytes(need)} "
+                        f"({budget.describe()}); use a smaller file")
+    buffer = _Buffer(estimated if problem is None else 0, len(kept), [], budget, display)  # by row, the header's too
+    feats = _Features(width)
+    # the fewest cells a data row holds; the first row of another width; whether the file is refused
+    # already (a row of another width, or a cell that is no number in a kept column: the buffer is
+    # no longer filled and the rows are only checked)
+    state = {"shortest": None, "mismatch": None, "refused": False}
+
+    def take(rows: list[list[str]], r0: int) -> None:
+        """Rows `r0, r0 + 1, ...` (data rows) into the buffer, or once the file is refused, only checked."""
+        n = len(rows)
+        if not n:
+            return
+        if state["mismatch"] is None and all(len(row) - cut == size for row in rows):
+            state["shortest"] = size
+            if not state["refused"]:
+                buffer.reserve(r0 + n, stream)
+                _parse_block(rows, kept, buffer.x[r0:r0 + n], r0, feats)
+                state["refused"] = any(feats.invalid[j] for j in kept)
+                return
+            widths = {size: list(range(n))}
+        else:
+            widths = {}
+            for i, row in enumerate(rows):
+                widths.setdefault(len(row) - cut, []).append(i)
+            if state["mismatch"] is None:
+                i = next(i for i, row in enumerate(rows) if len(row) - cut != size)
+                state["mismatch"] = (r0 + i, len(rows[i]) - cut)
+                state["refused"] = True
+            state["shortest"] = min(widths) if state["shortest"] is None else min(state["shortest"], min(widths))
+        # A column with a cell that is no number (in an earlier chunk) has its first bad cell: its
+        # later cells change no message (`_raise_bad_cell` reports the first bad cell then).
+        done = [feats.invalid[j] for j in range(width)]
+        for cells, index in widths.items():
+            present = [j for j in columns if j < cells and not done[j]]
+            group, at = (rows, None) if len(index) == n else ([rows[i] for i in index], [r0 + i for i in index])
+            _parse_block(group, present, np.empty((len(group), len(present)), np.float32), r0, feats, at=at)
+
+    if problem is None:
+        take(chunk[first:], first)
+    for chunk in chunks:
+        if watch and not _trailing_blank(chunk, w0):
+            chunks.close()
+            raise _Restart
+        if problem is None:
+            take(chunk, stream.count - len(chunk))
+    total = stream.count
+    if total == first:
+        raise DataError(f"{display}: line 1 is a header and no data rows follow; expected rows of values")
+    if problem is not None:
+        raise problem
+
+    def where(r: int, j: int) -> str:
+        column = f'column "{names[j]}"' if names is not None else f"column {j + 1}"
+        return f"{display}: line {stream.line(r)}, {column}"
+
+    parsed = [j for j in columns if j < state["shortest"]]
+    _raise_bad_cell({j: (feats.invalid[j], feats.bad[j], feats.nonfinite[j]) for j in parsed}, where,
+                    hint=not has_header)
+    if state["mismatch"] is not None:
+        r, cells = state["mismatch"]
+        buffer.x = None
+        return Features(x=None, names=names, display=display, mismatch=(stream.line(r), cells))
+    n = total - first
+    x = _compact(buffer.x, first, n, list(range(len(kept)))) if first else _grow(buffer.x, n)
+    buffer.x = None
+    return Features(x=x, names=names, display=display)

@@ -238,6 +238,41 @@ class Sequential:
         if self.optimizer is not None:
             self.optimizer.reset()
 
+    def random_state(self) -> dict:
+        """Where the training randomness stands, as JSON-friendly ints: the shuffling stream
+        (`"shuffle"`) and each layer's own stream (`"layers"`, one entry per layer: the state of
+        a Dropout's or a recurrent layer's generator, else None). `set_random_state` puts it back,
+        so that a resumed run shuffles and drops out exactly as an uninterrupted one."""
+        def state(rng) -> dict | None:
+            return rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
+
+        return {"shuffle": state(self._fit_rng),
+                "layers": [state(getattr(layer, "_rng", None)) for layer in self._layers]}
+
+    def set_random_state(self, state: dict) -> None:
+        """Restore what `random_state` returned (a `ConfigError` when it does not fit this model)."""
+        layers = state.get("layers") or []
+        if len(layers) != len(self._layers):
+            raise ConfigError(f"model {self.name!r}: random state for {len(layers)} layers, the model has "
+                              f"{len(self._layers)}")
+        pairs = [(self._fit_rng, state.get("shuffle"))]
+        for layer, saved in zip(self._layers, layers):
+            rng = getattr(layer, "_rng", None)
+            if (saved is None) != (not isinstance(rng, np.random.Generator)):
+                raise ConfigError(f"model {self.name!r}: the random state of layer {layer.name!r} does not fit it")
+            pairs.append((rng, saved))
+        restored = []
+        try:
+            for rng, saved in pairs:
+                if saved is not None:
+                    bits = type(rng.bit_generator)()
+                    bits.state = saved
+                    restored.append((rng, bits))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"model {self.name!r}: a random state that does not fit: {exc}") from None
+        for rng, bits in restored:  # all checked: now change them
+            rng.bit_generator.state = bits.state
+
     def _bind_flat(self) -> None:
         """Move every trainable weight and gradient into one flat buffer per dtype."""
         old_sizes = {k: v[0].size for k, v in self._groups.items()}

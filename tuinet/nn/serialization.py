@@ -17,9 +17,9 @@ member's declared size, and the `.npy` header's shape and dtype (float16/32/64 l
 for weights; also an integer iteration count for the optimizer; never object or structured
 dtypes), against the member and against a memory budget; the header JSON's size, nesting
 depth and the type of every field; the layer classes against the registry; the metadata
-(scaler kind and statistics, class names) against the model. Anything wrong raises one
-`ModelFileError`, one line naming the file and what is wrong, with values from the file
-escaped (`tuinet.errors.safe_text`).
+(scaler kind and statistics, class names, the run to resume) against the model. Anything
+wrong raises one `ModelFileError`, one line naming the file and what is wrong, with values
+from the file escaped (`tuinet.errors.safe_text`).
 
 The memory budget: by default all members together may inflate to at most
 `min(MAX_EXPANSION * file size + BUDGET_SLACK, MAX_MODEL_BYTES)` bytes: 64 times the file
@@ -82,6 +82,12 @@ SCALER_KINDS = {"StandardScaler": ("standard", ()), "MinMaxScaler": ("minmax", (
 """`metadata["scaler_kind"]` -> (its `scaler["name"]`, its extra arguments): the scalers of
 `tuinet.data.preprocessing`, repeated here because the engine does not import the data layer."""
 TASKS = ("classification", "regression")
+MAX_RUN_POINTS = 4096
+"""Most per-epoch entries a saved run history may hold (`tuinet.run.HISTORY_POINTS`)."""
+MAX_RUN_SERIES = 256
+"""Most metrics (loss, accuracy, val_loss...) a saved run history may hold."""
+RANDOM_STATE_KEYS = {"bit_generator", "state", "has_uint32", "uinteger"}
+"""The fields of a NumPy PCG64 generator's state (`Generator.bit_generator.state`)."""
 
 _MEMBER = re.compile(r"(tuinet\.json|[wo]_\d{4,5})\.npy")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -733,6 +739,8 @@ def _check_metadata_types(label: str, meta: dict) -> None:
             raise _bad(label, ("metadata", key), f"null or a list of at most {MAX_ARRAYS} names", names)
         for i, name in enumerate(names):
             _text(label, ("metadata", key, i), name, limit=1000)
+    if meta.get("run") is not None:
+        _check_run(label, meta["run"])
     kind, scaler = meta.get("scaler_kind"), meta.get("scaler")
     if kind is None and scaler is None:
         return
@@ -762,6 +770,67 @@ def _check_metadata_types(label: str, meta: dict) -> None:
             raise _bad(label, ("metadata", "scaler", "feature_range"), "[low, high] with low < high", low_high)
 
 
+def _number_or_null(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _check_run(label: str, run) -> None:
+    """`metadata["run"]`, what `tuinet train --resume` and the app continue from (see
+    `tuinet.session.TrainingSession.run_record`): epochs done, the per-epoch history and the
+    state of the training randomness."""
+    where = ("metadata", "run")
+    if not isinstance(run, dict) or set(run) != {"epochs_done", "history", "random"}:
+        raise _bad(label, where, "null or an object with epochs_done, history and random", run)
+    done = run["epochs_done"]
+    if not _is_int(done) or not 0 <= done < 2 ** 53:
+        raise _bad(label, (*where, "epochs_done"), "a non-negative integer", done)
+    history = run["history"]
+    if not isinstance(history, dict) or set(history) != {"count", "stride", "epochs", "values"}:
+        raise _bad(label, (*where, "history"), "an object with count, stride, epochs and values", history)
+    count, stride, epochs, values = (history[k] for k in ("count", "stride", "epochs", "values"))
+    if not _is_int(count) or not 0 <= count <= done:
+        raise _bad(label, (*where, "history", "count"), f"an integer from 0 to epochs_done ({done})", count)
+    if not _is_int(stride) or not 1 <= stride <= 2 ** 53:
+        raise _bad(label, (*where, "history", "stride"), "a positive integer", stride)
+    if not isinstance(epochs, list) or len(epochs) > MAX_RUN_POINTS or not all(
+            _is_int(e) and 0 < e <= count for e in epochs) or any(a >= b for a, b in zip(epochs, epochs[1:])):
+        raise _bad(label, (*where, "history", "epochs"), f"at most {MAX_RUN_POINTS} increasing epochs from 1 to "
+                   f"count ({count})", epochs)
+    if not isinstance(values, dict) or len(values) > MAX_RUN_SERIES:
+        raise _bad(label, (*where, "history", "values"), f"an object of at most {MAX_RUN_SERIES} metrics", values)
+    for key, series in values.items():
+        _text(label, (*where, "history", "values", "<key>"), key, limit=200)
+        if not isinstance(series, list) or len(series) != len(epochs) or not all(map(_number_or_null, series)):
+            raise _bad(label, (*where, "history", "values", key), f"{len(epochs)} finite numbers or nulls, "
+                       "one per epoch", series)
+    random = run["random"]
+    if not isinstance(random, dict) or set(random) != {"shuffle", "layers"}:
+        raise _bad(label, (*where, "random"), "an object with shuffle and layers", random)
+    _check_random_state(label, (*where, "random", "shuffle"), random["shuffle"])
+    layers = random["layers"]
+    if not isinstance(layers, list) or len(layers) > MAX_ARRAYS:
+        raise _bad(label, (*where, "random", "layers"), f"a list of at most {MAX_ARRAYS} states", layers)
+    for i, state in enumerate(layers):
+        _check_random_state(label, (*where, "random", "layers", i), state)
+
+
+def _check_random_state(label: str, where: tuple, state) -> None:
+    """null, or the state of a NumPy PCG64 generator (the one `np.random.default_rng` makes)."""
+    if state is None:
+        return
+    if not isinstance(state, dict) or set(state) != RANDOM_STATE_KEYS or state["bit_generator"] != "PCG64":
+        raise _bad(label, where, 'null or a PCG64 generator state ({"bit_generator": "PCG64", "state": ..., '
+                   '"has_uint32": ..., "uinteger": ...})', state)
+    inner = state["state"]
+    if not isinstance(inner, dict) or set(inner) != {"state", "inc"} or not all(
+            _is_int(v) and 0 <= v < 2 ** 128 for v in inner.values()):
+        raise _bad(label, (*where, "state"), "an object with state and inc, integers from 0 to 2**128", inner)
+    if state["has_uint32"] not in (0, 1) or not _is_int(state["has_uint32"]):
+        raise _bad(label, (*where, "has_uint32"), "0 or 1", state["has_uint32"])
+    if not _is_int(state["uinteger"]) or not 0 <= state["uinteger"] < 2 ** 32:
+        raise _bad(label, (*where, "uinteger"), "an integer from 0 to 2**32", state["uinteger"])
+
+
 def _check_metadata_fits(label: str, meta: dict, model) -> None:
     """Metadata against the rebuilt model: one scaler statistic per input feature; no class names
     for regression. (Class names may be fewer or more than the outputs: `tuinet predict` shows
@@ -774,6 +843,10 @@ def _check_metadata_fits(label: str, meta: dict, model) -> None:
     names = meta.get("class_names")
     if names is not None and meta.get("task") == "regression":
         raise _bad(label, ("metadata", "class_names"), "null for a regression model", names)
+    run = meta.get("run")
+    if run is not None and len(run["random"]["layers"]) != len(model.layers):
+        raise _bad(label, ("metadata", "run", "random", "layers"), f"{len(model.layers)} states, one per layer of "
+                   "the model", run["random"]["layers"])
 
 
 # ---------------------------------------------------------------------- rebuilding

@@ -286,7 +286,10 @@ class MainScreen(ViewScreen):
         run = self.app.live_run
         self._diagnosis_kind = None
         self.fill_from_session()
-        if run.start_epoch:
+        if run.resumed:
+            self.query_one(EpochLog).note(f"— {run.name}: {run.params:,} parameters, {run.start_epoch} of "
+                                          f"{run.epochs} epochs done —")
+        elif run.start_epoch:
             self.query_one(EpochLog).note(f"— resumed from epoch {run.start_epoch} —")
         else:
             self.query_one(EpochLog).note(f"— {run.name}: {run.params:,} parameters, "

@@ -22,6 +22,11 @@ only takes the weights, and predicts and paints when it is shown again.
 NO_COLOR-safe: classes differ by glyph (● ▲ ■ ◆ ★ ▼), test points are hollow (○ △ □ ...),
 and without colour the field is drawn as textures (" ", "░", "▒", ... per class; a ramp
 for values), each named in the legend line.
+
+Colour depth: in a 256- or 16-colour terminal (`terminal_depth`) the field, the points and
+the legend take their colours from the palette (`tuinet.app.boundary.depth_colors`): one
+tone per class that keeps its hue, where the model is fairly sure, and point colours that
+stand out on it.
 """
 
 from __future__ import annotations
@@ -38,10 +43,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tuinet.app.boundary import (
-    BLUE,
     FIELD_SHADES,
     FIELD_STRENGTH,
-    ORANGE,
     Field,
     InferenceTwin,
     class_color,
@@ -66,6 +69,7 @@ from tuinet.app.canvas import (  # re-exported: Canvas and its helpers were defi
     pack_rgb,
     rgb_of,
     run_foregrounds,
+    terminal_depth,
     unpack_rgb,
 )
 from tuinet.app.widgets.throttle import DEFAULT_MIN_INTERVAL, ThrottledRedraw
@@ -308,7 +312,7 @@ class _PlaneView(ThrottledRedraw, Widget):
         if width <= 0 or height <= 0:
             return None
         colours = self._colours()
-        key = (width, height, colours, self.app.no_color, self._gen)
+        key = (width, height, colours, self.app.no_color, terminal_depth(self), self._gen)
         if key == self._canvas_key and self._canvas is not None:
             return self._canvas
         if self._dirty and self._pending is None:  # weights that came before the model or the mount
@@ -544,6 +548,7 @@ class DecisionBoundary(_PlaneView):
         rows = canvas.height - len(legend)
         fg, bg, muted = self._colours()
         no_color = self.app.no_color
+        depth = terminal_depth(self)
         field = self.field if self._has_weights else None
         if field is None or field.value.shape != (2 * rows, width):
             field = None
@@ -555,7 +560,7 @@ class DecisionBoundary(_PlaneView):
                 canvas.chars[:rows] = self._textures(field)[0::2]
             else:
                 pixels = field_colors(field, bg, value_range=self._value_range if field.kind == "regression" else None,
-                                      shades=self.shades)
+                                      shades=self.shades, depth=depth)
                 chars, top, bottom = half_block_cells(pixels, self._split(field))
                 canvas.chars[:rows], canvas.fg[:rows], canvas.bg[:rows] = chars, top, bottom
         if self.show_points:
@@ -564,7 +569,7 @@ class DecisionBoundary(_PlaneView):
                 if not len(x):
                     continue
                 place = place_points(x, extent, width, rows)
-                glyphs, colours = self._point_style(y, test)
+                glyphs, colours = self._point_style(y, test, depth, bg)
                 canvas.chars[place.row, place.col] = glyphs
                 if no_color:
                     canvas.fg[place.row, place.col] = pack_rgb(fg)
@@ -588,16 +593,18 @@ class DecisionBoundary(_PlaneView):
         level = np.rint(value_position(field.value, lo, hi) * self.shades)
         return np.abs(level[0::2] - level[1::2]) > 1
 
-    def _point_style(self, y: np.ndarray, test: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Glyphs and colours of points with targets `y`."""
+    def _point_style(self, y: np.ndarray, test: bool, depth: str = "truecolor",
+                     bg: RGB = (0, 0, 0)) -> tuple[np.ndarray, np.ndarray]:
+        """Glyphs and colours of points with targets `y`, for a `depth` terminal and a field on `bg`."""
+        field_bg = {} if depth == "truecolor" else {"background": bg, "depth": depth}
         if self.data_task == "classification":
             labels = class_labels(y)
             table = np.array([class_glyph(i, test) for i in range(int(labels.max(initial=0)) + 1)], dtype="<U1")
-            return table[np.maximum(labels, 0)], point_colors(labels, "classification")
+            return table[np.maximum(labels, 0)], point_colors(labels, "classification", **field_bg)
         values = self._target_values(y)
         glyph = class_glyph(0, test)
         return np.full(len(values), glyph), point_colors(values, "regression", value_range=self._value_range,
-                                                          shades=self.shades)
+                                                          shades=self.shades, **field_bg)
 
     def _textures(self, field: Field) -> np.ndarray:
         """The field as characters, for a terminal without colour."""
@@ -618,6 +625,9 @@ class DecisionBoundary(_PlaneView):
         A colour is an RGB tuple, None (the text colour) or "muted". Items wrap as words do.
         """
         no_color = self.app.no_color if self.is_attached else False
+        depth = terminal_depth(self)
+        bg = self._colours()[1] if depth != "truecolor" else (0, 0, 0)
+        orange, blue = class_color(0, depth, bg), class_color(1, depth, bg)
         kind = self._kind()
         items: list[tuple[str, list[tuple[str, object]]]] = []
         if kind == "regression":
@@ -626,7 +636,7 @@ class DecisionBoundary(_PlaneView):
             units = self._twin.output_units if self._twin is not None else 2
             k = max(2, self.num_classes or (units if units > 1 else 2))
             for i in range(k):
-                items.append(("  " if i else "", [(class_glyph(i), None if no_color else class_color(i)),
+                items.append(("  " if i else "", [(class_glyph(i), None if no_color else class_color(i, depth, bg)),
                                                   (f" {self._class_name(i)}", None)]))
         if not self.show_points:
             items.append((" │ ", [("points hidden (p)", "muted")]))
@@ -645,17 +655,17 @@ class DecisionBoundary(_PlaneView):
                 items.append((" │ ", [(f"field {lo:.3g} '{NO_COLOR_RAMP[0]}' {''.join(NO_COLOR_RAMP[1:])} {hi:.3g}",
                                        None)]))
             else:
-                low = [(f"{lo:.3g}", ORANGE if lo < 0 < hi else None)]
+                low = [(f"{lo:.3g}", orange if lo < 0 < hi else None)]
                 middle = [(" … 0", "muted")] if lo < 0 < hi else []
-                items.append((" │ ", [("field ", None), *low, *middle, (" … ", "muted"), (f"{hi:.3g}", BLUE)]))
+                items.append((" │ ", [("field ", None), *low, *middle, (" … ", "muted"), (f"{hi:.3g}", blue)]))
         elif no_color:
             k = max(self.num_classes or 2, 2)
             textures = " ".join(f"'{NO_COLOR_TEXTURES[i]}' {self._class_name(i)}"
                                 for i in range(min(k, len(NO_COLOR_TEXTURES))))
             items.append((" │ ", [(f"field {textures}", None)]))
         elif kind == "binary":
-            items.append((" │ ", [(f"field P({self._class_name(1)}) ", None), ("0", ORANGE),
-                                  (" … .5 … ", "muted"), ("1", BLUE)]))
+            items.append((" │ ", [(f"field P({self._class_name(1)}) ", None), ("0", orange),
+                                  (" … .5 … ", "muted"), ("1", blue)]))
         else:
             items.append((" │ ", [("field: class, shade = confidence", None)]))
         return items
@@ -760,6 +770,7 @@ class NeuronMaps(_PlaneView):
     def _paint(self, canvas: Canvas) -> None:
         fg, bg, muted = self._colours()
         no_color = self.app.no_color
+        depth = terminal_depth(self)
         width, height = canvas.width, canvas.height
         map_w, map_h = self.map_size
         per_row = max(1, (width + 1) // (map_w + 1))
@@ -783,7 +794,7 @@ class NeuronMaps(_PlaneView):
                         label = "…" + label[len(label) - map_w + 1:]
                     canvas.text(x, y, label, muted)
                     if act is not None:
-                        self._paint_map(canvas, x, y + 1, act[unit], bg, no_color)
+                        self._paint_map(canvas, x, y + 1, act[unit], bg, no_color, depth)
                     shown += 1
                 y += 1 + map_h
         self.shown_maps = shown
@@ -797,13 +808,14 @@ class NeuronMaps(_PlaneView):
         if no_color:
             x = canvas.text(x, legend_y, f"{''.join(NEGATIVE_RAMP)} < 0 < {''.join(POSITIVE_RAMP)} │ ", muted)
         else:
-            x = canvas.text(x, legend_y, "−", ORANGE)
+            x = canvas.text(x, legend_y, "−", class_color(0, depth, bg))
             x = canvas.text(x, legend_y, " < 0 < ", muted)
-            x = canvas.text(x, legend_y, "+", BLUE)
+            x = canvas.text(x, legend_y, "+", class_color(1, depth, bg))
             x = canvas.text(x, legend_y, " │ ", muted)
         canvas.text(x, legend_y, note, muted)
 
-    def _paint_map(self, canvas: Canvas, x: int, y: int, act: np.ndarray, bg: RGB, no_color: bool) -> None:
+    def _paint_map(self, canvas: Canvas, x: int, y: int, act: np.ndarray, bg: RGB, no_color: bool,
+                   depth: str = "truecolor") -> None:
         """One neuron's map at cell (x, y): `act` is (pixel rows, columns)."""
         act = np.nan_to_num(act, nan=0.0, posinf=0.0, neginf=0.0)  # a diverged model: blank, not a crash
         top = np.abs(act).max() if act.size else 0.0
@@ -819,7 +831,8 @@ class NeuronMaps(_PlaneView):
                                                        np.asarray(("",) + POSITIVE_RAMP)[level]))
             canvas.chars[y:y + rows, x:x + cols] = chars
             return
-        pixels = diverging_colors(signed[: 2 * rows, :cols], bg, shades=NEURON_SHADES, strength=FIELD_STRENGTH + 0.2)
+        pixels = diverging_colors(signed[: 2 * rows, :cols], bg, shades=NEURON_SHADES, strength=FIELD_STRENGTH + 0.2,
+                                  depth=depth)
         sign = np.sign(np.rint(signed[: 2 * rows, :cols] * NEURON_SHADES))
         chars, top_fg, bottom = half_block_cells(pixels, sign[0::2] != sign[1::2])
         canvas.chars[y:y + rows, x:x + cols] = chars

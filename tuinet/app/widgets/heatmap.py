@@ -17,6 +17,8 @@ pixel per value (1:1), every channel, with a window that follows the cursor (arr
 Values are quantised to 17 levels of the diverging map (8 orange for negative, white, 8 blue
 for positive) on a "nice" colour range (`nice_limit` of the 99th percentile of |values|), so a
 value that drifts within its level keeps its colour and the legend reads "-0.5 … 0 … +0.5".
+In a 256-colour terminal the levels are drawn in `DIVERGING_256`'s palette steps (4 oranges,
+white, 4 blues), in a 16-colour one in `DIVERGING_16`'s (`terminal_depth`).
 
 Cost: the picture is built vectorised (tiles repeated, padded and reshaped into one array of
 colour codes, then half-block cells) and the lines once per change; `render_line` only hands
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
@@ -47,7 +50,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Select, Static
 
-from tuinet.app.canvas import Canvas, pack_rgb, rgb_of
+from tuinet.app.canvas import Canvas, pack_rgb, rgb_of, terminal_depth
 from tuinet.app.colormap import diverging, nice_limit, symmetric_limit
 from tuinet.app.tiles import (
     ALL_CHANNELS,
@@ -82,10 +85,14 @@ LEVELS = 8  # colour levels on each side of zero: 2 * LEVELS + 1 colours in all
 NAN_INDEX = 2 * LEVELS + 1
 BLANK_INDEX = 2 * LEVELS + 2  # no value: the widget's background
 NOTE_MIN_HEIGHT = 16  # the line about the axes shows from this height on (a short pane keeps it for the picture)
-_PALETTE_RGB = diverging((np.arange(2 * LEVELS + 1) - LEVELS) / LEVELS, 1.0)
-_NAN_RGB = tuple(int(v) for v in diverging(np.nan, 1.0))
-_CODE_RGB = [tuple(int(v) for v in rgb) for rgb in _PALETTE_RGB] + [_NAN_RGB]
-_CODE_PACKED = np.array([pack_rgb(rgb) for rgb in _CODE_RGB], dtype=np.int64)
+
+
+@lru_cache(maxsize=None)
+def _codes(depth: str = "truecolor") -> tuple[list[tuple[int, int, int]], np.ndarray]:
+    """RGB of each colour code (the `2 * LEVELS + 1` levels, then NaN) at `depth`, and packed."""
+    levels = diverging((np.arange(2 * LEVELS + 1) - LEVELS) / LEVELS, 1.0, depth)
+    rgb = [tuple(int(v) for v in c) for c in levels] + [tuple(int(v) for v in diverging(np.nan, 1.0, depth))]
+    return rgb, np.array([pack_rgb(c) for c in rgb], dtype=np.int64)
 
 
 # ---------------------------------------------------------------------- pure helpers
@@ -502,9 +509,10 @@ class WeightHeatmap(ThrottledRedraw, Widget, can_focus=True):
         if width <= 0 or height <= 0:
             return None
         colours = self._colours()
-        key = (width, height, colours, self.has_focus, self._gen, self._version)
+        depth = terminal_depth(self)
+        key = (width, height, colours, depth, self.has_focus, self._gen, self._version)
         if self._canvas is None or key != self._canvas_key:
-            self._canvas, self._canvas_key = self._build(width, height, colours), key
+            self._canvas, self._canvas_key = self._build(width, height, colours, depth), key
         return self._canvas
 
     def _fit(self, width: int, lines: int) -> TileLayout | None:
@@ -517,8 +525,8 @@ class WeightHeatmap(ThrottledRedraw, Widget, can_focus=True):
                                                 zoom=self.zoomed)
         return self._layout_cache[key]
 
-    def _build(self, width: int, height: int, colours: tuple) -> Canvas:
-        """Every line of the widget, on a canvas."""
+    def _build(self, width: int, height: int, colours: tuple, depth: str = "truecolor") -> Canvas:
+        """Every line of the widget, on a canvas, in the colours of a `depth` terminal."""
         self.build_count += 1
         fg, bg, muted, cursor_fg, cursor_bold = colours
         canvas = Canvas(width, height, fg, bg)
@@ -549,7 +557,8 @@ class WeightHeatmap(ThrottledRedraw, Widget, can_focus=True):
         cursor = self._cursor_pixel(g)
         oy, ox = self._window(g, lines, width, cursor)
         window = codes[2 * oy:2 * (oy + lines), ox:ox + width]
-        lut = np.append(_CODE_PACKED, pack_rgb(bg))
+        code_rgb, code_packed = _codes(depth)
+        lut = np.append(code_packed, pack_rgb(bg))
         canvas.image(0, top, lut[window])
         for line, column, text in labels:
             if 0 <= line - oy < lines:
@@ -558,12 +567,12 @@ class WeightHeatmap(ThrottledRedraw, Widget, can_focus=True):
             py, px, glyph, code = cursor
             y, x_cell = top + py // 2 - oy, px - ox
             if top <= y < top + lines and 0 <= x_cell < width:
-                canvas.text(x_cell, y, glyph, _contrast(_CODE_RGB[code]), _CODE_RGB[code], bold=True)
+                canvas.text(x_cell, y, glyph, _contrast(code_rgb[code]), code_rgb[code], bold=True)
 
         canvas.text(x, 0, self._heading(g, tiles), muted)
         if note_line:
             canvas.text(0, 1, self.note, muted)
-        self._legend(canvas, height - 2, drawn, vmax, fg, muted)
+        self._legend(canvas, height - 2, drawn, vmax, fg, muted, code_rgb)
         self._cursor_line(canvas, height - 1, cursor_fg, cursor_bold, muted)
         return canvas
 
@@ -643,15 +652,16 @@ class WeightHeatmap(ThrottledRedraw, Widget, can_focus=True):
         self._origin = (oy, ox)
         return oy, ox
 
-    def _legend(self, canvas: Canvas, y: int, drawn: np.ndarray, vmax: float, fg: tuple, muted: tuple) -> None:
+    def _legend(self, canvas: Canvas, y: int, drawn: np.ndarray, vmax: float, fg: tuple, muted: tuple,
+                code_rgb: list[tuple[int, int, int]]) -> None:
         x = 0
-        for rgb in _CODE_RGB[: 2 * LEVELS + 1]:
+        for rgb in code_rgb[: 2 * LEVELS + 1]:
             x = canvas.text(x, y, " ", bg=rgb)
         x = canvas.text(x, y, f" -{_fmt(vmax)} … 0 … +{_fmt(vmax)}" if vmax > 0 else " all 0", fg)
         x = canvas.text(x, y, f"  {KIND_LABELS[self.kind]}", muted)
         if np.isnan(drawn).any():
             x = canvas.text(x, y, "  ")
-            x = canvas.text(x, y, " ", bg=_NAN_RGB)
+            x = canvas.text(x, y, " ", bg=code_rgb[NAN_INDEX])
             x = canvas.text(x, y, " NaN/gap", muted)
         finite = drawn[np.isfinite(drawn)]
         if finite.size and vmax > 0:
