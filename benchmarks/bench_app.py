@@ -554,8 +554,15 @@ def measure_memory(tuinet: str, duration: float, warmup: float = 30.0, preset: s
         ys = np.array([s[i] for s in samples])
         return float(np.polyfit(ts, ys, 1)[0]) if len(samples) >= 3 else math.nan
 
+    def late_slope(i: int) -> float:  # the second half: once every bounded store is full
+        late = samples[len(samples) // 2:]
+        if len(late) < 3:
+            return math.nan
+        return float(np.polyfit(np.array([s[0] for s in late]) / 60, np.array([s[i] for s in late]), 1)[0])
+
     return {"app_mb": samples[-1][1], "trainer_mb": samples[-1][2], "app_mb_per_min": slope(1),
-            "trainer_mb_per_min": slope(2), "epochs": samples[-1][3], "seconds": duration + warmup}
+            "trainer_mb_per_min": slope(2), "app_late_mb_per_min": late_slope(1),
+            "trainer_late_mb_per_min": late_slope(2), "epochs": samples[-1][3], "seconds": duration + warmup}
 
 
 def measure_throughput(tuinet: str, preset: str, epochs: int, runs: int, size: tuple[int, int] = (120, 40),
@@ -1123,6 +1130,8 @@ def main() -> None:
         show("  app growth after the first 30 s", f"{r['app_mb_per_min']:+.2f} MB/min", "~0 (bounded)")
         show("  training process", f"{r['trainer_mb']:.0f} MB")
         show("  training process growth", f"{r['trainer_mb_per_min']:+.2f} MB/min", "~0 (bounded)")
+        show("  app growth, second half", f"{r['app_late_mb_per_min']:+.2f} MB/min", "~0 (bounded)")
+        show("  training process growth, second half", f"{r['trainer_late_mb_per_min']:+.2f} MB/min", "~0 (bounded)")
         show("  epochs trained (status line)", f"{r['epochs']:,}")
         section_done("memory")
     results["quiet_wait"] = {k: QUIET[k] for k in ("waited", "noisy_starts")}

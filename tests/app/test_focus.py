@@ -157,3 +157,21 @@ async def test_after_picking_a_kernel_space_plays_and_the_menu_stays_shut(make_t
         await pilot.pause(0.1)
         assert not select.expanded
         await wait_until(pilot, lambda: app.run_state in ("running", "finished"), what="space to play")
+
+
+async def test_tab_into_a_field_and_escape_out(make_test_app):
+    app = make_test_app("spiral", epochs=50)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        for _ in range(12):  # Tab walks the focus chain until it reaches a text field
+            await pilot.press("tab")
+            await pilot.pause(0.02)
+            if isinstance(app.focused, Input):
+                break
+        assert isinstance(app.focused, Input)
+        await pilot.press("r")  # typed into the field, not a reset
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert not isinstance(app.focused, Input)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.live_run.batches_done >= 1, what="n after escape")
