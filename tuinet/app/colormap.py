@@ -1,4 +1,4 @@
-"""Colour maps and matrix layouts for the weight heatmaps (NumPy only, no Textual).
+"""Colour maps for the weight heatmaps and the decision boundary (NumPy only, no Textual).
 
 - `diverging(values, vmax)`: signed data, -vmax orange .. 0 white .. +vmax blue, the
   TensorFlow Playground's convention and the decision boundary's (ColorBrewer PuOr's orange
@@ -8,9 +8,6 @@
   (viridis, 10 anchors interpolated in RGB); NaN the same grey.
 - `symmetric_limit` and `nice_limit`: a colour range that one outlier cannot wash out, rounded
   to a short, stable number for the legend.
-- `downsample_2d`: block means (NaN-aware), so a big matrix fits the screen.
-- `layout_kernel`: any layer parameter as a 2-D matrix a person can read (conv kernels as
-  tiles, recurrent kernels split by gate), with a one-line description of the axes.
 - Colour depth: `colour_depth` names what the terminal shows ("truecolor", "256" or "16",
   from Textual's `console.color_system`). Below truecolour, Rich sends each RGB colour as the
   nearest palette entry, which turns orange into mustard and blue into teal; so the maps pick
@@ -23,7 +20,6 @@
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
@@ -41,9 +37,7 @@ __all__ = [
     "cielab",
     "colour_depth",
     "diverging",
-    "downsample_2d",
     "fit_hue",
-    "layout_kernel",
     "nice_limit",
     "palette_rgb",
     "sequential",
@@ -305,154 +299,3 @@ def nice_limit(limit: float) -> float:
             if nice >= limit * (1 - 1e-12):
                 return float(f"{nice:.12g}")
     return float(10.0 ** (exponent + 1))  # unreachable: 10**(exponent+1) >= limit
-
-
-def downsample_2d(matrix, max_rows: int, max_cols: int) -> tuple[np.ndarray, tuple[int, int]]:
-    """Shrink `matrix` to at most `max_rows` x `max_cols` by block means.
-
-    Returns the float matrix and the block size `(row_step, col_step)`, each the smallest whole
-    step that fits (`ceil(rows / max_rows)`). The last block of a row or column may be partial;
-    its mean is over the values it has. NaN is left out of a mean (a block of only NaN stays
-    NaN), +-inf is kept (so an exploding weight shows). A matrix that fits comes back as a
-    float copy with steps `(1, 1)`.
-    """
-    m = np.asarray(matrix, dtype=float)
-    if m.ndim != 2:
-        raise ValueError(f"downsample_2d takes a 2-D matrix, got shape {m.shape}")
-    if max_rows < 1 or max_cols < 1:
-        raise ValueError(f"max_rows and max_cols must be >= 1, got {max_rows}, {max_cols}")
-    rows, cols = m.shape
-    row_step = max(1, -(-rows // max_rows))
-    col_step = max(1, -(-cols // max_cols))
-    if (row_step, col_step) == (1, 1) or m.size == 0:
-        return m.copy(), (1, 1)
-    present = ~np.isnan(m)
-    filled = np.where(present, m, 0.0)
-    row_starts = np.arange(0, rows, row_step)
-    col_starts = np.arange(0, cols, col_step)
-    with np.errstate(invalid="ignore"):  # inf + -inf in one block: NaN, as it should be
-        sums = np.add.reduceat(np.add.reduceat(filled, row_starts, axis=0), col_starts, axis=1)
-    counts = np.add.reduceat(np.add.reduceat(present.astype(np.int64), row_starts, axis=0), col_starts, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return means, (row_step, col_step)
-
-
-# ---------------------------------------------------------------------- kernel layouts
-_GATES = {"lstm": "ifco", "gru": "zrh"}  # Keras gate order in the kernel's columns
-_TYPES = {  # normalised layer class or default-name stem -> canonical kind
-    "dense": "dense", "conv1d": "conv1d", "conv2d": "conv2d", "lstm": "lstm", "gru": "gru",
-    "simplernn": "simple_rnn", "embedding": "embedding", "batchnormalization": "batch_normalization",
-    "layernormalization": "layer_normalization",
-}
-_TYPE_NAMES = {
-    "dense": "Dense", "conv1d": "Conv1D", "conv2d": "Conv2D", "lstm": "LSTM", "gru": "GRU",
-    "simple_rnn": "SimpleRNN", "embedding": "Embedding", "batch_normalization": "BatchNormalization",
-    "layer_normalization": "LayerNormalization",
-}
-
-
-def _layer_kind(name: str, layer_type: str | None) -> str | None:
-    """The canonical layer kind from a class name, or from a default layer name ("lstm_2/kernel")."""
-    if layer_type:
-        return _TYPES.get(re.sub(r"[^a-z0-9]", "", layer_type.lower()))
-    layer = name.rsplit("/", 1)[0] if "/" in name else ""
-    stem = re.sub(r"_\d+$", "", layer.lower())
-    return _TYPES.get(re.sub(r"[^a-z0-9]", "", stem))
-
-
-def _side_by_side(blocks: list[np.ndarray]) -> np.ndarray:
-    """2-D blocks of equal height joined left to right with one NaN column between them."""
-    gap = np.full((blocks[0].shape[0], 1), np.nan)
-    parts: list[np.ndarray] = []
-    for i, block in enumerate(blocks):
-        if i:
-            parts.append(gap)
-        parts.append(block)
-    return np.concatenate(parts, axis=1)
-
-
-def layout_kernel(w, name: str, *, layer_type: str | None = None) -> tuple[np.ndarray, str]:
-    """A layer parameter as a float 2-D matrix for a heatmap, and a line describing its axes.
-
-    `name` is the snapshot key ("conv2d_1/kernel"); the layer kind comes from `layer_type`
-    (a class name such as "LSTM") or else from a default layer name ("lstm", "gru_2", ...).
-    Separators are NaN rows/columns.
-
-    - Dense kernel `(in, out)`: as is (rows inputs, columns units). Embedding `(vocab, dim)`:
-      as is. Any other 2-D parameter: as is.
-    - Vectors (bias, BatchNormalization gamma/beta/moving_mean/moving_variance, ...) `(n,)`:
-      one row `(1, n)`. A scalar: `(1, 1)`.
-    - Conv2D kernel `(kh, kw, cin, cout)`: a grid of `kh x kw` tiles, one row of tiles per
-      input channel and one column per filter, one NaN row/column between tiles: shape
-      `(cin*(kh+1) - 1, cout*(kw+1) - 1)`, e.g. `(3, 3, 2, 4)` -> `(7, 15)`. A 1x1 kernel is the
-      plain `(cin, cout)` matrix.
-    - Conv1D kernel `(k, cin, cout)`: one `k x cin` tile per filter, side by side with a NaN
-      column between: `(k, cout*(cin+1) - 1)`. Kernel size 1: the plain `(cin, cout)` matrix.
-    - LSTM / GRU kernel `(in, g*units)` and recurrent kernel `(units, g*units)`: the `g` gate
-      blocks (LSTM i f c o, GRU z r h) side by side with a NaN column between:
-      `(rows, g*units + g - 1)`. Their bias likewise (LSTM `(4u,)` -> `(1, 4u + 3)`, GRU
-      `(2, 3u)` -> `(2, 3u + 2)`, row 0 input bias, row 1 recurrent bias). SimpleRNN as is.
-    - Anything with more axes: `(prod(leading axes), last axis)`.
-    """
-    a = np.asarray(w, dtype=float)
-    kind = _layer_kind(name, layer_type)
-    param = name.rsplit("/", 1)[-1]
-    label = _TYPE_NAMES.get(kind or "", "")
-    prefix = f"{label} {param}: " if label else ""
-    shape = a.shape
-
-    if a.ndim == 0:
-        return a.reshape(1, 1), f"{prefix}a scalar"
-
-    gates = _GATES.get(kind or "")
-    if gates and param in ("kernel", "recurrent_kernel", "bias"):
-        g = len(gates)
-        m = a.reshape(1, -1) if a.ndim == 1 else a.reshape(-1, shape[-1]) if a.ndim > 2 else a
-        if m.shape[1] % g == 0 and m.shape[1] > 0:
-            units = m.shape[1] // g
-            blocks = [m[:, i * units:(i + 1) * units] for i in range(g)]
-            gate_names = " ".join(gates)
-            if param == "bias":
-                rows = ("; rows: input bias, recurrent bias" if m.shape[0] == 2 and kind == "gru" else "")
-                return _side_by_side(blocks), f"{prefix}gates {gate_names} side by side, {units} units each{rows}"
-            what = "inputs" if param == "kernel" else "units (previous state)"
-            return (_side_by_side(blocks),
-                    f"{prefix}gates {gate_names} side by side; rows: {m.shape[0]} {what}, "
-                    f"columns: {units} units per gate")
-
-    if a.ndim == 1:
-        return a.reshape(1, -1), f"{prefix}one row of {shape[0]} values"
-
-    if a.ndim == 2:
-        rows, cols = shape
-        if kind == "embedding":
-            return a.copy(), f"{prefix}rows: {rows} tokens, columns: {cols} dimensions"
-        if param in ("kernel", "recurrent_kernel"):
-            what = "units (previous state)" if param == "recurrent_kernel" else "inputs"
-            return a.copy(), f"{prefix}rows: {rows} {what}, columns: {cols} units"
-        return a.copy(), f"{prefix}{rows} rows x {cols} columns"
-
-    if a.ndim == 3:
-        k, cin, cout = shape
-        label = label or "Conv1D"
-        if k == 1:
-            return a.reshape(cin, cout), f"{label} {param}: size 1; rows: {cin} input channels, columns: {cout} filters"
-        padded = np.full((k, cin + 1, cout), np.nan)
-        padded[:, :cin, :] = a
-        tiles = padded.transpose(0, 2, 1).reshape(k, cout * (cin + 1))[:, :-1]
-        return tiles, (f"{label} {param}: one {k}x{cin} tile (taps x input channels) per filter, "
-                       f"{cout} filters side by side")
-
-    if a.ndim == 4:
-        kh, kw, cin, cout = shape
-        label = label or "Conv2D"
-        if kh * kw == 1:
-            return a.reshape(cin, cout), f"{label} {param}: 1x1; rows: {cin} input channels, columns: {cout} filters"
-        padded = np.full((kh + 1, kw + 1, cin, cout), np.nan)
-        padded[:kh, :kw] = a
-        grid = padded.transpose(2, 0, 3, 1).reshape(cin * (kh + 1), cout * (kw + 1))[:-1, :-1]
-        return grid, (f"{label} {param}: {kh}x{kw} tiles; rows of tiles: {cin} input channels, "
-                      f"columns of tiles: {cout} filters")
-
-    return a.reshape(-1, shape[-1]), f"{prefix}{shape} as {int(np.prod(shape[:-1]))} rows x {shape[-1]} columns"
