@@ -387,3 +387,15 @@ def test_literal_parser_and_descriptions():
     assert [p.name for p in layer_params(layers_module.Embedding)][:2] == ["input_dim", "output_dim"]
     assert describe_layer({"type": "MaxPooling2D"}) == "MaxPooling2D 2x2"
     assert "input_shape" not in [p.name for p in layer_params(layers_module.Dense)]
+
+
+@pytest.mark.parametrize("type_name", sorted(layers_module.LAYERS))
+def test_every_layer_the_picker_offers_can_be_added(type_name):
+    """A freshly added layer of any type gets values for its required arguments."""
+    from tuinet.app.screens.layer_editor import new_layer_spec
+
+    spec = new_layer_spec(type_name)
+    if type_name in ("Input", "InputLayer"):
+        return
+    layer = layers_module.get(spec["type"])(**{k: v for k, v in spec.items() if k != "type"})
+    assert type(layer).__name__ == type_name

@@ -43,6 +43,17 @@ NEW_LAYER_DEFAULTS: dict[str, dict] = {
     "LSTM": {"units": 16},
     "GRU": {"units": 16},
     "Embedding": {"input_dim": 100, "output_dim": 8},
+    "RepeatVector": {"n": 2},
+    "Permute": {"dims": (2, 1)},
+    "GaussianNoise": {"stddev": 0.1},
+    "GaussianDropout": {"rate": 0.1},
+    "SpatialDropout1D": {"rate": 0.2},
+    "SpatialDropout2D": {"rate": 0.2},
+    "Rescaling": {"scale": 1.0},
+    "DepthwiseConv2D": {"kernel_size": (3, 3), "activation": "relu"},
+    "SeparableConv2D": {"filters": 8, "kernel_size": (3, 3), "activation": "relu"},
+    "Conv1DTranspose": {"filters": 8, "kernel_size": 3, "activation": "relu"},
+    "Conv2DTranspose": {"filters": 8, "kernel_size": (3, 3), "activation": "relu"},
 }
 """Values for the required arguments of a freshly added layer."""
 

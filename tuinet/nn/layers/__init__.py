@@ -5,8 +5,12 @@ from __future__ import annotations
 from tuinet.errors import ConfigError, unknown_name
 from tuinet.nn.layers.base import Layer
 from tuinet.nn.layers.conv import Conv1D, Conv2D
+from tuinet.nn.layers.conv_extra import Conv1DTranspose, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from tuinet.nn.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from tuinet.nn.layers.embedding import Embedding
+from tuinet.nn.layers.extra import (ELU, Cropping1D, Cropping2D, GaussianDropout, GaussianNoise, LeakyReLU, Normalization,
+                                    Permute, PReLU, ReLU, RepeatVector, Rescaling, Softmax, SpatialDropout1D,
+                                    SpatialDropout2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D)
 from tuinet.nn.layers.input_layer import Input, InputLayer
 from tuinet.nn.layers.normalization import BatchNormalization, LayerNormalization
 from tuinet.nn.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
@@ -18,7 +22,11 @@ LAYERS: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (Dense, Activation, Dropout, Flatten, Reshape, BatchNormalization, LayerNormalization, Conv1D, Conv2D,
                 MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
-                GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, SimpleRNN, LSTM, GRU, Embedding)
+                GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, SimpleRNN, LSTM, GRU, Embedding,
+                DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, Conv1DTranspose,
+                ReLU, LeakyReLU, PReLU, ELU, Softmax, RepeatVector, Permute, ZeroPadding1D, ZeroPadding2D, Cropping1D,
+                Cropping2D, UpSampling1D, UpSampling2D, GaussianNoise, GaussianDropout, SpatialDropout1D,
+                SpatialDropout2D, Rescaling, Normalization)
 }
 
 

@@ -209,7 +209,7 @@ class Layer:
         memory.check_allocation(nbytes, f"{type(self).__name__} {(self.name or self.default_name())!r}: "
                                         f"weight {name!r} of shape {tuple(shape)}")
         value = initializers.get(initializer)(tuple(shape), rng, self.compute_dtype)
-        value = np.ascontiguousarray(value, dtype=self.compute_dtype)
+        value = np.asarray(value, dtype=self.compute_dtype, order="C")  # keeps 0-d weights 0-d
         if trainable:
             self.params[name] = value
             self.grads[name] = np.zeros_like(value)
