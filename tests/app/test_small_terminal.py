@@ -66,3 +66,17 @@ async def test_toasts_are_one_line_in_a_small_terminal(make_test_app):
         await pilot.pause(0.1)
         note = list(app._notifications)[-1]
         assert note.message == long and note.title == "Something happened" and note.timeout == 10
+
+
+async def test_the_header_keeps_every_view_name_with_a_long_title(make_test_app):
+    app = make_test_app("digits-cnn", epochs=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        from textual.widgets._header import HeaderTitle
+
+        title = app.screen.query_one("ViewHeader").query_one(HeaderTitle)
+        header = app.screen.query_one("ViewHeader").format_title().plain
+        assert len(header) <= title.size.width, (header, title.size.width)
+        for label in ("1 train", "2 weights", "3 boundary", "4 data"):
+            assert label in header
+        assert "…" in header  # the title gave way

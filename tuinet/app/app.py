@@ -491,7 +491,10 @@ class TuinetApp(App):
             current = self.DEFAULT_MODE
         views = "  ".join(f"[{i} {name}]" if name == current else f"{i} {name}"
                           for i, name in enumerate(self.MODE_KEYS, start=1))
-        self.sub_title = f"{safe_text(self.experiment.title or self.experiment.name, limit=60)}  ·  {views}"
+        # the view names always fit: the preset's title gives way (the header's icon and clock
+        # space take 18 columns, "tuinet — " and "  ·  " 14 more)
+        room = max(8, min(60, self.size.width - len(views) - 33)) if self.size.width else 60
+        self.sub_title = f"{safe_text(self.experiment.title or self.experiment.name, limit=room)}  ·  {views}"
 
     def on_mount(self) -> None:
         if self.session is None:
@@ -526,6 +529,7 @@ class TuinetApp(App):
 
     def on_resize(self, event) -> None:
         self.set_class(self.compact, "-compact")
+        self._update_subtitle()
         self.refresh_bindings()
 
     def action_mode(self, mode: str) -> None:
