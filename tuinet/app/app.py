@@ -491,9 +491,9 @@ class TuinetApp(App):
             current = self.DEFAULT_MODE
         views = "  ".join(f"[{i} {name}]" if name == current else f"{i} {name}"
                           for i, name in enumerate(self.MODE_KEYS, start=1))
-        # the view names always fit: the preset's title gives way (the header's icon and clock
-        # space take 18 columns, "tuinet — " and "  ·  " 14 more)
-        room = max(8, min(60, self.size.width - len(views) - 33)) if self.size.width else 60
+        # the view names always fit: the preset's title gives way (the header's icon takes 8
+        # columns and the clock's space 1, "tuinet — " and "  ·  " 14 more)
+        room = max(8, min(60, self.size.width - len(views) - 24)) if self.size.width else 60
         self.sub_title = f"{safe_text(self.experiment.title or self.experiment.name, limit=room)}  ·  {views}"
 
     def on_mount(self) -> None:

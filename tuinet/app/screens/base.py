@@ -23,7 +23,11 @@ from tuinet.app.widgets.status import StatusBar
 
 class ViewHeader(Header):
     """The header; a click on a view's label ("2 weights") opens that view (the header never
-    grows to three lines on a click, as Textual's does)."""
+    grows to three lines on a click, as Textual's does). No clock: its space goes to the title."""
+
+    DEFAULT_CSS = """
+    ViewHeader HeaderClockSpace { width: 1; }
+    """
 
     def _on_click(self, event: events.Click) -> None:
         from textual.widgets._header import HeaderTitle
