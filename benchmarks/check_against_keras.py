@@ -472,6 +472,36 @@ def section_layers(rep, rng):
         layer_case(rep, f"{cls}({kw})", lambda c=cls, kw=kw: getattr(L, c)(**kw),
                    lambda c=cls, kw=kw: getattr(KL, c)(**kw), xr, rng=rng, rtol=2e-5)
 
+    # Wrappers (tuinet/nn/layers/wrappers.py): Bidirectional and TimeDistributed
+    for cls in ("SimpleRNN", "LSTM", "GRU"):
+        for mode in ("concat", "sum", "mul", "ave"):
+            for rs in (False, True):
+                kw = dict(units=6, return_sequences=rs)
+                layer_case(rep, f"Bidirectional({cls}({kw}), merge_mode={mode!r})",
+                           lambda c=cls, kw=kw, m=mode: L.Bidirectional(getattr(L, c)(**kw), merge_mode=m),
+                           lambda c=cls, kw=kw, m=mode: KL.Bidirectional(getattr(KL, c)(**kw), merge_mode=m),
+                           xr, rng=rng, rtol=2e-5)
+    layer_case(rep, "Bidirectional(LSTM(6, seq), backward_layer=GRU(6, seq, go_backwards))",
+               lambda: L.Bidirectional(L.LSTM(6, return_sequences=True),
+                                       backward_layer=L.GRU(6, return_sequences=True, go_backwards=True)),
+               lambda: KL.Bidirectional(KL.LSTM(6, return_sequences=True),
+                                        backward_layer=KL.GRU(6, return_sequences=True, go_backwards=True)),
+               xr, rng=rng, rtol=2e-5)
+    for label, make_t, make_k, xx in (
+            ("TimeDistributed(Dense(4, relu)) on (4, 7, 5)", lambda: L.TimeDistributed(L.Dense(4, activation="relu")),
+             lambda: KL.TimeDistributed(KL.Dense(4, activation="relu")), xr),
+            ("TimeDistributed(Dense(3, softmax)) on (3, 4, 5, 6)",
+             lambda: L.TimeDistributed(L.Dense(3, activation="softmax")),
+             lambda: KL.TimeDistributed(KL.Dense(3, activation="softmax")), f32(3, 4, 5, 6)),
+            ("TimeDistributed(Conv2D(4, 3, same)) on (2, 3, 6, 5, 2)",
+             lambda: L.TimeDistributed(L.Conv2D(4, 3, padding="same")),
+             lambda: KL.TimeDistributed(KL.Conv2D(4, 3, padding="same")), f32(2, 3, 6, 5, 2)),
+            ("TimeDistributed(Flatten()) on (2, 3, 4, 5)", lambda: L.TimeDistributed(L.Flatten()),
+             lambda: KL.TimeDistributed(KL.Flatten()), f32(2, 3, 4, 5)),
+            ("TimeDistributed(LSTM(5)) on (2, 3, 4, 5)", lambda: L.TimeDistributed(L.LSTM(5)),
+             lambda: KL.TimeDistributed(KL.LSTM(5)), f32(2, 3, 4, 5))):
+        layer_case(rep, label, make_t, make_k, xx, rng=rng, rtol=2e-5)
+
     # A few edges
     layer_case(rep, "Conv1D(5, 3, padding='causal', dilation_rate=2)",
                lambda: L.Conv1D(5, 3, padding="causal", dilation_rate=2),
@@ -583,6 +613,84 @@ def section_layers(rep, rng):
                      ({"axis": 1}, f32(10, 4, 3) * 3 + 2), ({"axis": [1, 2]}, f32(10, 4, 3) * 3 + 2),
                      ({"invert": True}, f32(10, 4, 3) * 3 + 2)):
         normalization_adapt(kw, data)
+
+    # Image augmentation (tuinet/nn/layers/augmentation.py). Random draws are not comparable draw for
+    # draw, so: inference (the identity), factor 0 in training, Keras's own random draw replayed
+    # through tuinet's `transform_images` (forward, and the input gradient on torch), and
+    # keras.ops.image.affine_transform itself for every fill mode and interpolation.
+    from tuinet.nn.layers import augmentation as aug
+    ximg = f32(3, 7, 9, 2)
+    for label, make_t, make_k in (
+            ("RandomFlip()", lambda: L.RandomFlip(), lambda: KL.RandomFlip()),
+            ("RandomContrast(0.5)", lambda: L.RandomContrast(0.5), lambda: KL.RandomContrast(0.5)),
+            ("RandomTranslation(0.2, 0.3)", lambda: L.RandomTranslation(0.2, 0.3),
+             lambda: KL.RandomTranslation(0.2, 0.3)),
+            ("RandomRotation(0.2)", lambda: L.RandomRotation(0.2), lambda: KL.RandomRotation(0.2)),
+            ("RandomZoom(0.2)", lambda: L.RandomZoom(0.2), lambda: KL.RandomZoom(0.2))):
+        layer_case(rep, f"{label} at inference", make_t, make_k, ximg, rng=rng)
+    for label, make_t, make_k in (
+            ("RandomContrast(0.0, value_range=(-10, 10))", lambda: L.RandomContrast(0.0, value_range=(-10, 10)),
+             lambda: KL.RandomContrast(0.0, value_range=(-10, 10))),
+            ("RandomTranslation(0.0, 0.0)", lambda: L.RandomTranslation(0.0, 0.0),
+             lambda: KL.RandomTranslation(0.0, 0.0)),
+            ("RandomRotation(0.0)", lambda: L.RandomRotation(0.0), lambda: KL.RandomRotation(0.0)),
+            ("RandomZoom(0.0)", lambda: L.RandomZoom(0.0), lambda: KL.RandomZoom(0.0))):
+        layer_case(rep, f"{label} training=True (factor 0: identity)", make_t, make_k, ximg, training=True, rng=rng)
+
+    def replay(label, make_t, make_k, to_tuinet, x=ximg):
+        """Keras draws a transformation; both libraries apply it (tuinet's converted by `to_tuinet`)."""
+        def run():
+            t, k = make_t(), make_k()
+            t.build_for(x.shape[1:], np.random.default_rng(0))
+            draw = k.get_random_transformation(x, training=True)
+            y_t = t.transform_images(x, to_tuinet({key: to_np(v) if key != "input_shape" else v
+                                                   for key, v in draw.items()}))
+            use_grad = BACKEND == "torch"
+            xk = torch.tensor(x, requires_grad=True) if use_grad else x
+            y_k = k.transform_images(xk, draw, training=True)
+            rep.check(label, y_t, to_np(y_k))
+            if use_grad:
+                G = rng.normal(size=y_t.shape).astype("float32")
+                dx = t.backward(G)
+                (y_k * torch.tensor(G)).sum().backward()
+                rep.check(f"{label}  grad dx", dx, to_np(xk.grad), rtol=RTOL * 2)
+        rep.run(label, run)
+    for mode in ("horizontal", "vertical", "horizontal_and_vertical"):
+        replay(f"RandomFlip({mode!r}) on Keras's draw", lambda m=mode: L.RandomFlip(m),
+               lambda m=mode: KL.RandomFlip(m, seed=3), lambda d: d["flips"].reshape(-1))
+    replay("RandomContrast((0.3, 0.6), value_range=(-1, 1)) on Keras's draw",
+           lambda: L.RandomContrast((0.3, 0.6), value_range=(-1, 1)),
+           lambda: KL.RandomContrast((0.3, 0.6), value_range=(-1, 1), seed=3), lambda d: d["contrast_factor"])
+    for fill in ("reflect", "wrap", "constant", "nearest"):
+        for interp in ("bilinear", "nearest"):
+            kw = dict(fill_mode=fill, interpolation=interp, fill_value=0.5)
+            replay(f"RandomTranslation(0.3, (-0.4, 0.2), {fill}, {interp}) on Keras's draw",
+                   lambda kw=kw: L.RandomTranslation(0.3, (-0.4, 0.2), **kw),
+                   lambda kw=kw: KL.RandomTranslation(0.3, (-0.4, 0.2), seed=3, **kw),
+                   lambda d: aug.translation_matrix(d["translations"]))
+            replay(f"RandomRotation(0.3, {fill}, {interp}) on Keras's draw",
+                   lambda kw=kw: L.RandomRotation(0.3, **kw), lambda kw=kw: KL.RandomRotation(0.3, seed=3, **kw),
+                   lambda d, x=ximg: aug.rotation_matrix(d["angle"], x.shape[1], x.shape[2]))
+            replay(f"RandomZoom((-0.4, 0.3), (-0.2, 0.5), {fill}, {interp}) on Keras's draw",
+                   lambda kw=kw: L.RandomZoom((-0.4, 0.3), (-0.2, 0.5), **kw),
+                   lambda kw=kw: KL.RandomZoom((-0.4, 0.3), (-0.2, 0.5), seed=3, **kw),
+                   lambda d, x=ximg: aug.zoom_matrix(np.concatenate([d["width_zoom"], d["height_zoom"]], axis=1),
+                                                     x.shape[1], x.shape[2]))
+
+    def ops_affine(fill, interp):
+        def run():
+            T = np.concatenate([aug.rotation_matrix([37.0], 7, 9), aug.zoom_matrix([[1.3, 0.7]], 7, 9),
+                                aug.translation_matrix([[2.3, -1.7]])]).astype("float32")
+            T[:, [2, 5]] += 0.0137  # off the integer grid, away from nearest-rounding ties
+            rep.check(f"ops.image.affine_transform({fill}, {interp}, fill_value=0.5)",
+                      aug.affine_transform(ximg, T, interp, fill, 0.5),
+                      to_np(keras.ops.image.affine_transform(ximg, T, interp, fill, 0.5)))
+        rep.run(f"ops.image.affine_transform({fill}, {interp})", run)
+    for fill in ("reflect", "wrap", "constant", "nearest"):
+        for interp in ("bilinear", "nearest"):
+            ops_affine(fill, interp)
+    rep.skip("RandomFlip/Contrast/Translation/Rotation/Zoom on unbatched (h, w, c) images",
+             "tuinet layers take batches; a single image is x[None]")
 
 
 # ---------------------------------------------------------------------------------------- models

@@ -54,8 +54,16 @@ NEW_LAYER_DEFAULTS: dict[str, dict] = {
     "SeparableConv2D": {"filters": 8, "kernel_size": (3, 3), "activation": "relu"},
     "Conv1DTranspose": {"filters": 8, "kernel_size": 3, "activation": "relu"},
     "Conv2DTranspose": {"filters": 8, "kernel_size": (3, 3), "activation": "relu"},
+    "RandomContrast": {"factor": 0.2},
+    "RandomTranslation": {"height_factor": 0.1, "width_factor": 0.1},
+    "RandomRotation": {"factor": 0.1},
+    "RandomZoom": {"height_factor": 0.1},
 }
 """Values for the required arguments of a freshly added layer."""
+
+NOT_PICKED = frozenset({"Bidirectional", "TimeDistributed"})
+"""Layer types the picker does not offer: they wrap another layer, which the editor's one-level
+form cannot edit (they work in presets and in Python)."""
 
 PADDINGS = ("valid", "same")
 _SHAPE_ARGS = frozenset({"target_shape", "noise_shape"})  # a bare int means a 1-tuple here
@@ -588,6 +596,8 @@ class LayerPicker(ModalScreen[str | None]):
         width = max(len(n) for n in layers_module.LAYERS) + 2
         options = []
         for type_name, cls in layers_module.LAYERS.items():
+            if type_name in NOT_PICKED:
+                continue
             prompt = Text(no_wrap=True, overflow="ellipsis")
             prompt.append(type_name.ljust(width), style="bold")
             prompt.append(layer_summary(cls))

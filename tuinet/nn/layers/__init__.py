@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tuinet.errors import ConfigError, unknown_name
+from tuinet.nn.layers.augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from tuinet.nn.layers.base import Layer
 from tuinet.nn.layers.conv import Conv1D, Conv2D
 from tuinet.nn.layers.conv_extra import Conv1DTranspose, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
@@ -17,6 +18,7 @@ from tuinet.nn.layers.pooling import (AveragePooling1D, AveragePooling2D, Global
                                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                                       MaxPooling2D)
 from tuinet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
+from tuinet.nn.layers.wrappers import Bidirectional, TimeDistributed
 
 LAYERS: dict[str, type[Layer]] = {
     cls.__name__: cls
@@ -26,7 +28,8 @@ LAYERS: dict[str, type[Layer]] = {
                 DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, Conv1DTranspose,
                 ReLU, LeakyReLU, PReLU, ELU, Softmax, RepeatVector, Permute, ZeroPadding1D, ZeroPadding2D, Cropping1D,
                 Cropping2D, UpSampling1D, UpSampling2D, GaussianNoise, GaussianDropout, SpatialDropout1D,
-                SpatialDropout2D, Rescaling, Normalization)
+                SpatialDropout2D, Rescaling, Normalization, TimeDistributed, Bidirectional,
+                RandomFlip, RandomContrast, RandomTranslation, RandomRotation, RandomZoom)
 }
 
 
