@@ -20,7 +20,8 @@ from tuinet.nn.layers import Input
 from tuinet.nn.model import Sequential
 from tuinet.nn.random import set_random_seed
 from tuinet.nn.serialization import load_model
+from tuinet import models, preprocessing, utils  # noqa: E402 - keras.models / preprocessing / utils
 
 __all__ = ["__version__", "TuinetError", "ConfigError", "ShapeError", "NotBuiltError", "ModelFileError",
            "DivergenceError", "activations", "backend", "callbacks", "initializers", "layers", "losses", "metrics",
-           "optimizers", "regularizers", "schedules", "Input", "Sequential", "set_random_seed", "load_model"]
+           "optimizers", "regularizers", "schedules", "Input", "Sequential", "set_random_seed", "load_model", "models", "preprocessing", "utils"]

@@ -357,7 +357,7 @@ def test_config_by_registry_name():
 @pytest.mark.parametrize("make,words", [
     (lambda: metrics.BinaryAccuracy(threshold=1.5), ["binary_accuracy", "threshold", "1.5"]),
     (lambda: metrics.TopKCategoricalAccuracy(k=0), ["top_k_categorical_accuracy", "k", "0"]),
-    (lambda: metrics.Precision(thresholds=[0.3, 0.6]), ["precision", "one threshold"]),
+    (lambda: metrics.Precision(thresholds=[0.3, 1.6]), ["precision", "thresholds", "1.6"]),
     (lambda: metrics.Recall(class_id=-1), ["recall", "class_id"]),
     (lambda: metrics.get({"class_name": "Nope"}), ["Nope"]),
     (lambda: metrics.get({"class_name": "BinaryAccuracy", "config": {"treshold": 0.4}}), ["BinaryAccuracy"]),

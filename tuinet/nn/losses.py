@@ -14,8 +14,13 @@ Contract (the model relies on it):
   `ShapeError` with a hint (Keras would sometimes broadcast them silently).
 - Where Keras clips (probabilities to `[epsilon, 1 - epsilon]`, `maximum(y, epsilon)`), the
   gradient is the gradient of the clipped function: zero where the clip is active.
-- `logits_twin("softmax" | "sigmoid")` gives the `from_logits=True` twin of a cross-entropy, so the
-  model can feed it the pre-activation `z` and get the stable `dL/dz = (p - y) / N` directly.
+- `logits_twin("softmax" | "sigmoid")` gives the twin of a probability cross-entropy that takes the
+  pre-activation `z` instead: the model feeds it `z` and gets dL/dz in one step. The twin keeps
+  Keras's clip (torch, jax and numpy backends): the same value as the loss on `activation(z)` and,
+  by the chain rule, `dL/dz = (p * sum(y * keep) - y * keep) / N`, where `keep` is 0 for an entry
+  whose probability was clipped. So a saturated wrong output (p < 1e-7) reports `-log(1e-7)` =
+  16.118 and gets no gradient, as in Keras. A loss built with `from_logits=True` has no twin: it
+  always takes the stable, unclipped path.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ _SIGMOID = activations.Sigmoid()
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+def _clipping_twin(twin: Loss) -> Loss:
+    """Mark a `from_logits=True` copy as a logits twin that keeps the probability loss's clip."""
+    twin.clips_probabilities = True
+    return twin
+
 
 def _fits(a: tuple, b: tuple) -> bool:
     """Equal shapes, where None (an unknown batch size) matches anything."""
@@ -83,6 +94,9 @@ class Loss:
     """
 
     name = "loss"
+    # True only on a logits twin (see `logits_twin`): it takes logits but clips the probabilities
+    # they give as the probability loss does.
+    clips_probabilities = False
 
     # -- public API -----------------------------------------------------------------------------
     def __call__(self, y_true, y_pred) -> float:
@@ -107,7 +121,10 @@ class Loss:
         return self._loss(yt, ypv, False)[0]
 
     def logits_twin(self, activation_name: str) -> Loss | None:
-        """An equal loss taking pre-activation logits, when this loss can fuse with the activation."""
+        """This loss fused with the activation: the same value and gradient, taking its input `z`.
+
+        None when this loss cannot fuse with `activation_name`.
+        """
         return None
 
     def check_shapes(self, y_true_shape, y_pred_shape) -> None:
@@ -377,7 +394,7 @@ class BinaryCrossentropy(Loss):
 
     def logits_twin(self, activation_name):
         if not self.from_logits and str(activation_name).lower() == "sigmoid":
-            return BinaryCrossentropy(True, self.label_smoothing, self.axis)
+            return _clipping_twin(BinaryCrossentropy(True, self.label_smoothing, self.axis))
         return None
 
     def check_labels(self, y_true, y_pred_shape):
@@ -404,6 +421,22 @@ class BinaryCrossentropy(Loss):
             yt = yt * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
         axis = self.axis
         scale = 1.0 / yp.size
+        if self.clips_probabilities:  # logits twin: Keras's clipped value, dL/dz = (p - y) * keep
+            eps = backend.epsilon()
+            # 1 / (1 + exp(-z)) without overflow, exact to the last bit near 0 as well (where
+            # 0.5 + 0.5 * tanh(z / 2) is off by up to 60%, enough to move the clip's edge).
+            e = np.exp(-np.abs(yp))
+            p = np.where(yp >= 0, 1.0, e)
+            p /= 1.0 + e
+            pc = np.clip(p, eps, 1.0 - eps)
+            values = -(yt * np.log(pc) + (1.0 - yt) * np.log1p(-pc)).mean(axis=axis)
+            if not grad:
+                return values, None
+            keep = (p >= eps) & (p <= 1.0 - eps)
+            p -= yt
+            p *= keep
+            p *= scale
+            return values, p
         if self.from_logits:
             z = yp
             values = (np.maximum(z, 0.0) - z * yt + np.log1p(np.exp(-np.abs(z)))).mean(axis=axis)
@@ -451,7 +484,7 @@ class CategoricalCrossentropy(Loss):
 
     def logits_twin(self, activation_name):
         if not self.from_logits and self.axis == -1 and str(activation_name).lower() == "softmax":
-            return CategoricalCrossentropy(True, self.label_smoothing, self.axis)
+            return _clipping_twin(CategoricalCrossentropy(True, self.label_smoothing, self.axis))
         return None
 
     def check_shapes(self, y_true_shape, y_pred_shape):
@@ -493,6 +526,19 @@ class CategoricalCrossentropy(Loss):
         if self.label_smoothing:
             yt = yt * (1.0 - self.label_smoothing) + self.label_smoothing / yp.shape[axis]
         scale = yp.shape[axis] / yp.size
+        if self.clips_probabilities:  # logits twin: dL/dz = p * sum(y * keep) - y * keep
+            eps = backend.epsilon()
+            e = np.exp(yp - yp.max(axis=axis, keepdims=True))
+            e /= e.sum(axis=axis, keepdims=True)
+            q = e / e.sum(axis=axis, keepdims=True)  # Keras divides the probabilities by their sum
+            values = -(yt * np.log(np.clip(q, eps, 1.0 - eps))).sum(axis=axis)
+            if not grad:
+                return values, None
+            kept = yt * ((q >= eps) & (q <= 1.0 - eps))
+            e *= kept.sum(axis=axis, keepdims=True)
+            e -= kept
+            e *= scale
+            return values, e
         if self.from_logits:
             shifted = yp - yp.max(axis=axis, keepdims=True)
             e = np.exp(shifted)
@@ -550,7 +596,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def logits_twin(self, activation_name):
         if not self.from_logits and str(activation_name).lower() == "softmax":
-            return SparseCategoricalCrossentropy(True, self.ignore_class)
+            return _clipping_twin(SparseCategoricalCrossentropy(True, self.ignore_class))
         return None
 
     def check_shapes(self, y_true_shape, y_pred_shape):
@@ -629,7 +675,19 @@ class SparseCategoricalCrossentropy(Loss):
             lab = np.where(valid, lab, 0)
             count = int(np.count_nonzero(valid))
         scale = 1.0 / count if count else 0.0
-        if self.from_logits:
+        if self.clips_probabilities:  # logits twin: dL/dz = (p - one_hot) * keep of the label's entry
+            eps = backend.epsilon()
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            q = p[rows, lab] / p.sum(axis=1)  # Keras divides the probabilities by their sum
+            values = -np.log(np.clip(q, eps, 1.0 - eps))
+            g = None
+            if grad:
+                w = ((q >= eps) & (q <= 1.0 - eps)) * scale
+                g = p
+                g *= w[:, None]
+                g[rows, lab] -= w
+        elif self.from_logits:
             m = z.max(axis=1, keepdims=True)
             e = np.exp(z - m)
             s = e.sum(axis=1, keepdims=True)
@@ -789,6 +847,8 @@ def get(spec) -> Loss:
         return _lookup(name).from_config(spec.get("config") or {})
     if isinstance(spec, str):
         return _lookup(spec)()
+    if callable(spec) and spec in loss_functions.LOSS_NAMES:  # loss=losses.mean_squared_error
+        return _lookup(loss_functions.LOSS_NAMES[spec])()
     raise ConfigError(f"loss must be a name such as 'mse', a Loss or a {{'name', 'config'}} dict, "
                       f"got {spec!r}")
 
@@ -799,3 +859,13 @@ def serialize(loss: Loss) -> str | dict:
     if cfg == type(loss)().get_config():
         return loss.name
     return {"name": loss.name, "config": cfg}
+
+
+# Keras's per-sample loss functions (`losses.mean_squared_error(y_true, y_pred)`), at the end
+# because they look their classes up here.
+from tuinet.nn import loss_functions  # noqa: E402
+from tuinet.nn.loss_functions import (binary_crossentropy, categorical_crossentropy,  # noqa: E402,F401
+                                      categorical_hinge, cosine_similarity, hinge, huber, kl_divergence,
+                                      log_cosh, mean_absolute_error, mean_absolute_percentage_error,
+                                      mean_squared_error, mean_squared_logarithmic_error, poisson,
+                                      sparse_categorical_crossentropy, squared_hinge)

@@ -15,7 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError, unknown_name
-from tuinet.nn import losses
+from tuinet.nn import loss_functions, losses
+from tuinet.nn.loss_functions import (binary_crossentropy, categorical_crossentropy,  # noqa: F401
+                                      categorical_hinge, hinge, huber, kl_divergence, log_cosh,
+                                      mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+                                      mean_squared_logarithmic_error, poisson, sparse_categorical_crossentropy,
+                                      squared_hinge)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -449,12 +454,63 @@ class AutoAccuracy(Metric):
 
 # -- precision and recall -----------------------------------------------------------------------
 
+def _check_thresholds(metric: str, thresholds, default: float | None) -> tuple[object, np.ndarray]:
+    """`(as given, as a sorted-free float array)`: None -> `default`, a number, or a list of numbers in [0, 1]."""
+    given = thresholds
+    values = [default] if thresholds is None else thresholds
+    if not isinstance(values, (list, tuple, np.ndarray)):
+        values = [values]
+    values = list(values)
+    if not values and thresholds is not None:
+        raise ConfigError(f"{metric}: thresholds must not be empty")
+    for t in values:
+        if t is None:
+            continue
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.integer, np.floating)) \
+                or not 0 <= t <= 1:
+            raise ConfigError(f"{metric}: thresholds must be numbers in [0, 1], got {thresholds!r}")
+    if isinstance(given, (tuple, np.ndarray)):
+        given = [float(t) for t in given]
+    elif isinstance(given, list):
+        given = [float(t) for t in given]
+    elif given is not None:
+        given = float(given)
+    return given, np.array([-np.inf if t is None else float(t) for t in values])
+
+
+def _counts_above(thresholds: np.ndarray, yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`(tp, fp, tn, fn)` per threshold of the decisions `yp > threshold` against `yt != 0`."""
+    order = np.argsort(thresholds, kind="stable")
+    actual = (yt != 0).reshape(-1)
+    # above[i] = how many (sorted) thresholds lie strictly below prediction i
+    above = np.searchsorted(thresholds[order], yp.reshape(-1), side="left")
+    n = thresholds.size
+    pos = np.bincount(above[actual], minlength=n + 1)
+    neg = np.bincount(above[~actual], minlength=n + 1)
+    tp_sorted = np.cumsum(pos[::-1])[::-1][1:]  # predictions above sorted threshold j
+    fp_sorted = np.cumsum(neg[::-1])[::-1][1:]
+    tp, fp = np.empty(n, np.int64), np.empty(n, np.int64)
+    tp[order], fp[order] = tp_sorted, fp_sorted
+    n_pos = int(np.count_nonzero(actual))
+    return tp, fp, actual.size - n_pos - fp, n_pos - tp
+
+
+def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """`num / den`, 0 where `den` is 0 (Keras's divide_no_nan)."""
+    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den != 0)
+
+
 class _ConfusionCounts(Metric):
     """True/false positives and negatives of binary decisions `y_pred > threshold`, summed over
-    every output element (Keras's micro-averaged Precision/Recall).
+    every output element (Keras's micro-averaged counts, Precision and Recall).
+
+    With one threshold `result()` is a float; with a list of thresholds it is an array with one
+    value per threshold, as in Keras (such a metric cannot be logged by `fit`: use it standalone).
 
     Args:
-        thresholds: One threshold (default 0.5, or none when `top_k` is set).
+        thresholds: A threshold or a list of thresholds in [0, 1] (default 0.5, or none when
+            `top_k` is set).
         top_k: Only the `top_k` highest outputs of each sample can count as positive.
         class_id: Only this column of the outputs counts.
     """
@@ -462,28 +518,33 @@ class _ConfusionCounts(Metric):
     def __init__(self, thresholds=None, top_k: int | None = None, class_id: int | None = None,
                  name: str | None = None) -> None:
         metric = name or self.default_name
-        if isinstance(thresholds, (list, tuple)):
-            if len(thresholds) != 1:
-                raise ConfigError(f"{metric}: tuinet supports one threshold, got {thresholds!r}")
-            thresholds = thresholds[0]
-        if thresholds is not None and (isinstance(thresholds, bool)
-                                       or not isinstance(thresholds, (int, float, np.floating))
-                                       or not 0 <= thresholds <= 1):
-            raise ConfigError(f"{metric}: thresholds must be a number in [0, 1], got {thresholds!r}")
+        self.thresholds, self._thresholds = _check_thresholds(metric, thresholds, None if top_k is not None else 0.5)
         if top_k is not None:
             top_k = _check_k(metric, top_k)
         if class_id is not None and (isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer))
                                      or class_id < 0):
             raise ConfigError(f"{metric}: class_id must be a non-negative integer, got {class_id!r}")
-        self.thresholds = None if thresholds is None else float(thresholds)
         self.top_k = top_k
         self.class_id = None if class_id is None else int(class_id)
         super().__init__(name)
 
+    @property
+    def vector_result(self) -> bool:
+        """Whether `result()` gives one value per threshold rather than a float."""
+        return self._thresholds.size > 1
+
     def reset_state(self) -> None:
-        self.true_positives = 0
-        self.false_positives = 0
-        self.false_negatives = 0
+        zeros = np.zeros(self._thresholds.size, np.int64)
+        self._tp, self._fp, self._tn, self._fn = zeros, zeros.copy(), zeros.copy(), zeros.copy()
+
+    def _value(self, counts: np.ndarray):
+        return counts.astype(np.float64) if self.vector_result else counts[0].item()
+
+    # Keras's accumulator names, as ints (one threshold) or arrays (several)
+    true_positives = property(lambda self: self._value(self._tp))
+    false_positives = property(lambda self: self._value(self._fp))
+    true_negatives = property(lambda self: self._value(self._tn))
+    false_negatives = property(lambda self: self._value(self._fn))
 
     def update_state(self, y_true, y_pred) -> None:
         yt, yp = _pair(self.name, y_true, y_pred)
@@ -496,19 +557,57 @@ class _ConfusionCounts(Metric):
                 raise ShapeError(f"{self.name}: class_id {self.class_id} is out of range for "
                                  f"{yp.shape[-1]} outputs")
             yt, yp = yt[..., self.class_id], yp[..., self.class_id]
-        threshold = self.thresholds
-        if threshold is None:
-            threshold = 0.5 if self.top_k is None else -np.inf
-        predicted = yp > threshold
-        actual = yt != 0
-        tp = int(np.count_nonzero(predicted & actual))
-        self.true_positives += tp
-        self.false_positives += int(np.count_nonzero(predicted)) - tp
-        self.false_negatives += int(np.count_nonzero(actual)) - tp
+        tp, fp, tn, fn = _counts_above(self._thresholds, yt, yp)
+        self._tp += tp
+        self._fp += fp
+        self._tn += tn
+        self._fn += fn
+
+    def _result(self, values: np.ndarray):
+        return values if self.vector_result else float(values[0])
 
     def get_config(self) -> dict:
         return {"name": self.name, "thresholds": self.thresholds, "top_k": self.top_k,
                 "class_id": self.class_id}
+
+
+class _ConditionCount(_ConfusionCounts):
+    """One of the four confusion counts, as Keras's `TruePositives`... (thresholds only)."""
+
+    count = "_tp"
+
+    def __init__(self, thresholds=None, name: str | None = None) -> None:
+        super().__init__(thresholds=thresholds, name=name)
+
+    def result(self):
+        return self._result(getattr(self, self.count).astype(np.float64))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "thresholds": self.thresholds}
+
+
+class TruePositives(_ConditionCount):
+    """How many outputs above the threshold have a non-zero label, summed over batches."""
+
+    default_name, count = "true_positives", "_tp"
+
+
+class FalsePositives(_ConditionCount):
+    """How many outputs above the threshold have a zero label, summed over batches."""
+
+    default_name, count, direction = "false_positives", "_fp", "down"
+
+
+class TrueNegatives(_ConditionCount):
+    """How many outputs at or below the threshold have a zero label, summed over batches."""
+
+    default_name, count = "true_negatives", "_tn"
+
+
+class FalseNegatives(_ConditionCount):
+    """How many outputs at or below the threshold have a non-zero label, summed over batches."""
+
+    default_name, count, direction = "false_negatives", "_fn", "down"
 
 
 class Precision(_ConfusionCounts):
@@ -516,9 +615,8 @@ class Precision(_ConfusionCounts):
 
     default_name = "precision"
 
-    def result(self) -> float:
-        denom = self.true_positives + self.false_positives
-        return self.true_positives / denom if denom else 0.0
+    def result(self):
+        return self._result(_divide(self._tp, self._tp + self._fp))
 
 
 class Recall(_ConfusionCounts):
@@ -526,9 +624,111 @@ class Recall(_ConfusionCounts):
 
     default_name = "recall"
 
+    def result(self):
+        return self._result(_divide(self._tp, self._tp + self._fn))
+
+
+class AUC(Metric):
+    """Area under the ROC or precision-recall curve, from confusion counts at fixed thresholds
+    accumulated over batches (Keras's `AUC`, single-label: every output element is one decision).
+
+    Args:
+        num_thresholds: How many thresholds, evenly spaced over [0, 1] (with the ends just outside).
+        curve: "ROC" or "PR".
+        summation_method: "interpolation" (trapezoids; Davis & Goadrich for PR), "minoring" or
+            "majoring" (lower or upper Riemann sums).
+        thresholds: Explicit thresholds in [0, 1] instead of `num_thresholds`.
+        from_logits: Whether `y_pred` holds logits (a sigmoid is applied first).
+    """
+
+    default_name = "auc"
+    _CURVES = ("ROC", "PR")
+    _SUMS = ("interpolation", "minoring", "majoring")
+
+    def __init__(self, num_thresholds: int = 200, curve: str = "ROC", summation_method: str = "interpolation",
+                 name: str | None = None, thresholds=None, multi_label: bool = False, num_labels=None,
+                 label_weights=None, from_logits: bool = False) -> None:
+        metric = name or self.default_name
+        if str(curve).upper() not in self._CURVES:
+            raise ConfigError(f'{metric}: curve must be "ROC" or "PR", got {curve!r}')
+        if str(summation_method).lower() not in self._SUMS:
+            raise ConfigError(f"{metric}: summation_method must be one of {', '.join(self._SUMS)}, "
+                              f"got {summation_method!r}")
+        if multi_label or num_labels is not None or label_weights is not None:
+            raise ConfigError(f"{metric}: tuinet supports single-label AUC only (multi_label=False, "
+                              "no num_labels or label_weights)")
+        if not isinstance(from_logits, (bool, np.bool_)):
+            raise ConfigError(f"{metric}: from_logits must be True or False, got {from_logits!r}")
+        if thresholds is not None:
+            given, values = _check_thresholds(metric, list(thresholds) if isinstance(thresholds, (list, tuple))
+                                              else thresholds, 0.5)
+            self.thresholds = given if isinstance(given, list) else [given]
+            inner = sorted(float(t) for t in values)
+            num_thresholds = len(inner) + 2
+        else:
+            if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) \
+                    or num_thresholds <= 1:
+                raise ConfigError(f"{metric}: num_thresholds must be an integer > 1, got {num_thresholds!r}")
+            self.thresholds = None
+            inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        eps = 1e-7  # Keras's backend.epsilon(), fixed: the ends sit just outside [0, 1]
+        self._thresholds = np.array([0.0 - eps, *inner, 1.0 + eps])
+        self.num_thresholds = int(num_thresholds)
+        self.curve, self.summation_method = str(curve).upper(), str(summation_method).lower()
+        self.from_logits = bool(from_logits)
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        zeros = np.zeros(self._thresholds.size, np.int64)
+        self.true_positives, self.false_positives = zeros, zeros.copy()
+        self.true_negatives, self.false_negatives = zeros.copy(), zeros.copy()
+
+    def update_state(self, y_true, y_pred) -> None:
+        yt, yp = _pair(self.name, y_true, y_pred)
+        if self.from_logits:
+            yp = 1.0 / (1.0 + np.exp(-np.asarray(yp, dtype=np.float64)))
+        tp, fp, tn, fn = _counts_above(self._thresholds, yt, yp)
+        self.true_positives = self.true_positives + tp
+        self.false_positives = self.false_positives + fp
+        self.true_negatives = self.true_negatives + tn
+        self.false_negatives = self.false_negatives + fn
+
+    def _interpolate_pr_auc(self) -> float:
+        """Davis & Goadrich (2006): precision interpolated along the PR curve between thresholds."""
+        tp, fp, fn = (a.astype(np.float64) for a in (self.true_positives, self.false_positives,
+                                                       self.false_negatives))
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        slope = _divide(dtp, np.maximum(dp, 0))
+        intercept = tp[1:] - slope * p[1:]
+        both = (p[:-1] > 0) & (p[1:] > 0)
+        ratio = np.where(both, _divide(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        with np.errstate(divide="ignore"):
+            log_ratio = np.log(np.where(ratio > 0, ratio, 1.0))
+        return float(_divide(slope * (dtp + intercept * log_ratio), np.maximum(tp[1:] + fn[1:], 0)).sum())
+
     def result(self) -> float:
-        denom = self.true_positives + self.false_negatives
-        return self.true_positives / denom if denom else 0.0
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._interpolate_pr_auc()
+        tp, fp, tn, fn = self.true_positives, self.false_positives, self.true_negatives, self.false_negatives
+        recall = _divide(tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _divide(fp, fp + tn), recall
+        else:
+            x, y = recall, _divide(tp, tp + fp)
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2.0
+        elif self.summation_method == "minoring":
+            heights = np.minimum(y[:-1], y[1:])
+        else:
+            heights = np.maximum(y[:-1], y[1:])
+        return float(((x[:-1] - x[1:]) * heights).sum())
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve,
+                "summation_method": self.summation_method, "thresholds": self.thresholds,
+                "from_logits": self.from_logits}
 
 
 # -- registry ------------------------------------------------------------------------------------
@@ -537,7 +737,8 @@ METRICS: dict[str, type[Metric]] = {
     cls.default_name: cls
     for cls in (BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
                 SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError,
-                CosineSimilarity, Precision, Recall)
+                CosineSimilarity, Precision, Recall, TruePositives, FalsePositives, TrueNegatives,
+                FalseNegatives, AUC)
 }
 ALIASES: dict[str, str] = {
     "mse": "mean_squared_error",
@@ -547,6 +748,10 @@ ALIASES: dict[str, str] = {
 }
 # Keras metric names that are losses under another name.
 _LOSS_ALIASES = {"bce": "binary_crossentropy", "log_cosh_error": "log_cosh"}
+# Keras's per-sample metric functions, by the name each compiles to.
+_FUNCTION_NAMES: dict = {fn: fn.__name__ for fn in (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+                                                    top_k_categorical_accuracy, sparse_top_k_categorical_accuracy,
+                                                    *loss_functions.METRIC_FUNCTIONS)}
 _CLASSES = {cls.__name__: cls for cls in (*METRICS.values(), Accuracy, AutoAccuracy, Mean, LossMetric)}
 
 
@@ -601,6 +806,8 @@ def get(spec, *, y_true_shape=None, y_pred_shape=None, loss=None) -> Metric:
             if key == cls_name.lower() and cls not in (AutoAccuracy, LossMetric, Mean):
                 return cls(name=spec)
         return _loss_metric(spec, _LOSS_ALIASES.get(key, key), {})
+    if callable(spec) and spec in _FUNCTION_NAMES:  # metrics=[metrics.mean_absolute_error]
+        return get(_FUNCTION_NAMES[spec], y_true_shape=y_true_shape, y_pred_shape=y_pred_shape, loss=loss)
     if callable(spec):
         return MeanMetricWrapper(spec)
     raise ConfigError(f"metric must be a name such as 'accuracy', a Metric or a config dict, got {spec!r}")
@@ -640,8 +847,14 @@ def _from_dict(spec: dict) -> Metric:
         raise ConfigError(f"metric {cls.__name__}: bad config {cfg!r} ({exc})") from None
 
 
-def serialize(metric: Metric) -> dict:
-    """`{"class_name", "config"}`, which `get` turns back into an equal metric."""
+def serialize(metric: Metric) -> dict | str:
+    """`{"class_name", "config"}`, which `get` turns back into an equal metric (a Keras metric
+    function such as `metrics.mean_absolute_error` serializes as its name)."""
+    if callable(metric) and metric in _FUNCTION_NAMES:
+        return _FUNCTION_NAMES[metric]
+    if not isinstance(metric, Metric):
+        raise ConfigError(f"cannot save the metric {metric!r}: use a metric name, a Metric or a Keras metric "
+                          "function")
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -47,6 +48,34 @@ def _finite(arrays) -> bool:
     for a in arrays:
         total += float(np.vdot(a, a))
     return math.isfinite(total) or all(bool(np.isfinite(a).all()) for a in arrays)
+
+
+UNSCALED_INPUT = 10.0
+"""`fit` hints at scaling once when some |x| exceeds this (standardized data stays well inside)."""
+_SCALING_LAYERS = ("Embedding", "Rescaling", "Normalization", "BatchNormalization", "LayerNormalization")
+
+
+def _scale_hint(layers, x: np.ndarray) -> str | None:
+    """The hint `fit` gives once when `x` looks unscaled, else None.
+
+    The rule: some |x| exceeds `UNSCALED_INPUT` and no layer up to the first one with weights
+    scales its input (Rescaling, Normalization, Batch/LayerNormalization) or takes ids (Embedding).
+    Raw pixels (0..255) and raw measurements trip it; standardized or [0, 1] data does not.
+    """
+    for layer in layers:
+        if type(layer).__name__ in _SCALING_LAYERS:
+            return None
+        if layer.params:
+            break
+    if not x.size:
+        return None
+    low, high = float(x.min()), float(x.max())  # two passes, no copy of x
+    peak = max(high, -low)
+    if not peak > UNSCALED_INPUT:
+        return None
+    how = "x / 255" if high <= 255 and low >= 0 else "standardize them"
+    return (f"tuinet: the inputs reach {peak:g}; scale them ({how}, or a Rescaling or Normalization layer "
+            "first): large inputs saturate the units, and saturated units learn slowly")
 
 
 class _StepGuard:
@@ -140,22 +169,35 @@ class Sequential:
         if self._input_shape is not None:
             self.build()
 
-    def pop(self) -> Layer:
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Remove and return the last layer; the model rebuilds (keeping the other layers' weights)."""
         if not self._layers:
             raise ConfigError("pop: the model has no layers")
         layer = self._layers.pop()
         self.built = False
-        if self._input_shape is not None and self._layers:
+        if rebuild and self._input_shape is not None and self._layers:
             self.build()
         return layer
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called `name`, or at position `index` (Input not counted); give exactly one."""
+        if index is not None and name is not None:
+            raise ConfigError(f"get_layer: provide only a layer name or a layer index, got index={index}, "
+                              f"name={name!r}")
         if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise ConfigError(f"get_layer: index must be an integer, got {index!r}")
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ConfigError(f"get_layer: asked for the layer at index {index} but the model has only "
+                                  f"{len(self._layers)} layers")
             return self._layers[index]
+        if name is None:
+            raise ConfigError("get_layer: provide either a layer name or a layer index")
         for layer in self._layers:
             if layer.name == name:
                 return layer
-        raise ConfigError(f"no layer named {name!r}; layers: {', '.join(lay.name for lay in self._layers)}")
+        raise ConfigError(f"get_layer: no layer named {name!r}; layers: "
+                          f"{', '.join(lay.name for lay in self._layers) or 'none'}")
 
     @property
     def input_shape(self) -> tuple:
@@ -333,7 +375,9 @@ class Sequential:
             raise ConfigError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
         for spec in metrics:  # fail now on unknown names, not at the first fit
             if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
-                metrics_module.get(spec)
+                if getattr(metrics_module.get(spec), "vector_result", False):
+                    raise ConfigError(f"compile: metric {spec.name!r} has several thresholds, so it gives one "
+                                      "value per threshold, which fit cannot log; compile it with one threshold")
         self._metric_specs = list(metrics)
         self._train_metrics = self._eval_metrics = None
         self._fused = None
@@ -628,6 +672,9 @@ class Sequential:
         loop = self.make_train_loop(x, y, batch_size=batch_size, shuffle=shuffle, validation_data=validation_data,
                                     where="fit")
         loop.epoch = initial_epoch
+        hint = _scale_hint(self._layers, loop.x)
+        if hint is not None:
+            warnings.warn(hint, UserWarning, stacklevel=2)
         history = callbacks_module.History()
         cbs = [history]
         if verbose:
@@ -818,6 +865,13 @@ class Sequential:
         if model._input_shape is not None and model._layers:
             model.build()
         return model
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON (no weights), for `tuinet.models.model_from_json`; `kwargs` go
+        to `json.dumps` (`indent=2`...)."""
+        import json
+
+        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
 
     def compile_config(self) -> dict | None:
         if not self.compiled:

@@ -23,6 +23,7 @@ import numpy as np
 
 from tuinet.errors import ConfigError, unknown_name
 from tuinet.nn import schedules as _schedules
+from tuinet.nn import schedules  # noqa: F401 - keras.optimizers.schedules.ExponentialDecay(...)
 from tuinet.nn.backend import float32_problem
 from tuinet.nn.schedules import LearningRateSchedule
 
