@@ -511,7 +511,32 @@ class UpSampling2D(Layer):
 
 
 # ------------------------------------------------------------------------------------------- noise
-class GaussianNoise(Layer):
+class _RandomInTraining(Layer):
+    """Base of the layers that draw noise in training (the identity at inference): the seed, the
+    layer's own generator (seeded from the model's when `seed` is None), the multiplicative mask
+    that backward reuses, and the config of `rate` (or `stddev`) and `seed`."""
+
+    amount = "rate"  # the constructor argument that sizes the noise
+
+    def __init__(self, amount, seed=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        check = _number if self.amount == "stddev" else check_rate
+        setattr(self, self.amount, check(type(self).__name__, self.amount, amount))
+        self.seed = check_seed(type(self).__name__, "seed", seed)
+        self._rng = np.random.default_rng(seed)
+        self._mask = None
+
+    def build(self, input_shape, rng):
+        self._rng = _seeded_rng(self, rng)
+
+    def backward(self, grad_out):
+        return grad_out if self._mask is None else grad_out * self._mask
+
+    def get_config(self):
+        return {**super().get_config(), self.amount: getattr(self, self.amount), "seed": self.seed}
+
+
+class GaussianNoise(_RandomInTraining):
     """Adds `N(0, stddev**2)` noise in training; the identity at inference.
 
     Args:
@@ -519,28 +544,18 @@ class GaussianNoise(Layer):
         seed: Seed of the layer's own generator (None: drawn from the model's seed).
     """
 
-    def __init__(self, stddev, seed=None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.stddev = _number("GaussianNoise", "stddev", stddev)
-        self.seed = check_seed("GaussianNoise", "seed", seed)
-        self._rng = np.random.default_rng(seed)
+    amount = "stddev"
 
-    def build(self, input_shape, rng):
-        self._rng = _seeded_rng(self, rng)
+    def __init__(self, stddev, seed=None, **kwargs) -> None:
+        super().__init__(stddev, seed, **kwargs)
 
     def forward(self, x, *, training=False):
         if not training or self.stddev == 0:
             return x
         return x + self._rng.standard_normal(x.shape, dtype=_float_dtype(x)) * x.dtype.type(self.stddev)
 
-    def backward(self, grad_out):
-        return grad_out
 
-    def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
-
-
-class GaussianDropout(Layer):
+class GaussianDropout(_RandomInTraining):
     """Multiplies by `N(1, rate / (1 - rate))` noise in training; the identity at inference.
 
     Args:
@@ -549,13 +564,7 @@ class GaussianDropout(Layer):
     """
 
     def __init__(self, rate, seed=None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.rate = check_rate("GaussianDropout", "rate", rate)
-        self.seed = check_seed("GaussianDropout", "seed", seed)
-        self._rng = np.random.default_rng(seed)
-
-    def build(self, input_shape, rng):
-        self._rng = _seeded_rng(self, rng)
+        super().__init__(rate, seed, **kwargs)
 
     def forward(self, x, *, training=False):
         self._mask = None
@@ -565,23 +574,14 @@ class GaussianDropout(Layer):
         self._mask = self._rng.standard_normal(x.shape, dtype=_float_dtype(x)) * x.dtype.type(stddev) + 1
         return x * self._mask
 
-    def backward(self, grad_out):
-        return grad_out if self._mask is None else grad_out * self._mask
 
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
-
-
-class _SpatialDropout(Layer):
+class _SpatialDropout(_RandomInTraining):
     """Drops whole channels (one draw per sample and channel) and scales the rest by `1/(1-rate)`."""
 
     rank = 1
 
     def __init__(self, rate, seed=None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.rate = check_rate(type(self).__name__, "rate", rate)
-        self.seed = check_seed(type(self).__name__, "seed", seed)
-        self._rng = np.random.default_rng(seed)
+        super().__init__(rate, seed, **kwargs)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != self.rank + 1:
@@ -589,9 +589,6 @@ class _SpatialDropout(Layer):
             raise ShapeError(f"{type(self).__name__} {self.name!r}: needs inputs of shape (batch, {axes}, channels), "
                              f"got {(None, *input_shape)}")
         return tuple(input_shape)
-
-    def build(self, input_shape, rng):
-        self._rng = _seeded_rng(self, rng)
 
     def forward(self, x, *, training=False):
         self._mask = None
@@ -601,12 +598,6 @@ class _SpatialDropout(Layer):
         keep = self._rng.random(shape, dtype=_float_dtype(x)) >= self.rate
         self._mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.rate))
         return x * self._mask
-
-    def backward(self, grad_out):
-        return grad_out if self._mask is None else grad_out * self._mask
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
 class SpatialDropout1D(_SpatialDropout):
