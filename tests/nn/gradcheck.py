@@ -47,11 +47,13 @@ def assert_close(label: str, analytic: np.ndarray, numeric: np.ndarray, rtol=1e-
 
 def check_layer(layer, input_shape: tuple, *, x: np.ndarray | None = None, training: bool = False,
                 seed: int = 0, rtol: float = 1e-5, atol: float = 1e-7, check_input: bool = True,
-                max_checks: int | None = 400) -> None:
+                max_checks: int | None = 400, mask: np.ndarray | None = None) -> None:
     """Check `layer`'s input gradient and every parameter gradient against finite differences.
 
     `input_shape` includes the batch axis. `x` overrides the random input (e.g. integer ids).
+    `mask` (boolean `(batch, timesteps)`) is passed to `forward` as `mask=`.
     """
+    kw = {} if mask is None else {"mask": mask}
     old = backend.floatx()
     backend.set_floatx("float64")
     try:
@@ -66,13 +68,13 @@ def check_layer(layer, input_shape: tuple, *, x: np.ndarray | None = None, train
         # Move weights off their initial values (zeros biases, ones gammas) so no gradient is trivially 0.
         for k, v in layer.params.items():
             v += rng.normal(scale=0.1, size=v.shape)
-        y = layer.forward(x, training=training)
+        y = layer.forward(x, training=training, **kw)
         r = rng.normal(size=y.shape)
 
         def loss() -> float:
-            return float(np.sum(layer.forward(x, training=training) * r))
+            return float(np.sum(layer.forward(x, training=training, **kw) * r))
 
-        layer.forward(x, training=training)
+        layer.forward(x, training=training, **kw)
         grad_in = layer.backward(r.copy())
         analytic = {k: g.copy() for k, g in layer.grads.items()}
         if check_input and x.dtype.kind == "f":

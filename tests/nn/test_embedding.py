@@ -94,8 +94,8 @@ def test_non_integer_ids():
 @pytest.mark.parametrize("kwargs, pattern", [
     ({"input_dim": 0, "output_dim": 2}, r"Embedding: input_dim must be a positive integer, got 0"),
     ({"input_dim": 5, "output_dim": -3}, r"Embedding: output_dim must be a positive integer, got -3"),
-    ({"input_dim": 5, "output_dim": 2, "mask_zero": True},
-     r"Embedding: mask_zero=True is not supported .* expected False"),
+    ({"input_dim": 5, "output_dim": 2, "mask_zero": "yes"},
+     r"Embedding: mask_zero must be true or false, got 'yes'"),
     ({"input_dim": 5, "output_dim": 2, "embeddings_initializer": "unifrom"}, r"unknown initializer 'unifrom'"),
     ({"input_dim": 5, "output_dim": 2, "embeddings_constraint": "non_neg"}, r"unexpected argument"),
 ])

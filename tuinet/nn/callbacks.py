@@ -417,6 +417,9 @@ class ModelCheckpoint(Callback):
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
                       f"saving model to {path}")
             self.best = current
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

@@ -39,6 +39,24 @@ _SIGMOID = activations.Sigmoid()
 
 # -- helpers -------------------------------------------------------------------------------------
 
+def _weigh(name: str, values: np.ndarray, g, sample_weight):
+    """Per-sample losses (and their gradient) scaled by `sample_weight`, as Keras's
+    `reduce_weighted_values`: the reduction still divides by the number of loss values, not by
+    the sum of the weights. Weights are one per sample (or per loss value, e.g. per time step)."""
+    w = np.asarray(sample_weight, dtype=values.dtype)
+    n = values.shape[0] if values.ndim else 1
+    if w.ndim == 0:
+        w = np.full(n, w, dtype=values.dtype)
+    if w.shape != values.shape:
+        if w.size != n:
+            raise ShapeError(f"{name}: got sample_weight of shape {w.shape} for {n} samples (loss values of "
+                             f"shape {values.shape}); give one weight per sample")
+        w = w.reshape((n,) + (1,) * (values.ndim - 1))
+    if g is not None:
+        g = g * w.reshape(w.shape + (1,) * (g.ndim - w.ndim))
+    return values * w, g
+
+
 def _clipping_twin(twin: Loss) -> Loss:
     """Mark a `from_logits=True` copy as a logits twin that keeps the probability loss's clip."""
     twin.clips_probabilities = True
@@ -99,19 +117,23 @@ class Loss:
     clips_probabilities = False
 
     # -- public API -----------------------------------------------------------------------------
-    def __call__(self, y_true, y_pred) -> float:
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         yp = _as_pred(self.name, y_pred)
         yt, ypv = self._align(y_true, yp)
         values, _ = self._loss(yt, ypv, False)
+        if sample_weight is not None:
+            values, _ = _weigh(self.name, values, None, sample_weight)
         return self._reduce(values, yt)
 
     def gradient(self, y_true, y_pred) -> np.ndarray:
         return self.value_and_gradient(y_true, y_pred)[1]
 
-    def value_and_gradient(self, y_true, y_pred) -> tuple[float, np.ndarray]:
+    def value_and_gradient(self, y_true, y_pred, sample_weight=None) -> tuple[float, np.ndarray]:
         yp = _as_pred(self.name, y_pred)
         yt, ypv = self._align(y_true, yp)
         values, g = self._loss(yt, ypv, True)
+        if sample_weight is not None:
+            values, g = _weigh(self.name, values, g, sample_weight)
         return self._reduce(values, yt), g.reshape(yp.shape)
 
     def call(self, y_true, y_pred) -> np.ndarray:
@@ -277,10 +299,12 @@ class RootMeanSquaredError(MeanSquaredError):
     def _reduce(self, values, yt):
         return math.sqrt(float(values.mean()))
 
-    def value_and_gradient(self, y_true, y_pred):
+    def value_and_gradient(self, y_true, y_pred, sample_weight=None):
         yp = _as_pred(self.name, y_pred)
         yt, ypv = self._align(y_true, yp)
         values, g = self._loss(yt, ypv, True)
+        if sample_weight is not None:
+            values, g = _weigh(self.name, values, g, sample_weight)
         value = self._reduce(values, yt)
         g *= 0.5 / value if value > 0 else 0.0
         return value, g.reshape(yp.shape)

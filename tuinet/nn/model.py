@@ -94,6 +94,32 @@ class _StepGuard:
         self.state_floats = [arr for _, _, arr, _ in self.state_pairs if arr.dtype.kind == "f"]
 
 
+def _sample_weights(y: np.ndarray, sample_weight, class_weight, where: str) -> np.ndarray | None:
+    """One weight per sample from `sample_weight` or `class_weight` (Keras's
+    `class_weight_to_sample_weights`: one-hot labels by their argmax, class ids rounded)."""
+    if class_weight is not None:
+        if sample_weight is not None:
+            raise ConfigError(f"{where}: you cannot give both class_weight and sample_weight")
+        if not isinstance(class_weight, dict):
+            raise ConfigError(f"{where}: class_weight must be a dict {{class id: weight}}, got {class_weight!r}")
+        labels = np.asarray(y)
+        if labels.ndim > 1:
+            labels = labels.argmax(axis=-1) if labels.shape[-1] != 1 else labels.squeeze(-1)
+        if labels.ndim > 1:
+            raise ConfigError(f"{where}: class_weight needs one label per sample, got labels of shape {y.shape}")
+        labels = np.round(labels).astype(np.int64)
+        return np.array([float(class_weight.get(int(c), 1.0)) for c in labels], dtype=np.float32)
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf":
+        raise ConfigError(f"{where}: sample_weight must be numeric, got dtype {w.dtype}")
+    if w.ndim == 0 or w.shape[0] != y.shape[0]:
+        raise ShapeError(f"{where}: sample_weight needs one weight per sample ({y.shape[0]}), "
+                         f"got shape {w.shape}")
+    return w.astype(np.float32, copy=False)
+
+
 def readable_size(nbytes: float) -> str:
     """Keras's memory size format: `2.51 KB`."""
     for unit in ("B", "KB", "MB", "GB"):
@@ -475,30 +501,41 @@ class Sequential:
 
     # ------------------------------------------------------------------ steps
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        mask = None  # Keras's mask: made by Embedding(mask_zero=True), ended by reducing layers
         for layer in self._layers:
-            x = layer.forward(x, training=training)
+            x_in = x
+            if mask is not None and layer.consumes_mask:
+                x = layer.forward(x, training=training, mask=mask)
+            else:
+                x = layer.forward(x, training=training)
+            mask = layer.compute_mask(x_in, mask)
+        self._output_mask = mask
         return x
 
-    def _loss_and_grad(self, y: np.ndarray, out: np.ndarray, need_grad: bool):
-        """Loss value (with regularization) and dL/d(out) or, fused, dL/dz of the last layer."""
+    def _loss_and_grad(self, y: np.ndarray, out: np.ndarray, need_grad: bool, sample_weight=None):
+        """Loss value (with regularization) and dL/d(out) or, fused, dL/dz of the last layer.
+
+        `sample_weight` scales each sample's loss as Keras does (the mean still divides by the
+        number of loss values, not by the sum of the weights)."""
+        sw = {} if sample_weight is None else {"sample_weight": sample_weight}
         if self._fused is not None:
             z = self._layers[-1]._z
             if z.shape != out.shape:
                 z = z.reshape(out.shape)
             if need_grad:
-                loss, grad = self._fused.value_and_gradient(y, z)
+                loss, grad = self._fused.value_and_gradient(y, z, **sw)
             else:
-                loss, grad = self._fused(y, z), None
+                loss, grad = self._fused(y, z, **sw), None
         elif need_grad:
-            loss, grad = self.loss.value_and_gradient(y, out)
+            loss, grad = self.loss.value_and_gradient(y, out, **sw)
         else:
-            loss, grad = self.loss(y, out), None
+            loss, grad = self.loss(y, out, **sw), None
         loss = float(loss)
         for layer in self._regularized:
             loss += layer.regularization_loss()
         return loss, grad
 
-    def _train_step(self, x: np.ndarray, y: np.ndarray):
+    def _train_step(self, x: np.ndarray, y: np.ndarray, sample_weight=None):
         """Forward, backward and one optimizer step, kept only if everything stays finite.
 
         Returns `(loss, outputs, ok)`. The step is refused (ok False) when the loss or a
@@ -514,10 +551,10 @@ class Sequential:
             for state, k, arr, buf in stateful:
                 if state[k] is not arr:  # the layer was rebuilt on its own: pair the new arrays
                     self._guard = _StepGuard(self._flat_params, self._flat_grads, self._stateful)
-                    return self._train_step(x, y)
+                    return self._train_step(x, y, sample_weight)
                 buf[...] = arr
         out = self._forward(x, True)
-        loss, grad = self._loss_and_grad(y, out, True)
+        loss, grad = self._loss_and_grad(y, out, True, sample_weight)
         layers = self._layers
         i = len(layers) - 1
         if self._fused is not None:
@@ -586,23 +623,25 @@ class Sequential:
                         return f"{layer.name}/{k}"
         return "a weight"  # pragma: no cover - only reached when called with finite weights
 
-    def train_on_batch(self, x, y, return_dict: bool = False):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False):
         """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
         x, y = self._checked(x, y, "train_on_batch")
+        sw = _sample_weights(y, sample_weight, class_weight, "train_on_batch")
         for m in self._train_metrics:
             m.reset_state()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, out, ok = self._train_step(x, y)
+            loss, out, ok = self._train_step(x, y, sw)
         if not ok:
             raise self._divergence(loss, None, 0)
         for m in self._train_metrics:
             m.update_state(y, out)
         return self._result({"loss": loss, **{m.name: m.result() for m in self._train_metrics}}, return_dict)
 
-    def test_on_batch(self, x, y, return_dict: bool = False):
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
         x, y = self._checked(x, y, "test_on_batch")
+        sw = _sample_weights(y, sample_weight, None, "test_on_batch")
         out = self._forward(x, False)
-        loss, _ = self._loss_and_grad(y, out, False)
+        loss, _ = self._loss_and_grad(y, out, False, sw)
         for m in self._eval_metrics:
             m.reset_state()
             m.update_state(y, out)
@@ -635,21 +674,31 @@ class Sequential:
 
     # ------------------------------------------------------------------ fit
     def make_train_loop(self, x, y, *, batch_size: int = 32, shuffle: bool = True, validation_data=None,
-                        where: str = "train") -> "TrainLoop":
-        """Check the data against the model and return a batch-by-batch `TrainLoop` over it."""
+                        where: str = "train", sample_weight=None, class_weight=None) -> "TrainLoop":
+        """Check the data against the model and return a batch-by-batch `TrainLoop` over it.
+
+        `validation_data` is `(x_val, y_val)` or `(x_val, y_val, sample_weight_val)`."""
         x, y = self._checked(x, y, where)
+        sw = _sample_weights(y, sample_weight, class_weight, where)
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) < 2:
-                raise ConfigError(f"{where}: validation_data must be a tuple (x_val, y_val)")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ConfigError(f"{where}: validation_data must be a tuple (x_val, y_val) or "
+                                  "(x_val, y_val, sample_weight_val)")
             xv = self._check_x(validation_data[0], f"{where} validation data")
-            val = (xv, self._check_y(validation_data[1], xv, f"{where} validation data"))
-        return TrainLoop(self, x, y, batch_size=batch_size, shuffle=shuffle, validation_data=val)
+            yv = self._check_y(validation_data[1], xv, f"{where} validation data")
+            swv = validation_data[2] if len(validation_data) == 3 else None
+            val = (xv, yv, _sample_weights(yv, swv, None, f"{where} validation data"))
+        return TrainLoop(self, x, y, batch_size=batch_size, shuffle=shuffle, validation_data=val, sample_weight=sw)
 
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto", callbacks=None,
-            validation_split: float = 0.0, validation_data=None, shuffle: bool = True, initial_epoch: int = 0,
-            **kwargs):
-        """Train for `epochs` epochs; returns a `History` whose `.history` has per-epoch lists."""
+            validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
+            sample_weight=None, initial_epoch: int = 0, validation_freq=1, **kwargs):
+        """Train for `epochs` epochs; returns a `History` whose `.history` has per-epoch lists.
+
+        As Keras: `sample_weight` (one per sample) or `class_weight` ({class id: weight}) scale each
+        sample's loss; the epoch counter starts at `initial_epoch`; validation runs after the epochs
+        whose 1-based number is a multiple of `validation_freq` (or is in it, for a list)."""
         if kwargs:
             raise ConfigError(f"fit: unexpected argument(s) {', '.join(sorted(kwargs))}")
         batch_size = 32 if batch_size is None else batch_size
@@ -659,6 +708,14 @@ class Sequential:
             raise ConfigError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ConfigError(f"fit: validation_split must be a number in [0, 1), got {validation_split!r}")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
+            raise ConfigError(f"fit: initial_epoch must be a non-negative integer, got {initial_epoch!r}")
+        if isinstance(validation_freq, (list, tuple)):
+            validation_freq = list(validation_freq)
+        elif isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) \
+                or validation_freq < 1:
+            raise ConfigError(f"fit: validation_freq must be a positive integer or a list of epochs, "
+                              f"got {validation_freq!r}")
         verbose = 1 if verbose == "auto" else int(verbose)
         if validation_data is None and validation_split:
             xa = self._check_x(x, "fit")
@@ -669,8 +726,11 @@ class Sequential:
             ya = np.asarray(y) if y is not None else None
             if ya is not None and ya.ndim and ya.shape[0] == xa.shape[0]:
                 x, y, validation_data = xa[:split], ya[:split], (xa[split:], ya[split:])
+                swa = None if sample_weight is None else np.asarray(sample_weight)
+                if swa is not None and swa.ndim and swa.shape[0] == xa.shape[0]:
+                    sample_weight, validation_data = swa[:split], validation_data + (swa[split:],)
         loop = self.make_train_loop(x, y, batch_size=batch_size, shuffle=shuffle, validation_data=validation_data,
-                                    where="fit")
+                                    where="fit", sample_weight=sample_weight, class_weight=class_weight)
         loop.epoch = initial_epoch
         hint = _scale_hint(self._layers, loop.x)
         if hint is not None:
@@ -707,7 +767,9 @@ class Sequential:
                         cbl.call("on_train_batch_end", loop.step - 1, loop.logs())
                     if self.stop_training:
                         break
-                logs = loop.finish_epoch(validate=not diverged)
+                due = (epoch + 1) % validation_freq == 0 if isinstance(validation_freq, (int, np.integer)) \
+                    else epoch + 1 in validation_freq
+                logs = loop.finish_epoch(validate=due and not diverged, callbacks=cbl)
                 cbl.call("on_epoch_end", epoch, logs)
                 if self.stop_training:
                     break
@@ -721,22 +783,34 @@ class Sequential:
         return dict(sorted(logs.items()))
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> dict:
+    def _evaluate_arrays(self, x: np.ndarray, y: np.ndarray, batch_size: int, sample_weight=None,
+                         cbl=None) -> dict:
+        """Loss and metrics over `x`, `y`; `cbl` (a `CallbackList`) gets Keras's `on_test_*` calls."""
         tracker, metrics = self._eval_loss_tracker, self._eval_metrics
         tracker.reset_state()
         for m in metrics:
             m.reset_state()
-        for lo in range(0, x.shape[0], batch_size):
+        if cbl is not None:
+            cbl.call("on_test_begin", {})
+        for step, lo in enumerate(range(0, x.shape[0], batch_size)):
+            if cbl is not None:
+                cbl.call("on_test_batch_begin", step, {})
             xb, yb = x[lo:lo + batch_size], y[lo:lo + batch_size]
+            swb = None if sample_weight is None else sample_weight[lo:lo + batch_size]
             out = self._forward(xb, False)
-            loss, _ = self._loss_and_grad(yb, out, False)
+            loss, _ = self._loss_and_grad(yb, out, False, swb)
             tracker.update_state(loss, xb.shape[0])
             for m in metrics:
                 m.update_state(yb, out)
-        return self._logs(tracker, metrics)
+            if cbl is not None and cbl.wants("on_test_batch_end"):
+                cbl.call("on_test_batch_end", step, self._logs(tracker, metrics))
+        logs = self._logs(tracker, metrics)
+        if cbl is not None:
+            cbl.call("on_test_end", logs)
+        return logs
 
-    def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", return_dict: bool = False,
-                 **kwargs):
+    def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,
+                 callbacks=None, return_dict: bool = False, **kwargs):
         """Loss (and metrics) on `x`, `y`: a float, a list `[loss, *metrics]` or a dict."""
         if kwargs:
             raise ConfigError(f"evaluate: unexpected argument(s) {', '.join(sorted(kwargs))}")
@@ -744,11 +818,15 @@ class Sequential:
         if batch_size <= 0:
             raise ConfigError(f"evaluate: batch_size must be a positive integer, got {batch_size!r}")
         x, y = self._checked(x, y, "evaluate")
-        start = time.perf_counter()
-        logs = self._evaluate_arrays(x, y, batch_size)
+        sw = _sample_weights(y, sample_weight, None, "evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
+        steps = math.ceil(x.shape[0] / batch_size)
+        cbl = None
+        if callbacks:
+            cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
+        start = time.perf_counter()
+        logs = self._evaluate_arrays(x, y, batch_size, sw, cbl)
         if verbose:
-            steps = math.ceil(x.shape[0] / batch_size)
             elapsed = time.perf_counter() - start
             sys.stdout.write(f"{steps}/{steps} - {callbacks_module.format_time(elapsed)} - "
                              f"{callbacks_module.format_per_step(elapsed / steps)} - "
@@ -758,7 +836,7 @@ class Sequential:
         ordered = [logs["loss"]] + [logs[m.name] for m in self._eval_metrics]
         return ordered[0] if len(ordered) == 1 else ordered
 
-    def predict(self, x, batch_size: int | None = None, verbose="auto", **kwargs) -> np.ndarray:
+    def predict(self, x, batch_size: int | None = None, verbose="auto", callbacks=None, **kwargs) -> np.ndarray:
         """Model outputs for `x`, computed in batches of `batch_size` (default 32)."""
         if kwargs:
             raise ConfigError(f"predict: unexpected argument(s) {', '.join(sorted(kwargs))}")
@@ -769,7 +847,21 @@ class Sequential:
         if not self.built:
             self._input_shape = self._input_shape or tuple(x.shape[1:])
             self.build()
-        outs = [self._forward(x[lo:lo + batch_size], False).copy() for lo in range(0, x.shape[0], batch_size)]
+        cbl = None
+        if callbacks:
+            cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": 0 if verbose == "auto" else int(verbose),
+                                                                  "epochs": 1,
+                                                                  "steps": math.ceil(x.shape[0] / batch_size)})
+            cbl.call("on_predict_begin", {})
+        outs = []
+        for step, lo in enumerate(range(0, x.shape[0], batch_size)):
+            if cbl is not None:
+                cbl.call("on_predict_batch_begin", step, {})
+            outs.append(self._forward(x[lo:lo + batch_size], False).copy())
+            if cbl is not None:
+                cbl.call("on_predict_batch_end", step, {"outputs": outs[-1]})
+        if cbl is not None:
+            cbl.call("on_predict_end", {})
         return np.concatenate(outs, axis=0)
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
@@ -911,8 +1003,8 @@ class TrainLoop:
     """
 
     def __init__(self, model: Sequential, x: np.ndarray, y: np.ndarray, *, batch_size: int = 32,
-                 shuffle: bool = True, validation_data=None) -> None:
-        self.model, self.x, self.y = model, x, y
+                 shuffle: bool = True, validation_data=None, sample_weight=None) -> None:
+        self.model, self.x, self.y, self.sample_weight = model, x, y, sample_weight
         self.batch_size, self.shuffle, self.val = int(batch_size), shuffle, validation_data
         self.n = x.shape[0]
         self.steps = math.ceil(self.n / self.batch_size)
@@ -940,13 +1032,14 @@ class TrainLoop:
         model = self.model
         lo = self.step * self.batch_size
         hi = min(self.n, lo + self.batch_size)
+        sw = self.sample_weight
         if self._order is not None:
             idx = self._order[lo:hi]
-            xb, yb = self.x[idx], self.y[idx]
+            xb, yb, swb = self.x[idx], self.y[idx], None if sw is None else sw[idx]
         else:
-            xb, yb = self.x[lo:hi], self.y[lo:hi]
+            xb, yb, swb = self.x[lo:hi], self.y[lo:hi], None if sw is None else sw[lo:hi]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, out, ok = model._train_step(xb, yb)
+            loss, out, ok = model._train_step(xb, yb, swb)
         if not ok:
             return loss, False
         model._loss_tracker.update_state(loss, hi - lo)
@@ -958,10 +1051,14 @@ class TrainLoop:
     def logs(self) -> dict:
         return self.model._logs(self.model._loss_tracker, self.model._train_metrics)
 
-    def finish_epoch(self, validate: bool = True) -> dict:
+    def finish_epoch(self, validate: bool = True, callbacks=None) -> dict:
+        """The epoch's logs, validated unless `validate` is False; `callbacks` (a `CallbackList`)
+        get the `on_test_*` calls of the validation, as in Keras."""
         logs = self.logs()
         if self.val is not None and validate:
-            val_logs = self.model._evaluate_arrays(*self.val, self.batch_size)
+            xv, yv = self.val[0], self.val[1]
+            swv = self.val[2] if len(self.val) > 2 else None
+            val_logs = self.model._evaluate_arrays(xv, yv, self.batch_size, swv, callbacks)
             logs.update({f"val_{k}": v for k, v in val_logs.items()})
         self.epoch += 1
         self.step = 0

@@ -232,6 +232,20 @@ class Layer:
     def backward(self, grad_out: np.ndarray) -> np.ndarray | None:  # pragma: no cover
         raise NotImplementedError
 
+    # -- masks (Keras's `supports_masking` / `compute_mask`) ---------------------------------
+    #: True for layers whose output keeps the input's time steps, so an incoming mask passes on.
+    supports_masking = False
+    #: True for layers whose `forward` takes a `mask=` argument (the recurrent layers).
+    consumes_mask = False
+
+    def compute_mask(self, x: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+        """The boolean mask `(batch, timesteps)` of this layer's output, given its input's.
+
+        The default passes `mask` on when `supports_masking` and drops it otherwise (a layer
+        that reduces the time axis ends the mask), as Keras does.
+        """
+        return mask if self.supports_masking else None
+
     def __call__(self, x, *, training: bool = False) -> np.ndarray:
         """Run the layer on a batch, building it first from the batch's shape if needed."""
         x = np.asarray(x)

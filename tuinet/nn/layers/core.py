@@ -22,6 +22,8 @@ class Dense(Layer):
         bias_regularizer: Penalty on `bias`.
     """
 
+    supports_masking = True
+
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs) -> None:
@@ -115,6 +117,8 @@ class Dropout(Layer):
     the input's size (the batch entry None or 1, since the last batch is smaller). One that does
     not broadcast with the input is a `ShapeError` when the model is built, naming the layer.
     """
+
+    supports_masking = True
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)

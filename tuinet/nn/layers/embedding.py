@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 
-from tuinet.errors import ConfigError, ShapeError
+from tuinet.errors import ShapeError
 from tuinet.nn import initializers, regularizers
-from tuinet.nn.layers.base import Layer, check_positive_int
+from tuinet.nn.layers.base import Layer, check_bool, check_positive_int
 
 
 class Embedding(Layer):
@@ -24,7 +24,8 @@ class Embedding(Layer):
         embeddings_initializer: Initializer of `embeddings`, shape `(input_dim, output_dim)`
             (Keras's default "uniform": uniform in [-0.05, 0.05]).
         embeddings_regularizer: Penalty on `embeddings`.
-        mask_zero: Only False is supported (tuinet layers do not propagate masks).
+        mask_zero: Treat id 0 as padding: the layer outputs a mask `ids != 0` that the recurrent
+            layers after it (through Dense and Dropout) use to skip padded time steps, as in Keras.
     """
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
@@ -37,10 +38,7 @@ class Embedding(Layer):
         self.output_dim = check_positive_int("Embedding", "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        if mask_zero:
-            raise ConfigError(f"Embedding: mask_zero=True is not supported (tuinet layers do not propagate "
-                              f"masks), got mask_zero={mask_zero!r}; expected False")
-        self.mask_zero = False
+        self.mask_zero = check_bool("Embedding", "mask_zero", mask_zero)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape), self.output_dim)
@@ -77,6 +75,11 @@ class Embedding(Layer):
         ids = self._ids(x)
         self._flat_ids = ids.reshape(-1)
         return np.take(self.params["embeddings"], ids, axis=0)
+
+    def compute_mask(self, x, mask):
+        if not self.mask_zero:
+            return None
+        return np.asarray(x) != 0
 
     def backward(self, grad_out):
         grad = self.grads["embeddings"]

@@ -203,7 +203,12 @@ class _Recurrent(Layer):
         return b
 
     # -- passes -----------------------------------------------------------------------------
-    def forward(self, x, *, training=False):
+    consumes_mask = True
+
+    def compute_mask(self, x, mask):
+        return mask if self.return_sequences else None
+
+    def forward(self, x, *, training=False, mask=None):
         kernel = self.params["kernel"]
         x = np.asarray(x)
         label = f"{type(self).__name__} {self.name!r}"
@@ -227,6 +232,16 @@ class _Recurrent(Layer):
             if self.recurrent_dropout > 0:
                 self._hmask = _dropout_mask(self._rng, self.recurrent_dropout, (g, batch, self.units), dtype)
         self._x = xt
+        self._mb = self._mf = None
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != x.shape[:2]:
+                raise ShapeError(f"{label} expects a mask of shape {x.shape[:2]} (batch, timesteps), "
+                                 f"got {mask.shape}")
+            if not mask.all():
+                mt = mask.T[::-1] if self.go_backwards else mask.T
+                self._mb = np.ascontiguousarray(~mt)[..., None]  # True where the state is carried over
+                self._mf = mt[..., None].astype(dtype)
         h = self._scan(xt)
         # Copies: the state history is scratch space reused by the next call.
         return h[1:].transpose(1, 0, 2).copy() if self.return_sequences else h[-1].copy()
@@ -244,6 +259,18 @@ class _Recurrent(Layer):
         if self.go_backwards:
             dx = dx[::-1]
         return dx.transpose(1, 0, 2).copy()
+
+    def _carry(self, new: np.ndarray, old: np.ndarray, t: int) -> None:
+        """At masked steps the state is carried over: `new = old` where the mask is False."""
+        if self._mb is not None:
+            np.copyto(new, old, where=self._mb[t])
+
+    def _split(self, dh: np.ndarray, t: int):
+        """`(dh * mask, dh * (1 - mask))`: the step's share of dL/dh_t and the carried share."""
+        if self._mf is None:
+            return dh, None
+        m = self._mf[t]
+        return dh * m, dh - dh * m
 
     def _step_grad(self, g, seq: bool, t: int, last: int, dnext, out) -> np.ndarray:
         """dL/dh_t: the output gradient of step `t` (if any) plus the recurrent one."""
@@ -335,6 +362,7 @@ class SimpleRNN(_Recurrent):
                 _proj(h[t], U, hm, z[t])
                 z[t] += xw[t]
                 h[t + 1] = self.activation(z[t])
+            self._carry(h[t + 1], h[t], t)
         # The pre-activation of the output, in its layout, for a model fusing sigmoid/softmax
         # with the loss (tanh, the inlined case, never fuses).
         self._z = None if fast else (z.transpose(1, 0, 2) if self.return_sequences else z[-1])
@@ -342,6 +370,9 @@ class SimpleRNN(_Recurrent):
 
     def backward_linear(self, grad_z):
         """Backward pass given dL/dz of the output step(s), for a fused activation + loss."""
+        if self._mb is not None:
+            raise ConfigError(f"SimpleRNN {self.name!r}: a masked sequence cannot end in a SimpleRNN with "
+                              f"a sigmoid or softmax activation; add a Dense layer after it")
         return self._backward(grad_z, linear=True)
 
     def _scan_backward(self, g, seq, linear):
@@ -369,14 +400,17 @@ class SimpleRNN(_Recurrent):
                         dz[...] = act.backward(z[t], h[t + 1], dnext)
                     if gt is not None:
                         dz += gt
+                carry = None
             else:
-                dh = self._step_grad(g, seq, t, steps - 1, dnext, dh_buf)
+                dh, carry = self._split(self._step_grad(g, seq, t, steps - 1, dnext, dh_buf), t)
                 if fast:
                     np.multiply(dh, d[t], out=dz)
                 else:
                     dz[...] = act.backward(z[t], h[t + 1], dh)
             if t > 0:
                 dnext = _proj_t(dz, U, hm, out=dnext_buf)
+                if carry is not None:
+                    dnext += carry
         _proj_w(h[:-1], dz_all, hm, self.grads["recurrent_kernel"])
         if self.use_bias:
             _colsum(dz_all, self.grads["bias"])
@@ -507,6 +541,8 @@ class LSTM(_Recurrent):
             else:
                 tc[t] = act(ct)
             np.multiply(a[:, 3 * u:], tc[t], out=h[t + 1])
+            self._carry(ct, c[t], t)
+            self._carry(h[t + 1], h[t], t)
         return h
 
     def _scan_backward(self, g, seq, linear):
@@ -534,7 +570,8 @@ class LSTM(_Recurrent):
         dh_buf, dnext_buf = self._buf("dh", (batch, u), dt), self._buf("dnext", (batch, u), dt)
         dnext = None
         for t in range(steps - 1, -1, -1):
-            dh = self._step_grad(g, seq, t, steps - 1, dnext, dh_buf)
+            dh, carry = self._split(self._step_grad(g, seq, t, steps - 1, dnext, dh_buf), t)
+            dc, carry_c = self._split(dc, t)
             dz, a = dz_all[t], a_all[t]
             np.multiply(dh, tc[t], out=dz[:, 3 * u:])
             if fast:
@@ -547,6 +584,8 @@ class LSTM(_Recurrent):
             np.multiply(dc, c[t], out=dz[:, u:2 * u])
             np.multiply(dc, a[:, :u], out=dz[:, 2 * u:3 * u])
             dc *= a[:, u:2 * u]
+            if carry_c is not None:
+                dc += carry_c
             if fast:
                 dz *= d[t]
             else:
@@ -556,6 +595,8 @@ class LSTM(_Recurrent):
                     dz[:, s] = fn.backward(z[:, s], a[:, s], dz[:, s])
             if t > 0:
                 dnext = _proj_t(dz, U, hm, out=dnext_buf)
+                if carry is not None:
+                    dnext += carry
         _proj_w(h[:-1], dz_all, hm, self.grads["recurrent_kernel"])
         if self.use_bias:
             _colsum(dz_all, self.grads["bias"])
@@ -705,6 +746,7 @@ class GRU(_Recurrent):
             np.subtract(ht, hh, out=hn)
             hn *= a[:, :u]
             hn += hh
+            self._carry(hn, ht, t)
         return h
 
     def _scan_backward(self, g, seq, linear):
@@ -739,7 +781,7 @@ class GRU(_Recurrent):
         nexts = (self._buf("dn0", (batch, u), dt), self._buf("dn1", (batch, u), dt))
         dnext = None
         for t in range(steps - 1, -1, -1):
-            dh = self._step_grad(g, seq, t, steps - 1, dnext, dh_buf)
+            dh, carry = self._split(self._step_grad(g, seq, t, steps - 1, dnext, dh_buf), t)
             dx = dxw_all[t]
             dhh = dx[:, 2 * u:]
             if fast:
@@ -775,6 +817,8 @@ class GRU(_Recurrent):
                 np.multiply(d_rh, rg[t], out=tmp)
                 nxt += tmp
                 nxt += _proj_t(dzr_t, Uzr, mzr, out=tmp)
+            if carry is not None:
+                nxt += carry
             dnext = nxt
         rk = self.grads["recurrent_kernel"]
         if after:

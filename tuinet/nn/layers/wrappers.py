@@ -261,10 +261,16 @@ class Bidirectional(_Wrapper):
             b.set_weights(w[n:])
             self._initial_weights = None
 
-    def forward(self, x, *, training=False):
+    consumes_mask = True
+
+    def compute_mask(self, x, mask):
+        return mask if self.return_sequences else None
+
+    def forward(self, x, *, training=False, mask=None):
         self._sync()
-        yf = self.forward_layer.forward(x, training=training)
-        yb = self.backward_layer.forward(x, training=training)
+        inner = {"mask": mask} if mask is not None else {}
+        yf = self.forward_layer.forward(x, training=training, **inner)
+        yb = self.backward_layer.forward(x, training=training, **inner)
         if self.return_sequences:
             yb = yb[:, ::-1]
         mode = self.merge_mode
@@ -272,16 +278,25 @@ class Bidirectional(_Wrapper):
             self._yf, self._yb = yf, yb
         self._units = yf.shape[-1]
         if mode == "concat":
-            return np.concatenate([yf, yb], axis=-1)
-        if mode == "sum":
-            return yf + yb
-        if mode == "ave":
-            return (yf + yb) / yf.dtype.type(2)
-        return yf * yb
+            out = np.concatenate([yf, yb], axis=-1)
+        elif mode == "sum":
+            out = yf + yb
+        elif mode == "ave":
+            out = (yf + yb) / yf.dtype.type(2)
+        else:
+            out = yf * yb
+        # Keras's Bidirectional returns zeros at masked steps of a sequence (zero_output_for_mask)
+        self._zero = None
+        if mask is not None and self.return_sequences:
+            self._zero = np.asarray(mask, dtype=bool)[..., None]
+            out = np.where(self._zero, out, out.dtype.type(0))
+        return out
 
     def backward(self, grad_out):
         self._sync()
         g = np.asarray(grad_out)
+        if getattr(self, "_zero", None) is not None:
+            g = np.where(self._zero, g, g.dtype.type(0))
         mode = self.merge_mode
         if mode == "concat":
             gf, gb = g[..., :self._units], g[..., self._units:]
