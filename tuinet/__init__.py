@@ -21,7 +21,8 @@ from tuinet.nn.model import Sequential
 from tuinet.nn.random import set_random_seed
 from tuinet.nn.serialization import load_model
 from tuinet import models, preprocessing, utils  # noqa: E402 - keras.models / preprocessing / utils
+from tuinet.models import Model  # noqa: E402 - keras.Model (refuses the functional API and subclasses)
 
 __all__ = ["__version__", "TuinetError", "ConfigError", "ShapeError", "NotBuiltError", "ModelFileError",
            "DivergenceError", "activations", "backend", "callbacks", "initializers", "layers", "losses", "metrics",
-           "optimizers", "regularizers", "schedules", "Input", "Sequential", "set_random_seed", "load_model", "models", "preprocessing", "utils"]
+           "optimizers", "regularizers", "schedules", "Input", "Model", "Sequential", "set_random_seed", "load_model", "models", "preprocessing", "utils"]

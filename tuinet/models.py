@@ -6,13 +6,33 @@
 
 from __future__ import annotations
 
+import abc
 import json
 
 from tuinet.errors import ConfigError
 from tuinet.nn.model import Sequential
 from tuinet.nn.serialization import load_model
 
-__all__ = ["Sequential", "load_model", "save_model", "model_from_json"]
+__all__ = ["Model", "Sequential", "load_model", "save_model", "model_from_json"]
+
+MODEL_UNSUPPORTED = ("tuinet.Model: the functional API and Model subclasses are not supported yet; "
+                     "build the model with tuinet.Sequential([...])")
+
+
+class Model(metaclass=abc.ABCMeta):
+    """`keras.Model`, for `isinstance` checks only: `isinstance(seq, tuinet.Model)` holds for a
+    `Sequential`, as in Keras.
+
+    Creating one, as `Model(inputs, outputs)` (the functional API) or through a subclass with a
+    `call()` method, raises a one-line `ConfigError` naming `tuinet.Sequential`: tuinet has no
+    automatic differentiation to trace an arbitrary `call` graph.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        raise ConfigError(MODEL_UNSUPPORTED)
+
+
+Model.register(Sequential)
 
 
 def save_model(model: Sequential, filepath, *, include_optimizer: bool = True) -> None:

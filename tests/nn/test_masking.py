@@ -107,3 +107,97 @@ def test_bidirectional_zeroes_masked_steps_and_passes_the_mask_on():
     h = inner.predict(ids, verbose=0)
     assert np.all(h[ids == 0] == 0)  # Keras's zero_output_for_mask
     assert np.all(np.abs(h[ids != 0]).sum(axis=-1) > 0)
+
+
+# ---------------------------------------------------------------------- masked loss
+# Keras 3.15.1 (torch backend) multiplies the per-step losses by the output mask and averages over
+# the kept steps (`apply_mask`); the numbers below come from it, with the same starting weights.
+LOSS_IDS = np.array([[1, 3, 0, 2], [4, 0, 0, 0]])  # mask [[1, 1, 0, 1], [1, 0, 0, 0]]
+LOSS_Y = np.linspace(-1, 1, 16).reshape(2, 4, 2).astype("float32")
+
+
+def _masked_lstm_model(seed=0, units=2, activation=None, loss="mse", rnn=LSTM):
+    from tuinet.nn import optimizers
+
+    model = Sequential([Embedding(5, 2, mask_zero=True), rnn(3, return_sequences=True),
+                        Dense(units, activation=activation)])
+    model.build((None, 4))
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32") for w in model.get_weights()])
+    model.compile(optimizer=optimizers.SGD(0.1), loss=loss)
+    return model
+
+
+def test_masked_loss_matches_keras():
+    model = _masked_lstm_model()
+    assert model.evaluate(LOSS_IDS, LOSS_Y, batch_size=2, verbose=0) == pytest.approx(1.0176740884780884, rel=1e-5)
+    assert model.evaluate(LOSS_IDS, LOSS_Y, sample_weight=np.array([2.0, 0.5]), batch_size=2,
+                          verbose=0) == pytest.approx(1.88548743724823, rel=1e-5)
+    assert model.train_on_batch(LOSS_IDS, LOSS_Y) == pytest.approx(1.0176740884780884, rel=1e-5)
+    w = model.get_weights()
+    np.testing.assert_allclose(w[-1], [-0.37748101353645325, 0.716251790523529], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w[3], [0.022224342450499535, 0.3395214080810547, 0.5029531717300415,
+                                      -0.3101816177368164, 0.9101983904838562, -0.6602007746696472,
+                                      -0.3122495710849762, 0.45477256178855896, -0.0023580652195960283,
+                                      0.9993202686309814, 0.09120416641235352, -0.31530052423477173],
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_masked_loss_with_sample_weight_matches_keras():
+    """Keras needs one weight per step with a mask ([[2]*4, [0.5]*4] here); a per-sample weight
+    scales all of that sample's steps, the same thing."""
+    for sw in (np.array([2.0, 0.5]), np.repeat([[2.0], [0.5]], 4, axis=1)):
+        model = _masked_lstm_model()
+        assert model.train_on_batch(LOSS_IDS, LOSS_Y, sample_weight=sw) == pytest.approx(1.88548743724823, rel=1e-5)
+        w = model.get_weights()
+        np.testing.assert_allclose(w[-1], [-0.39644503593444824, 0.6157175898551941], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(w[-2], [[-0.18443799018859863, -0.5069699883460999],
+                                           [-0.6396955251693726, 0.27822864055633545],
+                                           [0.2889545261859894, 0.657478392124176]], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(w[0][1:3], [[0.31316402554512024, 0.062163081020116806],
+                                               [-0.269595742225647, 0.18303893506526947]], rtol=1e-4, atol=1e-6)
+
+
+def test_masked_loss_fused_softmax_sparse_crossentropy_matches_keras():
+    model = _masked_lstm_model(seed=1, units=3, activation="softmax", loss="sparse_categorical_crossentropy",
+                               rnn=GRU)
+    y = np.array([[0, 2, 1, 1], [2, 0, 1, 0]])
+    assert model.train_on_batch(LOSS_IDS, y) == pytest.approx(1.0689749717712402, rel=1e-5)
+    w = model.get_weights()
+    np.testing.assert_allclose(w[-1], [-0.8101968765258789, -0.5930695533752441, 0.4321548342704773],
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w[3], [[-0.536147952079773, 0.4569268822669983, -0.009727328084409237,
+                                       -0.6248089075088501, -0.157057985663414, 0.026845451444387436,
+                                       0.13389098644256592, -0.4945940375328064, -0.5531197786331177],
+                                      [0.09953796118497849, -0.23368152976036072, 0.11805720627307892,
+                                       0.3793253004550934, -0.8245019316673279, 0.12698838114738464,
+                                       0.6113125681877136, -0.1497155725955963, -0.40526995062828064]],
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_masked_steps_get_no_gradient():
+    """Targets at masked steps change neither the loss nor the step; fit agrees with train_on_batch."""
+    a, b = _masked_lstm_model(), _masked_lstm_model()
+    y2 = LOSS_Y.copy()
+    y2[LOSS_IDS == 0] = 100.0
+    assert a.train_on_batch(LOSS_IDS, LOSS_Y) == pytest.approx(b.train_on_batch(LOSS_IDS, y2), rel=1e-6)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-6)
+    c = _masked_lstm_model()
+    hist = c.fit(LOSS_IDS, y2, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    assert hist.history["loss"][0] == pytest.approx(1.0176740884780884, rel=1e-5)
+    for wa, wc in zip(a.get_weights(), c.get_weights()):
+        np.testing.assert_allclose(wa, wc, rtol=1e-5, atol=1e-7)
+
+
+def test_masked_loss_all_steps_masked_is_zero():
+    model = _masked_lstm_model()
+    assert model.evaluate(np.zeros((2, 4), int), LOSS_Y, verbose=0) == 0.0
+
+
+def test_masked_loss_sample_weight_shape_error():
+    from tuinet.errors import ShapeError
+
+    model = _masked_lstm_model()
+    with pytest.raises(ShapeError, match="output mask of shape"):
+        model.train_on_batch(LOSS_IDS, LOSS_Y, sample_weight=np.ones((2, 3)))

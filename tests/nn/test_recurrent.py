@@ -438,7 +438,7 @@ def test_shape_errors():
     ({"units": 2.5}, r"units must be a positive integer, got 2.5"),
     ({"units": 2, "dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
     ({"units": 2, "recurrent_dropout": -0.1}, r"recurrent_dropout must be a number in \[0, 1\), got -0.1"),
-    ({"units": 2, "return_state": True}, r"return_state=True is not supported.*expected False"),
+    ({"units": 2, "return_state": "yes"}, r"return_state must be true or false, got 'yes'"),
     ({"units": 2, "stateful": True}, r"stateful=True is not supported.*expected False"),
     ({"units": 2, "seed": "x"}, r"seed must be a non-negative integer or None, got 'x'"),
     ({"units": 2, "activation": "tanhh"}, r"unknown activation 'tanhh' \(did you mean \"tanh\"\?\)"),
@@ -517,3 +517,88 @@ def test_lstm_and_fused_simple_rnn_train_in_a_model():
     hist = clf.fit(x, labels, batch_size=16, epochs=15, verbose=0).history["loss"]
     assert clf._fused is not None
     assert hist[-1] < 0.5 * hist[0]
+
+
+# ---------------------------------------------------------------------- return_state
+# Keras 3.15.1 (torch backend), the layer called directly; weights normal(0, 0.5) from
+# default_rng(7) in Keras order, inputs normal from default_rng(3).
+RS_X = np.random.default_rng(3).normal(size=(2, 3, 2)).astype("float32")
+RS_MASK = np.array([[True, True, False], [True, False, True]])
+RS_CASES = [
+    (LSTM, {"units": 4}, None, [
+        [[-0.11752069741487503, -0.0917041003704071, 0.37788140773773193, 0.3087182939052582],
+         [-0.08888129889965057, -0.09308219701051712, 0.1131419986486435, 0.03870980069041252]],
+        [[-0.11752069741487503, -0.0917041003704071, 0.37788140773773193, 0.3087182939052582],
+         [-0.08888129889965057, -0.09308219701051712, 0.1131419986486435, 0.03870980069041252]],
+        [[-0.2982291877269745, -0.156141996383667, 0.7534180283546448, 0.5019142031669617],
+         [-0.18595440685749054, -0.21354590356349945, 0.1759766936302185, 0.06391800194978714]]]),
+    (GRU, {"units": 3, "return_sequences": True}, None, [
+        [[[-0.459017813205719, 0.38703790307044983, 0.24822179973125458],
+          [-0.6045218110084534, 0.44518178701400757, 0.36833900213241577],
+          [-0.6572713851928711, 0.3291034996509552, 0.4963814914226532]],
+         [[-0.4027355909347534, -0.35003939270973206, 0.3084450960159302],
+          [0.323021799325943, -0.43693089485168457, 0.31000080704689026],
+          [-0.3244580030441284, -0.2826786935329437, 0.3195840120315552]]],
+        [[-0.6572713851928711, 0.3291034996509552, 0.4963814914226532],
+         [-0.3244580030441284, -0.2826786935329437, 0.3195840120315552]]]),
+    (SimpleRNN, {"units": 2, "go_backwards": True}, None, [
+        [[0.1313796043395996, 0.8166680932044983], [-0.11215750128030777, -0.697485625743866]],
+        [[0.1313796043395996, 0.8166680932044983], [-0.11215750128030777, -0.697485625743866]]]),
+    (LSTM, {"units": 2, "return_sequences": True}, RS_MASK, [
+        [[[-0.12876500189304352, 0.21236580610275269], [-0.07055670022964478, 0.1634434014558792],
+          [-0.07055670022964478, 0.1634434014558792]],
+         [[0.06547649949789047, 0.05638410151004791], [0.06547649949789047, 0.05638410151004791],
+          [0.013725800439715385, 0.14592909812927246]]],
+        [[-0.07055670022964478, 0.1634434014558792], [0.013725800439715385, 0.14592909812927246]],
+        [[-0.17255379259586334, 0.34706661105155945], [0.033500298857688904, 0.30574679374694824]]]),
+]
+
+
+@pytest.mark.parametrize("cls,kw,mask,expected", RS_CASES, ids=["lstm", "gru_seq", "rnn_backwards", "lstm_masked"])
+def test_return_state_matches_keras(cls, kw, mask, expected):
+    layer = cls(return_state=True, **kw)
+    layer.build_for((3, 2), np.random.default_rng(0))
+    rng = np.random.default_rng(7)
+    layer.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()])
+    outs = layer(RS_X, mask=mask)
+    assert isinstance(outs, list) and len(outs) == len(expected) == (3 if cls is LSTM else 2)
+    for got, want in zip(outs, expected):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+    # the plain output is unchanged by return_state
+    plain = cls(**kw)
+    plain.build_for((3, 2), np.random.default_rng(0))
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(plain(RS_X, mask=mask), outs[0])
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_return_state_config_round_trip(cls):
+    layer = cls(3, return_state=True)
+    cfg = layer.get_config()
+    assert cfg["return_state"] is True
+    clone = round_trip(layer)
+    assert clone.return_state is True
+    layer.build_for((3, 2), np.random.default_rng(0))
+    clone.build_for((3, 2), np.random.default_rng(1))
+    clone.set_weights(layer.get_weights())
+    for a, b in zip(clone(X[:, :3, :2]), layer(X[:, :3, :2])):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_return_state_refused_in_sequential(cls):
+    from tuinet.nn.model import Sequential
+
+    msg = r"return_state needs the functional API \(keras.Model\(inputs, outputs\)\), which tuinet does not have yet"
+    with pytest.raises(ConfigError, match=msg) as info:
+        Sequential([cls(3, return_state=True)])
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=msg):
+        Sequential().add(cls(3, return_state=True))
+
+
+def test_return_state_refused_in_bidirectional():
+    from tuinet.nn.layers.wrappers import Bidirectional
+
+    with pytest.raises(ConfigError, match=r"Bidirectional: return_state needs the functional API"):
+        Bidirectional(LSTM(3, return_state=True))

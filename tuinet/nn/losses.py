@@ -53,7 +53,10 @@ def _weigh(name: str, values: np.ndarray, g, sample_weight):
                              f"shape {values.shape}); give one weight per sample")
         w = w.reshape((n,) + (1,) * (values.ndim - 1))
     if g is not None:
-        g = g * w.reshape(w.shape + (1,) * (g.ndim - w.ndim))
+        if g.shape[:w.ndim] == w.shape:
+            g = g * w.reshape(w.shape + (1,) * (g.ndim - w.ndim))
+        else:  # the gradient of flattened steps (e.g. sparse labels): one weight per row
+            g = g * w.reshape((-1,) + (1,) * (g.ndim - 1))
     return values * w, g
 
 
@@ -854,16 +857,25 @@ def _lookup(spec: str) -> type[Loss]:
     return LOSSES[key]
 
 
+def _custom_loss_message(name: str) -> str:
+    return (f"loss {name}: tuinet cannot train with a custom loss function (no automatic differentiation); "
+            f"use a built-in loss name such as 'mse' or 'sparse_categorical_crossentropy', a class such as "
+            f"tuinet.losses.Huber(), or subclass tuinet.losses.Loss and implement "
+            f"_loss(y_true, y_pred, grad) returning the per-sample losses and their gradient")
+
+
 def get(spec) -> Loss:
     """Return a loss from a Keras name or alias, a Loss (instance or class) or a config dict.
 
     A dict is `{"name": ..., "config": {...}}` as `serialize` writes it (Keras's
     `{"class_name": ..., "config": ...}` works too).
     """
-    if isinstance(spec, Loss):
-        return spec
     if isinstance(spec, type) and issubclass(spec, Loss) and spec is not Loss:
-        return spec()
+        spec = spec()
+    if isinstance(spec, Loss):
+        if type(spec)._loss is Loss._loss and type(spec).value_and_gradient is Loss.value_and_gradient:
+            raise ConfigError(_custom_loss_message(type(spec).__name__))
+        return spec
     if isinstance(spec, dict):
         name = spec.get("name", spec.get("class_name"))
         if not isinstance(name, str):
@@ -873,6 +885,8 @@ def get(spec) -> Loss:
         return _lookup(spec)()
     if callable(spec) and spec in loss_functions.LOSS_NAMES:  # loss=losses.mean_squared_error
         return _lookup(loss_functions.LOSS_NAMES[spec])()
+    if callable(spec):  # a user's function, e.g. written with keras.ops: no gradient to train with
+        raise ConfigError(_custom_loss_message(getattr(spec, "__name__", None) or type(spec).__name__))
     raise ConfigError(f"loss must be a name such as 'mse', a Loss or a {{'name', 'config'}} dict, "
                       f"got {spec!r}")
 

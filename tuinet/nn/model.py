@@ -120,6 +120,27 @@ def _sample_weights(y: np.ndarray, sample_weight, class_weight, where: str) -> n
     return w.astype(np.float32, copy=False)
 
 
+def _mask_weights(mask: np.ndarray, sample_weight, where: str = "loss") -> np.ndarray:
+    """Keras's `apply_mask` for the "sum_over_batch_size" reduction: kept steps weigh
+    `total / kept` and masked ones 0 (no kept step: all 0), so the mean over every loss value is
+    the mean over the kept ones. A per-sample weight scales all of that sample's steps (Keras
+    needs one weight per step there); a weight per step, shaped as the mask, is used as is."""
+    m = mask.astype(np.float32)
+    kept = float(m.sum())
+    m *= (m.size / kept) if kept else 0.0
+    if sample_weight is None:
+        return m
+    w = np.asarray(sample_weight, dtype=np.float32)
+    if w.ndim == m.ndim + 1 and w.shape[-1] == 1:
+        w = w.reshape(w.shape[:-1])
+    if w.ndim == 1 and w.shape[0] == m.shape[0]:
+        w = w.reshape((-1,) + (1,) * (m.ndim - 1))
+    elif w.shape != m.shape:
+        raise ShapeError(f"{where}: sample_weight of shape {w.shape} does not fit the output mask of shape "
+                         f"{m.shape}; give one weight per sample or one per time step")
+    return w * m
+
+
 def readable_size(nbytes: float) -> str:
     """Keras's memory size format: `2.51 KB`."""
     for unit in ("B", "KB", "MB", "GB"):
@@ -178,6 +199,9 @@ class Sequential:
             return
         if not isinstance(layer, Layer):
             raise ConfigError(f"Sequential.add expects a layer such as layers.Dense(4), got {layer!r}")
+        if getattr(layer, "return_state", False) is True:
+            raise ConfigError(f"{type(layer).__name__}(return_state=True) in a Sequential model: return_state needs "
+                              "the functional API (keras.Model(inputs, outputs)), which tuinet does not have yet")
         if layer.name is None:
             base = layer.default_name()
             taken = {lay.name for lay in self._layers}
@@ -516,7 +540,12 @@ class Sequential:
         """Loss value (with regularization) and dL/d(out) or, fused, dL/dz of the last layer.
 
         `sample_weight` scales each sample's loss as Keras does (the mean still divides by the
-        number of loss values, not by the sum of the weights)."""
+        number of loss values, not by the sum of the weights). When the output keeps the time
+        axis and carries a mask (`_output_mask`), the masked steps weigh 0 and the mean is over
+        the kept steps, as Keras's `apply_mask`."""
+        mask = getattr(self, "_output_mask", None)
+        if mask is not None and out.ndim == mask.ndim + 1 and out.shape[:mask.ndim] == mask.shape:
+            sample_weight = _mask_weights(mask, sample_weight)
         sw = {} if sample_weight is None else {"sample_weight": sample_weight}
         if self._fused is not None:
             z = self._layers[-1]._z

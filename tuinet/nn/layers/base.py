@@ -167,8 +167,17 @@ class Layer:
         """Output shape for a given input shape, both without the batch axis."""
         return tuple(input_shape)
 
+    def check_passes(self) -> None:
+        """Refuse a layer class that lacks its own `forward` or `backward` (a Keras-style custom
+        layer with only `call()`): tuinet has no automatic differentiation to derive them."""
+        cls = type(self)
+        if cls.forward is Layer.forward or cls.backward is Layer.backward:
+            raise ConfigError(f"{cls.__name__}: a custom layer needs forward() and backward() in tuinet "
+                              f"(no automatic differentiation); use the built-in layers or implement backward")
+
     def build_for(self, input_shape: tuple, rng: np.random.Generator) -> tuple:
         """Check, build and record shapes; returns the output shape. Called by the model."""
+        self.check_passes()
         input_shape = tuple(input_shape)
         self.params.clear(), self.grads.clear(), self.state.clear(), self._weight_names.clear()
         self.regularizers.clear()
@@ -248,6 +257,7 @@ class Layer:
 
     def __call__(self, x, *, training: bool = False) -> np.ndarray:
         """Run the layer on a batch, building it first from the batch's shape if needed."""
+        self.check_passes()
         x = np.asarray(x)
         if not self.built:
             self.build_for(x.shape[1:], np.random.default_rng())

@@ -143,14 +143,12 @@ class _Recurrent(Layer):
         self.dropout = check_rate(cls, "dropout", dropout)
         self.recurrent_dropout = check_rate(cls, "recurrent_dropout", recurrent_dropout)
         self.seed = check_seed(cls, "seed", seed)
-        if return_state:
-            raise ConfigError(f"{cls}: return_state=True is not supported (a tuinet layer returns one "
-                              f"array), got return_state={return_state!r}; expected False")
         if stateful:
             raise ConfigError(f"{cls}: stateful=True is not supported (every batch starts from a zero "
                               f"state), got stateful={stateful!r}; expected False")
         self.return_sequences = check_bool(type(self).__name__, "return_sequences", return_sequences)
-        self.return_state = False
+        self.return_state = check_bool(type(self).__name__, "return_state", return_state)
+        self._states: list[np.ndarray] = []
         self.go_backwards = check_bool(type(self).__name__, "go_backwards", go_backwards)
         self.stateful = False
         self.unroll = check_bool(type(self).__name__, "unroll", unroll)  # accepted for Keras compatibility; the loop is the same
@@ -244,7 +242,23 @@ class _Recurrent(Layer):
                 self._mf = mt[..., None].astype(dtype)
         h = self._scan(xt)
         # Copies: the state history is scratch space reused by the next call.
+        self._states = self._final_states(h) if self.return_state else []
         return h[1:].transpose(1, 0, 2).copy() if self.return_sequences else h[-1].copy()
+
+    def _final_states(self, h: np.ndarray) -> list[np.ndarray]:
+        """The states after the last (kept) step, as Keras's `return_state`: `[h]`."""
+        return [h[-1].copy()]
+
+    def __call__(self, x, *, training: bool = False, mask=None):
+        """Run the layer on a batch (building it first if needed). With `return_state=True` it
+        returns Keras's list `[output, *final_states]` (LSTM: `[output, h, c]`, GRU and
+        SimpleRNN: `[output, h]`, each state `(batch, units)`); `mask` is `(batch, timesteps)`."""
+        self.check_passes()
+        x = np.asarray(x)
+        if not self.built:
+            self.build_for(x.shape[1:], np.random.default_rng())
+        out = self.forward(x, training=training, mask=mask)
+        return [out, *self._states] if self.return_state else out
 
     def backward(self, grad_out):
         return self._backward(grad_out, linear=False)
@@ -319,7 +333,8 @@ class SimpleRNN(_Recurrent):
         recurrent_dropout: Fraction of the state units dropped before `recurrent_kernel`.
         return_sequences: Return every step `(batch, timesteps, units)` instead of the last
             output `(batch, units)`.
-        return_state: Only False is supported.
+        return_state: Calling the layer directly returns `[output, *final_states]`; a
+            Sequential model refuses it (it needs the functional API).
         go_backwards: Process the sequence in reverse; with `return_sequences` the outputs
             come in processing order (the reversed sequence), as in Keras.
         stateful: Only False is supported.
@@ -443,7 +458,8 @@ class LSTM(_Recurrent):
         seed: Seed of the dropout masks.
         return_sequences: Return every step `(batch, timesteps, units)` instead of the last
             output `(batch, units)`.
-        return_state: Only False is supported.
+        return_state: Calling the layer directly returns `[output, *final_states]`; a
+            Sequential model refuses it (it needs the functional API).
         go_backwards: Process the sequence in reverse; with `return_sequences` the outputs
             come in processing order (the reversed sequence), as in Keras.
         stateful: Only False is supported.
@@ -545,6 +561,9 @@ class LSTM(_Recurrent):
             self._carry(h[t + 1], h[t], t)
         return h
 
+    def _final_states(self, h):
+        return [h[-1].copy(), self._c[-1].copy()]
+
     def _scan_backward(self, g, seq, linear):
         h, c, a_all, tc, z_all = self._h, self._c, self._a, self._tc, self._z
         steps, batch, u = tc.shape
@@ -635,7 +654,8 @@ class GRU(_Recurrent):
         seed: Seed of the dropout masks.
         return_sequences: Return every step `(batch, timesteps, units)` instead of the last
             output `(batch, units)`.
-        return_state: Only False is supported.
+        return_state: Calling the layer directly returns `[output, *final_states]`; a
+            Sequential model refuses it (it needs the functional API).
         go_backwards: Process the sequence in reverse; with `return_sequences` the outputs
             come in processing order (the reversed sequence), as in Keras.
         stateful: Only False is supported.

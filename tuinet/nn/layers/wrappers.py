@@ -224,6 +224,9 @@ class Bidirectional(_Wrapper):
             if getattr(f, a, None) != getattr(b, a, None):
                 raise ConfigError(f"Bidirectional: the forward and backward layers must have the same {a}, got "
                                   f"{getattr(f, a, None)} (forward) and {getattr(b, a, None)} (backward)")
+        if f.return_state:
+            raise ConfigError("Bidirectional: return_state needs the functional API (keras.Model(inputs, outputs)), "
+                              "which tuinet does not have yet")
         if f.name == b.name:
             raise ConfigError(f"Bidirectional: the forward and backward layers need different names, both are "
                               f"{f.name!r}")

@@ -1,0 +1,207 @@
+"""Keras features tuinet does not support (issue 13) fail with one clear line, not a traceback
+from deep inside the engine: Model subclasses and the functional API, custom layers with only
+`call()`, and custom loss functions. NumPy metric functions are supported."""
+
+import numpy as np
+import pytest
+
+import tuinet
+from tuinet import ConfigError, layers, losses
+
+
+def _one_line(exc: pytest.ExceptionInfo) -> str:
+    msg = str(exc.value)
+    assert "\n" not in msg and msg
+    return msg
+
+
+# -- (a) tuinet.Model ---------------------------------------------------------------------------
+def test_model_is_exported_and_sequential_is_a_model():
+    assert tuinet.Model is tuinet.models.Model
+    model = tuinet.Sequential([layers.Input((2,)), layers.Dense(1)])
+    assert isinstance(model, tuinet.Model)
+    assert issubclass(tuinet.Sequential, tuinet.Model)
+
+
+def test_model_subclass_with_call_is_refused_in_one_line():
+    class MyModel(tuinet.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+    with pytest.raises(ConfigError) as exc:
+        MyModel()
+    msg = _one_line(exc)
+    assert msg == ("tuinet.Model: the functional API and Model subclasses are not supported yet; "
+                   "build the model with tuinet.Sequential([...])")
+
+
+def test_model_subclass_without_super_init_is_refused_too():
+    class MyModel(tuinet.Model):
+        def __init__(self, units):
+            self.d = layers.Dense(units)
+
+        def call(self, x):
+            return self.d(x)
+
+    with pytest.raises(ConfigError, match="tuinet.Sequential"):
+        MyModel(3)
+
+
+def test_functional_api_is_refused_in_one_line():
+    inputs = tuinet.Input((4,))
+    with pytest.raises(ConfigError) as exc:
+        tuinet.Model(inputs, inputs)
+    assert "functional API" in _one_line(exc)
+    with pytest.raises(ConfigError, match="functional API"):
+        tuinet.models.Model(inputs=inputs, outputs=inputs)
+
+
+# -- (b) custom layers with only call() ---------------------------------------------------------
+class CallOnly(layers.Layer):
+    def __init__(self, units=2, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):  # Keras's signature, no rng
+        pass
+
+    def call(self, x):
+        return x * 2
+
+
+class ForwardOnly(layers.Layer):
+    def forward(self, x, *, training=False):
+        return x * 2
+
+
+CUSTOM_LAYER = ("CallOnly: a custom layer needs forward() and backward() in tuinet (no automatic "
+                "differentiation); use the built-in layers or implement backward")
+
+
+def test_call_only_layer_is_refused_when_the_model_builds():
+    with pytest.raises(ConfigError) as exc:  # an Input builds the model at once
+        tuinet.Sequential([layers.Input((3,)), CallOnly(), layers.Dense(2)])
+    assert _one_line(exc) == CUSTOM_LAYER
+    model = tuinet.Sequential([CallOnly(), layers.Dense(2)])  # no input shape: built on first data
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ConfigError) as exc:
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, verbose=0)
+    assert _one_line(exc) == CUSTOM_LAYER
+
+
+def test_call_only_layer_is_refused_when_called_directly():
+    with pytest.raises(ConfigError) as exc:
+        CallOnly()(np.ones((2, 3)))
+    assert _one_line(exc) == CUSTOM_LAYER
+
+
+def test_forward_without_backward_is_refused():
+    with pytest.raises(ConfigError, match="ForwardOnly: a custom layer needs forward\\(\\) and backward\\(\\)"):
+        tuinet.Sequential([layers.Input((3,)), ForwardOnly(), layers.Dense(2)]).predict(np.ones((2, 3)), verbose=0)
+
+
+def test_custom_layer_with_forward_and_backward_trains():
+    class Double(layers.Layer):
+        def forward(self, x, *, training=False):
+            return x * 2
+
+        def backward(self, grad_out):
+            return grad_out * 2 if self.needs_input_grad else None
+
+    model = tuinet.Sequential([layers.Input((3,)), layers.Dense(3), Double(), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(np.ones((8, 3)), np.ones((8, 2)), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_every_builtin_layer_class_passes_the_check():
+    from tuinet.nn.layers.base import Layer
+
+    seen, todo = set(), [Layer]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+    concrete = [c for c in seen if c.__module__.startswith("tuinet.") and not c.__name__.startswith("_")]
+    assert len(concrete) > 20
+    for cls in concrete:
+        assert cls.forward is not Layer.forward and cls.backward is not Layer.backward, cls.__name__
+
+
+# -- (c) custom losses and metrics --------------------------------------------------------------
+def _model():
+    return tuinet.Sequential([layers.Input((3,)), layers.Dense(2)])
+
+
+def test_custom_loss_function_is_refused_naming_the_alternatives():
+    def my_loss(y_true, y_pred):
+        return np.mean((y_true - y_pred) ** 2)
+
+    with pytest.raises(ConfigError) as exc:
+        _model().compile(optimizer="sgd", loss=my_loss)
+    msg = _one_line(exc)
+    assert msg.startswith("loss my_loss: tuinet cannot train with a custom loss function (no automatic differentiation)")
+    for alternative in ("'mse'", "tuinet.losses.Huber()", "subclass tuinet.losses.Loss", "_loss(y_true, y_pred, grad)"):
+        assert alternative in msg
+
+
+def test_lambda_and_callable_object_losses_are_refused():
+    class Fn:
+        def __call__(self, y_true, y_pred):
+            return 0.0
+
+    for spec in (lambda y_true, y_pred: 0.0, Fn()):
+        with pytest.raises(ConfigError, match="cannot train with a custom loss function"):
+            losses.get(spec)
+
+
+def test_keras_style_loss_subclass_with_only_call_is_refused():
+    class MyLoss(losses.Loss):
+        def call(self, y_true, y_pred):
+            return np.mean((y_true - y_pred) ** 2, axis=-1)
+
+    for spec in (MyLoss, MyLoss()):
+        with pytest.raises(ConfigError, match="^loss MyLoss: tuinet cannot train"):
+            losses.get(spec)
+
+
+def test_builtin_loss_functions_and_classes_still_work():
+    assert losses.get(losses.mean_squared_error).name == "mean_squared_error"
+    assert isinstance(losses.get(losses.Huber), losses.Huber)
+    with pytest.raises(ConfigError, match="loss must be a name"):
+        losses.get(3)
+
+
+def test_the_named_alternative_a_loss_subclass_with_a_gradient_trains():
+    class HalfSquared(losses.Loss):
+        name = "half_squared"
+
+        def _loss(self, yt, yp, grad):
+            diff = yp - yt
+            values = 0.5 * np.mean(diff ** 2, axis=-1)
+            return values, (diff / diff.size if grad else None)
+
+    model = _model()
+    model.compile(optimizer=tuinet.optimizers.SGD(0.1), loss=HalfSquared())
+    x, y = np.random.default_rng(0).normal(size=(32, 3)), np.ones((32, 2))
+    history = model.fit(x, y, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_numpy_metric_function_is_supported():
+    def mean_abs(y_true, y_pred):
+        return np.mean(np.abs(y_true - y_pred), axis=-1)
+
+    model = _model()
+    model.compile(optimizer="sgd", loss="mse", metrics=[mean_abs])
+    x, y = np.ones((4, 3)), np.ones((4, 2))
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert "mean_abs" in history.history
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    expected = np.mean(np.abs(y - model.predict(x, verbose=0)))
+    assert result["mean_abs"] == pytest.approx(expected, rel=1e-5)
