@@ -389,19 +389,13 @@ def load_csv(path: Path, *, target, header, delimiter: str, task: str):
     from tuinet.data.dataset import Dataset
 
     display = files.display_path(path)
-    budget = memory.budget()
-    text_bytes = text_size(path)
-    stream = _Rows(path, display, delimiter, max_line=max(1 << 20, budget.limit // 32))
-    chunks = stream.chunks()
-    first_chunk = next(chunks, None)
-    if not first_chunk:
-        raise DataError(f"{display}: the file is empty; expected rows of values separated by {delimiter!r}")
+    budget, text_bytes, stream, chunks, first_chunk = _open_rows(path, display, delimiter)
 
     # -- the first line and the header, as far as the first rows can tell ------------------------
     row0 = first_chunk[0]
     w0 = len(row0)
     head = first_chunk[:HEAD_ROWS]
-    trim = w0 > 1 and all(len(row) == w0 and not row[-1].strip() for row in head)  # may change later
+    trim = w0 > 1 and _trailing_blank(head, w0)  # may change later
 
     def header_of(rows) -> bool:
         return files._detect_header(rows) if header == "auto" else bool(header)
@@ -688,18 +682,25 @@ def load_features(path, *, features: int, target: int | str | None = None, delim
     return _load_features(path, display, features, target, delimiter, trim=False)
 
 
+def _open_rows(path: Path, display: str, delimiter: str):
+    """(budget, text size, row stream, its chunk iterator, the first chunk) of a CSV file;
+    `DataError` when it has no rows."""
+    budget = memory.budget()
+    text_bytes = text_size(path)
+    stream = _Rows(path, display, delimiter, max_line=max(1 << 20, budget.limit // 32))
+    chunks = stream.chunks()
+    first = next(chunks, None)
+    if not first:
+        raise DataError(f"{display}: the file is empty; expected rows of values separated by {delimiter!r}")
+    return budget, text_bytes, stream, chunks, first
+
+
 def _trailing_blank(rows: list[list[str]], w0: int) -> bool:
     return all(len(row) == w0 and not row[-1].strip() for row in rows)
 
 
 def _load_features(path: Path, display: str, features: int, target, delimiter: str, trim: bool | None) -> Features:
-    budget = memory.budget()
-    text_bytes = text_size(path)
-    stream = _Rows(path, display, delimiter, max_line=max(1 << 20, budget.limit // 32))
-    chunks = stream.chunks()
-    chunk = next(chunks, None)
-    if not chunk:
-        raise DataError(f"{display}: the file is empty; expected rows of values separated by {delimiter!r}")
+    budget, text_bytes, stream, chunks, chunk = _open_rows(path, display, delimiter)
 
     # -- the first line, the header and the columns: settled by the first chunk, unless every line
     #    of it ends in an empty cell and a later line does not (then `_Restart`)
