@@ -162,6 +162,11 @@ def main() -> None:
     parser.add_argument("--check", action="store_true",
                         help="also take every shot a second time into a temporary folder and compare")
     args = parser.parse_args()
+    # The README shows the app as a truecolour terminal does, whatever TERM this runs under
+    # (Textual reads TERM/COLORTERM into its colour system; at 16 colours the ramps change).
+    import textual.constants
+
+    textual.constants.COLOR_SYSTEM = "truecolor"
     shots = SHOTS
     if args.only:
         wanted = {n.strip() for n in args.only.split(",") if n.strip()}
