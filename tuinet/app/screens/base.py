@@ -55,9 +55,8 @@ class ViewFooter(Footer):
     """
 
     DROP_ORDER = ("command_palette", "open_preset", "apply", "help", "next_tab")
-    KEEP = frozenset({"app.toggle_run", "app.step_batch", "app.step_epoch", "app.reset", "app.pace(-1)",
-                      "app.scrub(-1)", "app.quit_app", "toggle_run", "step_batch", "step_epoch", "reset",
-                      "pace(-1)", "scrub(-1)", "quit_app", "leave_field"})
+    KEEP = frozenset({"toggle_run", "step_batch", "step_epoch", "reset", "pace(-1)", "scrub(-1)", "quit_app",
+                      "leave_field"})  # actions, without their "app." namespace
 
     @staticmethod
     def _width(item) -> int:
@@ -78,12 +77,13 @@ class ViewFooter(Footer):
                 break
             for item in items:
                 palette = action == "command_palette" and item.has_class("-command-palette")
-                if palette or (isinstance(item, FooterKey) and item.action == action):
+                if palette or (isinstance(item, FooterKey) and item.action.removeprefix("app.") == action):
                     items.remove(item)
                     total -= self._width(item)
                     break
         # still too wide: the view's own keys go, from the last, before the training keys
-        for item in [i for i in reversed(items) if isinstance(i, FooterKey) and i.action not in self.KEEP]:
+        for item in [i for i in reversed(items)
+                     if isinstance(i, FooterKey) and i.action.removeprefix("app.") not in self.KEEP]:
             if total <= width:
                 break
             items.remove(item)
