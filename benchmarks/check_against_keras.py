@@ -11,7 +11,8 @@ Sections: activations, layers (forward; and, on the torch backend, the gradients
 inputs and of every weight through `backward`), models (predict, summary), losses (value; and
 gradient on torch), metrics (two batches), schedules, optimizers (several steps on the same
 gradients through Keras's own `optimizer.apply_gradients`) and, on the torch backend, a few
-epochs of `fit` side by side.
+epochs of `fit` side by side, and the merge layers (forward, output shape, and on torch the
+gradient of every input).
 
 It is not a test of the suite: Keras is not a dependency of tuinet. Install it in a separate
 environment (the numpy backend of Keras 3 imports jax, so the torch backend is the one that
@@ -1247,11 +1248,336 @@ def section_training(rep, rng):
         rep.run(label, run)
 
 
+def merge_case(rep, label, make_t, make_k, xs, *, rtol=RTOL):
+    """`layer_case` for a merge layer: a list of inputs, one input gradient each (no weights).
+
+    Also compares the output shape with Keras's `compute_output_shape` (batch axis unknown).
+    """
+    def run():
+        t = make_t()
+        t.build_for([x.shape[1:] for x in xs], np.random.default_rng(0))
+        k = make_k()
+        shape_k = k.compute_output_shape([(None, *x.shape[1:]) for x in xs])
+        rep.equal(f"{label}  output shape", (None, *t.output_shape), tuple(shape_k))
+        y_t = t.forward(xs)
+        use_grad = BACKEND == "torch"
+        xk = [torch.tensor(x, requires_grad=True) for x in xs] if use_grad else xs
+        y_k = k(xk)
+        rep.check(label, y_t, to_np(y_k), rtol=rtol)
+        if use_grad:
+            G = rng_g.normal(size=y_t.shape).astype("float32")
+            dxs = t.backward(G)
+            (y_k * torch.tensor(G)).sum().backward()
+            for i, (dx, x) in enumerate(zip(dxs, xk)):
+                rep.check(f"{label}  grad dx{i}", dx, to_np(x.grad), rtol=rtol * 2)
+    rng_g = np.random.default_rng(len(label))
+    rep.run(label, run)
+
+
+def section_merge(rep, rng):
+    import tuinet
+    L, KL = tuinet.layers, keras.layers
+    f32 = lambda *s: rng.normal(size=s).astype("float32")  # noqa: E731
+    sets = {  # broadcasting as Keras allows: size-1 axes, and lower ranks (new axes after the batch)
+        "(8, 5) x2": [f32(8, 5), f32(8, 5)],
+        "(4, 3, 5) x3": [f32(4, 3, 5), f32(4, 3, 5), f32(4, 3, 5)],
+        "(4, 3, 5)+(4, 1, 5)": [f32(4, 3, 5), f32(4, 1, 5)],
+        "(4, 1, 5)+(4, 3, 1)": [f32(4, 1, 5), f32(4, 3, 1)],
+        "(4, 5)+(4, 3, 5)": [f32(4, 5), f32(4, 3, 5)],
+        "(4, 3, 5)+(4, 1)+(4, 5)": [f32(4, 3, 5), f32(4, 1), f32(4, 5)],
+    }
+    for name in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
+        for desc, xs in sets.items():
+            if name == "Subtract" and len(xs) != 2:
+                continue
+            merge_case(rep, f"{name}() on {desc}", getattr(L, name), getattr(KL, name), xs)
+    for axis, xs in ((-1, [f32(6, 3), f32(6, 4), f32(6, 1)]), (1, [f32(6, 3), f32(6, 2)]),
+                     (-1, [f32(3, 4, 2), f32(3, 4, 5)]), (1, [f32(3, 2, 5), f32(3, 4, 5)]),
+                     (-2, [f32(3, 2, 5), f32(3, 4, 5)]), (2, [f32(2, 3, 2, 4), f32(2, 3, 1, 4)])):
+        shapes = " + ".join(str(x.shape) for x in xs)
+        merge_case(rep, f"Concatenate(axis={axis}) on {shapes}", lambda a=axis: L.Concatenate(axis=a),
+                   lambda a=axis: KL.Concatenate(axis=a), xs)
+    dots = [(1, [f32(8, 5), f32(8, 5)]), (-1, [f32(8, 5), f32(8, 5)]), (-1, [f32(4, 3, 5), f32(4, 6, 5)]),
+            ((1, 2), [f32(4, 3, 5), f32(4, 6, 3)]), ((2, 1), [f32(4, 3, 5), f32(4, 5, 6)]),
+            ((-1, -2), [f32(4, 3, 5), f32(4, 5, 6)]), ((1, 1), [f32(4, 3), f32(4, 3, 6)]),
+            ((2, 1), [f32(4, 6, 3), f32(4, 3)]), ((3, 1), [f32(2, 2, 3, 4), f32(2, 4, 5)]),
+            ((1, 2), [f32(2, 4, 3), f32(2, 2, 4, 5)])]
+    for axes, xs in dots:
+        shapes = " . ".join(str(x.shape) for x in xs)
+        for norm in (False, True):
+            merge_case(rep, f"Dot(axes={axes}, normalize={norm}) on {shapes}",
+                       lambda a=axes, n=norm: L.Dot(axes=a, normalize=n),
+                       lambda a=axes, n=norm: KL.Dot(axes=a, normalize=n), xs)
+    if importlib.util.find_spec("tuinet.nn.functional") is None:
+        rep.skip("layers.add/subtract/.../concatenate/dot helpers", "Layer.__call__ needs tuinet.nn.functional")
+        return
+    for fn, kw in (("add", {}), ("subtract", {}), ("multiply", {}), ("average", {}), ("maximum", {}),
+                   ("minimum", {}), ("concatenate", {"axis": 1}), ("dot", {"axes": 1, "normalize": True})):
+        def helper(fn=fn, kw=kw):
+            xs = [f32(5, 4), f32(5, 4)]
+            rep.check(f"layers.{fn}([a, b]{''.join(f', {k}={v}' for k, v in kw.items())})",
+                      getattr(L, fn)(xs, **kw), to_np(getattr(KL, fn)(xs, **kw)))
+        rep.run(f"layers.{fn}", helper)
+
+
 def section_initializers(rep, rng):
     rep.skip("initializers (glorot/he/lecun/orthogonal...)",
              "not comparable value for value: tuinet and Keras draw from different RNGs")
     rep.skip("Dropout / recurrent dropout in training", "random masks from different RNGs")
     rep.skip("Embedding(mask_zero=True), return_state, stateful", "not supported by tuinet (raises ConfigError)")
+
+
+# ---------------------------------------------------------------------------------------- keras files
+def _keras_file_zoo():
+    import tuinet
+    L = tuinet.layers
+    zoo = {key: make for key, (make, _) in model_zoo(None).items()}
+    zoo.update({
+        "wrappers": lambda: tuinet.Sequential([
+            L.Input((6, 3)), L.TimeDistributed(L.Dense(4)), L.Bidirectional(L.LSTM(3, return_sequences=True)),
+            L.Bidirectional(L.GRU(2), merge_mode="sum"), L.PReLU(), L.Dense(2)], name="wrappers", seed=6),
+        "conv_extra": lambda: tuinet.Sequential([
+            L.Input((8, 8, 2)), L.DepthwiseConv2D(3, padding="same"), L.SeparableConv2D(3, 3),
+            L.Conv2DTranspose(2, 2, strides=2), L.GlobalAveragePooling2D(), L.Dense(1, kernel_regularizer="l2")],
+            name="conv_extra", seed=7),
+        "norm": lambda: tuinet.Sequential([
+            L.Input((5,)), L.Normalization(mean=[0.5] * 5, variance=[2.0] * 5), L.Dense(4, activation="gelu"),
+            L.BatchNormalization(center=False), L.Dense(2)], name="norm", seed=8),
+    })
+    return zoo
+
+
+def section_keras_files(rep, rng):
+    """tuinet writes .keras / .weights.h5 files that Keras opens, and reads those Keras writes:
+    predictions, compile settings and one training step after the optimizer state crossed over."""
+    import tempfile
+
+    import tuinet
+    tmp = tempfile.mkdtemp(prefix="tuinet-keras-files-")
+    shapes = {"mlp": (6,), "cnn": (12, 10, 2), "cnn1d_gap": (20, 3), "lstm": (9, 4), "embed_rnn": (7,),
+              "wrappers": (6, 3), "conv_extra": (8, 8, 2), "norm": (5,)}
+    for key, make in _keras_file_zoo().items():
+        def case(key=key, make=make):
+            tm = make()
+            randomize_weights(tm, rng)
+            path = os.path.join(tmp, f"{key}.keras")
+            tm.save(path)
+            km = keras.models.load_model(path)
+            x = (rng.integers(0, 30, size=(6, *shapes[key])) if key == "embed_rnn"
+                 else rng.normal(size=(6, *shapes[key])).astype("float32"))
+            rep.check(f"tuinet -> keras {key}.keras: predict", km.predict(x, verbose=0), tm.predict(x, verbose=0),
+                      rtol=2e-5)
+            wpath = os.path.join(tmp, f"{key}.weights.h5")
+            km2 = keras.models.load_model(path)
+            for w in km2.weights:
+                w.assign(np.zeros(w.shape, dtype=w.dtype))
+            tm.save_weights(wpath)
+            km2.load_weights(wpath)
+            rep.check(f"tuinet -> keras {key}.weights.h5: predict", km2.predict(x, verbose=0),
+                      tm.predict(x, verbose=0), rtol=2e-5)
+            kpath = os.path.join(tmp, f"{key}_k.keras")
+            km.save(kpath)
+            back = tuinet.load_model(kpath)
+            rep.check(f"keras -> tuinet {key}.keras (re-saved by Keras): predict", back.predict(x, verbose=0),
+                      km.predict(x, verbose=0), rtol=2e-5)
+        rep.run(f"{key}.keras", case)
+
+    def functional_case():
+        from tuinet.nn.functional import Functional
+        L = tuinet.layers
+        inp = tuinet.Input((5,))
+        a = L.Dense(4, activation="relu")(inp)
+        b = L.Dense(4, activation="tanh")(inp)
+        out = L.Dense(2)(L.BatchNormalization()(L.Add()([a, b]) if hasattr(L, "Add") else a))
+        tm = Functional(inp, out)
+        tm.compile(optimizer="adam", loss="mse")
+        x = rng.normal(size=(8, 5)).astype("float32")
+        tm.fit(x, rng.normal(size=(8, 2)), epochs=2, batch_size=4, verbose=0)
+        path = os.path.join(tmp, "functional.keras")
+        tm.save(path)
+        km = keras.models.load_model(path)
+        rep.check("tuinet -> keras functional.keras: predict", km.predict(x, verbose=0), tm.predict(x, verbose=0),
+                  rtol=2e-5)
+        kpath = os.path.join(tmp, "functional_k.keras")
+        km.save(kpath)
+        back = tuinet.load_model(kpath)
+        rep.check("keras -> tuinet functional.keras (re-saved by Keras): predict", back.predict(x, verbose=0),
+                  km.predict(x, verbose=0), rtol=2e-5)
+        rep.equal("keras -> tuinet functional.keras: optimizer iterations", back.optimizer.iterations,
+                  int(to_np(km.optimizer.iterations)))
+    rep.run("functional.keras", functional_case)
+
+    optimizers = {
+        "sgd_momentum": lambda m: m.SGD(0.05, momentum=0.9, nesterov=True),
+        "adam": lambda m: m.Adam(0.01),
+        "adam_amsgrad": lambda m: m.Adam(0.01, amsgrad=True),
+        "adamw": lambda m: m.AdamW(0.01, weight_decay=0.01),
+        "rmsprop_centered": lambda m: m.RMSprop(0.01, momentum=0.5, centered=True),
+        "adagrad": lambda m: m.Adagrad(0.1),
+        "adadelta": lambda m: m.Adadelta(1.0),
+        "adamax": lambda m: m.Adamax(0.01),
+        "nadam": lambda m: m.Nadam(0.01),
+    }
+    x = rng.normal(size=(16, 4)).astype("float32")
+    y = rng.normal(size=(16, 2)).astype("float32")
+
+    def weights_after_step(model):
+        model.train_on_batch(x, y)
+        return [np.asarray(to_np(w)) for w in model.get_weights()]
+
+    for key, make_opt in optimizers.items():
+        def t_to_k(key=key, make_opt=make_opt):
+            L = tuinet.layers
+            tm = tuinet.Sequential([L.Input((4,)), L.Dense(5, activation="tanh"), L.BatchNormalization(),
+                                    L.Dense(2)], seed=3)
+            tm.compile(optimizer=make_opt(tuinet.optimizers), loss="mse", metrics=["mae"])
+            tm.fit(x, y, batch_size=4, epochs=2, verbose=0)
+            path = os.path.join(tmp, f"opt_{key}.keras")
+            tm.save(path)
+            km = keras.models.load_model(path)
+            rep.equal(f"tuinet -> keras {key}: optimizer class", type(km.optimizer).__name__.lower().replace(
+                "torch", ""), type(tm.optimizer).__name__.lower())
+            rep.equal(f"tuinet -> keras {key}: iterations", int(to_np(km.optimizer.iterations)),
+                      tm.optimizer.iterations)
+            rep.check(f"tuinet -> keras {key}: weights after one more step", np.concatenate(
+                [w.ravel() for w in weights_after_step(km)]), np.concatenate(
+                [w.ravel() for w in weights_after_step(tm)]), rtol=2e-5)
+
+        def k_to_t(key=key, make_opt=make_opt):
+            kl = keras.layers
+            km = keras.Sequential([keras.Input((4,)), kl.Dense(5, activation="tanh"), kl.BatchNormalization(),
+                                   kl.Dense(2)])
+            km.compile(optimizer=make_opt(keras.optimizers), loss="mse", metrics=["mae"])
+            km.fit(x, y, batch_size=4, epochs=2, verbose=0)
+            path = os.path.join(tmp, f"kopt_{key}.keras")
+            km.save(path)
+            tm = tuinet.load_model(path)
+            rep.equal(f"keras -> tuinet {key}: iterations", tm.optimizer.iterations,
+                      int(to_np(km.optimizer.iterations)))
+            rep.check(f"keras -> tuinet {key}: weights after one more step", np.concatenate(
+                [w.ravel() for w in weights_after_step(tm)]), np.concatenate(
+                [w.ravel() for w in weights_after_step(km)]), rtol=2e-5)
+        rep.run(f"tuinet -> keras {key}", t_to_k)
+        rep.run(f"keras -> tuinet {key}", k_to_t)
+
+
+def section_functional(rep, rng):
+    """Functional models (several inputs and outputs, shared layers, merges, nested and frozen
+    models) trained with the same weights and batches in Keras and tuinet: layer order, summary
+    connections, per-epoch logs, evaluate's list and the final weights."""
+    if BACKEND not in ("torch", "jax", "tensorflow"):
+        rep.skip("functional", f"the {BACKEND} backend cannot train")
+        return
+    import tuinet
+
+    def two_heads(L, Inp, Model):
+        a = Inp((4,), name="a")
+        b = Inp((3,), name="b")
+        shared = L.Dense(5, activation="tanh", name="shared")
+        x = shared(a)
+        y = L.Dense(4, name="pb")(b)
+        y2 = shared(L.Dense(4, name="pad")(L.Concatenate(name="cat0")([y, b])))
+        m = L.Add(name="add")([x, y2])
+        c = L.Concatenate(name="cat")([L.Multiply(name="mul")([m, x]), b])
+        return Model([a, b], [L.Dense(1, name="reg")(c), L.Dense(3, activation="softmax", name="cls")(c)])
+
+    def dict_io(L, Inp, Model):
+        t = Inp((None,), name="title", dtype="int32")
+        g = Inp((5,), name="tags")
+        e = L.GlobalAveragePooling1D(name="gap")(L.Embedding(30, 6, name="emb")(t))
+        h = L.concatenate([e, g], name="joined")
+        h = L.Dense(8, activation="relu", name="hidden")(h)
+        return Model({"title": t, "tags": g}, {"priority": L.Dense(1, name="priority")(h),
+                                               "department": L.Dense(4, name="department")(h)})
+
+    def frozen_base(L, Inp, Model, Seq):
+        base = Seq([Inp((6,)), L.Dense(8, activation="relu", name="b1"), L.BatchNormalization(name="bn"),
+                    L.Dense(5, activation="relu", name="b2")], name="base")
+        base.trainable = False
+        inp = Inp((6,), name="inp")
+        h = base(inp, training=False)
+        h = L.Dropout(0.0, name="drop")(h)
+        return Model(inp, L.Dense(3, activation="softmax", name="head")(h))
+
+    def residual(L, Inp, Model):
+        inp = Inp((6, 6, 2), name="img")
+        x = L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inp)
+        y = L.Conv2D(4, 3, padding="same", name="c2")(x)
+        z = L.add([x, y], name="res")
+        z = L.GlobalAveragePooling2D(name="gap")(z)
+        v = L.Dot(axes=1, normalize=True, name="cos")([z, L.Dense(4, name="proj")(z)])
+        return Model(inp, L.Dense(2, activation="softmax", name="out")(L.Concatenate(name="cat")([z, v])))
+
+    n = 40
+    cases = [
+        ("two inputs, two outputs, shared Dense, Add/Multiply/Concatenate, loss_weights", two_heads,
+         dict(loss=["mse", "sparse_categorical_crossentropy"], loss_weights=[1.0, 0.5], metrics=[["mae"], ["accuracy"]]),
+         lambda: [rng.normal(size=(n, 4)).astype("float32"), rng.normal(size=(n, 3)).astype("float32")],
+         lambda: [rng.normal(size=(n, 1)).astype("float32"), rng.integers(0, 3, n)]),
+        ("dict inputs/outputs, int ids, Embedding, from_logits losses by output name", dict_io,
+         dict(loss={"priority": "binary_crossentropy_logits", "department": "categorical_crossentropy_logits"},
+              loss_weights={"priority": 1.0, "department": 0.2}),
+         lambda: {"title": rng.integers(0, 30, (n, 7)), "tags": rng.integers(0, 2, (n, 5)).astype("float32")},
+         lambda: {"priority": rng.random((n, 1)).astype("float32"),
+                  "department": np.eye(4, dtype="float32")[rng.integers(0, 4, n)]}),
+        ("frozen Sequential base (BatchNormalization) called with training=False", frozen_base,
+         dict(loss="sparse_categorical_crossentropy", metrics=["accuracy"]),
+         lambda: rng.normal(size=(n, 6)).astype("float32"), lambda: rng.integers(0, 3, n)),
+        ("residual Conv2D + add + Dot(normalize=True)", residual,
+         dict(loss="sparse_categorical_crossentropy", metrics=["accuracy"]),
+         lambda: rng.normal(size=(n, 6, 6, 2)).astype("float32"), lambda: rng.integers(0, 2, n)),
+    ]
+
+    def losses_for(spec, mod):
+        def one(name):
+            if name == "binary_crossentropy_logits":
+                return mod.losses.BinaryCrossentropy(from_logits=True)
+            if name == "categorical_crossentropy_logits":
+                return mod.losses.CategoricalCrossentropy(from_logits=True)
+            return name
+        if isinstance(spec, dict):
+            return {k: one(v) for k, v in spec.items()}
+        if isinstance(spec, list):
+            return [one(v) for v in spec]
+        return one(spec)
+
+    for label, make, compile_args, make_x, make_y in cases:
+        def run(label=label, make=make, compile_args=compile_args, make_x=make_x, make_y=make_y):
+            if make is frozen_base:
+                km = make(keras.layers, keras.Input, keras.Model, keras.Sequential)
+                tm = make(tuinet.layers, tuinet.Input, tuinet.Model, tuinet.Sequential)
+            else:
+                km = make(keras.layers, keras.Input, keras.Model)
+                tm = make(tuinet.layers, tuinet.Input, tuinet.Model)
+            rep.equal(f"{label}: model.layers order", [lay.name for lay in tm.layers], [lay.name for lay in km.layers])
+            weights = [rng.normal(0, 0.4, v.shape).astype("float32") for v in km.weights]
+            weights = [np.abs(w) + 0.5 if "variance" in v.path else w for w, v in zip(weights, km.weights)]
+            km.set_weights(weights)
+            tm.set_weights(weights)
+            args = dict(compile_args)
+            km.compile(keras.optimizers.SGD(0.05, momentum=0.5), **{**args, "loss": losses_for(args["loss"], keras)})
+            tm.compile(tuinet.optimizers.SGD(0.05, momentum=0.5), **{**args, "loss": losses_for(args["loss"], tuinet)})
+            x, y = make_x(), make_y()
+            hk = km.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
+            ht = tm.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
+            rep.equal(f"{label}: history keys", sorted(ht), sorted(hk))
+            for key in sorted(set(hk) & set(ht)):
+                rep.check(f"{label}: fit {key}", ht[key], hk[key], rtol=1e-4)
+            for i, (wt, wk) in enumerate(zip(tm.get_weights(), km.get_weights())):
+                rep.check(f"{label}: weight {i} after fit", wt, wk, rtol=1e-4)
+            ek = km.evaluate(x, y, verbose=0, batch_size=16)
+            et = tm.evaluate(x, y, verbose=0, batch_size=16)
+            rep.check(f"{label}: evaluate list", et, ek, rtol=1e-4)
+            pk, pt = km.predict(x, verbose=0), tm.predict(x, verbose=0)
+            if isinstance(pk, dict):
+                for key in pk:
+                    rep.check(f"{label}: predict[{key}]", pt[key], pk[key], rtol=1e-4)
+            elif isinstance(pk, list):
+                for i, (a, b) in enumerate(zip(pt, pk)):
+                    rep.check(f"{label}: predict[{i}]", a, b, rtol=1e-4)
+            else:
+                rep.check(f"{label}: predict", pt, pk, rtol=1e-4)
+        rep.run(label, run)
 
 
 SECTIONS = {
@@ -1264,6 +1590,9 @@ SECTIONS = {
     "schedules": section_schedules,
     "optimizers": section_optimizers,
     "fit": section_training,
+    "merge": section_merge,
+    "keras_files": section_keras_files,
+    "functional": section_functional,
 }
 
 

@@ -206,6 +206,8 @@ def test_to_json_round_trip():
     with pytest.raises(ValueError, match="not valid JSON"):
         tuinet.models.model_from_json("{nope")
     with pytest.raises(ValueError, match="Sequential"):
+        tuinet.models.model_from_json('{"class_name": "Subclassed", "config": {}}')
+    with pytest.raises(ValueError, match="non-empty 'layers' list"):
         tuinet.models.model_from_json('{"class_name": "Functional", "config": {}}')
 
 

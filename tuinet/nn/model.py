@@ -32,6 +32,12 @@ BUILD_COPIES = 5
 """Arrays of each trainable weight's size that building a model makes: see `Sequential._check_memory`."""
 
 
+def check_bool_arg(arg: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{arg} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _fmt_shape(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
@@ -141,6 +147,63 @@ def _mask_weights(mask: np.ndarray, sample_weight, where: str = "loss") -> np.nd
     return w * m
 
 
+def check_targets(y, n: int, output_shape: tuple, loss, where: str, what: str = "y") -> np.ndarray:
+    """`y` as a float array checked against `n` samples, an output of `output_shape` (no batch
+    axis) and `loss` (its shape rules and label ranges); `what` names it in messages."""
+    if y is None:
+        raise ConfigError(f"{where}: {what} (the targets) is required")
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError) as exc:
+        raise ShapeError(f"{where}: {what} cannot be made into an array ({exc})")
+    if arr.dtype.kind not in "biuf":
+        raise ShapeError(f"{where}: {what} must be numeric, got dtype {arr.dtype}; encode class names as integers "
+                         "(tuinet.data does this for CSV files)")
+    if arr.ndim == 0 or arr.shape[0] != n:
+        raise ShapeError(f"{where}: x has {n} samples but {what} has "
+                         f"{arr.shape[0] if arr.ndim else 'no'} samples")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ShapeError(f"{where}: {what} contains NaN or infinite values")
+    out_shape = (n, *output_shape)
+    if not isinstance(loss, losses_module.SparseCategoricalCrossentropy) and arr.ndim == len(out_shape) - 1 \
+            and out_shape[-1] == 1:
+        arr = arr.reshape(*arr.shape, 1)
+    loss.check_shapes(arr.shape, out_shape)
+    loss.check_labels(arr, out_shape)  # a class id out of range fails now, not mid-epoch
+    return np.ascontiguousarray(arr, dtype=backend.floatx())
+
+
+def rows(data, index):
+    """`data[index]` for an array, or for each array of a list (a model with several inputs or outputs)."""
+    if isinstance(data, list):
+        return [a[index] for a in data]
+    return data[index]
+
+
+def n_rows(data) -> int:
+    return data[0].shape[0] if isinstance(data, list) else data.shape[0]
+
+
+def sample_shape(layer) -> tuple:
+    """A built layer's output shape without the batch axis (a nested model's too)."""
+    if isinstance(layer, Sequential):
+        return layer._sample_output_shape()
+    return layer.output_shape
+
+
+def param_totals(model) -> list[str]:
+    """Keras's three summary lines: total, trainable and non-trainable weights with their sizes
+    (a layer is trainable when it and every model around it are)."""
+    leaves = [(lay, t) for lay, t in model._leaves() if lay.built]
+    all_n = sum(int(v.size) for lay, _ in leaves for v in (*lay.params.values(), *lay.state.values()))
+    all_b = sum(v.nbytes for lay, _ in leaves for v in (*lay.params.values(), *lay.state.values()))
+    trainable = sum(int(v.size) for lay, t in leaves if t for v in lay.params.values())
+    t_bytes = sum(v.nbytes for lay, t in leaves if t for v in lay.params.values())
+    return [f" Total params: {all_n:,} ({readable_size(all_b)})",
+            f" Trainable params: {trainable:,} ({readable_size(t_bytes)})",
+            f" Non-trainable params: {all_n - trainable:,} ({readable_size(all_b - t_bytes)})"]
+
+
 def readable_size(nbytes: float) -> str:
     """Keras's memory size format: `2.51 KB`."""
     for unit in ("B", "KB", "MB", "GB"):
@@ -161,6 +224,14 @@ class Sequential:
 
     _refusal: str | None = None  # what made the last refused training step non-finite
 
+    # A model is also a layer (Keras): it can sit in another model's stack or graph.
+    multi_input = False
+    supports_masking = False
+    consumes_mask = False
+    activation = None
+    dtype = None
+    regularizers: dict = {}
+
     def __init__(self, layers=None, name: str = "sequential", *, seed: int | None = None,
                  trainable: bool = True) -> None:
         self.name = name
@@ -177,7 +248,8 @@ class Sequential:
         self._eval_metrics: list | None = None
         self.stop_training = False
         self.history = None
-        self.trainable = trainable
+        self._trainable = check_bool_arg("trainable", trainable)
+        self._input_grad_base = False
         self._groups: dict = {}
         self.metadata: dict = {}  # JSON-friendly facts saved with the model (scaler, class names...)
         self._init_rng, self._fit_rng = model_streams(self.seed)
@@ -189,16 +261,194 @@ class Sequential:
     def layers(self) -> list[Layer]:
         return list(self._layers)
 
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        """As Keras: setting it sets every layer's (and nested model's) `trainable` too; the change
+        takes effect at the next `compile`, `fit` or `train_on_batch`."""
+        value = check_bool_arg("trainable", value)
+        self._trainable = value
+        for layer in self._layers:
+            layer.trainable = value
+
+    def _leaves(self, frozen: bool = False):
+        """`(layer, trainable)` for every layer with weights or state, nested models opened up;
+        `trainable` is False when the layer or any model around it is frozen."""
+        frozen = frozen or not self._trainable
+        for layer in self._layers:
+            if isinstance(layer, Sequential):
+                yield from layer._leaves(frozen)
+            elif not isinstance(layer, InputLayer):
+                yield layer, layer.trainable and not frozen
+
+    # -- symbolic inputs and outputs (feature extractors: Model(m.inputs, [l.output ...])) ----
+    def _graph(self) -> tuple:
+        """The model's stack as a functional graph: `(input tensor, output tensor)`, made on first
+        use (and again after the layers change), so that `layer.output` and `model.inputs` work."""
+        key = (tuple(id(layer) for layer in self._layers), self._input_shape)
+        if getattr(self, "_graph_key", None) != key:
+            if self._input_shape is None or not self._layers:
+                raise NotBuiltError(f"model {self.name!r} has no input shape yet, so it has no symbolic inputs: "
+                                    "start it with Input(shape)")
+            for node in getattr(self, "_graph_nodes", []):
+                nodes = node.layer.__dict__.get("_inbound_nodes") or []
+                if node in nodes:
+                    nodes.remove(node)
+            tensor = InputLayer(self._input_shape, name=self._input_name).output
+            start = tensor
+            made = [tensor.node]
+            for layer in self._layers:
+                tensor = layer(tensor)
+                made.append(tensor.node)
+            self._graph_key, self._graph_nodes, self._graph_io = key, made, (start, tensor)
+        return self._graph_io
+
+    @property
+    def inputs(self) -> list:
+        return [self._graph()[0]]
+
+    @property
+    def outputs(self) -> list:
+        return [self._graph()[1]]
+
+    @property
+    def input(self):
+        return self._graph()[0]
+
+    @property
+    def output(self):
+        return self._graph()[1]
+
+    # -- Keras variables -------------------------------------------------------------------
+    @property
+    def weights(self) -> list:
+        """Every weight of every layer as a Keras-style `Variable`, in Keras order."""
+        from tuinet.nn.variables import layer_variables
+
+        return layer_variables(self)
+
+    @property
+    def trainable_weights(self) -> list:
+        from tuinet.nn.variables import layer_variables
+
+        return layer_variables(self, "trainable")
+
+    @property
+    def non_trainable_weights(self) -> list:
+        from tuinet.nn.variables import layer_variables
+
+        return layer_variables(self, "non_trainable")
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    # -- a model used as a layer ------------------------------------------------------------
+    @classmethod
+    def default_name(cls) -> str:
+        return "sequential"
+
+    @property
+    def params(self) -> dict:
+        return {f"{lay.name}/{k}": v for lay, _ in self._leaves() for k, v in lay.params.items()}
+
+    @property
+    def state(self) -> dict:
+        return {f"{lay.name}/{k}": v for lay, _ in self._leaves() for k, v in lay.state.items()}
+
+    @property
+    def weight_names(self) -> list[str]:
+        return [f"{lay.name}/{w}" for lay in self._layers for w in lay.weight_names]
+
+    @property
+    def needs_input_grad(self) -> bool:
+        return self._input_grad_base
+
+    @needs_input_grad.setter
+    def needs_input_grad(self, value: bool) -> None:
+        self._input_grad_base = bool(value)
+        if self.built:
+            self._set_input_grads()
+
+    @property
+    def declared_input_shape(self) -> tuple | None:
+        return self._input_shape
+
+    def check_passes(self) -> None:
+        """A model is a valid layer (its layers were checked when added)."""
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
+
+    def _sample_output_shape(self) -> tuple:
+        return tuple(self.output_shape[1:])
+
+    def build_for(self, input_shape: tuple, rng=None) -> tuple:
+        """Build for samples of `input_shape` when used as a layer; a built model keeps its weights
+        (a pretrained base stays pretrained) and must accept the shape."""
+        input_shape = tuple(input_shape)
+        if not self.built:
+            self._input_shape = self._input_shape or input_shape
+            self.build()
+        if not _shape_matches(tuple(self.input_shape[1:]), input_shape):
+            raise ShapeError(f"model {self.name!r} expects inputs of shape {_fmt_shape(self.input_shape)}, "
+                             f"got {_fmt_shape((None, *input_shape))}")
+        return self._sample_output_shape()
+
+    def weight_specs(self, input_shape: tuple) -> list:
+        if self.built:
+            return []
+        specs, shape = [], tuple(input_shape)
+        for layer in self._layers:
+            specs += layer.weight_specs(shape)
+            shape = tuple(layer.compute_output_shape(shape))
+        return specs
+
+    def forward(self, x, *, training: bool = False, mask=None):
+        return self._forward(x, training)
+
+    def backward(self, grad_out):
+        """dL/dx of the whole stack given dL/d(output), filling its layers' gradients."""
+        layers = self._layers
+        stop = 0 if self._input_grad_base else self._backward_stop
+        for i in range(len(layers) - 1, stop - 1, -1):
+            grad_out = layers[i].backward(grad_out)
+        return grad_out if self._input_grad_base else None
+
+    def compute_mask(self, x, mask):
+        return None
+
+    def count_trainable(self) -> int:
+        return sum(int(v.size) for lay, t in self._leaves() if t for v in lay.params.values())
+
+    def regularization_loss(self) -> float:
+        return sum(lay.regularization_loss() for lay, _ in self._leaves())
+
     def add(self, layer) -> None:
         """Append a layer (or, first, an `Input`)."""
+        from tuinet.nn.functional import KerasTensor
+
+        if isinstance(layer, KerasTensor) and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer
+        elif isinstance(layer, KerasTensor):
+            raise ConfigError("Sequential.add takes layers; a tensor that a layer returned belongs in a functional "
+                              "model: tuinet.Model(inputs, outputs)")
         if isinstance(layer, InputLayer):
             if self._layers:
                 raise ConfigError("Input(...) can only be the first entry of a Sequential model")
             self._input_shape = layer.shape
             self._input_name = layer.name
             return
-        if not isinstance(layer, Layer):
+        if not isinstance(layer, (Layer, Sequential)):
             raise ConfigError(f"Sequential.add expects a layer such as layers.Dense(4), got {layer!r}")
+        if layer is self:
+            raise ConfigError(f"model {self.name!r} cannot contain itself")
         if getattr(layer, "return_state", False) is True:
             raise ConfigError(f"{type(layer).__name__}(return_state=True) in a Sequential model: return_state needs "
                               "the functional API (keras.Model(inputs, outputs)), which tuinet does not have yet")
@@ -210,6 +460,7 @@ class Sequential:
                 i += 1
                 name = f"{base}_{i}"
             layer.name = name
+            layer._auto_named = True
         elif any(lay.name == layer.name for lay in self._layers):
             raise ConfigError(f"a layer named {layer.name!r} is already in the model; layer names must be unique")
         if not self._layers and layer.declared_input_shape is not None and self._input_shape is None:
@@ -260,7 +511,7 @@ class Sequential:
     def output_shape(self) -> tuple:
         if not self.built:
             raise NotBuiltError(f"model {self.name!r} is not built yet")
-        return (None, *self._layers[-1].output_shape)
+        return (None, *sample_shape(self._layers[-1]))
 
     def build(self, input_shape=None) -> None:
         """Create the weights for inputs of `input_shape` (with or without the batch axis).
@@ -282,13 +533,13 @@ class Sequential:
         shape = tuple(self._input_shape)
         self._check_memory(shape)
         for layer in self._layers:
-            if not (layer.built and layer.input_shape == shape):
+            if isinstance(layer, Sequential) or not (layer.built and layer.input_shape == shape):
                 try:
                     layer.build_for(shape, self._init_rng)
                 except ShapeError as exc:
                     raise ShapeError(f"layer {layer.name!r} ({type(layer).__name__}) cannot take input of shape "
                                      f"{_fmt_shape((None, *shape))}: {exc}") from None
-            shape = layer.output_shape
+            shape = sample_shape(layer)
         self.built = True
         self._bind_flat()
 
@@ -369,11 +620,14 @@ class Sequential:
         """Move every trainable weight and gradient into one flat buffer per dtype."""
         old_sizes = {k: v[0].size for k, v in self._groups.items()}
         groups: dict[str, list] = {}
-        for layer in self._layers:
-            if not (layer.trainable and self.trainable):
+        leaves = list(self._leaves())
+        for layer, trainable in leaves:
+            if not trainable:
                 continue
             for k, v in layer.params.items():
                 groups.setdefault(v.dtype.name, []).append((layer, k))
+        self._bound = [(layer, k, dtype) for dtype, entries in groups.items() for layer, k in entries]
+        self._bound_key = tuple(t for _, t in leaves)
         self._groups = {}
         for dtype, entries in groups.items():
             total = sum(layer.params[k].size for layer, k in entries)
@@ -394,17 +648,33 @@ class Sequential:
         self._flat_params = {k: v[0] for k, v in self._groups.items()}
         self._flat_grads = {k: v[1] for k, v in self._groups.items()}
         self._segments = {k: v[2] for k, v in self._groups.items()}
-        # Which layers must produce dL/dx: only those with trainable weights somewhere below them.
-        seen = False
-        self._backward_stop = len(self._layers)
+        self._set_input_grads()
+        self._stateful = [layer for layer, _ in leaves if layer.state]
+        self._guard = _StepGuard(self._flat_params, self._flat_grads, self._stateful)
+        self._regularized = [layer for layer, _ in leaves if layer.regularizers]
+
+    def _rebind_if_stale(self) -> None:
+        """Bind the weights again when a `trainable` flag changed since, or when another model
+        sharing these layers (a sub-model, a model around this one) bound them to its own buffer."""
+        if not self.built:
+            return
+        leaves = list(self._leaves())
+        stale = tuple(t for _, t in leaves) != getattr(self, "_bound_key", None)
+        if not stale:
+            flats = {k[len("params_"):]: v[0] for k, v in self._groups.items()}
+            stale = any(layer.params[k].base is not flats[dtype] for layer, k, dtype in self._bound)
+        if stale:
+            self._bind_flat()
+
+    def _set_input_grads(self) -> None:
+        """Which layers must produce dL/dx: only those with trainable weights somewhere below them."""
+        seen = self._input_grad_base
+        self._backward_stop = 0 if seen else len(self._layers)
         for i, layer in enumerate(self._layers):
             layer.needs_input_grad = seen
             if layer.params and not seen:
                 seen = True
                 self._backward_stop = i
-        self._stateful = [layer for layer in self._layers if layer.state]
-        self._guard = _StepGuard(self._flat_params, self._flat_grads, self._stateful)
-        self._regularized = [layer for layer in self._layers if layer.regularizers]
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs) -> None:
@@ -474,27 +744,7 @@ class Sequential:
         return np.ascontiguousarray(arr, dtype=backend.floatx())
 
     def _check_y(self, y, x: np.ndarray, where: str) -> np.ndarray:
-        if y is None:
-            raise ConfigError(f"{where}: y (the targets) is required")
-        try:
-            arr = np.asarray(y)
-        except (ValueError, TypeError) as exc:
-            raise ShapeError(f"{where}: y cannot be made into an array ({exc})")
-        if arr.dtype.kind not in "biuf":
-            raise ShapeError(f"{where}: y must be numeric, got dtype {arr.dtype}; encode class names as integers "
-                             "(tuinet.data does this for CSV files)")
-        if arr.ndim == 0 or arr.shape[0] != x.shape[0]:
-            raise ShapeError(f"{where}: x has {x.shape[0]} samples but y has "
-                             f"{arr.shape[0] if arr.ndim else 'no'} samples")
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise ShapeError(f"{where}: y contains NaN or infinite values")
-        out_shape = (x.shape[0], *self._layers[-1].output_shape)
-        if not isinstance(self.loss, losses_module.SparseCategoricalCrossentropy) and arr.ndim == len(out_shape) - 1 \
-                and out_shape[-1] == 1:
-            arr = arr.reshape(*arr.shape, 1)
-        self.loss.check_shapes(arr.shape, out_shape)
-        self.loss.check_labels(arr, out_shape)  # a class id out of range fails now, not mid-epoch
-        return np.ascontiguousarray(arr, dtype=backend.floatx())
+        return check_targets(y, x.shape[0], sample_shape(self._layers[-1]), self.loss, where)
 
     def _prepare(self, x: np.ndarray, y: np.ndarray | None = None, where: str = "fit"):
         if not self.compiled:
@@ -503,8 +753,9 @@ class Sequential:
             self._input_shape = tuple(x.shape[1:])
         if not self.built:
             self.build()
+        self._rebind_if_stale()
         if self._train_metrics is None and y is not None:
-            out_shape = (None, *self._layers[-1].output_shape)
+            out_shape = (None, *sample_shape(self._layers[-1]))
             def resolve():
                 return [metrics_module.get(s, y_true_shape=y.shape, y_pred_shape=out_shape, loss=self.loss)
                         for s in self._metric_specs]
@@ -584,15 +835,7 @@ class Sequential:
                 buf[...] = arr
         out = self._forward(x, True)
         loss, grad = self._loss_and_grad(y, out, True, sample_weight)
-        layers = self._layers
-        i = len(layers) - 1
-        if self._fused is not None:
-            grad = layers[i].backward_linear(grad)
-            i -= 1
-        stop = self._backward_stop
-        while i >= stop:
-            grad = layers[i].backward(grad)
-            i -= 1
+        self._backward(grad)
         for layer in self._regularized:
             layer.add_regularization_grads()
         # Each check is one dot product per flat array (see `_finite`), the cheapest full pass.
@@ -636,6 +879,19 @@ class Sequential:
             return loss, out, False
         return loss, out, True
 
+    def _backward(self, grad) -> None:
+        """Backpropagate dL/d(output) (dL/dz of the last layer when fused) through the layers
+        that need it, filling every trainable layer's `grads`."""
+        layers = self._layers
+        i = len(layers) - 1
+        if self._fused is not None:
+            grad = layers[i].backward_linear(grad)
+            i -= 1
+        stop = self._backward_stop
+        while i >= stop:
+            grad = layers[i].backward(grad)
+            i -= 1
+
     def _non_finite_state(self) -> str | None:
         for layer in self._stateful:
             for k, arr in layer.state.items():
@@ -645,8 +901,8 @@ class Sequential:
 
     def _non_finite_param(self) -> str:
         """The name (`dense_1/kernel`) of the first trainable weight that is not finite."""
-        for layer in self._layers:
-            if layer.trainable and self.trainable:
+        for layer, trainable in self._leaves():
+            if trainable:
                 for k, arr in layer.params.items():
                     if not np.isfinite(arr).all():
                         return f"{layer.name}/{k}"
@@ -748,20 +1004,22 @@ class Sequential:
         verbose = 1 if verbose == "auto" else int(verbose)
         if validation_data is None and validation_split:
             xa = self._check_x(x, "fit")
-            split = int(xa.shape[0] * (1 - validation_split))
-            if split == 0 or split == xa.shape[0]:
+            n = n_rows(xa)
+            split = int(n * (1 - validation_split))
+            if split == 0 or split == n:
                 raise ConfigError(f"fit: validation_split={validation_split} leaves no samples for training or "
-                                  f"validation out of {xa.shape[0]}")
-            ya = np.asarray(y) if y is not None else None
-            if ya is not None and ya.ndim and ya.shape[0] == xa.shape[0]:
-                x, y, validation_data = xa[:split], ya[:split], (xa[split:], ya[split:])
+                                  f"validation out of {n}")
+            ya = self._target_arrays(y)
+            if ya is not None and all(a.ndim and a.shape[0] == n for a in (ya if isinstance(ya, list) else [ya])):
+                head, tail = slice(None, split), slice(split, None)
+                x, y, validation_data = rows(xa, head), rows(ya, head), (rows(xa, tail), rows(ya, tail))
                 swa = None if sample_weight is None else np.asarray(sample_weight)
-                if swa is not None and swa.ndim and swa.shape[0] == xa.shape[0]:
+                if swa is not None and swa.ndim and swa.shape[0] == n:
                     sample_weight, validation_data = swa[:split], validation_data + (swa[split:],)
         loop = self.make_train_loop(x, y, batch_size=batch_size, shuffle=shuffle, validation_data=validation_data,
                                     where="fit", sample_weight=sample_weight, class_weight=class_weight)
         loop.epoch = initial_epoch
-        hint = _scale_hint(self._layers, loop.x)
+        hint = self._input_hint(loop.x)
         if hint is not None:
             warnings.warn(hint, UserWarning, stacklevel=2)
         history = callbacks_module.History()
@@ -806,6 +1064,13 @@ class Sequential:
             cbl.call("on_train_end", {})
         return history
 
+    def _target_arrays(self, y):
+        """`y` as an array (a list of arrays for several outputs), unchecked, for splitting."""
+        return np.asarray(y) if y is not None else None
+
+    def _input_hint(self, x) -> str | None:
+        return _scale_hint(self._layers, x)
+
     @staticmethod
     def _logs(tracker, metrics) -> dict:
         logs = {"loss": tracker.result(), **{m.name: m.result() for m in metrics}}
@@ -821,14 +1086,15 @@ class Sequential:
             m.reset_state()
         if cbl is not None:
             cbl.call("on_test_begin", {})
-        for step, lo in enumerate(range(0, x.shape[0], batch_size)):
+        for step, lo in enumerate(range(0, n_rows(x), batch_size)):
             if cbl is not None:
                 cbl.call("on_test_batch_begin", step, {})
-            xb, yb = x[lo:lo + batch_size], y[lo:lo + batch_size]
-            swb = None if sample_weight is None else sample_weight[lo:lo + batch_size]
+            span = slice(lo, lo + batch_size)
+            xb, yb = rows(x, span), rows(y, span)
+            swb = None if sample_weight is None else sample_weight[span]
             out = self._forward(xb, False)
             loss, _ = self._loss_and_grad(yb, out, False, swb)
-            tracker.update_state(loss, xb.shape[0])
+            tracker.update_state(loss, n_rows(xb))
             for m in metrics:
                 m.update_state(yb, out)
             if cbl is not None and cbl.wants("on_test_batch_end"):
@@ -849,7 +1115,7 @@ class Sequential:
         x, y = self._checked(x, y, "evaluate")
         sw = _sample_weights(y, sample_weight, None, "evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
-        steps = math.ceil(x.shape[0] / batch_size)
+        steps = math.ceil(n_rows(x) / batch_size)
         cbl = None
         if callbacks:
             cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps})
@@ -862,8 +1128,12 @@ class Sequential:
                              f"{callbacks_module.format_logs(logs)}\n")
         if return_dict:
             return logs
-        ordered = [logs["loss"]] + [logs[m.name] for m in self._eval_metrics]
+        ordered = [logs[name] for name in self._eval_order()]
         return ordered[0] if len(ordered) == 1 else ordered
+
+    def _eval_order(self) -> list[str]:
+        """The names of `evaluate`'s list, in Keras's order."""
+        return ["loss"] + [m.name for m in self._eval_metrics]
 
     def predict(self, x, batch_size: int | None = None, verbose="auto", callbacks=None, **kwargs) -> np.ndarray:
         """Model outputs for `x`, computed in batches of `batch_size` (default 32)."""
@@ -877,23 +1147,38 @@ class Sequential:
             self._input_shape = self._input_shape or tuple(x.shape[1:])
             self.build()
         cbl = None
+        n = n_rows(x)
         if callbacks:
             cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": 0 if verbose == "auto" else int(verbose),
                                                                   "epochs": 1,
-                                                                  "steps": math.ceil(x.shape[0] / batch_size)})
+                                                                  "steps": math.ceil(n / batch_size)})
             cbl.call("on_predict_begin", {})
         outs = []
-        for step, lo in enumerate(range(0, x.shape[0], batch_size)):
+        for step, lo in enumerate(range(0, n, batch_size)):
             if cbl is not None:
                 cbl.call("on_predict_batch_begin", step, {})
-            outs.append(self._forward(x[lo:lo + batch_size], False).copy())
+            out = self._forward(rows(x, slice(lo, lo + batch_size)), False)
+            outs.append([o.copy() for o in out] if isinstance(out, list) else out.copy())
             if cbl is not None:
-                cbl.call("on_predict_batch_end", step, {"outputs": outs[-1]})
+                cbl.call("on_predict_batch_end", step, {"outputs": self._structured(outs[-1])})
         if cbl is not None:
             cbl.call("on_predict_end", {})
+        if outs and isinstance(outs[0], list):
+            return self._structured([np.concatenate(parts, axis=0) for parts in zip(*outs)])
         return np.concatenate(outs, axis=0)
 
-    def __call__(self, x, training: bool = False) -> np.ndarray:
+    def _structured(self, outputs):
+        """The outputs as the user declared them (one array for a Sequential model)."""
+        return outputs
+
+    def __call__(self, x, training: bool | None = None, **kwargs) -> np.ndarray:
+        from tuinet.nn import functional
+
+        if functional.is_symbolic(x):
+            return functional.symbolic_call(self, x, training=training, **kwargs)
+        training = bool(training)
+        if kwargs:
+            raise ConfigError(f"model {self.name!r}: unexpected call argument(s) {', '.join(sorted(kwargs))}")
         x = self._check_x(x, "call")
         if not self.built:
             self._input_shape = self._input_shape or tuple(x.shape[1:])
@@ -939,7 +1224,7 @@ class Sequential:
             self.build()
         rows = []
         for layer in self._layers:
-            shape = _fmt_shape((None, *layer.output_shape)) if layer.built else "?"
+            shape = _fmt_shape((None, *sample_shape(layer))) if layer.built else "?"
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
             rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
         w = [max(31, *(len(r[0]) + 1 for r in rows)) if rows else 31,
@@ -953,13 +1238,7 @@ class Sequential:
             if i < len(rows) - 1:
                 lines.append("├" + "┼".join("─" * (c_ + 2) for c_ in w) + "┤")
         lines.append("└" + "┴".join("─" * (c + 2) for c in w) + "┘")
-        trainable = sum(v.size for lay in self._layers if lay.trainable and self.trainable for v in lay.params.values())
-        t_bytes = sum(v.nbytes for lay in self._layers if lay.trainable and self.trainable for v in lay.params.values())
-        all_n = sum(lay.count_params() for lay in self._layers if lay.built)
-        all_b = sum(v.nbytes for lay in self._layers for v in (*lay.params.values(), *lay.state.values()))
-        lines += [f" Total params: {all_n:,} ({readable_size(all_b)})",
-                  f" Trainable params: {trainable:,} ({readable_size(t_bytes)})",
-                  f" Non-trainable params: {all_n - trainable:,} ({readable_size(all_b - t_bytes)})"]
+        lines += param_totals(self)
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ config / save
@@ -968,12 +1247,14 @@ class Sequential:
 
         cfg = {"name": self.name, "seed": self._user_seed if self._user_seed is not None else self.seed,
                "layers": [serialize_layer(layer) for layer in self._layers]}
+        if not self._trainable:
+            cfg["trainable"] = False
         if self._input_shape is not None:
             cfg["input_shape"] = [d for d in self._input_shape]
         return cfg
 
     @classmethod
-    def from_config(cls, config: dict) -> "Sequential":
+    def from_config(cls, config: dict, build: bool = True) -> "Sequential":
         from tuinet.nn.layers import deserialize as deserialize_layer
 
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
@@ -981,9 +1262,13 @@ class Sequential:
         model = cls(name=config.get("name", "sequential"), seed=config.get("seed"))
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])
+        shape, model._input_shape = model._input_shape, None  # add() builds as soon as the shape is known
         for spec in config["layers"]:
             model.add(deserialize_layer(spec))
-        if model._input_shape is not None and model._layers:
+        model._input_shape = model._input_shape or shape
+        if config.get("trainable") is False:
+            model._trainable = False  # the layers keep the flags their own configs carry
+        if build and model._input_shape is not None and model._layers:
             model.build()
         return model
 
@@ -1035,7 +1320,7 @@ class TrainLoop:
                  shuffle: bool = True, validation_data=None, sample_weight=None) -> None:
         self.model, self.x, self.y, self.sample_weight = model, x, y, sample_weight
         self.batch_size, self.shuffle, self.val = int(batch_size), shuffle, validation_data
-        self.n = x.shape[0]
+        self.n = n_rows(x)
         self.steps = math.ceil(self.n / self.batch_size)
         self.epoch = 0
         self.step = 0
@@ -1064,9 +1349,10 @@ class TrainLoop:
         sw = self.sample_weight
         if self._order is not None:
             idx = self._order[lo:hi]
-            xb, yb, swb = self.x[idx], self.y[idx], None if sw is None else sw[idx]
+            xb, yb, swb = rows(self.x, idx), rows(self.y, idx), None if sw is None else sw[idx]
         else:
-            xb, yb, swb = self.x[lo:hi], self.y[lo:hi], None if sw is None else sw[lo:hi]
+            span = slice(lo, hi)
+            xb, yb, swb = rows(self.x, span), rows(self.y, span), None if sw is None else sw[lo:hi]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             loss, out, ok = model._train_step(xb, yb, swb)
         if not ok:

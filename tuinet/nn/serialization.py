@@ -195,17 +195,35 @@ def _writable(path, header: dict, expected: str) -> dict:
     return header
 
 
+def _keras_kind(path, *, model: bool) -> bool:
+    """Whether `path` names a Keras file: `.keras` for a model, `.weights.h5` / `.h5` for weights.
+    A Keras 2 `.h5` model file is refused with one line."""
+    try:
+        name = os.fsdecode(path).lower()
+    except TypeError:
+        return False
+    if model and name.endswith(".h5"):
+        raise ModelFileError(f"{_label(path)}: legacy Keras 2 .h5 model files are not supported; save and load "
+                             "models as .keras (Keras 3) or in tuinet's format")
+    return name.endswith(".keras") if model else name.endswith(".h5")
+
+
 def save_model(model, path, *, include_optimizer: bool = True) -> None:
     """Save `model` (architecture, weights, compile settings, optimizer state) to `path`.
 
     `model.metadata` (a JSON-friendly dict, e.g. the scaler and class names the app or
     `tuinet train` used) is stored too and comes back on load.
+    A name ending in `.keras` writes a Keras 3 file instead (`tuinet.nn.keras_format`).
     """
+    if _keras_kind(path, model=True):
+        from tuinet.nn.keras_format import save_keras
+
+        return save_keras(model, path, include_optimizer=include_optimizer)
     model._require_built("save")
     weights, entries = _weight_entries(model)
     arrays = {f"w_{i:04d}": w for i, w in enumerate(weights)}
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "tuinet_version": __version__,
-              "model": model.get_config(), "compile": model.compile_config(),
+              "model": _model_config(model), "compile": model.compile_config(),
               "weights": entries, "optimizer": None,
               "metadata": getattr(model, "metadata", None) or {}}
     if include_optimizer and model.optimizer is not None:
@@ -223,8 +241,23 @@ def save_model(model, path, *, include_optimizer: bool = True) -> None:
     atomic_write_npz(path, arrays)
 
 
+def _model_config(model) -> dict:
+    """The architecture as the header stores it: a Sequential model's config as is (format 1's
+    layout), a functional model's as `{"class_name": "Functional", "config": ...}`."""
+    from tuinet.nn.functional import Functional
+
+    if isinstance(model, Functional):
+        return {"class_name": "Functional", "config": model.get_config()}
+    return model.get_config()
+
+
 def save_weights(model, path) -> None:
-    """Save only the weights (with their names and checksums)."""
+    """Save only the weights (with their names and checksums); a `.weights.h5` name writes
+    Keras 3's HDF5 layout instead (`tuinet.nn.keras_format`)."""
+    if _keras_kind(path, model=False):
+        from tuinet.nn.keras_format import save_weights_h5
+
+        return save_weights_h5(model, path)
     model._require_built("save_weights")
     weights, entries = _weight_entries(model)
     header = {"format": FORMAT + ".weights", "format_version": FORMAT_VERSION, "tuinet_version": __version__,
@@ -665,14 +698,22 @@ def _check_header(label: str, header: dict, expected: str, *, also: str | None =
     _check_model_config(label, model)
     comp = header["compile"]
     if comp is not None:
-        if not isinstance(comp, dict) or not {"optimizer", "loss"} <= set(comp) <= {"optimizer", "loss", "metrics"}:
+        graph = model.get("class_name") == "Functional"
+        keys = {"optimizer", "loss", "metrics"} | ({"loss_weights"} if graph else set())
+        if not isinstance(comp, dict) or not {"optimizer", "loss"} <= set(comp) <= keys:
             raise _bad(label, ("compile",), "null or an object with optimizer, loss and metrics", comp)
-        for key in ("optimizer", "loss"):
-            if not isinstance(comp[key], (str, dict)):
-                raise _bad(label, ("compile", key), "a name or an object", comp[key])
+        if not isinstance(comp["optimizer"], (str, dict)):
+            raise _bad(label, ("compile", "optimizer"), "a name or an object", comp["optimizer"])
+        loss = comp["loss"]
+        if not (isinstance(loss, (str, dict)) or graph and isinstance(loss, list)
+                and all(item is None or isinstance(item, (str, dict)) for item in loss)):
+            raise _bad(label, ("compile", "loss"), "a name or an object (a list of them for a functional model)", loss)
         metrics = comp.get("metrics")
-        if metrics is not None and (not isinstance(metrics, list) or not all(isinstance(m, (str, dict))
-                                                                                for m in metrics)):
+        if graph:
+            _check_nested_specs(label, ("compile", "metrics"), metrics)
+            _check_nested_specs(label, ("compile", "loss_weights"), comp.get("loss_weights"), numbers=True)
+        elif metrics is not None and (not isinstance(metrics, list) or not all(isinstance(m, (str, dict))
+                                                                                  for m in metrics)):
             raise _bad(label, ("compile", "metrics"), "a list of names or objects", metrics)
         _check_strings(label, comp, ("compile",))
     opt = header.get("optimizer")
@@ -686,13 +727,85 @@ def _check_header(label: str, header: dict, expected: str, *, also: str | None =
     _check_metadata_types(label, meta)
 
 
+def _check_nested_specs(label: str, where: tuple, value, numbers: bool = False, depth: int = 0) -> None:
+    """A functional model's per-output compile values: null, names, objects (numbers for
+    loss_weights), in lists or dicts by output name, at most three levels deep."""
+    leaf = (int, float) if numbers else (str,)
+    if value is None or isinstance(value, leaf) and not isinstance(value, bool):
+        return
+    if depth < 3 and isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_nested_specs(label, (*where, i), item, numbers, depth + 1)
+        return
+    if depth < 3 and isinstance(value, dict):
+        if not numbers and "class_name" in value:
+            return
+        for key, item in value.items():
+            _check_nested_specs(label, (*where, key), item, numbers, depth + 1)
+        return
+    raise _bad(label, where, "numbers per output" if numbers else "metric names or objects per output", value)
+
+
+def _check_functional_config(label: str, outer: dict) -> None:
+    """A functional model's architecture: Keras's layout (layers with inbound_nodes, input_layers,
+    output_layers), every layer class known; how the calls connect is checked when rebuilt."""
+    from tuinet.nn.layers import LAYERS
+
+    if set(outer) != {"class_name", "config"} or not isinstance(outer["config"], dict):
+        raise _bad(label, ("model",), "an object with class_name and config", outer)
+    model = outer["config"]
+    allowed = {"name", "trainable", "seed", "layers", "input_layers", "output_layers", "single_input",
+               "single_output"}
+    unknown = sorted(set(model) - allowed)
+    if unknown:
+        raise _bad(label, ("model", "config"), "the fields of a functional model", f"field {unknown[0]}")
+    _check_strings(label, model, ("model", "config"))
+    _text(label, ("model", "config", "name"), model.get("name", "functional"), limit=200)
+    seed = model.get("seed")
+    if seed is not None and not (_is_int(seed) and 0 <= seed < 2 ** 128):
+        raise _bad(label, ("model", "config", "seed"), "null or an integer from 0 to 2**128", seed)
+    layers = model.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise _bad(label, ("model", "config", "layers"), "a non-empty list of layers", layers)
+    for i, spec in enumerate(layers):
+        where = ("model", "config", "layers", i)
+        if not isinstance(spec, dict) or set(spec) != {"class_name", "config", "name", "inbound_nodes"}:
+            raise _bad(label, where, "an object with class_name, config, name and inbound_nodes", spec)
+        cls = spec["class_name"]
+        if not isinstance(cls, str):
+            raise _bad(label, (*where, "class_name"), "a layer class name", cls)
+        if cls not in LAYERS and cls not in ("InputLayer", "Sequential", "Functional"):
+            raise ModelFileError(f"{label}: layer {i} has the unknown layer class {_describe(cls)}; this tuinet "
+                                 f"knows {', '.join(sorted(LAYERS))}")
+        if not isinstance(spec["config"], dict):
+            raise _bad(label, (*where, "config"), "a JSON object", spec["config"])
+        if cls in ("Sequential", "Functional"):  # a model used as a layer
+            _check_model_config(label, {"class_name": cls, "config": spec["config"]} if cls == "Functional"
+                                else spec["config"])
+        _text(label, (*where, "name"), spec["name"], limit=200)
+        if not isinstance(spec["inbound_nodes"], list):
+            raise _bad(label, (*where, "inbound_nodes"), "a list", spec["inbound_nodes"])
+        dtype = spec["config"].get("dtype")
+        if dtype is not None and dtype not in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
+                                               "uint8", "uint16", "uint32", "uint64"):
+            raise _bad(label, (*where, "config", "dtype"), "null, a float or an integer type", dtype)
+    for key in ("input_layers", "output_layers"):
+        if not isinstance(model.get(key), (list, dict)) or not model[key]:
+            raise _bad(label, ("model", "config", key), "a non-empty list of [layer, node, index]", model.get(key))
+
+
 def _check_model_config(label: str, model: dict) -> None:
     from tuinet.nn.layers import LAYERS
 
-    allowed = {"name", "seed", "layers", "input_shape"}
+    if model.get("class_name") == "Functional":
+        _check_functional_config(label, model)
+        return
+    allowed = {"name", "seed", "layers", "input_shape", "trainable"}
     unknown = sorted(set(model) - allowed)
     if unknown:
-        raise _bad(label, ("model",), "the fields name, seed, layers and input_shape", f"field {unknown[0]}")
+        raise _bad(label, ("model",), "the fields name, seed, layers, input_shape and trainable", f"field {unknown[0]}")
+    if not isinstance(model.get("trainable", True), bool):
+        raise _bad(label, ("model", "trainable"), "true or false", model["trainable"])
     _check_strings(label, model, ("model",))
     _text(label, ("model", "name"), model.get("name", "sequential"), limit=200)
     seed = model.get("seed")
@@ -712,12 +825,15 @@ def _check_model_config(label: str, model: dict) -> None:
         cls = spec["class_name"]
         if not isinstance(cls, str):
             raise _bad(label, (*where, "class_name"), "a layer class name", cls)
-        if cls not in LAYERS:
+        if cls not in LAYERS and cls not in ("Sequential", "Functional"):
             raise ModelFileError(f"{label}: layer {i} has the unknown layer class {_describe(cls)}; this tuinet "
                                  f"knows {', '.join(sorted(LAYERS))}")
         cfg = spec["config"]
         if not isinstance(cfg, dict):
             raise _bad(label, (*where, "config"), "a JSON object", cfg)
+        if cls in ("Sequential", "Functional"):  # a model used as a layer
+            _check_model_config(label, spec if cls == "Functional" else cfg)
+            continue
         if "name" in cfg:
             _text(label, (*where, "config", "name"), cfg["name"], limit=200)
         if cfg.get("dtype") is not None and cfg["dtype"] not in ("float16", "float32", "float64"):
@@ -857,6 +973,8 @@ def _rebuild(label: str, config: dict, elements: int):
     from tuinet.nn.layers import Input, deserialize
     from tuinet.nn.model import Sequential
 
+    if config.get("class_name") == "Functional":
+        return _rebuild_functional(label, config["config"], elements)
     layers = [deserialize(spec) for spec in config["layers"]]
     shape = config.get("input_shape")
     shape = tuple(shape) if shape is not None else layers[0].declared_input_shape
@@ -904,6 +1022,24 @@ def _rebuild(label: str, config: dict, elements: int):
     return model
 
 
+def _rebuild_functional(label: str, config: dict, elements: int):
+    """A functional model from its config; its layers may create only the weights the file holds,
+    counted from their shapes (`Layer.weight_specs`) before any is made."""
+    from tuinet.nn.functional import Functional
+
+    left = [elements]
+
+    def before_build(layer, shape) -> None:
+        for name, dims, _ in layer.weight_specs(shape):
+            left[0] -= math.prod(dims)
+            if left[0] < 0:
+                raise ModelFileError(f"{label}: the saved architecture needs more weights than the file holds "
+                                     f"(layer {_shown(layer.name)!r}, weight {_shown(name)!r}, shape "
+                                     f"{_shown(tuple(dims))})")
+
+    return Functional.from_config(config, before_build=before_build)
+
+
 def _check_optimizer_state(label: str, model, state: dict) -> None:
     """Slots name the model's parameter groups and have their shapes and dtypes."""
     flat = getattr(model, "_flat_params", None) or {}
@@ -944,7 +1080,13 @@ def load_model(path, *, compile: bool = True, max_bytes: int | None = None):
     Raises:
         ModelFileError: one line naming the file, for anything missing, damaged, foreign,
             tampered with, too large, or not a regular file.
+
+    A name ending in `.keras` is read as a Keras 3 file (`tuinet.nn.keras_format`).
     """
+    if _keras_kind(path, model=True):
+        from tuinet.nn.keras_format import load_keras
+
+        return load_keras(path, compile=compile, max_bytes=max_bytes)
     label = _label(path)
     try:
         archive = _open_archive(path, FORMAT, max_bytes=max_bytes)
@@ -974,8 +1116,15 @@ def _build_model(archive: _Archive, compile: bool):
     model.metadata = meta
     comp = header.get("compile")
     if compile and comp:
-        model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),
-                      metrics=comp.get("metrics") or [])
+        if isinstance(comp["loss"], list):  # a functional model: one loss per output
+            model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=comp["loss"],
+                          loss_weights=comp.get("loss_weights"), metrics=comp.get("metrics"))
+        elif comp.get("loss_weights") is not None:
+            model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),
+                          loss_weights=comp["loss_weights"], metrics=comp.get("metrics"))
+        else:
+            model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),
+                          metrics=comp.get("metrics") or [])
         if header.get("optimizer"):
             state = {e["name"]: arrays[f"o_{i:04d}"] for i, e in enumerate(header["optimizer"])}
             _check_optimizer_state(label, model, state)
@@ -984,7 +1133,12 @@ def _build_model(archive: _Archive, compile: bool):
 
 
 def load_weights(model, path, *, max_bytes: int | None = None) -> None:
-    """Load weights saved with `save_weights` (or `save`) into a model of the same architecture."""
+    """Load weights saved with `save_weights` (or `save`) into a model of the same architecture;
+    a `.weights.h5` / `.h5` name is read as Keras 3's HDF5 layout (`tuinet.nn.keras_format`)."""
+    if _keras_kind(path, model=False):
+        from tuinet.nn.keras_format import load_weights_h5
+
+        return load_weights_h5(model, path, max_bytes=max_bytes)
     label = _label(path)
     try:
         archive = _open_archive(path, FORMAT + ".weights", also=FORMAT, max_bytes=max_bytes)

@@ -63,7 +63,8 @@ NEW_LAYER_DEFAULTS: dict[str, dict] = {
 
 NOT_PICKED = frozenset({"Bidirectional", "TimeDistributed"})
 """Layer types the picker does not offer: they wrap another layer, which the editor's one-level
-form cannot edit (they work in presets and in Python)."""
+form cannot edit (they work in presets and in Python). Nor does it offer the merge layers
+(`multi_input`), which take several tensors and so belong to functional models, not stacks."""
 
 PADDINGS = ("valid", "same")
 _SHAPE_ARGS = frozenset({"target_shape", "noise_shape"})  # a bare int means a 1-tuple here
@@ -596,7 +597,7 @@ class LayerPicker(ModalScreen[str | None]):
         width = max(len(n) for n in layers_module.LAYERS) + 2
         options = []
         for type_name, cls in layers_module.LAYERS.items():
-            if type_name in NOT_PICKED:
+            if type_name in NOT_PICKED or getattr(cls, "multi_input", False):
                 continue
             prompt = Text(no_wrap=True, overflow="ellipsis")
             prompt.append(type_name.ljust(width), style="bold")

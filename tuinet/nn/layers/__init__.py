@@ -13,6 +13,8 @@ from tuinet.nn.layers.extra import (ELU, Cropping1D, Cropping2D, GaussianDropout
                                     Permute, PReLU, ReLU, RepeatVector, Rescaling, Softmax, SpatialDropout1D,
                                     SpatialDropout2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D)
 from tuinet.nn.layers.input_layer import Input, InputLayer
+from tuinet.nn.layers.merge import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
+                                    average, concatenate, dot, maximum, minimum, multiply, subtract)
 from tuinet.nn.layers.normalization import BatchNormalization, LayerNormalization
 from tuinet.nn.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
@@ -29,7 +31,8 @@ LAYERS: dict[str, type[Layer]] = {
                 ReLU, LeakyReLU, PReLU, ELU, Softmax, RepeatVector, Permute, ZeroPadding1D, ZeroPadding2D, Cropping1D,
                 Cropping2D, UpSampling1D, UpSampling2D, GaussianNoise, GaussianDropout, SpatialDropout1D,
                 SpatialDropout2D, Rescaling, Normalization, TimeDistributed, Bidirectional,
-                RandomFlip, RandomContrast, RandomTranslation, RandomRotation, RandomZoom)
+                RandomFlip, RandomContrast, RandomTranslation, RandomRotation, RandomZoom,
+                Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)
 }
 
 
@@ -42,6 +45,14 @@ def deserialize(spec: dict) -> Layer:
     """Rebuild an (unbuilt) layer from `serialize`'s output."""
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise ConfigError(f"a layer spec must be a dict with 'class_name' and 'config', got {spec!r}")
+    if spec["class_name"] in ("Sequential", "Functional"):  # a model used as a layer
+        from tuinet.nn.functional import Functional
+        from tuinet.nn.model import Sequential
+
+        config = dict(spec.get("config") or {})
+        if spec["class_name"] == "Sequential":
+            return Sequential.from_config(config, build=False)
+        return Functional.from_config(config)
     cls = LAYERS.get(spec["class_name"])
     if cls is None:
         raise unknown_name("layer type", spec["class_name"], LAYERS)
@@ -59,5 +70,7 @@ def get(name: str) -> type[Layer]:
     raise unknown_name("layer type", name, LAYERS)
 
 
-__all__ = ["LAYERS", "Layer", "Input", "InputLayer", "serialize", "deserialize", "get", *LAYERS]
+__all__ = ["LAYERS", "Layer", "Input", "InputLayer", "serialize", "deserialize", "get", *LAYERS,
+           # Keras's functional merge helpers: `layers.add([a, b])` is `Add()([a, b])`.
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
 globals().update(LAYERS)

@@ -178,7 +178,7 @@ class Layer:
     def build_for(self, input_shape: tuple, rng: np.random.Generator) -> tuple:
         """Check, build and record shapes; returns the output shape. Called by the model."""
         self.check_passes()
-        input_shape = tuple(input_shape)
+        input_shape = [tuple(s) for s in input_shape] if self.multi_input else tuple(input_shape)
         self.params.clear(), self.grads.clear(), self.state.clear(), self._weight_names.clear()
         self.regularizers.clear()
         self.output_shape = tuple(self.compute_output_shape(input_shape))
@@ -197,7 +197,7 @@ class Layer:
         Raises:
             ShapeError: what `compute_output_shape` or `build` raise for inputs they cannot take.
         """
-        input_shape = tuple(input_shape)
+        input_shape = [tuple(s) for s in input_shape] if self.multi_input else tuple(input_shape)
         self.compute_output_shape(input_shape)
         probe = copy.copy(self)
         probe.params, probe.grads, probe.state, probe.regularizers = {}, {}, {}, {}
@@ -255,13 +255,93 @@ class Layer:
         """
         return mask if self.supports_masking else None
 
-    def __call__(self, x, *, training: bool = False) -> np.ndarray:
-        """Run the layer on a batch, building it first from the batch's shape if needed."""
+    #: True for layers that take a list of tensors (the merge layers): `build`, `compute_output_shape`
+    #: and `weight_specs` then get a list of shapes, `forward` a list of arrays, and `backward`
+    #: returns a list with one gradient (or None) per input.
+    multi_input = False
+
+    def __call__(self, x, *args, training: bool | None = None, **kwargs):
+        """Run the layer on a batch, building it first from the batch's shape if needed.
+
+        Called on symbolic tensors (`tuinet.Input(...)` and what layers return from them), it
+        records the call in the functional graph and returns symbolic outputs instead.
+        """
+        from tuinet.nn import functional
+
+        if functional.is_symbolic(x):
+            return functional.symbolic_call(self, x, *args, training=training, **kwargs)
+        if args or kwargs:
+            bad = ", ".join([*(repr(type(a).__name__) for a in args), *sorted(kwargs)])
+            raise ConfigError(f"{type(self).__name__}: unexpected call argument(s) {bad}")
+        training = bool(training)
         self.check_passes()
+        if self.multi_input:
+            if not isinstance(x, (list, tuple)) or not x:
+                raise ShapeError(f"{type(self).__name__}: expects a list of input tensors, got {type(x).__name__}")
+            xs = [np.asarray(a) for a in x]
+            if not self.built:
+                self.build_for([a.shape[1:] for a in xs], np.random.default_rng())
+            return self.forward(xs, training=training)
         x = np.asarray(x)
         if not self.built:
             self.build_for(x.shape[1:], np.random.default_rng())
         return self.forward(x, training=training)
+
+    # -- the functional graph (Keras's `layer.input` / `layer.output`) ------------------------
+    def _single_node(self, what: str):
+        nodes = self.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise ConfigError(f"layer {self.name!r} has never been called on a symbolic tensor, so it has no {what}; "
+                              "call it on tuinet.Input(...) (or a layer's output) first")
+        if len(nodes) > 1:
+            raise ConfigError(f"layer {self.name!r} has been called {len(nodes)} times, so it has several {what}s; "
+                              "use the tensors each call returned")
+        return nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic tensor(s) this layer was called on (it must have been called once)."""
+        node = self._single_node("input")
+        return list(node.inputs) if node.listed else node.inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic tensor(s) this layer's one call returned."""
+        node = self._single_node("output")
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    # -- Keras variables: layer.weights, layer.kernel... ---------------------------------------
+    @property
+    def weights(self) -> list:
+        """Every weight as a Keras-style `Variable` (live handles: `.numpy()`, `.assign()`), in Keras order."""
+        from tuinet.nn.variables import layer_variables
+
+        return layer_variables(self)
+
+    @property
+    def trainable_weights(self) -> list:
+        from tuinet.nn.variables import layer_variables
+
+        return layer_variables(self, "trainable")
+
+    @property
+    def non_trainable_weights(self) -> list:
+        from tuinet.nn.variables import layer_variables
+
+        return layer_variables(self, "non_trainable")
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def __getattr__(self, item):
+        """Keras's attributes for weights (`dense.kernel`, `bn.moving_mean`) as `Variable`s."""
+        d = self.__dict__
+        if not item.startswith("_") and (item in d.get("params", ()) or item in d.get("state", ())):
+            from tuinet.nn.variables import Variable
+
+            return Variable(self, item)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {item!r}")
 
     # -- weights ----------------------------------------------------------------------------
     @property

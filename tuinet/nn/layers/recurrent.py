@@ -249,15 +249,21 @@ class _Recurrent(Layer):
         """The states after the last (kept) step, as Keras's `return_state`: `[h]`."""
         return [h[-1].copy()]
 
-    def __call__(self, x, *, training: bool = False, mask=None):
+    def __call__(self, x, *, training: bool | None = None, mask=None, **kwargs):
         """Run the layer on a batch (building it first if needed). With `return_state=True` it
         returns Keras's list `[output, *final_states]` (LSTM: `[output, h, c]`, GRU and
         SimpleRNN: `[output, h]`, each state `(batch, units)`); `mask` is `(batch, timesteps)`."""
+        from tuinet.nn import functional
+
+        if functional.is_symbolic(x):
+            return functional.symbolic_call(self, x, training=training, mask=mask, **kwargs)
+        if kwargs:
+            raise ConfigError(f"{type(self).__name__}: unexpected call argument(s) {', '.join(sorted(kwargs))}")
         self.check_passes()
         x = np.asarray(x)
         if not self.built:
             self.build_for(x.shape[1:], np.random.default_rng())
-        out = self.forward(x, training=training, mask=mask)
+        out = self.forward(x, training=bool(training), mask=mask)
         return [out, *self._states] if self.return_state else out
 
     def backward(self, grad_out):
