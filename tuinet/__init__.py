@@ -14,15 +14,28 @@
 from tuinet.__about__ import __version__
 from tuinet.errors import (ConfigError, DivergenceError, ModelFileError, NotBuiltError, ShapeError,
                            TuinetError)
-from tuinet.nn import (activations, backend, callbacks, initializers, layers, losses, metrics, optimizers,
-                       regularizers, schedules)
+from tuinet.nn import (activations, backend, callbacks, constraints, initializers, layers, losses, metrics,
+                       optimizers, regularizers, schedules)
 from tuinet.nn.layers import Input
 from tuinet.nn.model import Sequential
 from tuinet.nn.random import set_random_seed
 from tuinet.nn.serialization import load_model
 from tuinet import models, preprocessing, utils  # noqa: E402 - keras.models / preprocessing / utils
-from tuinet.models import Model  # noqa: E402 - keras.Model (refuses the functional API and subclasses)
+from tuinet.models import Model  # noqa: E402 - keras.Model: the functional API and traced subclasses
+from tuinet import config  # noqa: E402 - keras.config
+from tuinet.nn.functional import KerasTensor  # noqa: E402
+from tuinet.nn.layers.base import Layer  # noqa: E402 - keras.Layer
+from tuinet.nn.losses import Loss  # noqa: E402 - keras.Loss
+from tuinet.nn.metrics import Metric  # noqa: E402 - keras.Metric
+from tuinet.nn.optimizers import Optimizer  # noqa: E402 - keras.Optimizer
+from tuinet.nn.variables import Variable  # noqa: E402 - keras.Variable
+
+
+def version() -> str:
+    """`keras.version()`: the version of tuinet."""
+    return __version__
 
 __all__ = ["__version__", "TuinetError", "ConfigError", "ShapeError", "NotBuiltError", "ModelFileError",
-           "DivergenceError", "activations", "backend", "callbacks", "initializers", "layers", "losses", "metrics",
-           "optimizers", "regularizers", "schedules", "Input", "Model", "Sequential", "set_random_seed", "load_model", "models", "preprocessing", "utils"]
+           "DivergenceError", "activations", "backend", "callbacks", "constraints", "initializers", "layers", "losses", "metrics",
+           "optimizers", "regularizers", "schedules", "Input", "Model", "Sequential", "set_random_seed", "load_model", "models", "preprocessing", "utils", "config", "KerasTensor", "Layer", "Loss", "Metric",
+           "Optimizer", "Variable", "version"]

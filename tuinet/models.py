@@ -13,7 +13,7 @@ from tuinet.errors import ConfigError
 from tuinet.nn.model import Sequential
 from tuinet.nn.serialization import load_model
 
-__all__ = ["Model", "Sequential", "load_model", "save_model", "model_from_json"]
+__all__ = ["Model", "Sequential", "load_model", "save_model", "model_from_json", "clone_model"]
 
 SUBCLASS_UNSUPPORTED = ("{name}: a tuinet.Model subclass needs a call() method that composes tuinet layers (or "
                         "super().__init__(inputs, outputs)); otherwise build the model with the functional API "
@@ -214,3 +214,23 @@ def model_from_json(json_string: str, custom_objects=None) -> Sequential:
         return Functional.from_config(spec["config"])
     return Sequential.from_config(spec["config"])
 
+
+
+def clone_model(model, input_tensors=None, clone_function=None, **kwargs):
+    """A new model with the same architecture and new, freshly initialised layers (Keras's
+    `clone_model`); copy the weights with `clone.set_weights(model.get_weights())`."""
+    from tuinet.nn.functional import Functional
+
+    if input_tensors is not None or clone_function is not None or kwargs:
+        raise ConfigError("clone_model: input_tensors, clone_function and the other options are not supported; "
+                          "clone_model(model) copies the architecture")
+    graph = model.__dict__.get("_graph") if isinstance(model, Model) and not isinstance(model, Sequential) else model
+    if graph is None:
+        raise ConfigError(f"clone_model: {type(model).__name__} is not built yet; build it or fit it first")
+    config = dict(graph.get_config())
+    config["seed"] = None  # fresh weights, as Keras
+    if isinstance(graph, Functional):
+        return Functional.from_config(config)
+    if not isinstance(graph, Sequential):
+        raise ConfigError(f"clone_model: expected a model, got {type(model).__name__}")
+    return Sequential.from_config(config)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from tuinet.errors import ConfigError
+from tuinet.nn.batches import PyDataset, Sequence
 from tuinet.nn.random import set_random_seed
 
-__all__ = ["to_categorical", "pad_sequences", "set_random_seed"]
+__all__ = ["to_categorical", "pad_sequences", "set_random_seed", "normalize", "PyDataset", "Sequence"]
 
 _SIDES = ("pre", "post")
 
@@ -105,3 +106,15 @@ def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: 
         else:
             out[idx, -len(kept):] = kept
     return out
+
+
+def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
+    """Scale `x` to unit norm along `axis`, as `keras.utils.normalize` (rows of zeros stay zeros)."""
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ConfigError(f"normalize: order must be a positive integer (2 for the L2 norm), got {order!r}")
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise ConfigError(f"normalize: x must be numeric, got dtype {arr.dtype}")
+    norm = np.atleast_1d(np.linalg.norm(arr, order, axis))
+    norm[norm == 0] = 1
+    return arr / np.expand_dims(norm, axis)

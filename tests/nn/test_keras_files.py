@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 import zipfile
 from pathlib import Path
@@ -320,6 +319,6 @@ def test_missing_h5py_is_one_line(tmp_path, monkeypatch):
         tuinet.load_model(FIXTURES / "cnn.keras")
     assert 'pip install "tuinet[keras]"' in _one_line(exc, FIXTURES / "cnn.keras")
     model = _models()["mlp"][0]()
-    with pytest.raises(ModelFileError, match=r'needs h5py: pip install "tuinet\[keras\]"'):
-        model.save(tmp_path / "m.keras")
-    assert not os.path.exists(tmp_path / "m.keras")
+    with pytest.warns(UserWarning, match=r'h5py is not installed.*pip install "tuinet\[keras\]"'):
+        model.save(tmp_path / "m.keras")  # the run is not lost: tuinet's format under that name
+    assert tuinet.load_model(tmp_path / "m.keras").count_params() == model.count_params()

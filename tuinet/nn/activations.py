@@ -300,6 +300,12 @@ def get(spec: str | Activation | None) -> Activation:
         return spec
     if isinstance(spec, dict):
         return get(spec.get("name")).__class__(**spec.get("config", {}))
+    if callable(spec) and getattr(spec, "_activation_name", None):  # tuinet.activations.relu & co.
+        return get(spec._activation_name)
+    if callable(spec):
+        raise ConfigError(f"activation {getattr(spec, '__name__', spec)!r}: a custom activation function needs "
+                          "automatic differentiation, which tuinet does not have; use a name such as 'relu' or "
+                          "one of tuinet.activations' functions")
     if not isinstance(spec, str):
         raise ConfigError(f"activation must be a name such as 'relu', got {spec!r}")
     key = spec.lower()
@@ -315,3 +321,52 @@ def serialize(act: Activation) -> str | dict:
     if cfg == type(act)().get_config():
         return act.name
     return {"name": act.name, "config": cfg}
+
+
+# -- Keras's activation functions (`keras.activations.relu(x)`), also usable as `activation=` --------
+def _function(name: str, make):
+    def apply(x, *args, **kwargs):
+        z = np.asarray(x)
+        if z.dtype.kind != "f":
+            z = z.astype(np.float32)
+        return make(*args, **kwargs)(z)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply._activation_name = name
+    apply.__doc__ = f"Keras's `activations.{name}`: applies it to an array; as `activation=` it names the {name} activation."
+    return apply
+
+
+def _relu(negative_slope=0.0, max_value=None, threshold=0.0):
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return ReLU()
+
+    def f(z):
+        out = np.where(z >= threshold, z, negative_slope * (z - threshold))
+        return np.minimum(out, max_value) if max_value is not None else out
+    return f
+
+
+def _softmax(axis=-1):
+    def f(z):
+        e = np.exp(z - z.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+    return f
+
+
+relu = _function("relu", _relu)
+softmax = _function("softmax", _softmax)
+sigmoid = _function("sigmoid", Sigmoid)
+tanh = _function("tanh", Tanh)
+leaky_relu = _function("leaky_relu", lambda negative_slope=0.2: LeakyReLU(negative_slope))
+elu = _function("elu", lambda alpha=1.0: ELU(alpha))
+selu = _function("selu", SELU)
+gelu = _function("gelu", lambda approximate=False: GELU(approximate))
+silu = _function("silu", SiLU)
+swish = _function("swish", SiLU)
+softplus = _function("softplus", Softplus)
+softsign = _function("softsign", Softsign)
+hard_sigmoid = _function("hard_sigmoid", HardSigmoid)
+relu6 = _function("relu6", ReLU6)
+exponential = _function("exponential", Exponential)
+linear = _function("linear", Linear)

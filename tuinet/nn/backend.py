@@ -59,3 +59,25 @@ def float32_problem(value: float) -> str | None:
 def to_array(x, dtype=None) -> np.ndarray:
     """Convert input data to a contiguous array of `dtype` (default: floatx)."""
     return np.ascontiguousarray(x, dtype=dtype or _FLOATX)
+
+
+def image_data_format() -> str:
+    """Keras's image layout: tuinet's convolutions are always channels-last."""
+    return "channels_last"
+
+
+def set_image_data_format(data_format: str) -> None:
+    if data_format != "channels_last":
+        raise ConfigError(f"image_data_format: tuinet computes channels_last only, got {data_format!r}")
+
+
+def backend() -> str:
+    """The name of the engine, as `keras.backend.backend()`: tuinet computes with NumPy."""
+    return "numpy"
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """Keras's `clear_session`: the automatic layer names start again ("dense", then "dense_1"...)."""
+    from tuinet.nn import functional
+
+    functional.reset_names()

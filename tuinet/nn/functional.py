@@ -38,6 +38,13 @@ from tuinet.nn.model import BUILD_COPIES, Sequential, _fmt_shape, _scale_hint, c
 _NAME_COUNTS: dict[str, itertools.count] = {}
 
 
+def reset_names() -> None:
+    """Forget the names given so far (`tuinet.backend.clear_session`)."""
+    global _TENSOR_IDS
+    _NAME_COUNTS.clear()
+    _TENSOR_IDS = itertools.count()
+
+
 def unique_name(base: str) -> str:
     """Keras's session-wide layer names: "dense", then "dense_1", "dense_2"..."""
     n = next(_NAME_COUNTS.setdefault(base, itertools.count()))

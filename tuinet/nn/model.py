@@ -652,6 +652,7 @@ class Sequential:
         self._stateful = [layer for layer, _ in leaves if layer.state]
         self._guard = _StepGuard(self._flat_params, self._flat_grads, self._stateful)
         self._regularized = [layer for layer, _ in leaves if layer.regularizers]
+        self._constrained = [layer for layer, trainable in leaves if trainable and layer.__dict__.get("constraints")]
 
     def _rebind_if_stale(self) -> None:
         """Bind the weights again when a `trainable` flag changed since, or when another model
@@ -859,6 +860,10 @@ class Sequential:
             optimizer = self.optimizer
             optimizer.save_step()
             optimizer.apply_gradients(self._flat_params, self._flat_grads, self._segments)
+            for layer in self._constrained:  # Keras: constraints project the weights after the update
+                for k, constraint in layer.constraints.items():
+                    w = layer.params[k]
+                    w[...] = constraint(w)
             total = 0.0
             for p, _ in pairs:
                 total += float(p.dot(p))
@@ -978,7 +983,8 @@ class Sequential:
 
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
-            sample_weight=None, initial_epoch: int = 0, validation_freq=1, **kwargs):
+            sample_weight=None, initial_epoch: int = 0, validation_freq=1, steps_per_epoch=None,
+            validation_steps=None, **kwargs):
         """Train for `epochs` epochs; returns a `History` whose `.history` has per-epoch lists.
 
         As Keras: `sample_weight` (one per sample) or `class_weight` ({class id: weight}) scale each
@@ -1002,7 +1008,19 @@ class Sequential:
             raise ConfigError(f"fit: validation_freq must be a positive integer or a list of epochs, "
                               f"got {validation_freq!r}")
         verbose = 1 if verbose == "auto" else int(verbose)
-        if validation_data is None and validation_split:
+        from tuinet.nn.batches import BatchLoop, is_batch_source
+
+        source = is_batch_source(x)
+        if not source and (steps_per_epoch is not None or validation_steps is not None):
+            raise ConfigError("fit: steps_per_epoch and validation_steps apply to a PyDataset or a generator; "
+                              "with arrays, batch_size sets the steps")
+        if source and (y is not None or validation_split or sample_weight is not None):
+            raise ConfigError("fit: when x is a PyDataset or a generator, its batches carry the targets and weights: "
+                              "leave y, sample_weight and validation_split unset")
+        if source:
+            loop = BatchLoop(self, x, steps_per_epoch=steps_per_epoch, validation_data=validation_data, where="fit",
+                             class_weight=class_weight)
+        elif validation_data is None and validation_split:
             xa = self._check_x(x, "fit")
             n = n_rows(xa)
             split = int(n * (1 - validation_split))
@@ -1016,10 +1034,11 @@ class Sequential:
                 swa = None if sample_weight is None else np.asarray(sample_weight)
                 if swa is not None and swa.ndim and swa.shape[0] == n:
                     sample_weight, validation_data = swa[:split], validation_data + (swa[split:],)
-        loop = self.make_train_loop(x, y, batch_size=batch_size, shuffle=shuffle, validation_data=validation_data,
-                                    where="fit", sample_weight=sample_weight, class_weight=class_weight)
+        if not source:
+            loop = self.make_train_loop(x, y, batch_size=batch_size, shuffle=shuffle, validation_data=validation_data,
+                                        where="fit", sample_weight=sample_weight, class_weight=class_weight)
         loop.epoch = initial_epoch
-        hint = self._input_hint(loop.x)
+        hint = self._input_hint(loop.x) if loop.x is not None else None
         if hint is not None:
             warnings.warn(hint, UserWarning, stacklevel=2)
         history = callbacks_module.History()
@@ -1105,13 +1124,29 @@ class Sequential:
         return logs
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose="auto", sample_weight=None,
-                 callbacks=None, return_dict: bool = False, **kwargs):
-        """Loss (and metrics) on `x`, `y`: a float, a list `[loss, *metrics]` or a dict."""
+                 steps=None, callbacks=None, return_dict: bool = False, **kwargs):
+        """Loss (and metrics) on `x`, `y`: a float, a list `[loss, *metrics]` or a dict. `x` may be
+        a PyDataset or a generator of `(x, y)` batches (`steps` of them at most)."""
         if kwargs:
             raise ConfigError(f"evaluate: unexpected argument(s) {', '.join(sorted(kwargs))}")
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ConfigError(f"evaluate: batch_size must be a positive integer, got {batch_size!r}")
+        from tuinet.nn.batches import evaluate_source, is_batch_source
+
+        if is_batch_source(x):
+            if y is not None or sample_weight is not None:
+                raise ConfigError("evaluate: when x is a PyDataset or a generator, its batches carry the targets: "
+                                  "leave y and sample_weight unset")
+            cbl = callbacks_module.CallbackList(callbacks, self, {"verbose": 0, "epochs": 1, "steps": steps}) \
+                if callbacks else None
+            logs = evaluate_source(self, x, steps=steps, callbacks=cbl)
+            if return_dict:
+                return logs
+            ordered = [logs[name] for name in self._eval_order()]
+            return ordered[0] if len(ordered) == 1 else ordered
+        if steps is not None:
+            raise ConfigError("evaluate: steps applies to a PyDataset or a generator; with arrays, batch_size sets it")
         x, y = self._checked(x, y, "evaluate")
         sw = _sample_weights(y, sample_weight, None, "evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -1135,13 +1170,21 @@ class Sequential:
         """The names of `evaluate`'s list, in Keras's order."""
         return ["loss"] + [m.name for m in self._eval_metrics]
 
-    def predict(self, x, batch_size: int | None = None, verbose="auto", callbacks=None, **kwargs) -> np.ndarray:
-        """Model outputs for `x`, computed in batches of `batch_size` (default 32)."""
+    def predict(self, x, batch_size: int | None = None, verbose="auto", steps=None, callbacks=None,
+                **kwargs) -> np.ndarray:
+        """Model outputs for `x`, computed in batches of `batch_size` (default 32); `x` may be a
+        PyDataset or a generator of batches (`steps` of them at most)."""
         if kwargs:
             raise ConfigError(f"predict: unexpected argument(s) {', '.join(sorted(kwargs))}")
         batch_size = 32 if batch_size is None else int(batch_size)
         if batch_size <= 0:
             raise ConfigError(f"predict: batch_size must be a positive integer, got {batch_size!r}")
+        from tuinet.nn.batches import is_batch_source, predict_source
+
+        if is_batch_source(x):
+            return predict_source(self, x, steps=steps)
+        if steps is not None:
+            raise ConfigError("predict: steps applies to a PyDataset or a generator; with arrays, batch_size sets it")
         x = self._check_x(x, "predict")
         if not self.built:
             self._input_shape = self._input_shape or tuple(x.shape[1:])

@@ -40,6 +40,7 @@ import re
 import stat
 import struct
 import zipfile
+import warnings
 import zlib
 from pathlib import Path
 
@@ -208,6 +209,36 @@ def _keras_kind(path, *, model: bool) -> bool:
     return name.endswith(".keras") if model else name.endswith(".h5")
 
 
+def _h5py_missing(path, what: str) -> bool:
+    """True (after one warning) when h5py, which Keras files need, is not installed: the caller then
+    writes tuinet's own format under the name asked for, so that a finished run is never lost to a
+    missing extra; tuinet reads that file back whatever its name."""
+    import importlib
+
+    try:
+        importlib.import_module("h5py")
+        return False
+    except ImportError:
+        pass
+    warnings.warn(f"tuinet: h5py is not installed, so {_label(path)} holds the {what} in tuinet's format, which only "
+                  'tuinet reads; pip install "tuinet[keras]" to write a file Keras opens', UserWarning, stacklevel=3)
+    return True
+
+
+def _holds_tuinet_format(path) -> bool:
+    """Whether a file named like a Keras file is in fact tuinet's own archive (see `_h5py_missing`)."""
+    try:
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return False
+        with zipfile.ZipFile(path) as zf:
+            return HEADER + ".npy" in zf.namelist() or HEADER in zf.namelist()
+    except (OSError, ValueError, zipfile.BadZipFile, TypeError):
+        return False
+
+
 def save_model(model, path, *, include_optimizer: bool = True) -> None:
     """Save `model` (architecture, weights, compile settings, optimizer state) to `path`.
 
@@ -215,7 +246,7 @@ def save_model(model, path, *, include_optimizer: bool = True) -> None:
     `tuinet train` used) is stored too and comes back on load.
     A name ending in `.keras` writes a Keras 3 file instead (`tuinet.nn.keras_format`).
     """
-    if _keras_kind(path, model=True):
+    if _keras_kind(path, model=True) and not _h5py_missing(path, "model"):
         from tuinet.nn.keras_format import save_keras
 
         return save_keras(model, path, include_optimizer=include_optimizer)
@@ -254,7 +285,7 @@ def _model_config(model) -> dict:
 def save_weights(model, path) -> None:
     """Save only the weights (with their names and checksums); a `.weights.h5` name writes
     Keras 3's HDF5 layout instead (`tuinet.nn.keras_format`)."""
-    if _keras_kind(path, model=False):
+    if _keras_kind(path, model=False) and not _h5py_missing(path, "weights"):
         from tuinet.nn.keras_format import save_weights_h5
 
         return save_weights_h5(model, path)
@@ -1083,7 +1114,7 @@ def load_model(path, *, compile: bool = True, max_bytes: int | None = None):
 
     A name ending in `.keras` is read as a Keras 3 file (`tuinet.nn.keras_format`).
     """
-    if _keras_kind(path, model=True):
+    if _keras_kind(path, model=True) and not _holds_tuinet_format(path):
         from tuinet.nn.keras_format import load_keras
 
         return load_keras(path, compile=compile, max_bytes=max_bytes)
@@ -1135,7 +1166,7 @@ def _build_model(archive: _Archive, compile: bool):
 def load_weights(model, path, *, max_bytes: int | None = None) -> None:
     """Load weights saved with `save_weights` (or `save`) into a model of the same architecture;
     a `.weights.h5` / `.h5` name is read as Keras 3's HDF5 layout (`tuinet.nn.keras_format`)."""
-    if _keras_kind(path, model=False):
+    if _keras_kind(path, model=False) and not _holds_tuinet_format(path):
         from tuinet.nn.keras_format import load_weights_h5
 
         return load_weights_h5(model, path, max_bytes=max_bytes)

@@ -147,6 +147,7 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}
         self.regularizers: dict[str, regularizers.Regularizer] = {}
+        self.constraints: dict = {}  # weight name -> callable projecting it after each optimizer step
         self._weight_names: list[str] = []
         self.built = False
         self.input_shape: tuple | None = None
@@ -181,6 +182,7 @@ class Layer:
         input_shape = [tuple(s) for s in input_shape] if self.multi_input else tuple(input_shape)
         self.params.clear(), self.grads.clear(), self.state.clear(), self._weight_names.clear()
         self.regularizers.clear()
+        self.__dict__.setdefault("constraints", {}).clear()
         self.output_shape = tuple(self.compute_output_shape(input_shape))
         self.input_shape = input_shape
         self.build(input_shape, rng)
@@ -207,8 +209,9 @@ class Layer:
         return specs
 
     def add_weight(self, name: str, shape: tuple, initializer, rng: np.random.Generator, *,
-                   trainable: bool = True, regularizer=None) -> np.ndarray:
-        """Create a weight with `initializer` and register it in Keras order."""
+                   trainable: bool = True, regularizer=None, constraint=None) -> np.ndarray:
+        """Create a weight with `initializer` and register it in Keras order; `constraint` (a
+        `tuinet.constraints` object or name) projects it after every optimizer step, as in Keras."""
         dry_run = self.__dict__.get("_dry_run")
         if dry_run is not None:  # `weight_specs`: record the shape, allocate nothing
             dry_run.append((name, tuple(int(d) for d in shape), bool(trainable)))
@@ -225,6 +228,12 @@ class Layer:
             reg = regularizers.get(regularizer)
             if reg is not None:
                 self.regularizers[name] = reg
+            if constraint is not None:
+                from tuinet.nn import constraints as constraints_module
+
+                made = constraints_module.get(constraint)
+                if made is not None:
+                    self.__dict__.setdefault("constraints", {})[name] = made
         else:
             self.state[name] = value
         self._weight_names.append(name)
