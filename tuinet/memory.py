@@ -410,7 +410,7 @@ def experiment_problem(experiment, *, input_shape: tuple | None = None, samples:
             layers, optimizer = experiment.build_layers(), experiment.build_optimizer()
         except Exception:  # noqa: BLE001 - a bad layer or optimizer is reported elsewhere, in its own words
             layers = optimizer = None
-        if layers is not None:
+        if layers is not None and not experiment.model.is_graph:  # a graph checks its weights when built
             estimate += estimate_layers(layers, input_shape, batch_size=batch, optimizer=optimizer)[0]
     b = budget()
     if b.allows(estimate.total):

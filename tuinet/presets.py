@@ -91,8 +91,20 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """The layers of a preset's model, as layer specs (`{"type": "Dense", "units": 16, ...}`).
+
+    A stack by default: each layer takes the previous one's output. A spec with `inputs =
+    ["name", ...]` takes the outputs of the earlier layers so named (or of `"input"`, the data),
+    which makes the model a graph (a functional model: skip connections, merges, branches);
+    its output is the last layer's.
+    """
+
     layers: tuple[dict, ...]
     seed: int = 0
+
+    @property
+    def is_graph(self) -> bool:
+        return any("inputs" in spec for spec in self.layers)
 
 
 @dataclass(frozen=True)
@@ -186,14 +198,17 @@ class Experiment:
         return dataclasses.replace(self, train=train, data=data, model=model)
 
     def build_layers(self) -> list:
-        """Fresh layer instances from the spec (validated already)."""
-        from tuinet.nn import layers as layers_module
+        """Fresh layer instances from the spec (validated already), in order."""
+        from tuinet import layerspec
 
-        out = []
-        for spec in self.model.layers:
-            args = {k: v for k, v in spec.items() if k != "type"}
-            out.append(layers_module.get(spec["type"])(**_tuplify(args)))
-        return out
+        return [layerspec.make_layer(spec) for spec in self.model.layers]
+
+    def build_model(self, input_shape: tuple):
+        """The (unbuilt-optimizer, uncompiled) model of the spec for samples of `input_shape`: a
+        `Sequential` for a stack, a functional model when some layer names its `inputs`."""
+        from tuinet import layerspec
+
+        return layerspec.make_model(self.model.layers, tuple(input_shape), seed=self.model.seed, name=self.name)
 
     def build_optimizer(self):
         from tuinet.nn import optimizers
@@ -306,10 +321,10 @@ def _choice(label, where, v, choices) -> str:
 
 
 def _tuplify(args: dict) -> dict:
-    """TOML arrays become tuples where layer arguments expect shapes."""
-    return {k: tuple(v) if isinstance(v, list) and k in ("input_shape", "kernel_size", "strides", "pool_size",
-                                                           "target_shape", "dilation_rate", "noise_shape") else v
-            for k, v in args.items()}
+    """TOML arrays become tuples where layer arguments expect shapes (see `tuinet.layerspec`)."""
+    from tuinet.layerspec import tuplify
+
+    return tuplify(args)
 
 
 # ---------------------------------------------------------------------- sections
@@ -453,11 +468,43 @@ def _construct(label: str, where: str, cls, args: dict):
     raise PresetError(f"{label}: {loc}: {detail}")
 
 
-def _parse_layer(label: str, i: int, spec) -> dict:
+def _a(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def _parse_inputs(label: str, i: int, spec: dict, cls, earlier: list[str]) -> list[str] | None:
+    """A layer's `inputs` (the graph form): names of earlier layers or "input"; None when absent."""
+    where = f"model.layers[{i}].inputs"
+    multi = bool(getattr(cls, "multi_input", False))
+    if "inputs" not in spec:
+        if multi:
+            raise PresetError(f"{label}: {where}: missing; {_a(cls.__name__)} layer merges several tensors: name them, "
+                              'e.g. inputs = ["input", "dense_1"]')
+        return None
+    names = spec["inputs"]
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise _err(label, where, 'a list of layer names such as ["input", "hidden"]', spec["inputs"])
+    known = ["input", *earlier]
+    for name in names:
+        if name not in known:
+            raise PresetError(f"{label}: {where}: {safe_text(name, 40)!r} is not the name of an earlier layer"
+                              f"{_suggest(name, known)}; expected one of {', '.join(known)}")
+    if not multi and len(names) != 1:
+        raise _err(label, where, f"one name ({_a(cls.__name__)} layer takes one tensor)", names)
+    if multi and len(names) < 2:
+        raise _err(label, where, f"at least two names ({_a(cls.__name__)} layer merges tensors)", names)
+    return names
+
+
+def _parse_layer(label: str, i: int, spec, earlier: list[str] | None = None) -> dict:
     from tuinet.nn import layers as layers_module
 
     where = f"model.layers[{i}]"
     spec = _table(label, where, spec)
+    spec = dict(spec)
+    inputs = spec.pop("inputs", None)
     if "type" not in spec:
         raise PresetError(f"{label}: {where}.type: missing; expected a layer type such as \"Dense\"")
     kind = spec["type"]
@@ -473,7 +520,8 @@ def _parse_layer(label: str, i: int, spec) -> dict:
                               f"expected one of {', '.join(sorted(allowed))}")
     args = {k: v for k, v in spec.items() if k != "type"}
     _construct(label, where, cls, args)
-    return {"type": cls.__name__, **args}
+    names = _parse_inputs(label, i, {} if inputs is None else {"inputs": inputs}, cls, earlier or [])
+    return {"type": cls.__name__, **args, **({"inputs": names} if names is not None else {})}
 
 
 def _parse_model(label: str, t: dict) -> ModelSpec:
@@ -484,7 +532,19 @@ def _parse_model(label: str, t: dict) -> ModelSpec:
                           '{ type = "Dense", units = 8, activation = "relu" }, got '
                           f"{_fmt(layers) if layers is not None else 'nothing'}")
     seed = _seed(label, "model.seed", t["seed"]) if "seed" in t else 0
-    return ModelSpec(layers=tuple(_parse_layer(label, i, s) for i, s in enumerate(layers)), seed=seed)
+    parsed: list[dict] = []
+    names: list[str] = []
+    for i, spec in enumerate(layers):
+        layer = _parse_layer(label, i, spec, names)
+        name = layer.get("name")
+        if name is not None:
+            if name in names or name == "input":
+                raise PresetError(f"{label}: model.layers[{i}].name: {safe_text(name, 40)!r} is "
+                                  f"{'the data' if name == 'input' else 'taken by an earlier layer'}; "
+                                  "give each layer its own name")
+            names.append(name)
+        parsed.append(layer)
+    return ModelSpec(layers=tuple(parsed), seed=seed)
 
 
 def _parse_train(label: str, t: dict) -> TrainSpec:

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuinet import memory
+from tuinet import layerspec, memory
 from tuinet.data import Prepared, prepare  # noqa: F401 - Prepared re-exported for older imports
 from tuinet.errors import ConfigError, DivergenceError, ModelFileError, TuinetError, safe_text
 from tuinet.nn import callbacks as callbacks_module
-from tuinet.nn.model import Sequential
 from tuinet.presets import Experiment
 from tuinet.run import BATCH_HISTORY, MAX_FRAMES, EpochHistory, frame_plan, frame_stride
 
@@ -458,11 +457,10 @@ class TrainingSession:
             except ConfigError as exc:
                 raise ModelFileError(f"{label}: {exc}") from None
             history = EpochHistory.from_record(run["history"])
-        specs = []
-        for layer in loaded.layers:
-            cfg = {k: v for k, v in layer.get_config().items()
-                   if k not in ("name", "trainable", "dtype", "input_shape")}
-            specs.append({"type": type(layer).__name__, **cfg})
+        try:
+            specs = list(layerspec.specs_of_model(loaded))
+        except ConfigError as exc:
+            raise ModelFileError(f"{label}: {exc}") from None
         experiment = self.experiment.replace(model=ModelSpec(layers=tuple(specs), seed=self.experiment.model.seed))
         self._apply(experiment, announce=False)
         try:
@@ -814,8 +812,7 @@ def build_model(experiment: Experiment, prepared: Prepared):
     # Weights, optimizer state and a batch of activations that cannot fit: refused before any is made.
     memory.check_experiment(experiment, input_shape=tuple(p.x_train.shape[1:]), samples=len(p.x_train), loaded=True)
     try:
-        model = Sequential(experiment.build_layers(), seed=experiment.model.seed, name=experiment.name)
-        model.build(p.x_train.shape[1:])
+        model = experiment.build_model(p.x_train.shape[1:])
         model.compile(optimizer=experiment.build_optimizer(), loss=experiment.train.loss,
                       metrics=list(experiment.train.metrics))
         val = (p.x_val, p.y_val) if len(p.x_val) else None

@@ -3,7 +3,7 @@
 Everything here is plain NumPy, free of Textual, and unit-tested on its own. The widgets in
 `tuinet.app.widgets.boundary` draw what these functions compute.
 
-- `InferenceTwin` is a private copy of the model (`Sequential.from_config`) whose weights are
+- `InferenceTwin` is a private copy of the model (rebuilt from its config) whose weights are
   set from a `WeightSnapshot`; the boundary is drawn from its predictions, never from the live
   model that trains in another thread.
 - The plane: `plane_extent` covers the data with a margin, `fit_aspect` widens it so a
@@ -32,7 +32,7 @@ import numpy as np
 
 from tuinet.app.colormap import ansi_pair, cielab, fit_hue, palette_rgb
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn.model import Sequential
+from tuinet.nn.functional import Functional, model_from_config
 
 __all__ = [
     "BLUE",
@@ -129,7 +129,7 @@ class InferenceTwin:
     in the UI thread only and shares no array with the training model.
 
     Args:
-        model_config: `Sequential.get_config()` of the model (layer names included).
+        model_config: `get_config()` of the model (Sequential or functional) (layer names included).
         input_shape: Sample shape, for a config saved before the model was built.
 
     Raises:
@@ -137,7 +137,7 @@ class InferenceTwin:
     """
 
     def __init__(self, model_config: dict, input_shape: Sequence[int] | None = None) -> None:
-        self.model = Sequential.from_config(model_config)
+        self.model = model_from_config(model_config)
         if not self.model.built:
             if input_shape is None:
                 raise ConfigError("the model config has no input shape; pass input_shape=(...)")
@@ -210,7 +210,8 @@ class InferenceTwin:
         if batch_size is not None:
             return self.model.predict(x, batch_size=batch_size, verbose=0)
         x = self.model._check_x(x, "predict")
-        return self.model._forward(x, False).copy()
+        out = self.model._forward(x, False)
+        return (out[0] if isinstance(out, list) else out).copy()
 
     def hidden_layer_names(self, max_layers: int = 2) -> list[str]:
         """Names of the first `max_layers` hidden layers with units (the output layer excluded)."""
@@ -227,6 +228,12 @@ class InferenceTwin:
         hidden = self._hidden_indices()[:max_layers]
         if not hidden:
             return []
+        if isinstance(self.model, Functional):  # a graph: the hidden layers' outputs, through a sub-model
+            taps = self.__dict__.get("_taps")
+            if taps is None:
+                taps = self._taps = Functional(self.model.inputs, [self.model.layers[i].output for i in hidden])
+            xs = taps._check_x(x, "hidden_activations")
+            return [out.reshape(out.shape[0], -1).copy() for out in taps._forward(xs, False)]
         x = self.model._check_x(x, "hidden_activations")
         layers = self.model.layers
         taps: dict[int, int] = {}  # index of the last layer of a hidden group -> output slot

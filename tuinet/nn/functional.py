@@ -225,6 +225,13 @@ def symbolic_call(layer, x, *args, training=None, mask=None, initial_state=None,
     return list(node.outputs)
 
 
+def model_from_config(config: dict):
+    """A Sequential or functional model from its `get_config()` (the functional one has input_layers)."""
+    if isinstance(config, dict) and "input_layers" in config:
+        return Functional.from_config(config)
+    return Sequential.from_config(config)
+
+
 def _takes_ids(layer) -> bool:
     return type(layer).__name__ == "Embedding"
 
@@ -665,8 +672,7 @@ class Functional(Sequential):
                                   f"got {specs!r}")
             for spec in specs:
                 if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
-                    if getattr(metrics_module.get(spec), "vector_result", False):
-                        raise ConfigError(f"compile: metric {spec.name!r} has several thresholds; compile it with one")
+                    metrics_module.require_scalar(metrics_module.get(spec))
             per_metrics.append(list(specs))
         self.optimizer = optimizers_module.get(optimizer)
         self._losses = losses
@@ -928,6 +934,12 @@ class Functional(Sequential):
                 for ex in copies[1:]:
                     g += ex.grads[k]
         return pending
+
+    def _evaluate_arrays(self, x, y, batch_size: int, sample_weight=None, cbl=None) -> dict:
+        """As Sequential's, also for one input and one output given as plain arrays."""
+        x = x if isinstance(x, list) else [x]
+        y = y if isinstance(y, list) else [y]
+        return super()._evaluate_arrays(x, y, batch_size, sample_weight, cbl)
 
     @staticmethod
     def _accumulate(pending: dict, tensor, grad) -> None:

@@ -63,9 +63,12 @@ def analyse_stack(specs: tuple[dict, ...] | list[dict], input_shape: tuple[int, 
     Never raises for a bad stack: the first layer that cannot be built or cannot take its
     input is named in `error` ("layer 3 (Conv2D): expects inputs of shape ...").
     """
+    from tuinet import layerspec
     from tuinet.nn import layers as layers_module
     from tuinet.nn.model import Sequential
 
+    if layerspec.is_graph(specs):
+        return analyse_graph(specs, input_shape)
     n = len(specs)
     report = StackReport(shapes=[None] * n, params=[None] * n)
     model = Sequential(seed=0)
@@ -108,6 +111,50 @@ def analyse_stack(specs: tuple[dict, ...] | list[dict], input_shape: tuple[int, 
     report.total = sum(p for p in report.params if p is not None)
     report.trainable = trainable
     return report
+
+
+def analyse_graph(specs, input_shape: tuple[int, ...] | None) -> StackReport:
+    """`analyse_stack` for the graph form (specs with `inputs`): each layer is called on symbolic
+    tensors, which gives its output shape; its parameters come from `weight_specs`. Nothing is
+    allocated and nothing is raised."""
+    from tuinet import layerspec
+    from tuinet.nn.functional import Input
+
+    n = len(specs)
+    report = StackReport(shapes=[None] * n, params=[None] * n)
+    if input_shape is None:
+        report.error = "the input shape is not known yet: load data first"
+        return report
+    tensors = {"input": Input(tuple(input_shape), name="input")}
+    previous = tensors["input"]
+    trainable = 0
+    for i, spec in enumerate(specs):
+        kind = str(spec.get("type", "?"))
+        try:
+            layer = layerspec.make_layer(spec)
+            names = spec.get("inputs")
+            args = previous if names is None else [tensors[name] for name in names]
+            if names is not None and not getattr(layer, "multi_input", False):
+                args = args[0]
+            previous = layer(args)
+            shapes = [tuple(t.shape[1:]) for t in (args if isinstance(args, list) else [args])]
+            weights = layer.weight_specs(shapes if getattr(layer, "multi_input", False) else shapes[0])
+        except Exception as exc:  # noqa: BLE001 - any failing layer is reported, never raised
+            report.error = f"layer {i + 1} ({kind}): {_detail(str(exc), kind, str(spec.get('name', '')))}"
+            report.error_index = i
+            return report
+        if spec.get("name"):
+            tensors[spec["name"]] = previous
+        report.shapes[i] = tuple(previous.shape[1:])
+        report.params[i] = sum(math.prod(s) for _, s, _ in weights)
+        trainable += sum(math.prod(s) for _, s, train in weights if train) if layer.trainable else 0
+    report.total = sum(p for p in report.params if p is not None)
+    report.trainable = trainable
+    return report
+
+
+GRAPH_READ_ONLY = ("this model is a graph (its layers name their inputs): the pane shows it read-only; edit the "
+                   "preset file, or build it in Python")
 
 
 class ArchitecturePane(Widget):
@@ -247,8 +294,19 @@ class ArchitecturePane(Widget):
         return min(max(self.query_one("#arch-table", DataTable).cursor_row, 0), len(self._specs) - 1)
 
     # -- actions ------------------------------------------------------------------------------
+    def _graph_refused(self) -> bool:
+        """Refuse an edit of a graph (with the note saying why): the pane edits stacks only."""
+        from tuinet import layerspec
+
+        if layerspec.is_graph(self._specs):
+            self._set_note(GRAPH_READ_ONLY, refused=True)
+            return True
+        return False
+
     def action_add_layer(self) -> None:
         """Choose a type, then edit the new layer; it goes after the highlighted one."""
+        if self._graph_refused():
+            return
         position = self.cursor + 1 if self._specs else 0
 
         def chosen(type_name: str | None) -> None:
@@ -262,6 +320,8 @@ class ArchitecturePane(Widget):
 
     def action_edit_layer(self) -> None:
         """Open the editor on the highlighted layer."""
+        if self._graph_refused():
+            return
         if not self._specs:
             self._set_note("no layer to edit: press a to add one", refused=True)
             return
@@ -271,6 +331,8 @@ class ArchitecturePane(Widget):
 
     def action_remove_layer(self) -> None:
         """Remove the highlighted layer (never the last one left)."""
+        if self._graph_refused():
+            return
         if len(self._specs) <= 1:
             self._set_note("cannot remove the last layer: a model needs at least one (edit it instead)",
                            refused=True)
@@ -349,6 +411,8 @@ class ArchitecturePane(Widget):
         self._recompute(cursor=i)
 
     def _move(self, step: int) -> None:
+        if self._graph_refused():
+            return
         i = self.cursor
         j = i + step
         if not self._specs or not 0 <= j < len(self._specs):
@@ -376,9 +440,14 @@ class ArchitecturePane(Widget):
         table = self.query_one("#arch-table", DataTable)
         keep = table.cursor_row if cursor is None else cursor
         table.clear()
+        graph = any(spec.get("inputs") is not None for spec in self._specs)
         for i, spec in enumerate(self._specs):
             failed = report.error_index == i
             label = ("✗ " if failed else "") + describe_layer(spec)
+            if graph:  # name: layer ← its inputs (the previous layer's output when unnamed)
+                label = (f"{spec['name']}: " if spec.get("name") else "") + label
+                if spec.get("inputs") is not None:
+                    label += " ← " + ", ".join(spec["inputs"])
             shape = describe_shape(report.shapes[i] if i < len(report.shapes) else None)
             params = report.params[i] if i < len(report.params) else None
             table.add_row(Text(str(i + 1), justify="right"), Text(label), Text(shape),

@@ -102,6 +102,19 @@ NEURON_SHADES = 3  # shades per side of a neuron map (fewer than the field: many
 
 
 # ---------------------------------------------------------------------- pure helpers
+def config_input_shape(config: dict) -> tuple | None:
+    """The sample shape a model's `get_config()` declares: a Sequential's `input_shape`, or the one
+    InputLayer of a functional model; None when it declares none (or several inputs)."""
+    if config.get("input_shape"):
+        return tuple(config["input_shape"])
+    inputs = [spec for spec in config.get("layers") or [] if isinstance(spec, dict)
+              and spec.get("class_name") == "InputLayer"]
+    if len(inputs) == 1:
+        shape = (inputs[0].get("config") or {}).get("batch_shape")
+        return tuple(shape[1:]) if shape else None
+    return None
+
+
 def unsupported_message(input_shape: Sequence[int | None] | None) -> str:
     """The placeholder of a model that is not 2-D."""
     n = feature_count(input_shape)
@@ -220,7 +233,7 @@ class _PlaneView(ThrottledRedraw, Widget):
         if model_config is None:
             self.input_shape, self._model_message = None, "waiting for a model"
             return
-        shape = model_config.get("input_shape") or input_shape
+        shape = config_input_shape(model_config) or input_shape
         self.input_shape = tuple(shape) if shape is not None else None
         if not is_supported(self.input_shape):
             self._model_message = self._unsupported(self.input_shape)
