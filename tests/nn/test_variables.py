@@ -59,3 +59,19 @@ def test_missing_attributes_still_raise_attribute_error():
     with pytest.raises(AttributeError, match="has no attribute 'kernal'"):
         dense.kernal
     assert not hasattr(dense, "kernel")  # not built yet: no weights
+
+
+def test_layer_build_takes_keras_signature_and_uses_the_layers_seed():
+    dense = layers.Dense(3, kernel_initializer=tuinet.initializers.GlorotUniform(seed=1))
+    dense.build((None, 4))  # Keras: the batch axis first, no generator
+    assert dense.built and dense.kernel.shape == (4, 3) and dense.input_shape == (4,)
+    twin = layers.Dense(3, kernel_initializer=tuinet.initializers.GlorotUniform(seed=1))
+    twin.build((None, 4))
+    assert np.array_equal(dense.kernel.numpy(), twin.kernel.numpy())
+    merge = layers.Concatenate()
+    merge.build([(None, 3), (None, 2)])
+    assert merge.built and merge.output_shape == (5,)
+    lstm_a, lstm_b = layers.LSTM(4, seed=3), layers.LSTM(4, seed=3)
+    lstm_a.build((None, 5, 2))
+    lstm_b.build((None, 5, 2))
+    assert np.array_equal(lstm_a.recurrent_kernel.numpy(), lstm_b.recurrent_kernel.numpy())

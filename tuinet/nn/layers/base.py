@@ -22,6 +22,8 @@ Contract every layer follows (the model, the optimizers and the app rely on it):
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 import math
 import re
 
@@ -161,8 +163,44 @@ class Layer:
         return _snake(cls.__name__)
 
     # -- building ---------------------------------------------------------------------------
-    def build(self, input_shape: tuple, rng: np.random.Generator) -> None:
-        """Create the weights for inputs of shape `(batch, *input_shape)`. Default: none."""
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Give every layer's `build` Keras's signature too: `layer.build((None, 4))` (the batch
+        axis first, no generator) builds it with weights drawn from its own seed, as in Keras,
+        while the models keep calling `build(input_shape, rng)`."""
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is None or getattr(build, "_keras_signature", False):
+            return
+        takes_rng = len(inspect.signature(build).parameters) >= 3
+
+        @functools.wraps(build)
+        def keras_build(self, input_shape, rng=None):
+            if rng is None:
+                return self._keras_build(input_shape)
+            return build(self, input_shape, rng) if takes_rng else build(self, input_shape)
+
+        keras_build._keras_signature = True
+        cls.build = keras_build
+
+    def _keras_build(self, input_shape) -> None:
+        """A user's `layer.build(input_shape)`: the shape has the batch axis first, as in Keras."""
+        from tuinet.nn.random import resolve_seed
+
+        def sample(shape):
+            shape = tuple(shape)
+            return shape[1:] if len(shape) > 1 or (shape and shape[0] is None) else shape
+
+        shape = [sample(s) for s in input_shape] if self.multi_input else sample(input_shape)
+        seed = getattr(self, "seed", None)
+        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else resolve_seed(None)
+        self.build_for(shape, np.random.default_rng(seed))
+
+    def build(self, input_shape: tuple, rng: np.random.Generator | None = None) -> None:
+        """Create the weights for inputs of shape `(batch, *input_shape)`. Default: none.
+
+        Called as Keras does, `layer.build((None, 4))`, it builds the layer (see `_keras_build`)."""
+        if rng is None:
+            self._keras_build(input_shape)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         """Output shape for a given input shape, both without the batch axis."""
