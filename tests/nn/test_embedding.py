@@ -97,7 +97,7 @@ def test_non_integer_ids():
     ({"input_dim": 5, "output_dim": 2, "mask_zero": "yes"},
      r"Embedding: mask_zero must be true or false, got 'yes'"),
     ({"input_dim": 5, "output_dim": 2, "embeddings_initializer": "unifrom"}, r"unknown initializer 'unifrom'"),
-    ({"input_dim": 5, "output_dim": 2, "embeddings_constraint": "non_neg"}, r"unexpected argument"),
+    ({"input_dim": 5, "output_dim": 2, "embeddings_constraint": "nonneg_"}, r"unknown constraint 'nonneg_'"),
 ])
 def test_config_errors(kwargs, pattern):
     with pytest.raises(ConfigError, match=pattern):

@@ -150,7 +150,7 @@ def test_prelu_alpha_shape_forward_and_keras_defaults():
     with pytest.raises(ShapeError, match="shared axis 3"):
         built(PReLU(shared_axes=3), (4, 5))
     with pytest.raises(ConfigError, match="constraint"):
-        PReLU(alpha_constraint="non_neg")
+        PReLU(alpha_constraint="positive")
     with pytest.raises(ConfigError, match="shared_axes"):
         PReLU(shared_axes=[0])
     assert PReLU.default_name() == "p_re_lu" and LeakyReLU.default_name() == "leaky_re_lu"

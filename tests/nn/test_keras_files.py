@@ -225,19 +225,38 @@ def test_unknown_layer_class(tmp_path):
     assert "'MultiHeadAttention' is not supported" in message and "Dense" in message
 
 
-def test_constraint_is_refused_naming_layer_and_field(tmp_path):
+def _with_kernel_constraint(tmp_path, constraint: dict):
     def constrain(members):
         config = json.loads(members["config.json"])
-        config["config"]["layers"][1]["config"]["kernel_constraint"] = {
-            "module": "keras.constraints", "class_name": "MaxNorm", "config": {"max_value": 2}}
+        config["config"]["layers"][1]["config"]["kernel_constraint"] = constraint
         members["config.json"] = json.dumps(config).encode()
         return members
 
-    path = _rezip(FIXTURES / "mlp.keras", tmp_path / "constraint.keras", constrain)
+    return _rezip(FIXTURES / "mlp.keras", tmp_path / "constraint.keras", constrain)
+
+
+def test_keras_constraint_loads_and_saves_back(tmp_path):
+    path = _with_kernel_constraint(tmp_path, {"module": "keras.constraints", "class_name": "MaxNorm",
+                                              "config": {"max_value": 2, "axis": 0}, "registered_name": None})
+    model = tuinet.load_model(path)
+    assert model.layers[0].kernel_constraint == tuinet.constraints.MaxNorm(2, axis=0)
+    assert model.layers[0].constraints["kernel"] is model.layers[0].kernel_constraint
+    model.save(tmp_path / "again.keras")
+    with zipfile.ZipFile(tmp_path / "again.keras") as z:
+        written = json.loads(z.read("config.json"))["config"]["layers"][1]["config"]
+    assert written["kernel_constraint"] == {"module": "keras.constraints", "class_name": "MaxNorm",
+                                            "config": {"max_value": 2, "axis": 0}, "registered_name": None}
+    assert written["bias_constraint"] is None
+    assert tuinet.load_model(tmp_path / "again.keras").layers[0].kernel_constraint.max_value == 2
+
+
+def test_unknown_constraint_is_refused_naming_layer_and_field(tmp_path):
+    path = _with_kernel_constraint(tmp_path, {"module": "keras.constraints", "class_name": "RadialConstraint",
+                                              "config": {}})
     with pytest.raises(ModelFileError) as exc:
         tuinet.load_model(path)
     message = _one_line(exc, path)
-    assert "layer 'dense'" in message and "kernel_constraint" in message
+    assert "layer 'dense'" in message and "kernel_constraint" in message and "RadialConstraint" in message
 
 
 def test_dataset_with_wrong_shape(tmp_path):

@@ -19,7 +19,7 @@ Reading checks as much as tuinet's own model files (see `tuinet.nn.serialization
 anything large is allocated: a regular file; a zip holding exactly those members, stored or
 deflated, not encrypted, within the memory budget; `config.json` of bounded size and JSON
 depth; every layer class and field translated to tuinet's arguments (a Keras feature tuinet
-cannot honour, such as a constraint, is refused naming the layer and the field); the HDF5
+cannot honour, such as a custom constraint, is refused naming the layer and the field); the HDF5
 objects reached only through hard links, every dataset numeric (never object, string or
 compound dtypes, so nothing is ever unpickled), without external storage or compression, its
 declared size within the budget and its shape and dtype checked against the rebuilt layers
@@ -60,8 +60,7 @@ NEEDS_H5PY = 'needs h5py: pip install "tuinet[keras]"'
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 _WRAPPER_CHILDREN = {"TimeDistributed": ("layer",), "Bidirectional": ("forward_layer", "backward_layer")}
-# Keras-only layer fields that Keras 3 has always written and tuinet has no use for, at their
-# neutral values: written for Keras's sake, dropped on reading.
+# The constraint fields of each Keras layer, written as null where the tuinet config has none.
 _CONSTRAINTS = {
     "Dense": ("kernel_constraint", "bias_constraint"),
     "BatchNormalization": ("beta_constraint", "gamma_constraint"),
@@ -142,6 +141,15 @@ def _keras_regularizer(spec):
     return {"module": "keras.regularizers", "class_name": cls, "config": reg.get_config(), "registered_name": None}
 
 
+def _keras_constraint(spec):
+    from tuinet.nn import constraints
+
+    made = constraints.get(spec)
+    if made is None:
+        return None
+    return {"module": "keras.constraints", **constraints.serialize(made), "registered_name": None}
+
+
 def _keras_layer_config(cls_name: str, config: dict) -> dict:
     """A tuinet layer config (`Layer.get_config()`) in Keras's form."""
     out = {"name": config.get("name"), "trainable": config.get("trainable", True), "dtype": _policy(config.get("dtype"))}
@@ -154,6 +162,8 @@ def _keras_layer_config(cls_name: str, config: dict) -> dict:
             value = _keras_initializer(value)
         elif key.endswith("_regularizer"):
             value = _keras_regularizer(value)
+        elif key.endswith("_constraint"):
+            value = _keras_constraint(value)
         out[key] = value
     for key in _CONSTRAINTS.get(cls_name, ()):
         out.setdefault(key, None)
@@ -547,6 +557,18 @@ def _from_regularizer(value, where: str):
     return regularizers.serialize(regularizers.get({"name": name, "config": dict(config)}))
 
 
+def _from_constraint(value, where: str):
+    from tuinet.nn import constraints
+
+    if value is None or isinstance(value, str):
+        return value
+    cls, config = _class_dict(value, where)
+    if cls not in ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm") or _custom(value):
+        raise _Refused(f"{where}: constraint {_shown(cls)!r} is not supported; tuinet has MaxNorm, MinMaxNorm, "
+                       f"NonNeg, UnitNorm")
+    return constraints.serialize(constraints.get({"class_name": cls, "config": dict(config)}))
+
+
 def _custom(value: dict) -> bool:
     registered = value.get("registered_name")
     module = value.get("module")
@@ -586,9 +608,7 @@ def _from_keras_layer(spec, where: str, parent: str | None = None) -> dict:
         elif key.endswith("_regularizer"):
             value = _from_regularizer(value, here)
         elif key.endswith("_constraint"):
-            if value is None:
-                continue
-            raise _Refused(f"{here}: constraints are not supported by tuinet")
+            value = _from_constraint(value, here)
         elif key in ("activation", "recurrent_activation") and isinstance(value, dict):
             raise _Refused(f"{here}: only activations given by name are supported")
         if key in accepted:

@@ -58,12 +58,14 @@ NEW_LAYER_DEFAULTS: dict[str, dict] = {
     "RandomTranslation": {"height_factor": 0.1, "width_factor": 0.1},
     "RandomRotation": {"factor": 0.1},
     "RandomZoom": {"height_factor": 0.1},
+    "AlphaDropout": {"rate": 0.1},
 }
 """Values for the required arguments of a freshly added layer."""
 
-NOT_PICKED = frozenset({"Bidirectional", "TimeDistributed"})
+NOT_PICKED = frozenset({"Bidirectional", "TimeDistributed", "Lambda"})
 """Layer types the picker does not offer: they wrap another layer, which the editor's one-level
-form cannot edit (they work in presets and in Python). Nor does it offer the merge layers
+form cannot edit (they work in presets and in Python), or, for Lambda, a Python function, which
+no form can enter (it works in Python only). Nor does it offer the merge layers
 (`multi_input`), which take several tensors and so belong to functional models, not stacks."""
 
 PADDINGS = ("valid", "same")
@@ -548,7 +550,7 @@ class LayerEditor(ModalScreen[dict | None]):
             if f.required:
                 raise ParseError("required; expected a value")
             return f.default
-        allow_str = isinstance(f.default, str) or f.name in _STRING_ARGS
+        allow_str = isinstance(f.default, str) or f.name in _STRING_ARGS or f.name.endswith("_constraint")  # "max_norm"
         value = parse_literal(text, allow_str=allow_str)
         if f.name in _SHAPE_ARGS and isinstance(value, int) and not isinstance(value, bool):
             value = (value,)

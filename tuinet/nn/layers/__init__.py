@@ -20,6 +20,7 @@ from tuinet.nn.layers.pooling import (AveragePooling1D, AveragePooling2D, Global
                                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                                       MaxPooling2D)
 from tuinet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
+from tuinet.nn.layers.small import ActivityRegularization, AlphaDropout, Identity, Lambda, Masking, UnitNormalization
 from tuinet.nn.layers.wrappers import Bidirectional, TimeDistributed
 
 LAYERS: dict[str, type[Layer]] = {
@@ -32,7 +33,8 @@ LAYERS: dict[str, type[Layer]] = {
                 Cropping2D, UpSampling1D, UpSampling2D, GaussianNoise, GaussianDropout, SpatialDropout1D,
                 SpatialDropout2D, Rescaling, Normalization, TimeDistributed, Bidirectional,
                 RandomFlip, RandomContrast, RandomTranslation, RandomRotation, RandomZoom,
-                Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)
+                Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
+                Identity, Masking, UnitNormalization, ActivityRegularization, AlphaDropout, Lambda)
 }
 
 
@@ -64,7 +66,7 @@ def deserialize(spec: dict) -> Layer:
 
 def get(name: str) -> type[Layer]:
     """The layer class for a Keras class name ("Dense", "Conv2D"...), case-insensitive."""
-    for key, cls in LAYERS.items():
+    for key, cls in (*LAYERS.items(), *ALIASES.items()):  # Keras's aliases too: MaxPool2D, Convolution2D...
         if key.lower() == str(name).lower():
             return cls
     raise unknown_name("layer type", name, LAYERS)
@@ -74,3 +76,15 @@ __all__ = ["LAYERS", "Layer", "Input", "InputLayer", "serialize", "deserialize",
            # Keras's functional merge helpers: `layers.add([a, b])` is `Add()([a, b])`.
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
 globals().update(LAYERS)
+
+# Keras's other names for the same classes (`keras.layers.MaxPool2D is keras.layers.MaxPooling2D`). They
+# are not LAYERS keys: those are the class names written in files.
+ALIASES: dict[str, type[Layer]] = {
+    "AvgPool1D": AveragePooling1D, "AvgPool2D": AveragePooling2D, "MaxPool1D": MaxPooling1D, "MaxPool2D": MaxPooling2D,
+    "GlobalAvgPool1D": GlobalAveragePooling1D, "GlobalAvgPool2D": GlobalAveragePooling2D,
+    "GlobalMaxPool1D": GlobalMaxPooling1D, "GlobalMaxPool2D": GlobalMaxPooling2D,
+    "Convolution1D": Conv1D, "Convolution2D": Conv2D, "Convolution1DTranspose": Conv1DTranspose,
+    "Convolution2DTranspose": Conv2DTranspose, "SeparableConvolution2D": SeparableConv2D,
+}
+globals().update(ALIASES)
+__all__ += list(ALIASES)

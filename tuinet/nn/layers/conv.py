@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import activations, initializers, regularizers
+from tuinet.nn import activations, constraints, initializers, regularizers
 from tuinet.nn.layers.base import Layer, check_bool, check_choice, check_positive_int, check_tuple
 
 
@@ -81,7 +81,8 @@ class _Conv(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs) -> None:
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs) -> None:
         super().__init__(**kwargs)
         cls, r = type(self).__name__, self.rank
         self.filters = check_positive_int(cls, "filters", filters)
@@ -103,6 +104,8 @@ class _Conv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def _label(self) -> str:
         return f"{type(self).__name__} {(self.name or self.default_name())!r}"
@@ -138,10 +141,10 @@ class _Conv(Layer):
 
     def build(self, input_shape, rng):
         self.add_weight("kernel", (*self.kernel_size, input_shape[-1], self.filters), self.kernel_initializer,
-                        rng, regularizer=self.kernel_regularizer)
+                        rng, regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer, rng,
-                            regularizer=self.bias_regularizer)
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
     # -- helpers on the 2-D view --------------------------------------------------------------
     def _geometry(self, h: int, w: int):
@@ -292,7 +295,9 @@ class _Conv(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 class Conv1D(_Conv):
@@ -316,6 +321,8 @@ class Conv1D(_Conv):
         bias_initializer: Initializer of `bias`, shape `(filters,)`.
         kernel_regularizer: Penalty on `kernel`.
         bias_regularizer: Penalty on `bias`.
+        kernel_constraint: Projection of `kernel` after each step (`constraints.MaxNorm(2, axis=[0, 1, 2])`...).
+        bias_constraint: Projection of `bias` after each step.
     """
 
     rank = 1
@@ -323,10 +330,11 @@ class Conv1D(_Conv):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs) -> None:
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs) -> None:
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, groups, activation,
                          use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
-                         **kwargs)
+                         kernel_constraint, bias_constraint, **kwargs)
 
 
 class Conv2D(_Conv):
@@ -349,6 +357,8 @@ class Conv2D(_Conv):
         bias_initializer: Initializer of `bias`, shape `(filters,)`.
         kernel_regularizer: Penalty on `kernel`.
         bias_regularizer: Penalty on `bias`.
+        kernel_constraint: Projection of `kernel` after each step (`constraints.MaxNorm(2, axis=[0, 1, 2])`...).
+        bias_constraint: Projection of `bias` after each step.
     """
 
     rank = 2
@@ -356,7 +366,7 @@ class Conv2D(_Conv):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, **kwargs) -> None:
+                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs) -> None:
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, groups, activation,
                          use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
-                         **kwargs)
+                         kernel_constraint, bias_constraint, **kwargs)

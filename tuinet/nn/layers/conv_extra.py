@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import activations, initializers, regularizers
+from tuinet.nn import activations, constraints, initializers, regularizers
 from tuinet.nn.layers.base import Layer, check_bool, check_choice, check_positive_int, check_tuple
 from tuinet.nn.layers.conv import check_data_format, padded_input, same_padding, scratch, window
 
@@ -210,11 +210,14 @@ class DepthwiseConv2D(_DepthwiseBase):
         bias_initializer: Initializer of `bias`.
         depthwise_regularizer: Penalty on `depthwise_kernel`.
         bias_regularizer: Penalty on `bias`.
+        depthwise_constraint: Projection of `depthwise_kernel` after each step.
+        bias_constraint: Projection of `bias` after each step.
     """
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None, **kwargs) -> None:
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
+                 bias_constraint=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self._common_args(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
         self.depth_multiplier = self._check_depth_multiplier(depth_multiplier)
@@ -222,6 +225,8 @@ class DepthwiseConv2D(_DepthwiseBase):
         self.bias_initializer = initializers.get(bias_initializer)
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def compute_output_shape(self, input_shape):
         return (*self._spatial_out(input_shape), input_shape[-1] * self.depth_multiplier)
@@ -229,10 +234,11 @@ class DepthwiseConv2D(_DepthwiseBase):
     def build(self, input_shape, rng):
         c = input_shape[-1]
         self.add_weight("depthwise_kernel", (*self.kernel_size, c, self.depth_multiplier),
-                        self.depthwise_initializer, rng, regularizer=self.depthwise_regularizer)
+                        self.depthwise_initializer, rng, regularizer=self.depthwise_regularizer,
+                        constraint=self.depthwise_constraint)
         if self.use_bias:
             self.add_weight("bias", (c * self.depth_multiplier,), self.bias_initializer, rng,
-                            regularizer=self.bias_regularizer)
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
     def forward(self, x, *, training=False):
         x4 = self._check_x(x, self.params["depthwise_kernel"].shape[-2])
@@ -254,7 +260,9 @@ class DepthwiseConv2D(_DepthwiseBase):
                 "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 class SeparableConv2D(_DepthwiseBase):
@@ -279,13 +287,17 @@ class SeparableConv2D(_DepthwiseBase):
         depthwise_regularizer: Penalty on `depthwise_kernel`.
         pointwise_regularizer: Penalty on `pointwise_kernel`.
         bias_regularizer: Penalty on `bias`.
+        depthwise_constraint: Projection of `depthwise_kernel` after each step.
+        pointwise_constraint: Projection of `pointwise_kernel` after each step.
+        bias_constraint: Projection of `bias` after each step.
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
                  bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
-                 bias_regularizer=None, **kwargs) -> None:
+                 bias_regularizer=None, depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.filters = check_positive_int(type(self).__name__, "filters", filters)
         self._common_args(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
@@ -296,6 +308,9 @@ class SeparableConv2D(_DepthwiseBase):
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def compute_output_shape(self, input_shape):
         return (*self._spatial_out(input_shape), self.filters)
@@ -303,11 +318,14 @@ class SeparableConv2D(_DepthwiseBase):
     def build(self, input_shape, rng):
         c = input_shape[-1]
         self.add_weight("depthwise_kernel", (*self.kernel_size, c, self.depth_multiplier),
-                        self.depthwise_initializer, rng, regularizer=self.depthwise_regularizer)
+                        self.depthwise_initializer, rng, regularizer=self.depthwise_regularizer,
+                        constraint=self.depthwise_constraint)
         self.add_weight("pointwise_kernel", (*(1,) * self.rank, c * self.depth_multiplier, self.filters),
-                        self.pointwise_initializer, rng, regularizer=self.pointwise_regularizer)
+                        self.pointwise_initializer, rng, regularizer=self.pointwise_regularizer,
+                        constraint=self.pointwise_constraint)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, rng, regularizer=self.bias_regularizer)
+            self.add_weight("bias", (self.filters,), self.bias_initializer, rng, regularizer=self.bias_regularizer,
+                            constraint=self.bias_constraint)
 
     def forward(self, x, *, training=False):
         x4 = self._check_x(x, self.params["depthwise_kernel"].shape[-2])
@@ -339,7 +357,10 @@ class SeparableConv2D(_DepthwiseBase):
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
                 "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+                "pointwise_constraint": constraints.serialize(self.pointwise_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 # -- transposed convolutions ------------------------------------------------------------------
@@ -348,7 +369,8 @@ class _ConvTranspose(_Spatial):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs) -> None:
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs) -> None:
         super().__init__(**kwargs)
         cls, r = type(self).__name__, self.rank
         self.filters = check_positive_int(cls, "filters", filters)
@@ -373,6 +395,8 @@ class _ConvTranspose(_Spatial):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def _ops(self):
         return self.output_padding or (None,) * self.rank
@@ -386,9 +410,10 @@ class _ConvTranspose(_Spatial):
 
     def build(self, input_shape, rng):
         self.add_weight("kernel", (*self.kernel_size, self.filters, input_shape[-1]), self.kernel_initializer,
-                        rng, regularizer=self.kernel_regularizer)
+                        rng, regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, rng, regularizer=self.bias_regularizer)
+            self.add_weight("bias", (self.filters,), self.bias_initializer, rng, regularizer=self.bias_regularizer,
+                            constraint=self.bias_constraint)
 
     def _plan(self, h: int, w: int):
         """Output size, crop offsets and "full" buffer size of a `(N, h, w, C)` input, 2-D form."""
@@ -460,7 +485,9 @@ class _ConvTranspose(_Spatial):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 class Conv1DTranspose(_ConvTranspose):
@@ -485,6 +512,8 @@ class Conv1DTranspose(_ConvTranspose):
         bias_initializer: Initializer of `bias`, shape `(filters,)`.
         kernel_regularizer: Penalty on `kernel`.
         bias_regularizer: Penalty on `bias`.
+        kernel_constraint: Projection of `kernel` after each step.
+        bias_constraint: Projection of `bias` after each step.
     """
 
     rank = 1
@@ -492,10 +521,11 @@ class Conv1DTranspose(_ConvTranspose):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs) -> None:
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs) -> None:
         super().__init__(filters, kernel_size, strides, padding, output_padding, data_format, dilation_rate,
                          activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
-                         bias_regularizer, **kwargs)
+                         bias_regularizer, kernel_constraint, bias_constraint, **kwargs)
 
 
 class Conv2DTranspose(_ConvTranspose):
@@ -518,6 +548,8 @@ class Conv2DTranspose(_ConvTranspose):
         bias_initializer: Initializer of `bias`, shape `(filters,)`.
         kernel_regularizer: Penalty on `kernel`.
         bias_regularizer: Penalty on `bias`.
+        kernel_constraint: Projection of `kernel` after each step.
+        bias_constraint: Projection of `bias` after each step.
     """
 
     rank = 2
@@ -525,7 +557,7 @@ class Conv2DTranspose(_ConvTranspose):
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, **kwargs) -> None:
+                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs) -> None:
         super().__init__(filters, kernel_size, strides, padding, output_padding, data_format, dilation_rate,
                          activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
-                         bias_regularizer, **kwargs)
+                         bias_regularizer, kernel_constraint, bias_constraint, **kwargs)

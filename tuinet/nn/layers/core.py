@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import activations, initializers, regularizers
+from tuinet.nn import activations, constraints, initializers, regularizers
 from tuinet.nn.layers.base import Layer, check_bool, check_positive_int, check_rate, check_seed, prod
 
 
@@ -20,13 +20,16 @@ class Dense(Layer):
         bias_initializer: Initializer of `bias`, shape `(units,)`.
         kernel_regularizer: Penalty on `kernel` ("l2", `regularizers.L2(0.01)`...).
         bias_regularizer: Penalty on `bias`.
+        kernel_constraint: Projection of `kernel` after each step ("max_norm", `constraints.MaxNorm(3)`...).
+        bias_constraint: Projection of `bias` after each step.
     """
 
     supports_masking = True
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs) -> None:
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.units = check_positive_int("Dense", "units", units)
         self.activation = activations.get(activation)
@@ -35,6 +38,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) < 1 or input_shape[-1] is None:
@@ -43,9 +48,10 @@ class Dense(Layer):
 
     def build(self, input_shape, rng):
         self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer, rng,
-                        regularizer=self.kernel_regularizer)
+                        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer, rng, regularizer=self.bias_regularizer)
+            self.add_weight("bias", (self.units,), self.bias_initializer, rng, regularizer=self.bias_regularizer,
+                            constraint=self.bias_constraint)
 
     def forward(self, x, *, training=False):
         if x.ndim > 2:
@@ -84,7 +90,9 @@ class Dense(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 class Activation(Layer):

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from tuinet.errors import ShapeError
-from tuinet.nn import initializers, regularizers
+from tuinet.nn import constraints, initializers, regularizers
 from tuinet.nn.layers.base import Layer, check_bool, check_positive_int
 
 
@@ -24,12 +24,14 @@ class Embedding(Layer):
         embeddings_initializer: Initializer of `embeddings`, shape `(input_dim, output_dim)`
             (Keras's default "uniform": uniform in [-0.05, 0.05]).
         embeddings_regularizer: Penalty on `embeddings`.
+        embeddings_constraint: Projection of `embeddings` after each step.
         mask_zero: Treat id 0 as padding: the layer outputs a mask `ids != 0` that the recurrent
             layers after it (through Dense and Dropout) use to skip padded time steps, as in Keras.
     """
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, mask_zero: bool = False, **kwargs) -> None:
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero: bool = False,
+                 **kwargs) -> None:
         if kwargs.pop("input_length", None) is not None:
             warnings.warn("Embedding: argument `input_length` is deprecated (as in Keras 3); just remove it.",
                           stacklevel=2)
@@ -38,6 +40,7 @@ class Embedding(Layer):
         self.output_dim = check_positive_int("Embedding", "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = check_bool("Embedding", "mask_zero", mask_zero)
 
     def compute_output_shape(self, input_shape):
@@ -45,7 +48,7 @@ class Embedding(Layer):
 
     def build(self, input_shape, rng):
         self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer, rng,
-                        regularizer=self.embeddings_regularizer)
+                        regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint)
 
     def _ids(self, x) -> np.ndarray:
         """Validated integer ids of `x`, as `np.intp`."""
@@ -98,4 +101,5 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
                 "mask_zero": self.mask_zero}

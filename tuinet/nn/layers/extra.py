@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import initializers, regularizers
+from tuinet.nn import constraints, initializers, regularizers
 from tuinet.nn.layers.base import Layer, check_positive_int, check_rate, check_seed, check_tuple
 from tuinet.nn.layers.conv import check_data_format
 
@@ -114,7 +114,7 @@ class PReLU(Layer):
     Args:
         alpha_initializer: Initializer of `alpha` (default zeros, so it starts as a ReLU).
         alpha_regularizer: Penalty on `alpha`.
-        alpha_constraint: Only None: tuinet has no weight constraints.
+        alpha_constraint: Projection of `alpha` after each step ("non_neg"...).
         shared_axes: Axes (1-based, the batch axis being 0) along which `alpha` is shared, such
             as `[1, 2]` for one slope per channel of an image. `alpha` has shape `input_shape`
             with these axes set to 1.
@@ -125,9 +125,7 @@ class PReLU(Layer):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
-        if alpha_constraint is not None:
-            raise ConfigError(f"PReLU: alpha_constraint is not supported (tuinet has no weight constraints), "
-                              f"got {alpha_constraint!r}")
+        self.alpha_constraint = constraints.get(alpha_constraint)
         if shared_axes is not None:
             axes = [shared_axes] if isinstance(shared_axes, (int, np.integer)) else shared_axes
             if not isinstance(axes, (list, tuple)) or not all(
@@ -146,7 +144,8 @@ class PReLU(Layer):
 
     def build(self, input_shape, rng):
         shape = [1 if i + 1 in (self.shared_axes or ()) else d for i, d in enumerate(input_shape)]
-        self.add_weight("alpha", tuple(shape), self.alpha_initializer, rng, regularizer=self.alpha_regularizer)
+        self.add_weight("alpha", tuple(shape), self.alpha_initializer, rng, regularizer=self.alpha_regularizer,
+                        constraint=self.alpha_constraint)
 
     def forward(self, x, *, training=False):
         self._x = x
@@ -165,7 +164,8 @@ class PReLU(Layer):
 
     def get_config(self):
         return {**super().get_config(), "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": regularizers.serialize(self.alpha_regularizer), "alpha_constraint": None,
+                "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+                "alpha_constraint": constraints.serialize(self.alpha_constraint),
                 "shared_axes": None if self.shared_axes is None else list(self.shared_axes)}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import initializers, regularizers
+from tuinet.nn import constraints, initializers, regularizers
 from tuinet.nn.layers.base import Layer, check_bool as _check_bool
 
 
@@ -61,6 +61,8 @@ class BatchNormalization(Layer):
         moving_variance_initializer: Initializer of `moving_variance`.
         beta_regularizer: Penalty on `beta`.
         gamma_regularizer: Penalty on `gamma`.
+        beta_constraint: Projection of `beta` after each step.
+        gamma_constraint: Projection of `gamma` after each step.
 
     Weights, in Keras order: `gamma`, `beta` (trainable), `moving_mean`, `moving_variance`.
     """
@@ -69,7 +71,7 @@ class BatchNormalization(Layer):
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 **kwargs) -> None:
+                 beta_constraint=None, gamma_constraint=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.axis = _check_axis_int("BatchNormalization", axis)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)) \
@@ -86,6 +88,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
 
     def compute_output_shape(self, input_shape):
         _resolve_axis("BatchNormalization", self.name, self.axis, tuple(input_shape))
@@ -99,9 +103,11 @@ class BatchNormalization(Layer):
         self._bshape = tuple(input_shape[a - 1] if i == a else 1 for i in range(ndim))
         shape = (input_shape[a - 1],)
         if self.scale:
-            self.add_weight("gamma", shape, self.gamma_initializer, rng, regularizer=self.gamma_regularizer)
+            self.add_weight("gamma", shape, self.gamma_initializer, rng, regularizer=self.gamma_regularizer,
+                            constraint=self.gamma_constraint)
         if self.center:
-            self.add_weight("beta", shape, self.beta_initializer, rng, regularizer=self.beta_regularizer)
+            self.add_weight("beta", shape, self.beta_initializer, rng, regularizer=self.beta_regularizer,
+                            constraint=self.beta_constraint)
         self.add_weight("moving_mean", shape, self.moving_mean_initializer, rng, trainable=False)
         self.add_weight("moving_variance", shape, self.moving_variance_initializer, rng, trainable=False)
 
@@ -192,7 +198,9 @@ class BatchNormalization(Layer):
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
 
 
 class LayerNormalization(Layer):
@@ -213,13 +221,16 @@ class LayerNormalization(Layer):
         gamma_initializer: Initializer of `gamma`.
         beta_regularizer: Penalty on `beta`.
         gamma_regularizer: Penalty on `gamma`.
+        beta_constraint: Projection of `beta` after each step.
+        gamma_constraint: Projection of `gamma` after each step.
 
     Weights, in Keras order: `gamma`, `beta`.
     """
 
     def __init__(self, axis=-1, epsilon: float = 0.001, center: bool = True, scale: bool = True,
                  rms_scaling: bool = False, beta_initializer="zeros", gamma_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, **kwargs) -> None:
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)):
             if not axis:
@@ -235,6 +246,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
 
     def _axes(self, input_shape) -> list[int]:
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
@@ -258,9 +271,11 @@ class LayerNormalization(Layer):
         self._use_gamma = self.scale or self.rms_scaling
         self._use_beta = self.center and not self.rms_scaling
         if self._use_gamma:
-            self.add_weight("gamma", shape, self.gamma_initializer, rng, regularizer=self.gamma_regularizer)
+            self.add_weight("gamma", shape, self.gamma_initializer, rng, regularizer=self.gamma_regularizer,
+                            constraint=self.gamma_constraint)
         if self._use_beta:
-            self.add_weight("beta", shape, self.beta_initializer, rng, regularizer=self.beta_regularizer)
+            self.add_weight("beta", shape, self.beta_initializer, rng, regularizer=self.beta_regularizer,
+                            constraint=self.beta_constraint)
 
     def forward(self, x, *, training=False):
         if x.ndim != len(self._bshape) or any(x.shape[i] != self._bshape[i] for i in self._norm_axes):
@@ -333,4 +348,6 @@ class LayerNormalization(Layer):
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}

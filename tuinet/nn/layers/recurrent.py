@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import activations, initializers, regularizers
+from tuinet.nn import activations, constraints, initializers, regularizers
 from tuinet.nn.layers.base import Layer, check_bool, check_positive_int, check_rate, check_seed
 
 
@@ -125,7 +125,8 @@ class _Recurrent(Layer):
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  seed: int | None = None, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  **kwargs) -> None:
@@ -140,6 +141,9 @@ class _Recurrent(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = check_rate(cls, "dropout", dropout)
         self.recurrent_dropout = check_rate(cls, "recurrent_dropout", recurrent_dropout)
         self.seed = check_seed(cls, "seed", seed)
@@ -170,12 +174,12 @@ class _Recurrent(Layer):
     def build(self, input_shape, rng):
         n = self._gates * self.units
         self.add_weight("kernel", (input_shape[-1], n), self.kernel_initializer, rng,
-                        regularizer=self.kernel_regularizer)
+                        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.add_weight("recurrent_kernel", (self.units, n), self.recurrent_initializer, rng,
-                        regularizer=self.recurrent_regularizer)
+                        regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
         if self.use_bias:
             self.add_weight("bias", self._bias_shape(), self._bias_init(), rng,
-                            regularizer=self.bias_regularizer)
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self._rng = np.random.default_rng(self.seed if self.seed is not None else rng.integers(2**63))
         self._ws = {}
 
@@ -317,6 +321,9 @@ class _Recurrent(Layer):
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll}
@@ -335,6 +342,9 @@ class SimpleRNN(_Recurrent):
         kernel_regularizer: Penalty on `kernel`.
         recurrent_regularizer: Penalty on `recurrent_kernel`.
         bias_regularizer: Penalty on `bias`.
+        kernel_constraint: Projection of `kernel` after each step.
+        recurrent_constraint: Projection of `recurrent_kernel` after each step.
+        bias_constraint: Projection of `bias` after each step.
         dropout: Fraction of the input features dropped (one mask per sequence, training only).
         recurrent_dropout: Fraction of the state units dropped before `recurrent_kernel`.
         return_sequences: Return every step `(batch, timesteps, units)` instead of the last
@@ -351,13 +361,16 @@ class SimpleRNN(_Recurrent):
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
                  stateful: bool = False, unroll: bool = False, seed: int | None = None, **kwargs) -> None:
         super().__init__(units, activation=activation, use_bias=use_bias,
                          kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
                          recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+                         kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                         bias_constraint=bias_constraint,
                          dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
@@ -458,6 +471,9 @@ class LSTM(_Recurrent):
         kernel_regularizer: Penalty on `kernel`.
         recurrent_regularizer: Penalty on `recurrent_kernel`.
         bias_regularizer: Penalty on `bias`.
+        kernel_constraint: Projection of `kernel` after each step.
+        recurrent_constraint: Projection of `recurrent_kernel` after each step.
+        bias_constraint: Projection of `bias` after each step.
         dropout: Fraction of the input features dropped (one mask per sequence, training only).
         recurrent_dropout: Fraction of the state units dropped before `recurrent_kernel`; when
             positive every gate draws its own masks, as in Keras.
@@ -477,7 +493,8 @@ class LSTM(_Recurrent):
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", unit_forget_bias: bool = True, kernel_regularizer=None,
-                 recurrent_regularizer=None, bias_regularizer=None, dropout: float = 0.0,
+                 recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed: int | None = None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  unroll: bool = False, **kwargs) -> None:
@@ -485,6 +502,8 @@ class LSTM(_Recurrent):
                          kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
                          recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+                         kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                         bias_constraint=bias_constraint,
                          dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
@@ -654,6 +673,9 @@ class GRU(_Recurrent):
         kernel_regularizer: Penalty on `kernel`.
         recurrent_regularizer: Penalty on `recurrent_kernel`.
         bias_regularizer: Penalty on `bias`.
+        kernel_constraint: Projection of `kernel` after each step.
+        recurrent_constraint: Projection of `recurrent_kernel` after each step.
+        bias_constraint: Projection of `bias` after each step.
         dropout: Fraction of the input features dropped (one mask per sequence, training only).
         recurrent_dropout: Fraction of the state units dropped before `recurrent_kernel`; when
             positive every gate draws its own masks, as in Keras.
@@ -674,7 +696,8 @@ class GRU(_Recurrent):
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout: float = 0.0, recurrent_dropout: float = 0.0,
                  seed: int | None = None, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  reset_after: bool = True, **kwargs) -> None:
@@ -682,6 +705,8 @@ class GRU(_Recurrent):
                          kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
                          recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
+                         kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
+                         bias_constraint=bias_constraint,
                          dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
                          return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)

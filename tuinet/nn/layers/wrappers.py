@@ -1,7 +1,7 @@
 """Layers that wrap other layers: `TimeDistributed` and `Bidirectional`, as in Keras 3.
 
 A wrapper owns its inner layers' weights: after `build` the wrapper's `params`, `grads`,
-`state` and `regularizers` hold the inner layers' arrays under prefixed keys (Bidirectional:
+`state`, `regularizers` and `constraints` hold the inner layers' arrays under prefixed keys (Bidirectional:
 `"forward_lstm/kernel"`, ..., `"backward_lstm/kernel"`, ...; TimeDistributed: the inner
 layer's own names), in Keras's `get_weights` order. The model may re-home `params[k]` and
 `grads[k]` into its flat buffers, so the wrapper points its inner layers at its own arrays
@@ -72,6 +72,8 @@ class _Wrapper(Layer):
                     self.state[key] = lay.state[k]
                 if k in lay.regularizers:
                     self.regularizers[key] = lay.regularizers[k]
+                if k in lay.__dict__.get("constraints", {}):
+                    self.constraints[key] = lay.constraints[k]
                 self._weight_names.append(key)
 
     def _sync(self) -> None:
