@@ -64,6 +64,7 @@ CASES = [
     (lambda: UpSampling1D(3), (2, 3, 4), (9, 4)),
     (lambda: UpSampling2D(), (2, 3, 2, 4), (6, 4, 4)),
     (lambda: UpSampling2D((1, 3)), (2, 3, 2, 4), (3, 6, 4)),
+    (lambda: UpSampling2D((2, 3), interpolation="bilinear"), (2, 3, 2, 4), (6, 6, 4)),
     (lambda: GaussianNoise(0.5, seed=3), (3, 5), (5,)),
     (lambda: GaussianDropout(0.3, seed=3), (3, 5), (5,)),
     (lambda: SpatialDropout1D(0.5, seed=3), (3, 4, 6), (4, 6)),
@@ -193,8 +194,8 @@ def test_shape_layers_refuse_bad_arguments_and_shapes():
                  lambda: SpatialDropout2D(0.5, data_format="channels_first")):
         with pytest.raises(ConfigError, match="channels_first"):
             make()
-    with pytest.raises(ConfigError, match="nearest"):
-        UpSampling2D(interpolation="bilinear")
+    with pytest.raises(ConfigError, match="'nearest' or 'bilinear'"):
+        UpSampling2D(interpolation="bicubic")
     with pytest.raises(ConfigError, match="padding"):
         ZeroPadding1D(-1)
     with pytest.raises(ConfigError, match="padding"):
@@ -367,3 +368,13 @@ def test_layers_in_a_model_fit_predict_summary_and_save(key, tmp_path):
     assert [type(a) for a in loaded.layers] == [type(b) for b in model.layers]
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_bilinear_upsampling_matches_keras_resize():
+    """Keras 3.15 (torch) `UpSampling2D((2, 2), interpolation="bilinear")` on a 2x3 ramp."""
+    img = np.arange(6, dtype=np.float32).reshape(1, 2, 3, 1)
+    out = UpSampling2D(interpolation="bilinear")(img)[0, :, :, 0]
+    np.testing.assert_allclose(out, [[0.0, 0.25, 0.75, 1.25, 1.75, 2.0],
+                                     [0.75, 1.0, 1.5, 2.0, 2.5, 2.75],
+                                     [2.25, 2.5, 3.0, 3.5, 4.0, 4.25],
+                                     [3.0, 3.25, 3.75, 4.25, 4.75, 5.0]], atol=1e-6)

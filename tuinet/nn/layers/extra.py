@@ -474,21 +474,37 @@ class UpSampling1D(Layer):
         return {**super().get_config(), "size": self.size}
 
 
+def _bilinear_matrix(length: int, scale: int, dtype) -> np.ndarray:
+    """The `(length * scale, length)` matrix of a bilinear resize along one axis, as Keras's
+    `ops.image.resize` (half-pixel centres: source = (i + 0.5) / scale - 0.5, clamped to the edges)."""
+    out = np.zeros((length * scale, length), dtype=dtype)
+    src = (np.arange(length * scale) + 0.5) / scale - 0.5
+    src = np.clip(src, 0, None)
+    lo = np.minimum(np.floor(src).astype(np.int64), length - 1)
+    hi = np.minimum(lo + 1, length - 1)
+    frac = (src - lo).astype(dtype)
+    rows = np.arange(length * scale)
+    np.add.at(out, (rows, lo), 1 - frac)
+    np.add.at(out, (rows, hi), frac)
+    return out
+
+
 class UpSampling2D(Layer):
     """Repeats rows and columns: `(batch, h, w, c)` -> `(batch, h * size[0], w * size[1], c)`.
 
     Args:
         size: An int or `(rows, cols)` repetitions.
         data_format: Only "channels_last" (or None).
-        interpolation: Only "nearest" ("bilinear" and the others are refused).
+        interpolation: "nearest" (repeat) or "bilinear" (Keras's resize: half-pixel centres,
+            edges clamped, no antialiasing); the others are refused.
     """
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs) -> None:
         super().__init__(**kwargs)
         self.size = check_tuple("UpSampling2D", "size", size, 2)
         self.data_format = check_data_format("UpSampling2D", data_format)
-        if interpolation != "nearest":
-            raise ConfigError(f"UpSampling2D: only interpolation='nearest' is supported, got {interpolation!r}")
+        if interpolation not in ("nearest", "bilinear"):
+            raise ConfigError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         self.interpolation = interpolation
 
     def compute_output_shape(self, input_shape):
@@ -498,9 +514,17 @@ class UpSampling2D(Layer):
         return (*(None if d is None else d * s for d, s in zip(input_shape[:2], self.size)), input_shape[2])
 
     def forward(self, x, *, training=False):
+        if self.interpolation == "bilinear":
+            rows, cols = _bilinear_matrix(x.shape[1], self.size[0], x.dtype), _bilinear_matrix(x.shape[2], self.size[1],
+                                                                                               x.dtype)
+            self._matrices = (rows, cols)
+            return np.einsum("ij,njkc,lk->nilc", rows, x, cols, optimize=True)
         return np.repeat(np.repeat(x, self.size[0], axis=1), self.size[1], axis=2)
 
     def backward(self, grad_out):
+        if self.interpolation == "bilinear":
+            rows, cols = self._matrices
+            return np.einsum("ij,nilc,lk->njkc", rows, grad_out, cols, optimize=True)
         n, h, w, c = grad_out.shape
         (a, b) = self.size
         return grad_out.reshape(n, h // a, a, w // b, b, c).sum(axis=(2, 4))
