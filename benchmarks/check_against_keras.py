@@ -12,7 +12,9 @@ inputs and of every weight through `backward`), models (predict, summary), losse
 gradient on torch), metrics (two batches), schedules, optimizers (several steps on the same
 gradients through Keras's own `optimizer.apply_gradients`) and, on the torch backend, a few
 epochs of `fit` side by side, and the merge layers (forward, output shape, and on torch the
-gradient of every input).
+gradient of every input), and the small layers (`small_layers`: Identity, Masking and its mask
+through an LSTM in predict and fit, UnitNormalization, ActivityRegularization's penalty in fit,
+AlphaDropout at inference).
 
 It is not a test of the suite: Keras is not a dependency of tuinet. Install it in a separate
 environment (the numpy backend of Keras 3 imports jax, so the torch backend is the one that
@@ -572,6 +574,8 @@ def section_layers(rep, rng):
             ("UpSampling1D(3)", lambda: L.UpSampling1D(3), lambda: KL.UpSampling1D(3), xs),
             ("UpSampling2D()", lambda: L.UpSampling2D(), lambda: KL.UpSampling2D(), xi),
             ("UpSampling2D((1, 3))", lambda: L.UpSampling2D((1, 3)), lambda: KL.UpSampling2D((1, 3)), xi),
+            ("UpSampling2D((2, 3), bilinear)", lambda: L.UpSampling2D((2, 3), interpolation="bilinear"),
+             lambda: KL.UpSampling2D((2, 3), interpolation="bilinear"), xi),
             ("GaussianNoise(0.5) at inference", lambda: L.GaussianNoise(0.5), lambda: KL.GaussianNoise(0.5), xa),
             ("GaussianDropout(0.3) at inference", lambda: L.GaussianDropout(0.3), lambda: KL.GaussianDropout(0.3), xa),
             ("SpatialDropout1D(0.5) at inference", lambda: L.SpatialDropout1D(0.5), lambda: KL.SpatialDropout1D(0.5),
@@ -592,7 +596,6 @@ def section_layers(rep, rng):
         layer_case(rep, label, make_t, make_k, xx, rng=rng)
     rep.skip("GaussianNoise/GaussianDropout/SpatialDropout1D/2D training=True",
              "random noise: not comparable draw for draw (tests check the statistics and the shared mask)")
-    rep.skip("UpSampling2D(interpolation='bilinear')", "tuinet supports 'nearest' only (raises ConfigError)")
 
     def normalization_adapt(kw, data):
         def run():
@@ -699,11 +702,18 @@ def _kreg(r):
     return None if r is None else keras.regularizers.L1L2(l1=r.l1, l2=r.l2)
 
 
+def _kcon(c):
+    return getattr(keras.constraints, type(c).__name__)(**c.get_config())
+
+
 def _ctor_args(t):
     regs = {k: _kreg(getattr(t, k)) for k in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
                                                  "beta_regularizer", "gamma_regularizer", "embeddings_regularizer")
             if getattr(t, k, None) is not None}
-    return {**_ctor_args_plain(t), **regs}
+    cons = {k: _kcon(getattr(t, k)) for k in ("kernel_constraint", "recurrent_constraint", "bias_constraint",
+                                                 "beta_constraint", "gamma_constraint", "embeddings_constraint")
+            if getattr(t, k, None) is not None}
+    return {**_ctor_args_plain(t), **regs, **cons}
 
 
 def _ctor_args_plain(t):
@@ -1067,6 +1077,172 @@ def section_metrics(rep, rng):
             t.update_state(*data[1]), k.update_state(*data[1])
             rep.check(f"{label}  after reset_state + batch 2", t.result(), float(to_np(k.result())))
         rep.run(label, run)
+
+
+def section_more_metrics(rep, rng):
+    """The Keras 3 metric classes added after the first set: regression and probabilistic means,
+    R2Score, F1Score / FBetaScore, Sum, IoU / MeanIoU; two batches, then a reset, with and without
+    sample weights, plus the config keys Keras writes and the names `metrics.get` knows."""
+    import tuinet
+    TM, KM = tuinet.metrics, keras.metrics
+    n, c = 12, 4
+
+    def data(kind):
+        z = rng.normal(size=(n, c)).astype("float32")
+        if kind == "regression":
+            return z, z + 0.5 * rng.normal(size=z.shape).astype("float32")
+        if kind == "positive":  # poisson, msle: counts and rates
+            return (rng.integers(0, 4, size=(n, c)).astype("float32"),
+                    rng.uniform(0.1, 3, size=(n, c)).astype("float32"))
+        if kind == "probs":
+            return _softmax(rng.normal(size=(n, c))), _softmax(z)
+        if kind == "signs":  # hinge with 0/1 labels (Keras turns them into -1/1)
+            return rng.integers(0, 2, size=(n, c)).astype("float32"), z
+        if kind == "onehot":
+            return _onehot(rng, n, c), _softmax(z)
+        if kind == "multilabel":
+            return rng.integers(0, 2, size=(n, c)).astype("float32"), rng.uniform(size=(n, c)).astype("float32")
+        if kind == "r2_column":  # labels (n,) for outputs (n, 1)
+            t = rng.normal(size=n).astype("float32")
+            return t, (t + rng.normal(size=n).astype("float32"))[:, None]
+        if kind == "ids":  # class ids, some outside 0..c-1 (skipped)
+            return rng.integers(-1, c + 1, size=(n, 3)), rng.integers(0, c, size=(n, 3)).astype("float32")
+        if kind == "seg":  # segmentation: labels (n, 3, 3, 1), softmax maps (n, 3, 3, c)
+            return rng.integers(0, c, size=(n, 3, 3, 1)), _softmax(rng.normal(size=(n, 3, 3, c)))
+        if kind == "seg_onehot":
+            return (np.eye(c, dtype="float32")[rng.integers(0, c, size=(n, 3, 3))],
+                    _softmax(rng.normal(size=(n, 3, 3, c))))
+        raise ValueError(kind)
+
+    W_SAMPLE, W_FULL, W_INT = "per sample", "per entry", "ints per entry"
+    cases = [
+        ("R2Score()", lambda: TM.R2Score(), lambda: KM.R2Score(), "regression", [None, W_SAMPLE, W_FULL]),
+        ("R2Score(class_aggregation='variance_weighted_average')",
+         lambda: TM.R2Score(class_aggregation="variance_weighted_average"),
+         lambda: KM.R2Score(class_aggregation="variance_weighted_average"), "regression", [None, W_SAMPLE]),
+        ("R2Score(class_aggregation=None)", lambda: TM.R2Score(class_aggregation=None),
+         lambda: KM.R2Score(class_aggregation=None), "regression", [None, W_FULL]),
+        ("R2Score(num_regressors=3)", lambda: TM.R2Score(num_regressors=3), lambda: KM.R2Score(num_regressors=3),
+         "regression", [None, W_SAMPLE]),
+        ("R2Score() labels (n,) outputs (n, 1)", lambda: TM.R2Score(), lambda: KM.R2Score(), "r2_column",
+         [None, W_SAMPLE]),
+        ("F1Score() (per class)", lambda: TM.F1Score(), lambda: KM.F1Score(), "onehot", [None, W_SAMPLE]),
+        ("F1Score(average='macro')", lambda: TM.F1Score(average="macro"), lambda: KM.F1Score(average="macro"),
+         "onehot", [None, W_SAMPLE]),
+        ("F1Score(average='micro', threshold=0.5)", lambda: TM.F1Score(average="micro", threshold=0.5),
+         lambda: KM.F1Score(average="micro", threshold=0.5), "multilabel", [None, W_SAMPLE]),
+        ("F1Score(average='weighted', threshold=0.4)", lambda: TM.F1Score(average="weighted", threshold=0.4),
+         lambda: KM.F1Score(average="weighted", threshold=0.4), "multilabel", [None, W_SAMPLE]),
+        ("FBetaScore(beta=2.0) (per class)", lambda: TM.FBetaScore(beta=2.0), lambda: KM.FBetaScore(beta=2.0),
+         "multilabel", [None, W_SAMPLE]),
+        ("FBetaScore(average='macro', beta=0.5, threshold=0.6)",
+         lambda: TM.FBetaScore(average="macro", beta=0.5, threshold=0.6),
+         lambda: KM.FBetaScore(average="macro", beta=0.5, threshold=0.6), "multilabel", [None]),
+        ("KLDivergence()", lambda: TM.KLDivergence(), lambda: KM.KLDivergence(), "probs", [None, W_SAMPLE]),
+        ("LogCoshError()", lambda: TM.LogCoshError(), lambda: KM.LogCoshError(), "regression", [None, W_SAMPLE]),
+        ("Poisson()", lambda: TM.Poisson(), lambda: KM.Poisson(), "positive", [None, W_SAMPLE]),
+        ("Hinge() 0/1 labels", lambda: TM.Hinge(), lambda: KM.Hinge(), "signs", [None, W_SAMPLE]),
+        ("SquaredHinge() 0/1 labels", lambda: TM.SquaredHinge(), lambda: KM.SquaredHinge(), "signs",
+         [None, W_SAMPLE]),
+        ("CategoricalHinge()", lambda: TM.CategoricalHinge(), lambda: KM.CategoricalHinge(), "onehot",
+         [None, W_SAMPLE]),
+        ("MeanAbsolutePercentageError()", lambda: TM.MeanAbsolutePercentageError(),
+         lambda: KM.MeanAbsolutePercentageError(), "regression", [None, W_SAMPLE]),
+        ("MeanSquaredLogarithmicError()", lambda: TM.MeanSquaredLogarithmicError(),
+         lambda: KM.MeanSquaredLogarithmicError(), "positive", [None, W_SAMPLE]),
+        ("CosineSimilarity()", lambda: TM.CosineSimilarity(), lambda: KM.CosineSimilarity(), "regression",
+         [W_SAMPLE]),
+        ("MeanSquaredError()", lambda: TM.MeanSquaredError(), lambda: KM.MeanSquaredError(), "regression",
+         [W_SAMPLE]),
+        ("BinaryAccuracy()", lambda: TM.BinaryAccuracy(), lambda: KM.BinaryAccuracy(), "multilabel", [W_SAMPLE]),
+        ("IoU(4, target_class_ids=[0, 2]) ids, out of range skipped", lambda: TM.IoU(4, [0, 2]),
+         lambda: KM.IoU(4, [0, 2]), "ids", [None, W_INT]),
+        ("IoU(4, [1, 3], ignore_class=0)", lambda: TM.IoU(4, [1, 3], ignore_class=0),
+         lambda: KM.IoU(4, [1, 3], ignore_class=0), "ids", [None]),
+        ("MeanIoU(4, sparse_y_pred=False) segmentation", lambda: TM.MeanIoU(4, sparse_y_pred=False),
+         lambda: KM.MeanIoU(4, sparse_y_pred=False), "seg", [None, W_INT]),
+        ("MeanIoU(4, sparse_y_true=False, sparse_y_pred=False)",
+         lambda: TM.MeanIoU(4, sparse_y_true=False, sparse_y_pred=False),
+         lambda: KM.MeanIoU(4, sparse_y_true=False, sparse_y_pred=False), "seg_onehot", [None]),
+    ]
+
+    def result_k(k):
+        return np.asarray(to_np(k.result()), dtype=np.float64)
+
+    for label, mt, mk, kind, weightings in cases:
+        for weighting in weightings:
+            def run(label=label, mt=mt, mk=mk, kind=kind, weighting=weighting):
+                t, k = mt(), mk()
+                batches = [data(kind) for _ in range(2)]
+                if weighting == W_SAMPLE:
+                    sws = [rng.uniform(0, 2, size=len(yt)).astype("float32") for yt, _ in batches]
+                elif weighting == W_FULL:
+                    sws = [rng.uniform(0, 2, size=np.shape(yt)).astype("float32") for yt, _ in batches]
+                elif weighting == W_INT:
+                    sws = [rng.integers(0, 3, size=np.shape(yt)) for yt, _ in batches]
+                else:
+                    sws = [None, None]
+                res_t, res_k = [], []
+                for (yt, yp), sw in zip(batches, sws):
+                    t.update_state(yt, yp, sample_weight=sw)
+                    k.update_state(yt, yp, sample_weight=sw)
+                    res_t.append(np.asarray(t.result(), dtype=np.float64))
+                    res_k.append(result_k(k))
+                tag = "" if weighting is None else f", weights {weighting}"
+                rep.check(f"{label}{tag}  after batch 1, 2", np.stack(res_t), np.stack(res_k))
+                t.reset_state(), k.reset_state()
+                t.update_state(*batches[1], sample_weight=sws[1]), k.update_state(*batches[1], sample_weight=sws[1])
+                rep.check(f"{label}{tag}  after reset_state + batch 2", t.result(), result_k(k))
+            rep.run(label, run)
+
+    def sum_case():
+        t, k = TM.Sum(), KM.Sum()
+        for values, sw in [(rng.normal(size=(5, 3)), None), (rng.normal(size=6), rng.uniform(size=6)),
+                           (rng.normal(size=(4, 2)), rng.uniform(size=(4, 2))), (rng.normal(size=3), 2.0)]:
+            t.update_state(values, sample_weight=sw)
+            k.update_state(values.astype("float32"), sample_weight=sw)
+        rep.check("Sum() four batches, with and without weights", t.result(), result_k(k))
+    rep.run("Sum()", sum_case)
+
+    def mean_case():
+        t, k = TM.Mean(), KM.Mean()
+        for values, sw in [(rng.normal(size=(5, 3)), None), (rng.normal(size=6), rng.uniform(size=6)),
+                           (rng.normal(size=(4, 2)), rng.uniform(size=(4, 2))), (rng.normal(size=3), 2.0)]:
+            t.update_state(values, sample_weight=sw)
+            k.update_state(values.astype("float32"), sample_weight=sw)
+        rep.check("Mean() four batches, weights per sample, per entry, scalar", t.result(), result_k(k))
+    rep.run("Mean()", mean_case)
+
+    def configs():
+        for t, k in [(TM.R2Score(class_aggregation=None, num_regressors=2),
+                      KM.R2Score(class_aggregation=None, num_regressors=2)),
+                     (TM.F1Score(average="macro", threshold=0.3), KM.F1Score(average="macro", threshold=0.3)),
+                     (TM.FBetaScore(beta=2.0), KM.FBetaScore(beta=2.0)), (TM.LogCoshError(), KM.LogCoshError()),
+                     (TM.KLDivergence(), KM.KLDivergence()), (TM.Poisson(), KM.Poisson()), (TM.Hinge(), KM.Hinge()),
+                     (TM.SquaredHinge(), KM.SquaredHinge()), (TM.CategoricalHinge(), KM.CategoricalHinge()),
+                     (TM.Sum(), KM.Sum()),  # Keras numbers unnamed IoUs (io_u_3): name them
+                     (TM.IoU(3, [0, 2], ignore_class=1, name="iou"), KM.IoU(3, [0, 2], ignore_class=1, name="iou")),
+                     (TM.MeanIoU(3, sparse_y_pred=False, name="miou"), KM.MeanIoU(3, sparse_y_pred=False,
+                                                                                 name="miou"))]:
+            kc = {key: v for key, v in k.get_config().items() if key != "dtype"}
+            name = type(t).__name__
+            rep.equal(f"{name} get_config() == Keras's (less dtype)", t.get_config(), kc)
+            again = TM.get({"class_name": type(k).__name__, "config": k.get_config()})
+            rep.equal(f"{name} from Keras's config (with its dtype)", again.get_config(), kc)
+    rep.run("configs", configs)
+
+    def names():
+        for name in ("r2_score", "kl_divergence", "log_cosh_error", "poisson", "hinge", "squared_hinge",
+                     "categorical_hinge", "sum", "mape", "msle", "f1_score", "f_beta_score", "R2Score",
+                     "LogCoshError", "F1Score"):
+            k = KM.get(name)
+            try:
+                t = TM.get(name)
+            except Exception as exc:  # noqa: BLE001 - reported as a mismatch
+                rep.equal(f"get({name!r}) class", f"error {exc}", type(k).__name__)
+                continue
+            rep.equal(f"get({name!r}) class", type(t).__name__, type(k).__name__)
+    rep.run("names", names)
 
 
 # ---------------------------------------------------------------------------------------- schedules
@@ -1580,6 +1756,160 @@ def section_functional(rep, rng):
         rep.run(label, run)
 
 
+def section_small_layers(rep, rng):
+    """Identity, Masking (and its mask through an LSTM, in predict and in fit), UnitNormalization,
+    ActivityRegularization (its penalty in the loss of a short fit) and AlphaDropout at inference."""
+    import tuinet
+    L, KL = tuinet.layers, keras.layers
+    f32 = lambda *s: rng.normal(size=s).astype("float32")  # noqa: E731
+
+    def padded(lengths, steps=6, features=3, value=0.0):
+        x = f32(len(lengths), steps, features)
+        for i, n in enumerate(lengths):
+            x[i, n:] = value
+        return x
+
+    layer_case(rep, "Identity() on (4, 3, 5)", lambda: L.Identity(), lambda: KL.Identity(), f32(4, 3, 5), rng=rng)
+    layer_case(rep, "Masking() on (3, 6, 3) padded after 6, 2, 4 steps", lambda: L.Masking(),
+               lambda: KL.Masking(), padded([6, 2, 4]), rng=rng)
+    layer_case(rep, "Masking(mask_value=0.5) on (3, 6, 3)", lambda: L.Masking(mask_value=0.5),
+               lambda: KL.Masking(mask_value=0.5), padded([3, 6, 1], value=0.5), rng=rng)
+
+    def mask_through_lstm(return_sequences):
+        x = padded([6, 2, 4, 1])
+        tm = tuinet.Sequential([L.Input((6, 3)), L.Masking(), L.LSTM(5, return_sequences=return_sequences)], seed=1)
+        randomize_weights(tm, rng)
+        km = keras.Sequential([keras.Input((6, 3)), KL.Masking(), KL.LSTM(5, return_sequences=return_sequences)])
+        km.set_weights(tm.get_weights())
+        rep.check(f"Masking -> LSTM(5, return_sequences={return_sequences}) predict", tm.predict(x, verbose=0),
+                  to_np(km.predict(x, verbose=0)))
+    for seq in (False, True):
+        rep.run(f"Masking -> LSTM seq={seq}", mask_through_lstm, seq)
+
+    def masked_fit():
+        n = 48
+        x = padded(list(rng.integers(1, 7, size=n)))
+        y = f32(n, 6, 2)
+        tm = tuinet.Sequential([L.Input((6, 3)), L.Masking(), L.LSTM(4, return_sequences=True), L.Dense(2)], seed=2)
+        randomize_weights(tm, rng)
+        km = keras.Sequential([keras.Input((6, 3)), KL.Masking(), KL.LSTM(4, return_sequences=True), KL.Dense(2)])
+        km.set_weights(tm.get_weights())
+        tm.compile(optimizer=tuinet.optimizers.SGD(0.1), loss="mse")
+        km.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        ht = tm.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history
+        hk = km.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history
+        label = "Masking -> LSTM(seq) -> Dense, mse, 3 epochs (masked steps out of the loss)"
+        rep.check(f"{label}: history['loss']", ht["loss"], hk["loss"], rtol=1e-4)
+        rep.check(f"{label}: weights", np.concatenate([w.ravel() for w in tm.get_weights()]),
+                  np.concatenate([w.ravel() for w in km.get_weights()]), rtol=1e-4)
+    if BACKEND in ("torch", "jax", "tensorflow"):
+        rep.run("Masking fit", masked_fit)
+
+    layer_case(rep, "UnitNormalization() on (4, 6)", lambda: L.UnitNormalization(), lambda: KL.UnitNormalization(),
+               f32(4, 6), rng=rng)
+    layer_case(rep, "UnitNormalization(axis=[1, 2]) on (3, 4, 5)", lambda: L.UnitNormalization(axis=[1, 2]),
+               lambda: KL.UnitNormalization(axis=[1, 2]), f32(3, 4, 5), rng=rng)
+    layer_case(rep, "UnitNormalization(axis=1) on (3, 4, 5)", lambda: L.UnitNormalization(axis=1),
+               lambda: KL.UnitNormalization(axis=1), f32(3, 4, 5), rng=rng)
+    xz = f32(3, 4)
+    xz[1] = 0.0
+    layer_case(rep, "UnitNormalization() with an all-zero row (norm clipped at 1e-12)",
+               lambda: L.UnitNormalization(), lambda: KL.UnitNormalization(), xz, rng=rng, grads=False)
+    rep._add("UnitNormalization() all-zero row  grad dx", None, None, "NOTE",
+             "Keras (torch) gives NaN there (rsqrt(0) = inf times 0); tuinet gives grad / 1e-12, the clipped branch")
+
+    layer_case(rep, "ActivityRegularization(l1=0.01, l2=0.02) forward", lambda: L.ActivityRegularization(0.01, 0.02),
+               lambda: KL.ActivityRegularization(0.01, 0.02), f32(4, 5), rng=rng, grads=False)
+
+    def activity_fit(l1, l2, where):
+        n = 48
+        x, y = f32(n, 6), f32(n, 2)
+
+        def stack(Lm, first):
+            act = Lm.ActivityRegularization(l1=l1, l2=l2)
+            body = [Lm.Dense(8, activation="tanh"), act, Lm.Dense(2)] if where == "middle" else \
+                [act, Lm.Dense(8, activation="tanh"), Lm.Dense(2)]
+            return [first, *body]
+        tm = tuinet.Sequential(stack(L, L.Input((6,))), seed=3)
+        randomize_weights(tm, rng)
+        km = keras.Sequential(stack(KL, keras.Input((6,))))
+        km.set_weights(tm.get_weights())
+        tm.compile(optimizer=tuinet.optimizers.SGD(0.05), loss="mse")
+        km.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+        label = f"ActivityRegularization(l1={l1}, l2={l2}) {where}, mse + sgd, 3 epochs"
+        ev_t = tm.evaluate(x, y, batch_size=10, verbose=0)
+        ev_k = km.evaluate(x, y, batch_size=10, verbose=0)
+        rep.check(f"{label}: evaluate before fit (penalty / batch size)", ev_t, ev_k, rtol=1e-5)
+        ht = tm.fit(x, y, batch_size=16, epochs=3, shuffle=False, validation_split=0.25, verbose=0).history
+        hk = km.fit(x, y, batch_size=16, epochs=3, shuffle=False, validation_split=0.25, verbose=0).history
+        for key in ("loss", "val_loss"):
+            rep.check(f"{label}: history[{key!r}]", ht[key], hk[key], rtol=1e-4)
+        rep.check(f"{label}: weights", np.concatenate([w.ravel() for w in tm.get_weights()]),
+                  np.concatenate([w.ravel() for w in km.get_weights()]), rtol=1e-4)
+    if BACKEND in ("torch", "jax", "tensorflow"):
+        for l1, l2, where in ((0.01, 0.02, "middle"), (0.0, 0.1, "middle"), (0.05, 0.0, "first")):
+            rep.run(f"ActivityRegularization fit {l1} {l2} {where}", activity_fit, l1, l2, where)
+
+    layer_case(rep, "AlphaDropout(0.3) at inference", lambda: L.AlphaDropout(0.3), lambda: KL.AlphaDropout(0.3),
+               f32(4, 5), rng=rng)
+    layer_case(rep, "AlphaDropout(0.5, noise_shape=(None, 1, 5)) at inference",
+               lambda: L.AlphaDropout(0.5, noise_shape=(None, 1, 5)),
+               lambda: KL.AlphaDropout(0.5, noise_shape=(None, 1, 5)), f32(4, 3, 5), rng=rng)
+
+    def alpha_stats():
+        x = rng.normal(size=(400, 500)).astype("float32")
+        y_t = L.AlphaDropout(0.3, seed=1)(x, training=True)
+        y_k = to_np(KL.AlphaDropout(0.3, seed=1)(x, training=True))
+        rep.check("AlphaDropout(0.3) in training: mean, variance, dropped fraction",
+                  [y_t.mean(), y_t.var(), np.mean(y_t == y_t.min())], [y_k.mean(), y_k.var(), np.mean(y_k == y_k.min())],
+                  rtol=2e-2, note="statistics of 200k draws (different generators)")
+    rep.run("AlphaDropout stats", alpha_stats)
+    rep.skip("Lambda", "wraps a Python function: Keras runs backend ops, tuinet NumPy; nothing to compare")
+
+
+def section_constraints(rep, rng):
+    """Keras fit (torch backend) against tuinet fit with weight constraints (MaxNorm, MinMaxNorm,
+    NonNeg, UnitNorm) on Dense, Conv2D, BatchNormalization and LSTM: same weights, same batches,
+    plain SGD with a learning rate high enough that every constraint binds."""
+    if BACKEND not in ("torch", "jax", "tensorflow"):
+        rep.skip("constraints", f"the {BACKEND} backend cannot train")
+        return
+    import tuinet
+    L, C = tuinet.layers, tuinet.constraints
+    cases = [
+        ("Dense(MaxNorm(1), NonNeg bias) -> Dense(UnitNorm) + sgd(0.5) + mse", lambda: tuinet.Sequential([
+            L.Input((6,)), L.Dense(8, activation="tanh", kernel_constraint=C.MaxNorm(1.0), bias_constraint="non_neg"),
+            L.Dense(2, kernel_constraint=C.UnitNorm())], seed=11), 0.5, (2,)),
+        ("Conv2D(MaxNorm(0.5, [0,1,2]), NonNeg bias) -> BN(NonNeg gamma) -> Dense(MinMaxNorm(0.2, 0.8, 0.7)) + sgd(0.3)",
+         lambda: tuinet.Sequential([
+             L.Input((6, 6, 2)), L.Conv2D(3, 3, activation="relu", kernel_constraint=C.MaxNorm(0.5, axis=[0, 1, 2]),
+                                         bias_constraint=C.NonNeg()),
+             L.BatchNormalization(gamma_constraint="non_neg", beta_constraint=C.MaxNorm(0.1)), L.Flatten(),
+             L.Dense(2, kernel_constraint=C.MinMaxNorm(0.2, 0.8, rate=0.7))], seed=12), 0.3, (2,)),
+        ("LSTM(MaxNorm(1), UnitNorm recurrent, NonNeg bias) -> Dense(MaxNorm(0.5, axis=1)) + sgd(0.5)",
+         lambda: tuinet.Sequential([
+             L.Input((5, 3)), L.LSTM(4, kernel_constraint=C.MaxNorm(1.0), recurrent_constraint="unit_norm",
+                                     bias_constraint="non_neg"),
+             L.Dense(2, kernel_constraint=C.MaxNorm(0.5, axis=1))], seed=13), 0.5, (2,)),
+    ]
+    for label, make, lr, out in cases:
+        def run(label=label, make=make, lr=lr, out=out):
+            tm = make()
+            randomize_weights(tm, rng)
+            km = keras_twin(tm)
+            n = 48
+            x = rng.normal(size=(n, *tm.input_shape[1:])).astype("float32")
+            y = (rng.normal(size=(n, *out)) * 3).astype("float32")
+            tm.compile(optimizer=tuinet.optimizers.SGD(lr), loss="mse")
+            km.compile(optimizer=keras.optimizers.SGD(lr), loss="mse")
+            ht = tm.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history
+            hk = km.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history
+            rep.check(f"{label}: weights after 3 epochs", np.concatenate([w.ravel() for w in tm.get_weights()]),
+                      np.concatenate([w.ravel() for w in km.get_weights()]), rtol=1e-4)
+            rep.check(f"{label}: history['loss']", ht["loss"], hk["loss"], rtol=1e-4)
+        rep.run(label, run)
+
+
 SECTIONS = {
     "initializers": section_initializers,
     "activations": section_activations,
@@ -1587,12 +1917,15 @@ SECTIONS = {
     "models": section_models,
     "losses": section_losses,
     "metrics": section_metrics,
+    "more_metrics": section_more_metrics,
     "schedules": section_schedules,
     "optimizers": section_optimizers,
     "fit": section_training,
     "merge": section_merge,
     "keras_files": section_keras_files,
     "functional": section_functional,
+    "small_layers": section_small_layers,
+    "constraints": section_constraints,
 }
 
 

@@ -2,7 +2,9 @@
 
 A metric keeps running totals: `update_state(y_true, y_pred)` adds one batch, `result()` is the
 value over every sample seen since `reset_state()`. Batches are weighted by their number of
-samples, so two batches of 3 and 5 samples give the same result as one batch of 8.
+samples, so two batches of 3 and 5 samples give the same result as one batch of 8. The means,
+accuracies, R2Score, the F-scores and the IoUs also take Keras's `sample_weight=` (the metrics
+a model compiles get none, as Keras's `compile(metrics=...)`).
 
 `get("accuracy")` picks binary, sparse categorical or categorical accuracy from the shapes of the
 labels and outputs exactly as Keras 3's `compile_utils.get_metric` does, and the metric keeps the
@@ -11,6 +13,8 @@ logs "mae"). Any loss name works as a metric too: the mean of its per-sample los
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -85,6 +89,51 @@ def _in_top_k(labels: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
     return ((scores > target).sum(axis=1) < k).reshape(labels.shape)
 
 
+def _same_rank(x1: np.ndarray, x2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keras's `squeeze_or_expand_to_same_rank`: a trailing axis of size 1 is dropped (or a rank-1
+    array gets one) when the ranks differ by exactly one."""
+    if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
+        if x2.ndim == 1:
+            x2 = x2[:, None]
+        else:
+            x1 = x1[..., 0]
+    elif x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
+        if x1.ndim == 1:
+            x1 = x1[:, None]
+        else:
+            x2 = x2[..., 0]
+    return x1, x2
+
+
+def _samplewise(metric: str, values, sample_weight, reduce) -> tuple[np.ndarray, np.ndarray | None]:
+    """Keras's `reduce_to_samplewise_values`: `(values * weights, weights)`, both reduced with
+    `reduce` (np.mean or np.sum) to one entry per sample (or to a scalar).
+
+    Weights of lower rank than the values reduce the values' extra axes first; weights of the
+    values' rank reduce with them.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    weights = None
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        values, weights = _same_rank(values, weights)
+        if values.ndim > weights.ndim:
+            values = reduce(values, axis=tuple(range(weights.ndim, values.ndim)))
+        try:
+            weights = np.broadcast_to(weights, values.shape)
+        except ValueError:
+            if weights.ndim == values.ndim == 1:
+                raise ShapeError(f"{metric}: got {weights.size} sample weights for {values.size} samples") from None
+            raise ShapeError(f"{metric}: sample_weight of shape {np.shape(sample_weight)} does not fit values of "
+                             f"shape {values.shape}") from None
+        values = values * weights
+        if weights.ndim > 1:
+            weights = reduce(weights, axis=tuple(range(1, weights.ndim)))
+    if values.ndim > 1:
+        values = reduce(values, axis=tuple(range(1, values.ndim)))
+    return values, weights
+
+
 def _check_range(metric: str, labels: np.ndarray, classes: int) -> None:
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         bad = int(labels.min()) if labels.min() < 0 else int(labels.max())
@@ -144,7 +193,7 @@ class Metric:
         self.name = name or self.default_name
         self.reset_state()
 
-    def update_state(self, y_true, y_pred) -> None:  # pragma: no cover - abstract
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def result(self) -> float:  # pragma: no cover - abstract
@@ -158,7 +207,8 @@ class Metric:
 
     @classmethod
     def from_config(cls, cfg: dict) -> Metric:
-        return cls(**cfg)
+        # Keras configs carry a "dtype" tuinet has no use for (it accumulates in float64).
+        return cls(**{k: v for k, v in cfg.items() if k != "dtype"})
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -182,33 +232,38 @@ class Mean(Metric):
         """Add `value` (a scalar, or one value per sample) with weight `sample_weight`.
 
         A scalar counts once (or `sample_weight` times). An array counts once per sample (its
-        first axis); with one weight per sample, each sample counts its weight; with a scalar
-        weight, the array's mean counts that many times (as Keras's `Mean`).
+        first axis, extra axes averaged); with one weight per sample, each sample counts its
+        weight; with a scalar weight, the array's mean counts that many times; weights of the
+        values' shape weigh each entry (all as Keras's `Mean`).
         """
-        if np.ndim(value) == 0:
-            w = 1.0 if sample_weight is None else float(sample_weight)
-            self.total += float(value) * w
-            self.count += w
-            return
-        values = np.asarray(value, dtype=np.float64)
-        if values.ndim > 1:
-            values = values.reshape(values.shape[0], -1).mean(axis=1)
-        if sample_weight is None:
-            self.total += float(values.sum())
-            self.count += values.shape[0]
-        elif np.ndim(sample_weight) == 0:
-            w = float(sample_weight)
-            self.total += float(values.mean()) * w
-            self.count += w
+        values, weights = _samplewise(self.name, value, sample_weight, np.mean)
+        self.total += float(values.sum())
+        if weights is not None:
+            self.count += float(weights.sum())
         else:
-            w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-            if w.shape != values.shape:
-                raise ShapeError(f"{self.name}: got {w.size} sample weights for {values.size} samples")
-            self.total += float(values @ w)
-            self.count += float(w.sum())
+            self.count += values.shape[0] if values.ndim else 1
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
+
+
+class Sum(Metric):
+    """The weighted sum of the values given to `update_state` (Keras's `Sum`).
+
+    `update_state([1, 3, 5, 7])` gives 16; with `sample_weight=[1, 1, 0, 0]`, 4.
+    """
+
+    default_name = "sum"
+
+    def reset_state(self) -> None:
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None) -> None:
+        summed, _ = _samplewise(self.name, values, sample_weight, np.sum)
+        self.total += float(summed.sum())
+
+    def result(self) -> float:
+        return self.total
 
 
 class MeanMetricWrapper(Mean):
@@ -223,14 +278,8 @@ class MeanMetricWrapper(Mean):
         self.fn, self.fn_kwargs = fn, kwargs
         super().__init__(name=name or getattr(fn, "__name__", "metric"))
 
-    def update_state(self, y_true, y_pred) -> None:
-        values = np.asarray(self.fn(y_true, y_pred, **self.fn_kwargs))
-        if values.ndim == 0:
-            values = values.reshape(1)
-        if values.ndim > 1:
-            values = values.reshape(values.shape[0], -1).mean(axis=1)
-        self.total += float(values.sum())
-        self.count += values.shape[0]
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        super().update_state(self.fn(y_true, y_pred, **self.fn_kwargs), sample_weight)
 
     def get_config(self) -> dict:
         return {"name": self.name, **self.fn_kwargs}
@@ -250,8 +299,17 @@ class LossMetric(Mean):
         self.loss = losses.get(loss)
         super().__init__(name=name or self.loss.name)
 
-    def update_state(self, y_true, y_pred) -> None:
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         values = self.loss.call(y_true, y_pred)
+        if sample_weight is not None:
+            ignore = getattr(self.loss, "ignore_class", None)
+            if ignore is not None:  # the mask zeroes the weights of ignored entries, as in Keras
+                mask = (np.asarray(y_true) != ignore).reshape(values.shape)
+                w = np.asarray(sample_weight, dtype=np.float64)
+                w = w.reshape(w.shape + (1,) * (values.ndim - w.ndim)) if w.ndim < values.ndim else w
+                sample_weight = mask * w
+            super().update_state(values, sample_weight)
+            return
         # Average over extra axes (time steps) first, so each sample weighs one; entries masked by
         # ignore_class count neither in the total nor in the count, as Keras's masks.
         per_sample = values.size // values.shape[0]
@@ -271,28 +329,80 @@ class LossMetric(Mean):
 
 # -- regression ----------------------------------------------------------------------------------
 
-class MeanSquaredError(LossMetric):
+class _FixedLossMetric(LossMetric):
+    """A Keras metric class that is the mean of one loss function (`loss_name`), config `{name}`."""
+
+    loss_name = "mean_squared_error"
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(self.loss_name, name=name or self.default_name)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class MeanSquaredError(_FixedLossMetric):
     """Mean over samples of `mean(square(y_true - y_pred), axis=-1)`."""
 
-    default_name = "mean_squared_error"
-
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__("mean_squared_error", name=name or self.default_name)
-
-    def get_config(self):
-        return {"name": self.name}
+    default_name = loss_name = "mean_squared_error"
 
 
-class MeanAbsoluteError(LossMetric):
+class MeanAbsoluteError(_FixedLossMetric):
     """Mean over samples of `mean(abs(y_true - y_pred), axis=-1)`."""
 
-    default_name = "mean_absolute_error"
+    default_name = loss_name = "mean_absolute_error"
 
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__("mean_absolute_error", name=name or self.default_name)
 
-    def get_config(self):
-        return {"name": self.name}
+class MeanAbsolutePercentageError(_FixedLossMetric):
+    """Mean over samples of `100 * mean(abs((y_true - y_pred) / y_true), axis=-1)`."""
+
+    default_name = loss_name = "mean_absolute_percentage_error"
+
+
+class MeanSquaredLogarithmicError(_FixedLossMetric):
+    """Mean over samples of `mean(square(log(y_true + 1) - log(y_pred + 1)), axis=-1)`."""
+
+    default_name = loss_name = "mean_squared_logarithmic_error"
+
+
+class LogCoshError(_FixedLossMetric):
+    """Mean over samples of `mean(log(cosh(y_pred - y_true)), axis=-1)`; logged as "logcosh", as
+    in Keras."""
+
+    default_name, loss_name = "logcosh", "log_cosh"
+
+
+class KLDivergence(_FixedLossMetric):
+    """Mean over samples of `sum(y_true * log(y_true / y_pred), axis=-1)` (both clipped to
+    `[epsilon, 1]`)."""
+
+    default_name = loss_name = "kl_divergence"
+
+
+class Poisson(_FixedLossMetric):
+    """Mean over samples of `mean(y_pred - y_true * log(y_pred + epsilon), axis=-1)`."""
+
+    default_name = loss_name = "poisson"
+
+
+class Hinge(_FixedLossMetric):
+    """Mean over samples of `mean(maximum(1 - y_true * y_pred, 0), axis=-1)` (0/1 labels become
+    -1/1)."""
+
+    default_name = loss_name = "hinge"
+
+
+class SquaredHinge(_FixedLossMetric):
+    """Mean over samples of `mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)` (0/1 labels
+    become -1/1)."""
+
+    default_name = loss_name = "squared_hinge"
+
+
+class CategoricalHinge(_FixedLossMetric):
+    """Mean over samples of `maximum(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)`."""
+
+    default_name = loss_name = "categorical_hinge"
 
 
 class RootMeanSquaredError(Mean):
@@ -301,10 +411,10 @@ class RootMeanSquaredError(Mean):
     default_name = "root_mean_squared_error"
     direction = "down"
 
-    def update_state(self, y_true, y_pred) -> None:
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         yt, yp = _pair(self.name, y_true, y_pred)
         d = yp - yt
-        super().update_state((d * d).reshape(d.shape[0], -1).mean(axis=1))
+        super().update_state(d * d, sample_weight)
 
     def result(self) -> float:
         return float(np.sqrt(super().result()))
@@ -330,6 +440,106 @@ class CosineSimilarity(MeanMetricWrapper):
 
     def get_config(self):
         return {"name": self.name, "axis": self.axis}
+
+
+class R2Score(Metric):
+    """The coefficient of determination `1 - sum((y_true - y_pred)**2) / sum((y_true - mean(y_true))**2)`
+    per output column, over every sample seen (Keras's `R2Score`).
+
+    Args:
+        class_aggregation: "uniform_average" (the mean over columns), "variance_weighted_average"
+            (columns weighted by the variance of their labels) or None (one score per column: an
+            array, which `fit` cannot log).
+        num_regressors: With p > 0 regressors, the adjusted score `1 - (1 - R2) (n - 1) / (n - p - 1)`,
+            where n counts every label entry seen (Keras's choice); it falls back to R2 with a warning
+            when `n - 1 <= p`.
+    """
+
+    default_name = "r2_score"
+    _AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
+
+    def __init__(self, class_aggregation: str | None = "uniform_average", num_regressors: int = 0,
+                 name: str | None = None) -> None:
+        metric = name or self.default_name
+        if class_aggregation not in self._AGGREGATIONS:
+            raise ConfigError(f"{metric}: class_aggregation must be None, 'uniform_average' or "
+                              f"'variance_weighted_average', got {class_aggregation!r}")
+        if isinstance(num_regressors, bool) or not isinstance(num_regressors, (int, np.integer)) \
+                or num_regressors < 0:
+            raise ConfigError(f"{metric}: num_regressors must be an integer >= 0, got {num_regressors!r}")
+        self.class_aggregation, self.num_regressors = class_aggregation, int(num_regressors)
+        self._sum = None  # per-column accumulators, sized by the first batch
+        super().__init__(name)
+
+    @property
+    def vector_result(self) -> bool:
+        """Whether `result()` gives one score per output column (class_aggregation=None)."""
+        return self.class_aggregation is None
+
+    vector_hint = ("with class_aggregation=None gives one score per output, which fit cannot log; use "
+                   "class_aggregation='uniform_average' or 'variance_weighted_average'")
+
+    def reset_state(self) -> None:
+        self.num_samples = 0
+        if self._sum is not None:
+            for key in ("_sum", "_squared_sum", "_residual", "_count"):
+                setattr(self, key, np.zeros_like(self._sum))
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        yt, yp = _same_rank(np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64))
+        if yt.ndim != 2 or yp.ndim != 2:
+            raise ShapeError(f"{self.name}: expects 2-D labels and outputs (batch, outputs), got labels of shape "
+                             f"{np.shape(y_true)} and outputs of shape {np.shape(y_pred)}")
+        if yt.shape != yp.shape:
+            raise ShapeError(f"{self.name}: labels of shape {yt.shape} do not fit outputs of shape {yp.shape}")
+        if self._sum is None:
+            self._sum = np.zeros(yp.shape[-1])
+            self.reset_state()
+        elif self._sum.shape[0] != yp.shape[-1]:
+            raise ShapeError(f"{self.name}: got {yp.shape[-1]} outputs after {self._sum.shape[0]} before")
+        w = np.asarray(1.0 if sample_weight is None else sample_weight, dtype=np.float64)
+        if w.ndim == 1:
+            w = w[:, None]
+        try:
+            w = np.broadcast_to(w, yt.shape)
+        except ValueError:
+            raise ShapeError(f"{self.name}: sample_weight of shape {np.shape(sample_weight)} does not fit labels "
+                             f"of shape {yt.shape}") from None
+        self._sum = self._sum + (yt * w).sum(axis=0)
+        self._squared_sum = self._squared_sum + (yt * yt * w).sum(axis=0)
+        self._residual = self._residual + ((yt - yp) ** 2 * w).sum(axis=0)
+        self._count = self._count + w.sum(axis=0)
+        self.num_samples += yt.size
+
+    def result(self):
+        if self._sum is None:
+            return np.zeros(0) if self.vector_result else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = self._sum / self._count
+            total = self._squared_sum - self._sum * mean
+            raw = 1 - self._residual / total
+            raw = np.where(np.isinf(raw), 0.0, raw)
+            if self.class_aggregation == "uniform_average":
+                score = raw.mean()
+            elif self.class_aggregation == "variance_weighted_average":
+                score = (total * raw).sum() / total.sum()
+            else:
+                score = raw
+        if self.num_regressors:
+            n, p = self.num_samples, self.num_regressors
+            if p > n - 1:
+                warnings.warn("More independent predictors than datapoints in adjusted R2 score. Falling back "
+                              "to standard R2 score.", stacklevel=2)
+            elif p == n - 1:
+                warnings.warn("Division by zero in Adjusted R2 score. Falling back to standard R2 score.",
+                              stacklevel=2)
+            else:
+                score = 1.0 - (1.0 - score) * (n - 1.0) / (n - p - 1.0)
+        return score if self.vector_result else float(score)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
 
 
 # -- accuracy ------------------------------------------------------------------------------------
@@ -442,11 +652,11 @@ class AutoAccuracy(Metric):
         else:
             self.resolved.reset_state()
 
-    def update_state(self, y_true, y_pred) -> None:
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         if self.resolved is None:
             kind = _accuracy_kind(np.shape(y_true), np.shape(y_pred))
             self.resolved = _ACCURACY_KINDS[kind](name=self.name)
-        self.resolved.update_state(y_true, y_pred)
+        self.resolved.update_state(y_true, y_pred, sample_weight)
 
     def result(self) -> float:
         return self.resolved.result() if self.resolved is not None else 0.0
@@ -532,6 +742,9 @@ class _ConfusionCounts(Metric):
     def vector_result(self) -> bool:
         """Whether `result()` gives one value per threshold rather than a float."""
         return self._thresholds.size > 1
+
+    vector_hint = ("has several thresholds, so it gives one value per threshold, which fit cannot log; "
+                   "compile it with one threshold")
 
     def reset_state(self) -> None:
         zeros = np.zeros(self._thresholds.size, np.int64)
@@ -731,33 +944,289 @@ class AUC(Metric):
                 "from_logits": self.from_logits}
 
 
+# -- F-scores ------------------------------------------------------------------------------------
+
+_EPSILON = 1e-7  # Keras's backend.epsilon(), fixed
+
+
+class FBetaScore(Metric):
+    """The F-beta score `(1 + beta**2) * precision * recall / (beta**2 * precision + recall)` of
+    multi-label (or one-hot) outputs `(batch, classes)`, from counts accumulated over batches
+    (Keras's `FBetaScore`).
+
+    Args:
+        average: None (one score per class: an array, which `fit` cannot log), "micro" (from the
+            counts summed over classes), "macro" (the mean of the class scores) or "weighted" (class
+            scores weighted by how many labels each class has).
+        beta: Weight of recall against precision, > 0.
+        threshold: Outputs above it count as positive; None makes each sample's largest output
+            (and any tied with it, unless 0) the positive ones.
+    """
+
+    default_name = "fbeta_score"
+    _AVERAGES = (None, "micro", "macro", "weighted")
+
+    def __init__(self, average: str | None = None, beta: float = 1.0, threshold: float | None = None,
+                 name: str | None = None) -> None:
+        metric = name or self.default_name
+        if average not in self._AVERAGES:
+            raise ConfigError(f"{metric}: average must be None, 'micro', 'macro' or 'weighted', got {average!r}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)) or not beta > 0:
+            raise ConfigError(f"{metric}: beta must be a number > 0, got {beta!r}")
+        if threshold is not None and (isinstance(threshold, bool)
+                                      or not isinstance(threshold, (int, float, np.integer, np.floating))
+                                      or not 0 < threshold <= 1):
+            raise ConfigError(f"{metric}: threshold must be None or a number in (0, 1], got {threshold!r}")
+        self.average, self.beta = average, float(beta)
+        self.threshold = None if threshold is None else float(threshold)
+        self._width = None  # the number of classes, from the first batch
+        super().__init__(name)
+
+    @property
+    def vector_result(self) -> bool:
+        """Whether `result()` gives one score per class (average=None)."""
+        return self.average is None
+
+    vector_hint = ("with average=None gives one score per class, which fit cannot log; use average='macro', "
+                   "'micro' or 'weighted'")
+
+    def reset_state(self) -> None:
+        shape = () if self.average == "micro" or self._width is None else (self._width,)
+        self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
+        self.false_negatives, self.intermediate_weights = np.zeros(shape), np.zeros(shape)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        yt, yp = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+        if yt.ndim != 2 or yp.ndim != 2:
+            raise ShapeError(f"{self.name}: expects 2-D one-hot (or multi-hot) labels and outputs (batch, classes), "
+                             f"got labels of shape {yt.shape} and outputs of shape {yp.shape}")
+        if yt.shape != yp.shape:
+            raise ShapeError(f"{self.name}: labels of shape {yt.shape} do not fit outputs of shape {yp.shape}; "
+                             "it expects one-hot or multi-hot labels")
+        if self._width is None:
+            self._width = yp.shape[-1]
+            self.reset_state()
+        elif yp.shape[-1] != self._width:
+            raise ShapeError(f"{self.name}: got {yp.shape[-1]} classes after {self._width} before")
+        if self.threshold is None:
+            positive = (yp >= yp.max(axis=-1, keepdims=True)) & (np.abs(yp) > 1e-9)
+        else:
+            positive = yp > self.threshold
+        pred = positive.astype(np.float64)
+        axis = None if self.average == "micro" else 0
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            w = w.reshape(-1, 1) if w.ndim == 1 else w
+            try:
+                np.broadcast_shapes(w.shape, yt.shape)
+            except ValueError:
+                raise ShapeError(f"{self.name}: sample_weight of shape {np.shape(sample_weight)} does not fit "
+                                 f"labels of shape {yt.shape}") from None
+
+        def weighted_sum(values):
+            return (values if w is None else values * w).sum(axis=axis)
+
+        self.true_positives = self.true_positives + weighted_sum(pred * yt)
+        self.false_positives = self.false_positives + weighted_sum(pred * (1 - yt))
+        self.false_negatives = self.false_negatives + weighted_sum((1 - pred) * yt)
+        self.intermediate_weights = self.intermediate_weights + weighted_sum(yt)
+
+    def result(self):
+        if self._width is None and self.average is None:
+            return np.zeros(0)
+        tp = self.true_positives
+        precision = tp / (tp + self.false_positives + _EPSILON)
+        recall = tp / (tp + self.false_negatives + _EPSILON)
+        b2 = self.beta ** 2
+        score = precision * recall / (b2 * precision + recall + _EPSILON) * (1 + b2)
+        if self.average == "weighted":
+            weights = self.intermediate_weights / (self.intermediate_weights.sum() + _EPSILON)
+            return float((score * weights).sum())
+        if self.average is not None:
+            return float(np.mean(score))
+        return score
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "average": self.average, "beta": self.beta, "threshold": self.threshold}
+
+
+class F1Score(FBetaScore):
+    """The F1 score, `2 * precision * recall / (precision + recall)`: FBetaScore with beta=1.
+
+    Args:
+        average: None (one score per class), "micro", "macro" or "weighted" (see FBetaScore).
+        threshold: Outputs above it count as positive; None picks each sample's largest output.
+    """
+
+    default_name = "f1_score"
+
+    def __init__(self, average: str | None = None, threshold: float | None = None, name: str | None = None) -> None:
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "average": self.average, "threshold": self.threshold}
+
+
+# -- intersection over union ---------------------------------------------------------------------
+
+class IoU(Metric):
+    """Intersection over union `TP / (TP + FP + FN)` of class ids, averaged over `target_class_ids`,
+    from a confusion matrix accumulated over batches (Keras's `IoU`). Every element of the labels
+    and outputs is one decision, so it suits segmentation maps.
+
+    As in Keras (whose IoU counts in integers), class ids given as floats are truncated, sample
+    weights too, and ids outside `0..num_classes-1` are skipped. Classes absent from both the labels
+    and the outputs count neither in the mean nor against it.
+
+    Args:
+        num_classes: How many classes there are.
+        target_class_ids: The classes whose IoU is averaged.
+        ignore_class: A label id whose elements are skipped (e.g. a "void" class).
+        sparse_y_true: Whether labels are class ids (True) or one-hot / scores along `axis` (False).
+        sparse_y_pred: Whether outputs are class ids (True) or scores along `axis` (False, argmax-ed).
+        axis: The class axis of non-sparse labels and outputs.
+    """
+
+    default_name = "io_u"
+
+    def __init__(self, num_classes: int, target_class_ids, name: str | None = None, ignore_class: int | None = None,
+                 sparse_y_true: bool = True, sparse_y_pred: bool = True, axis: int = -1) -> None:
+        metric = name or self.default_name
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ConfigError(f"{metric}: num_classes must be a positive integer, got {num_classes!r}")
+        ids = list(target_class_ids) if isinstance(target_class_ids, (list, tuple, range, np.ndarray)) else None
+        if not ids or any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) for i in ids):
+            raise ConfigError(f"{metric}: target_class_ids must be a non-empty list of class ids, "
+                              f"got {target_class_ids!r}")
+        if max(ids) >= num_classes or min(ids) < 0:
+            bad = max(ids) if max(ids) >= num_classes else min(ids)
+            raise ConfigError(f"{metric}: target class id {bad} is out of range, which is [0, {num_classes})")
+        if ignore_class is not None and (isinstance(ignore_class, bool)
+                                         or not isinstance(ignore_class, (int, np.integer))):
+            raise ConfigError(f"{metric}: ignore_class must be None or a class id, got {ignore_class!r}")
+        self.num_classes, self.target_class_ids = int(num_classes), [int(i) for i in ids]
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+        self.sparse_y_true, self.sparse_y_pred, self.axis = bool(sparse_y_true), bool(sparse_y_pred), int(axis)
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        self.total_cm = np.zeros((self.num_classes, self.num_classes), np.int64)
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        yt, yp = np.asarray(y_true), np.asarray(y_pred)
+        if not self.sparse_y_true:
+            yt = yt.argmax(axis=self.axis)
+        if not self.sparse_y_pred:
+            yp = yp.argmax(axis=self.axis)
+        yt, yp = yt.astype(np.int64).reshape(-1), yp.astype(np.int64).reshape(-1)
+        if yt.size != yp.size:
+            raise ShapeError(f"{self.name}: labels hold {yt.size} class ids but outputs {yp.size} (labels of shape "
+                             f"{np.shape(y_true)}, outputs of shape {np.shape(y_pred)})")
+        if sample_weight is None:
+            w = np.ones(yt.size, np.int64)
+        else:
+            w = np.asarray(sample_weight)
+            if w.dtype.kind == "f" and (w != np.trunc(w)).any():
+                warnings.warn(f"{self.name}: sample weights are truncated to integers, as Keras's IoU metrics "
+                              "count in integers; consider using integer weights", UserWarning, stacklevel=2)
+            w = w.astype(np.int64).reshape(-1)
+            try:
+                w = np.broadcast_to(w, yt.shape)
+            except ValueError:
+                raise ShapeError(f"{self.name}: sample_weight of shape {np.shape(sample_weight)} does not fit "
+                                 f"{yt.size} class ids") from None
+        keep = (yt >= 0) & (yt < self.num_classes) & (yp >= 0) & (yp < self.num_classes)
+        if self.ignore_class is not None:
+            keep &= yt != self.ignore_class
+        n = self.num_classes
+        cm = np.bincount(yt[keep] * n + yp[keep], weights=w[keep], minlength=n * n)
+        self.total_cm = self.total_cm + np.rint(cm).astype(np.int64).reshape(n, n)
+
+    def result(self) -> float:
+        cm = self.total_cm.astype(np.float64)
+        tp = np.diag(cm)
+        denominator = (cm.sum(axis=0) + cm.sum(axis=1) - tp)[self.target_class_ids]
+        tp = tp[self.target_class_ids]
+        valid = denominator > 1e-9
+        iou = np.where(valid, tp / (denominator + _EPSILON), 0.0)
+        return float(iou.sum() / (valid.sum() + _EPSILON))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "num_classes": self.num_classes, "target_class_ids": self.target_class_ids,
+                "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
+                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+class MeanIoU(IoU):
+    """The mean intersection over union of all `num_classes` classes (Keras's `MeanIoU`), the usual
+    segmentation metric: `MeanIoU(num_classes=3, sparse_y_pred=False)` for softmax outputs.
+
+    Args:
+        num_classes: How many classes there are.
+        ignore_class, sparse_y_true, sparse_y_pred, axis: As for IoU.
+    """
+
+    default_name = "mean_io_u"
+
+    def __init__(self, num_classes: int, name: str | None = None, ignore_class: int | None = None,
+                 sparse_y_true: bool = True, sparse_y_pred: bool = True, axis: int = -1) -> None:
+        ids = list(range(num_classes)) if isinstance(num_classes, (int, np.integer)) \
+            and not isinstance(num_classes, bool) else [0]
+        super().__init__(num_classes, ids, name=name, ignore_class=ignore_class, sparse_y_true=sparse_y_true,
+                         sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        del config["target_class_ids"]
+        return config
+
+
+def require_scalar(metric: Metric) -> Metric:
+    """`metric`, or a ConfigError when its result is an array (fit logs floats only)."""
+    if getattr(metric, "vector_result", False):
+        hint = getattr(metric, "vector_hint", "gives an array, which fit cannot log")
+        raise ConfigError(f"compile: metric {metric.name!r} {hint}")
+    return metric
+
+
 # -- registry ------------------------------------------------------------------------------------
 
 METRICS: dict[str, type[Metric]] = {
     cls.default_name: cls
     for cls in (BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
                 SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError,
-                CosineSimilarity, Precision, Recall, TruePositives, FalsePositives, TrueNegatives,
-                FalseNegatives, AUC)
+                MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCoshError, KLDivergence, Poisson,
+                Hinge, SquaredHinge, CategoricalHinge, R2Score, F1Score, FBetaScore, Sum, CosineSimilarity,
+                Precision, Recall, TruePositives, FalsePositives, TrueNegatives, FalseNegatives, AUC)
 }
 ALIASES: dict[str, str] = {
     "mse": "mean_squared_error",
     "mae": "mean_absolute_error",
     "rmse": "root_mean_squared_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "log_cosh": "logcosh",
+    "log_cosh_error": "logcosh",
+    "f_beta_score": "fbeta_score",
     "cosine_proximity": "cosine_similarity",
 }
+# Keras metric classes that need arguments (num_classes), so no bare name makes one.
+_NEEDS_ARGUMENTS = (IoU, MeanIoU)
 # Keras metric names that are losses under another name.
 _LOSS_ALIASES = {"bce": "binary_crossentropy", "log_cosh_error": "log_cosh"}
 # Keras's per-sample metric functions, by the name each compiles to.
 _FUNCTION_NAMES: dict = {fn: fn.__name__ for fn in (binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
                                                     top_k_categorical_accuracy, sparse_top_k_categorical_accuracy,
                                                     *loss_functions.METRIC_FUNCTIONS)}
-_CLASSES = {cls.__name__: cls for cls in (*METRICS.values(), Accuracy, AutoAccuracy, Mean, LossMetric)}
+_CLASSES = {cls.__name__: cls for cls in (*METRICS.values(), *_NEEDS_ARGUMENTS, Accuracy, AutoAccuracy, Mean,
+                                          LossMetric)}
 
 
 def names() -> list[str]:
-    """Every metric name ("accuracy", the metrics above and every loss), for dropdowns."""
-    return sorted({"accuracy", *METRICS, *losses.LOSSES})
+    """Every metric name that `compile` can log ("accuracy", the metrics above and every loss), for
+    dropdowns: not "f1_score" and "fbeta_score", whose defaults give one score per class, nor "sum"."""
+    return sorted({"accuracy", *METRICS, *losses.LOSSES} - {"f1_score", "fbeta_score", "sum"})
 
 
 def _resolve_accuracy(name: str, y_true_shape, y_pred_shape, loss) -> Metric:
@@ -802,6 +1271,10 @@ def get(spec, *, y_true_shape=None, y_pred_shape=None, loss=None) -> Metric:
         key = ALIASES.get(key, key)
         if key in METRICS:
             return METRICS[key](name=spec)
+        for cls in _NEEDS_ARGUMENTS:
+            if key in (cls.__name__.lower(), cls.default_name, cls.default_name.replace("_u", "u")):
+                raise ConfigError(f"metric {spec!r} needs num_classes: use tuinet.metrics.{cls.__name__}"
+                                  "(num_classes=...) in compile(metrics=[...])")
         for cls_name, cls in _CLASSES.items():
             if key == cls_name.lower() and cls not in (AutoAccuracy, LossMetric, Mean):
                 return cls(name=spec)

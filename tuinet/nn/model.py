@@ -58,7 +58,8 @@ def _finite(arrays) -> bool:
 
 UNSCALED_INPUT = 10.0
 """`fit` hints at scaling once when some |x| exceeds this (standardized data stays well inside)."""
-_SCALING_LAYERS = ("Embedding", "Rescaling", "Normalization", "BatchNormalization", "LayerNormalization")
+_SCALING_LAYERS = ("Embedding", "Rescaling", "Normalization", "BatchNormalization", "LayerNormalization",
+                   "Lambda")  # a Lambda first is most often `x / 255`: tuinet cannot tell, so it does not hint
 
 
 def _scale_hint(layers, x: np.ndarray) -> str | None:
@@ -696,9 +697,7 @@ class Sequential:
             raise ConfigError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
         for spec in metrics:  # fail now on unknown names, not at the first fit
             if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
-                if getattr(metrics_module.get(spec), "vector_result", False):
-                    raise ConfigError(f"compile: metric {spec.name!r} has several thresholds, so it gives one "
-                                      "value per threshold, which fit cannot log; compile it with one threshold")
+                metrics_module.require_scalar(metrics_module.get(spec))
         self._metric_specs = list(metrics)
         self._train_metrics = self._eval_metrics = None
         self._fused = None
@@ -1258,8 +1257,11 @@ class Sequential:
         self._require_built("count_params")
         return sum(layer.count_params() for layer in self._layers)
 
-    def summary(self, line_length: int | None = None, print_fn=None) -> None:
-        """Print Keras's table: Layer (type), Output Shape, Param #, and the totals."""
+    def summary(self, line_length: int | None = None, positions=None, print_fn=None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range=None) -> None:
+        """Print Keras's table: Layer (type), Output Shape, Param #, and the totals. Keras's layout
+        arguments (`line_length`, `positions`, `expand_nested`, `show_trainable`, `layer_range`)
+        are accepted; the table keeps tuinet's layout."""
         (print_fn or print)(self.summary_text())
 
     def summary_text(self) -> str:
@@ -1334,6 +1336,13 @@ class Sequential:
         from tuinet.nn.serialization import save_model
 
         save_model(self, path, include_optimizer=include_optimizer)
+
+    def export(self, filepath, format: str = "onnx", verbose: bool = True, input_signature=None, **kwargs) -> None:
+        """Keras's `export`: write the model for inference as an ONNX file (`format="onnx"`, the only
+        one; `opset=N`, 17 or later, in `kwargs`). See `tuinet.nn.onnx_export`."""
+        from tuinet.nn.onnx_export import export_model
+
+        export_model(self, filepath, format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     def save_weights(self, path) -> None:
         from tuinet.nn.serialization import save_weights

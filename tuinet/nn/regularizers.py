@@ -70,6 +70,8 @@ class L1L2(Regularizer):
 
 REGULARIZERS: dict[str, type[Regularizer]] = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 
+l1, l2, l1_l2 = L1, L2, L1L2  # Keras's lowercase aliases: `kernel_regularizer=regularizers.l2(0.001)`
+
 
 def get(spec) -> Regularizer | None:
     """A regularizer from None, a name ('l2'), an instance or a `{"name", "config"}` dict."""
