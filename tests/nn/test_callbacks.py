@@ -122,3 +122,22 @@ def test_non_callback_objects_are_rejected():
     model, x, y = model_and_data()
     with pytest.raises(ConfigError, match="Callback instances"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[print])
+
+
+def test_on_batch_end_is_keras_alias_of_on_train_batch_end():
+    """Keras's guide overrides on_batch_end to record per-batch losses."""
+    import numpy as np
+    import tuinet
+
+    class LossHistory(tuinet.callbacks.Callback):
+        def on_train_begin(self, logs):
+            self.per_batch_losses = []
+
+        def on_batch_end(self, batch, logs):
+            self.per_batch_losses.append(logs.get("loss"))
+
+    model = tuinet.Sequential([tuinet.Input((3,)), tuinet.layers.Dense(1)], seed=0)
+    model.compile("sgd", "mse")
+    history = LossHistory()
+    model.fit(np.ones((40, 3)), np.zeros((40, 1)), batch_size=8, epochs=2, verbose=0, callbacks=[history])
+    assert len(history.per_batch_losses) == 10 and all(isinstance(v, float) for v in history.per_batch_losses)

@@ -40,8 +40,14 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)  # Keras: on_batch_begin/end are the training batch's hooks
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
     def on_test_begin(self, logs=None): ...
     def on_test_end(self, logs=None): ...
     def on_test_batch_begin(self, batch, logs=None): ...
@@ -53,7 +59,9 @@ class Callback:
 
     def overrides(self, hook: str) -> bool:
         """Whether this callback does something in `hook` (lets the model skip per-batch calls)."""
-        return getattr(type(self), hook) is not getattr(Callback, hook) or hook in getattr(self, "_lambda_hooks", ())
+        alias = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}.get(hook)
+        return (getattr(type(self), hook) is not getattr(Callback, hook) or hook in getattr(self, "_lambda_hooks", ())
+                or alias is not None and getattr(type(self), alias) is not getattr(Callback, alias))
 
 
 class CallbackList:
@@ -412,6 +420,8 @@ class ModelCheckpoint(Callback):
                 return
             better = current > self.best if self.mode == "max" else current < self.best
             if not better:
+                if self.verbose > 0:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
                 return
             if self.verbose > 0:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "

@@ -103,7 +103,10 @@ class _StepGuard:
 
 def _sample_weights(y: np.ndarray, sample_weight, class_weight, where: str) -> np.ndarray | None:
     """One weight per sample from `sample_weight` or `class_weight` (Keras's
-    `class_weight_to_sample_weights`: one-hot labels by their argmax, class ids rounded)."""
+    `class_weight_to_sample_weights`: one-hot labels by their argmax, class ids rounded). For a
+    model with several outputs `y` is their list: the weights are per sample, so the first serves."""
+    if isinstance(y, list):
+        y = y[0]
     if class_weight is not None:
         if sample_weight is not None:
             raise ConfigError(f"{where}: you cannot give both class_weight and sample_weight")
