@@ -1,7 +1,7 @@
 """The `tuinet` command.
 
 `tuinet [PRESET]` opens the app; `tuinet train PRESET` trains headless; `presets`, `summary`,
-`predict` and `evaluate` help around them. Every user error exits with code 2 and one line on
+`predict`, `evaluate` and `export` help around them. Every user error exits with code 2 and one line on
 stderr; nothing here imports textual unless the app is opened.
 """
 
@@ -626,6 +626,34 @@ def evaluate(model_path: str, preset: str) -> None:
     except TuinetError as exc:
         raise UserError(f"{mismatch}: {exc}") from None
     click.echo(f"{which} split of {experiment.name} ({len(x)} samples): {format_logs(logs)}")
+
+
+
+@main.command("export", context_settings=CONTEXT)
+@click.argument("model_path", metavar="MODEL")
+@click.argument("out", metavar="OUT.onnx")
+@click.option("--opset", type=int, default=17, show_default=True, help="The ONNX opset to write (17 or later).")
+def export(model_path: str, out: str, opset: int) -> None:
+    """Export a saved MODEL to an ONNX file, for onnxruntime and other runtimes.
+
+    Needs the onnx package: pip install "tuinet[onnx]".
+
+    \b
+    Example:
+      tuinet train iris --out iris.tuinet
+      tuinet export iris.tuinet iris.onnx
+    """
+    import tuinet
+    from tuinet.nn.onnx_export import export_onnx
+
+    model_path = _path("MODEL", model_path)
+    out = _check_output("OUT.onnx", out, not_the={"model file": model_path})
+    try:
+        model = tuinet.load_model(model_path)
+        written = export_onnx(model, out, opset)
+    except TuinetError as exc:
+        raise _fail(exc) from None
+    click.echo(f"{model_path} exported to {written} (ONNX opset {opset})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -609,6 +609,34 @@ class TuinetApp(App):
         self._note(f"Model saved to {path}")
         self.notify(f"Model saved to {path}", timeout=4)
 
+    def export_onnx(self) -> None:
+        """Palette command: write `<preset name>.onnx` where "Save model" suggests its file (the
+        working folder). The session saves the model to a scratch file between batches (it may
+        live in a child process); this process loads that file and exports it."""
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="tuinet-export-")
+        scratch = os.path.join(folder, "model.tuinet")
+        target = f"{self.session.experiment.name}.onnx"
+        self.when_done(self.session.save_model(scratch), lambda f: self._exported(f, folder, scratch, target))
+
+    def _exported(self, future, folder: str, scratch: str, target: str) -> None:
+        import shutil
+
+        try:
+            future.result()
+            from tuinet.nn.onnx_export import export_onnx
+            from tuinet.nn.serialization import load_model
+
+            path = export_onnx(load_model(scratch), target)
+        except (TuinetError, OSError) as exc:
+            self.notify(safe_text(exc, limit=None), title="ONNX export failed", severity="error", timeout=10)
+            return
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._note(f"Model exported to {path}")
+        self.notify(f"Model exported to {path}", timeout=4)
+
     def action_load_model(self) -> None:
         from tuinet.app.screens.dialogs import PathPrompt
 

@@ -41,6 +41,7 @@ class TuinetCommands(Provider):
         for label, action, key in ACTIONS:
             target = screen if action in ("apply", "toggle_log") else self.app
             yield f"{label}  ({key})", partial(target.run_action, action), f"Key: {key}"
+        yield "Export model to ONNX", self.app.export_onnx, "Write <preset>.onnx beside the saved models"
         try:
             from tuinet.presets import list_presets
 
