@@ -14,7 +14,8 @@ gradients through Keras's own `optimizer.apply_gradients`) and, on the torch bac
 epochs of `fit` side by side, and the merge layers (forward, output shape, and on torch the
 gradient of every input), and the small layers (`small_layers`: Identity, Masking and its mask
 through an LSTM in predict and fit, UnitNormalization, ActivityRegularization's penalty in fit,
-AlphaDropout at inference).
+AlphaDropout at inference), and `tensorboard`: the event files of tuinet's TensorBoard callback
+against Keras's for the same fit (needs TensorFlow and TensorBoard importable; skipped otherwise).
 
 It is not a test of the suite: Keras is not a dependency of tuinet. Install it in a separate
 environment (the numpy backend of Keras 3 imports jax, so the torch backend is the one that
@@ -1910,6 +1911,108 @@ def section_constraints(rep, rng):
         rep.run(label, run)
 
 
+def _read_event_dir(folder):
+    """{tag: [(step, ndarray), ...]} of every event file in `folder`, through TensorBoard's own
+    reader (`plugin_event_accumulator`, which turns `simple_value` scalars into tensors as the
+    TensorBoard server does), and the file names."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.util import tensor_util
+
+    acc = plugin_event_accumulator.EventAccumulator(folder, size_guidance={"tensors": 0})
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags()["tensors"]:
+        out[tag] = [(ev.step, tensor_util.make_ndarray(ev.tensor_proto)) for ev in acc.Tensors(tag)]
+    return out, sorted(os.listdir(folder))
+
+
+def section_tensorboard(rep, rng):
+    """tuinet.callbacks.TensorBoard against keras.callbacks.TensorBoard for the same fit: the same
+    folders, file names, tags, steps and values, read back with TensorBoard's event reader.
+
+    Keras's callback writes through `tf.summary`, so this section needs TensorFlow and
+    TensorBoard importable beside Keras (e.g. `pip install --target /tmp/tfpkgs --no-deps
+    tensorflow-cpu ...` and `PYTHONPATH=/tmp/tfpkgs`); it is skipped otherwise."""
+    if BACKEND not in ("torch", "jax", "tensorflow"):
+        rep.skip("tensorboard", f"the {BACKEND} backend cannot train")
+        return
+    for mod in ("tensorboard", "tensorflow"):
+        if importlib.util.find_spec(mod) is None:
+            rep.skip("tensorboard", f"{mod} is not importable: Keras's TensorBoard callback needs tf.summary")
+            return
+    import shutil
+    import tempfile
+
+    import tuinet
+    from tensorboard.backend.event_processing import event_accumulator
+
+    L = tuinet.layers
+    root = tempfile.mkdtemp(prefix="tb-check-")
+    pattern = re.compile(r"^events\.out\.tfevents\.\d+\.[^/]+\.\d+\.\d+\.v2$")
+    try:
+        for update_freq in ("epoch", "batch", 2, 3):
+            def run(update_freq=update_freq):
+                label = f"update_freq={update_freq!r}"
+                tm = tuinet.Sequential([L.Dense(8, input_shape=(5,), activation="tanh"),
+                                        L.Dense(3, activation="softmax")], seed=21)
+                randomize_weights(tm, rng)
+                km = keras_twin(tm)
+                x = rng.normal(size=(40, 5)).astype("float32")
+                y = rng.integers(0, 3, size=40)
+                tm.compile(optimizer=tuinet.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"])
+                km.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"])
+                dt, dk = os.path.join(root, f"t-{update_freq}"), os.path.join(root, f"k-{update_freq}")
+                # 30 training samples in batches of 8, 8, 8, 6 (4 steps an epoch); 10 for validation.
+                kw = dict(batch_size=8, epochs=3, shuffle=False, validation_split=0.25, verbose=0)
+                ht = tm.fit(x, y, callbacks=[tuinet.callbacks.TensorBoard(dt, histogram_freq=1,
+                                                                          update_freq=update_freq)], **kw).history
+                km.fit(x, y, callbacks=[keras.callbacks.TensorBoard(dk, histogram_freq=1, update_freq=update_freq)],
+                       **kw)
+                rep.equal(f"{label}: folders", sorted(os.listdir(dt)), sorted(os.listdir(dk)))
+                for sub in sorted(os.listdir(dk)):
+                    got, files_t = _read_event_dir(os.path.join(dt, sub))
+                    ref, files_k = _read_event_dir(os.path.join(dk, sub))
+                    rep.equal(f"{label}: {sub}/ one file named events.out.tfevents.<time>.<host>.<pid>.<n>.v2",
+                              [bool(pattern.match(f)) for f in files_t], [bool(pattern.match(f)) for f in files_k])
+                    tags = sorted(ref)
+                    # With 4 steps an epoch, update_freq=3 ends no epoch on a recorded batch: Keras 3 then
+                    # drops the epoch summaries (tf.summary.record_if); update_freq=2 keeps them all.
+                    if update_freq == 3:
+                        rep.skip(f"{label}: {sub}/ epoch, evaluation and histogram tags",
+                                 "Keras 3 writes them only when an epoch's last batch number is a multiple of "
+                                 "update_freq; tuinet always writes them")
+                        tags = [t for t in tags if t.startswith("batch_") or t == "keras"]
+                        rep.equal(f"{label}: {sub}/ tuinet has Keras's tags", sorted(set(tags) - set(got)), [])
+                    else:
+                        rep.equal(f"{label}: {sub}/ tags", sorted(got), tags)
+                    for tag in tags:
+                        if tag not in got:
+                            continue
+                        steps_t, steps_k = [s for s, _ in got[tag]], [s for s, _ in ref[tag]]
+                        rep.equal(f"{label}: {sub}/{tag} steps", steps_t, steps_k)
+                        if tag == "keras" or steps_t != steps_k:
+                            continue  # the model JSON: tuinet's config, not Keras's
+                        if tag.endswith("/histogram"):
+                            a = np.stack([v for _, v in got[tag]])
+                            b = np.stack([v for _, v in ref[tag]])
+                            rep.check(f"{label}: {sub}/{tag} bucket edges", a[..., :2], b[..., :2])
+                            rep.check(f"{label}: {sub}/{tag} bucket counts", a[..., 2], b[..., 2], rtol=0)
+                        else:
+                            rep.check(f"{label}: {sub}/{tag} values", [float(v) for _, v in got[tag]],
+                                      [float(v) for _, v in ref[tag]])
+                # tuinet's own files against its history, through the classic reader (simple_value scalars).
+                acc = event_accumulator.EventAccumulator(os.path.join(dt, "train"))
+                acc.Reload()
+                for key in ("loss", "accuracy"):
+                    rep.check(f"{label}: train/epoch_{key} (Scalars) == history[{key!r}]",
+                              [e.value for e in acc.Scalars(f"epoch_{key}")], np.float32(ht[key]), rtol=0)
+            rep.run(f"update_freq={update_freq!r}", run)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 SECTIONS = {
     "initializers": section_initializers,
     "activations": section_activations,
@@ -1926,6 +2029,7 @@ SECTIONS = {
     "functional": section_functional,
     "small_layers": section_small_layers,
     "constraints": section_constraints,
+    "tensorboard": section_tensorboard,
 }
 
 

@@ -386,3 +386,27 @@ async def test_app_palette_command_exports_beside_the_saved_models(tmp_path, mon
                 break
     assert notes == ["Model exported to xor.onnx"]
     assert run_onnx(tmp_path / "xor.onnx", [np.zeros((2, 2), np.float32)])[0].shape[0] == 2
+
+
+def test_sequential_with_integer_input_keeps_its_dtype_through_a_saved_file(tmp_path):
+    """`Input((7,), dtype="int32")` then Embedding: the API and `tuinet export` on the saved file
+    declare the same int32 input, and both match predict."""
+    from tuinet.cli import main
+
+    rng = np.random.default_rng(0)
+    model = tuinet.Sequential([tuinet.Input((7,), dtype="int32"), tuinet.layers.Embedding(20, 4),
+                               tuinet.layers.GlobalAveragePooling1D(), tuinet.layers.Dense(2)], seed=0)
+    model.compile("adam", "mse")
+    ids = rng.integers(1, 20, (16, 7)).astype("int32")
+    model.fit(ids, rng.normal(size=(16, 2)), epochs=2, verbose=0)
+    model.save(tmp_path / "m.tuinet")
+    assert tuinet.load_model(tmp_path / "m.tuinet")._input_dtype == "int32"
+    model.export(tmp_path / "api.onnx", verbose=False)
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "m.tuinet"), str(tmp_path / "cli.onnx")])
+    assert result.exit_code == 0, result.output
+    expected = model.predict(ids, verbose=0)
+    for name in ("api.onnx", "cli.onnx"):
+        session = ort.InferenceSession(str(tmp_path / name))
+        assert session.get_inputs()[0].type == "tensor(int32)"
+        out = session.run(None, {session.get_inputs()[0].name: ids})[0]
+        assert np.abs(out - expected).max() < 1e-5

@@ -15,8 +15,10 @@ import numpy as np
 from tuinet.errors import ConfigError
 from tuinet.nn.batches import PyDataset, Sequence
 from tuinet.nn.random import set_random_seed
+from tuinet.plot_model import plot_model
 
-__all__ = ["to_categorical", "pad_sequences", "set_random_seed", "normalize", "PyDataset", "Sequence"]
+__all__ = ["to_categorical", "pad_sequences", "set_random_seed", "normalize", "PyDataset", "Sequence",
+           "plot_model"]
 
 _SIDES = ("pre", "post")
 

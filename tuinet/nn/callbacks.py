@@ -456,3 +456,7 @@ class LambdaCallback(Callback):
 
 CALLBACKS = {cls.__name__: cls for cls in (History, ProgbarLogger, EarlyStopping, ReduceLROnPlateau, TerminateOnNaN,
                                            LearningRateScheduler, CSVLogger, ModelCheckpoint, LambdaCallback)}
+
+from tuinet.nn.tensorboard import TensorBoard  # noqa: E402 - it subclasses Callback, defined above
+
+CALLBACKS["TensorBoard"] = TensorBoard

@@ -1021,8 +1021,22 @@ class Functional(Sequential):
                     links.append(f"{t.node.layer.name}[{self._node_index(t.node)}][{t.index}]")
             links = [link + ("," if i < len(links) - 1 else "") for i, link in enumerate(links)] or ["-"]
             rows.append((f"{layer.name} ({type(layer).__name__})", shape, params, links))
+        if self._sequential_like():  # Keras leaves out "Connected to" for a plain chain
+            rows = [(a, b, c, [""]) for a, b, c, _ in rows]
         w = [max(31, *(len(r[0]) + 1 for r in rows)), max(22, *(len(r[1]) + 1 for r in rows)), 13,
              max(20, *(len(link) + 1 for r in rows for link in r[3]))]
+        if self._sequential_like():
+            w = w[:3]
+            lines = [f'Model: "{self.name}"',
+                     "┏" + "┳".join("━" * (c + 2) for c in w) + "┓",
+                     f"┃ {'Layer (type)':<{w[0]}} ┃ {'Output Shape':<{w[1]}} ┃ {'Param #':>{w[2]}} ┃",
+                     "┡" + "╇".join("━" * (c + 2) for c in w) + "┩"]
+            for i, (a, b, c, _) in enumerate(rows):
+                lines.append(f"│ {a:<{w[0]}} │ {b:<{w[1]}} │ {c:>{w[2]}} │")
+                if i < len(rows) - 1:
+                    lines.append("├" + "┼".join("─" * (c_ + 2) for c_ in w) + "┤")
+            lines.append("└" + "┴".join("─" * (c + 2) for c in w) + "┘")
+            return "\n".join(lines + self._totals())
         lines = [f'Model: "{self.name}"',
                  "┏" + "┳".join("━" * (c + 2) for c in w) + "┓",
                  f"┃ {'Layer (type)':<{w[0]}} ┃ {'Output Shape':<{w[1]}} ┃ {'Param #':>{w[2]}} ┃ "
@@ -1039,6 +1053,14 @@ class Functional(Sequential):
         lines.append("└" + "┴".join("─" * (c + 2) for c in w) + "┘")
         lines += self._totals()
         return "\n".join(lines)
+
+    def _sequential_like(self) -> bool:
+        """Keras's test for printing a graph as a stack: one input, one output, every call takes at
+        most one tensor, no layer is called twice and no tensor feeds two calls."""
+        if len(self._inputs) != 1 or len(self._outputs) != 1 or len(self._nodes) != len(self._layers):
+            return False
+        used = [id(t) for node in self._nodes for t in node.inputs]
+        return all(len(node.inputs) <= 1 for node in self._nodes) and len(used) == len(set(used))
 
     def _totals(self) -> list[str]:
         return param_totals(self)

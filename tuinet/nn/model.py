@@ -301,7 +301,8 @@ class Sequential:
                 nodes = node.layer.__dict__.get("_inbound_nodes") or []
                 if node in nodes:
                     nodes.remove(node)
-            tensor = InputLayer(self._input_shape, name=self._input_name).output
+            tensor = InputLayer(self._input_shape, name=self._input_name,
+                                dtype=getattr(self, "_input_dtype", None)).output
             start = tensor
             made = [tensor.node]
             for layer in self._layers:
@@ -448,6 +449,7 @@ class Sequential:
                 raise ConfigError("Input(...) can only be the first entry of a Sequential model")
             self._input_shape = layer.shape
             self._input_name = layer.name
+            self._input_dtype = layer.input_dtype  # None (floats) or an integer type for ids
             return
         if not isinstance(layer, (Layer, Sequential)):
             raise ConfigError(f"Sequential.add expects a layer such as layers.Dense(4), got {layer!r}")
@@ -1297,6 +1299,8 @@ class Sequential:
                "layers": [serialize_layer(layer) for layer in self._layers]}
         if not self._trainable:
             cfg["trainable"] = False
+        if getattr(self, "_input_dtype", None):
+            cfg["input_dtype"] = self._input_dtype
         if self._input_shape is not None:
             cfg["input_shape"] = [d for d in self._input_shape]
         return cfg
@@ -1316,6 +1320,13 @@ class Sequential:
         model._input_shape = model._input_shape or shape
         if config.get("trainable") is False:
             model._trainable = False  # the layers keep the flags their own configs carry
+        if config.get("input_dtype") is not None:
+            from tuinet.nn.layers.input_layer import _INT_DTYPES
+
+            if config["input_dtype"] not in (*_INT_DTYPES, "float32", "float64"):
+                raise ConfigError(f"Sequential.from_config: input_dtype must be a float or an integer type, got "
+                                  f"{config['input_dtype']!r}")
+            model._input_dtype = config["input_dtype"]
         if build and model._input_shape is not None and model._layers:
             model.build()
         return model

@@ -717,7 +717,14 @@ def build_onnx(model, opset: int = DEFAULT_OPSET):
     else:
         in_names = [model._input_name or "input_layer"]
         out_names = [model.layers[-1].name]
-        in_shapes, in_types = [tuple(model.input_shape)], [TensorProto.FLOAT]
+        declared = getattr(model, "_input_dtype", None)
+        if declared is not None and declared.startswith(("int", "uint")):
+            in_type = helper.np_dtype_to_tensor_dtype(np.dtype(declared))
+        elif type(model.layers[0]).__name__ == "Embedding":  # ids: integers, as callers feed them
+            in_type = TensorProto.INT64
+        else:
+            in_type = TensorProto.FLOAT
+        in_shapes, in_types = [tuple(model.input_shape)], [in_type]
         out_shapes = [tuple(model.output_shape)]
     for name in in_names:
         g._names.add(name)

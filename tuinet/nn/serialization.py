@@ -831,10 +831,14 @@ def _check_model_config(label: str, model: dict) -> None:
     if model.get("class_name") == "Functional":
         _check_functional_config(label, model)
         return
-    allowed = {"name", "seed", "layers", "input_shape", "trainable"}
+    allowed = {"name", "seed", "layers", "input_shape", "trainable", "input_dtype"}
     unknown = sorted(set(model) - allowed)
     if unknown:
-        raise _bad(label, ("model",), "the fields name, seed, layers, input_shape and trainable", f"field {unknown[0]}")
+        raise _bad(label, ("model",), "the fields name, seed, layers, input_shape, trainable and input_dtype",
+                   f"field {unknown[0]}")
+    if model.get("input_dtype") not in (None, "float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+                                        "uint16", "uint32", "uint64"):
+        raise _bad(label, ("model", "input_dtype"), "null, a float or an integer type", model["input_dtype"])
     if not isinstance(model.get("trainable", True), bool):
         raise _bad(label, ("model", "trainable"), "true or false", model["trainable"])
     _check_strings(label, model, ("model",))
@@ -1045,6 +1049,10 @@ def _rebuild(label: str, config: dict, elements: int):
     try:
         first = [Input(tuple(config["input_shape"]))] if config.get("input_shape") is not None else []
         model = Sequential([*first, *layers], name=config.get("name", "sequential"), seed=config.get("seed"))
+        if config.get("input_dtype") is not None:
+            model._input_dtype = config["input_dtype"]
+        if config.get("trainable") is False:
+            model._trainable = False
         if not model.built:
             model.build()
     finally:
