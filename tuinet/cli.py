@@ -390,11 +390,9 @@ def train(preset: str, epochs, batch_size, learning_rate, seed, out, resume, as_
 
 # ---------------------------------------------------------------------- helpers around training
 def _layer_brief(spec: dict) -> str:
-    kind = spec["type"]
-    main_arg = next((spec[k] for k in ("units", "filters", "rate", "output_dim") if k in spec), None)
-    act = spec.get("activation")
-    parts = [kind] + ([str(main_arg)] if main_arg is not None else []) + ([act] if isinstance(act, str) else [])
-    return " ".join(parts)
+    from tuinet.layerspec import describe_layer
+
+    return describe_layer(spec)
 
 
 @main.command(context_settings=CONTEXT)

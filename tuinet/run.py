@@ -450,11 +450,9 @@ def describe_change(old, new) -> str:
 
 
 def _layer_brief(spec: dict) -> str:
-    kind = spec.get("type", "?")
-    for key in ("units", "filters", "rate", "pool_size"):
-        if key in spec:
-            return f"{kind} {spec[key]}"
-    return kind
+    from tuinet.layerspec import brief
+
+    return brief(spec)
 
 
 def _layers_change(old: tuple, new: tuple) -> str:

@@ -23,7 +23,6 @@ from textual.widgets import Button, DataTable, Static
 
 from tuinet.app.messages import ApplyArchitecture
 from tuinet.app.screens.layer_editor import LayerEditor, LayerPicker, describe_layer, describe_shape, new_layer_spec
-from tuinet.presets import _tuplify
 
 
 @dataclass
@@ -80,7 +79,7 @@ def analyse_stack(specs: tuple[dict, ...] | list[dict], input_shape: tuple[int, 
             own = {p for p in ("input_dim",) if cls.__name__ == "Embedding"}
             args = {k: v for k, v in spec.items()
                     if k != "type" and k != "input_shape" and (k != "input_dim" or k in own)}
-            layer = cls(**_tuplify(args))
+            layer = layerspec.make_layer({"type": cls.__name__, **args})
             model.add(layer)
         except Exception as exc:  # noqa: BLE001 - any bad spec is reported, never raised
             text = str(exc)
