@@ -1501,7 +1501,7 @@ def section_initializers(rep, rng):
     rep.skip("initializers (glorot/he/lecun/orthogonal...)",
              "not comparable value for value: tuinet and Keras draw from different RNGs")
     rep.skip("Dropout / recurrent dropout in training", "random masks from different RNGs")
-    rep.skip("Embedding(mask_zero=True), return_state, stateful", "not supported by tuinet (raises ConfigError)")
+    rep.skip("recurrent stateful=True", "not supported by tuinet (raises ConfigError)")
 
 
 # ---------------------------------------------------------------------------------------- keras files
@@ -2013,6 +2013,63 @@ def section_tensorboard(rep, rng):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def section_masking(rep, rng):
+    """Masks from Embedding(mask_zero=True) through recurrent layers (and Bidirectional), trained
+    with the same weights and batches in Keras and tuinet; return_state's states."""
+    if BACKEND not in ("torch", "jax", "tensorflow"):
+        rep.skip("masking", f"the {BACKEND} backend cannot train")
+        return
+    import tuinet
+
+    def models(L, Inp, Seq, rnn):
+        return Seq([Inp((9,), dtype="int32"), L.Embedding(30, 5, mask_zero=True), rnn(L), L.Dense(2, activation="softmax")])
+
+    cases = [("LSTM", lambda L: L.LSTM(4)), ("GRU", lambda L: L.GRU(4)), ("SimpleRNN seq + GAP", None),
+             ("Bidirectional(LSTM)", lambda L: L.Bidirectional(L.LSTM(3)))]
+    ids = rng.integers(1, 30, (24, 9))
+    for row, cut in enumerate(rng.integers(0, 8, 24)):
+        ids[row, :cut] = 0  # leading padding, as pad_sequences makes
+    y = rng.integers(0, 2, 24)
+    for label, rnn in cases:
+        def run(label=label, rnn=rnn):
+            if rnn is None:
+                def build(L, Inp, Seq):
+                    return Seq([Inp((9,), dtype="int32"), L.Embedding(30, 5, mask_zero=True),
+                                L.SimpleRNN(4, return_sequences=True), L.GlobalAveragePooling1D(),
+                                L.Dense(2, activation="softmax")])
+                km, tm = build(keras.layers, keras.Input, keras.Sequential), build(tuinet.layers, tuinet.Input,
+                                                                                   tuinet.Sequential)
+            else:
+                km = models(keras.layers, keras.Input, keras.Sequential, rnn)
+                tm = models(tuinet.layers, tuinet.Input, tuinet.Sequential, rnn)
+            weights = [rng.normal(0, 0.4, w.shape).astype("float32") for w in km.get_weights()]
+            km.set_weights(weights)
+            tm.set_weights(weights)
+            rep.check(f"masked {label}: predict", tm.predict(ids, verbose=0), km.predict(ids, verbose=0), rtol=1e-5)
+            km.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+            tm.compile(tuinet.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+            hk = km.fit(ids, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+            ht = tm.fit(ids, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+            for key in ("loss", "accuracy"):
+                rep.check(f"masked {label}: fit {key}", ht[key], hk[key], rtol=1e-4)
+            for i, (wt, wk) in enumerate(zip(tm.get_weights(), km.get_weights())):
+                rep.check(f"masked {label}: weight {i} after fit", wt, wk, rtol=1e-4)
+        rep.run(label, run)
+
+    def states():
+        x = rng.normal(size=(4, 6, 3)).astype("float32")
+        for name in ("LSTM", "GRU", "SimpleRNN"):
+            kl = getattr(keras.layers, name)(5, return_state=True, return_sequences=True)
+            tl = getattr(tuinet.layers, name)(5, return_state=True, return_sequences=True)
+            kout = kl(x)
+            tl.build((None, 6, 3))
+            tl.set_weights([np.asarray(w) for w in kl.get_weights()])
+            tout = tl(x)
+            for i, (a, b) in enumerate(zip(tout, kout)):
+                rep.check(f"{name} return_state output {i}", a, to_np(b), rtol=1e-5)
+    rep.run("return_state", states)
+
+
 SECTIONS = {
     "initializers": section_initializers,
     "activations": section_activations,
@@ -2027,6 +2084,7 @@ SECTIONS = {
     "merge": section_merge,
     "keras_files": section_keras_files,
     "functional": section_functional,
+    "masking": section_masking,
     "small_layers": section_small_layers,
     "constraints": section_constraints,
     "tensorboard": section_tensorboard,

@@ -201,3 +201,16 @@ def test_masked_loss_sample_weight_shape_error():
     model = _masked_lstm_model()
     with pytest.raises(ShapeError, match="output mask of shape"):
         model.train_on_batch(LOSS_IDS, LOSS_Y, sample_weight=np.ones((2, 3)))
+
+
+def test_global_average_pooling_1d_averages_the_kept_steps():
+    """Keras's GlobalAveragePooling1D with a mask: the mean over the unmasked steps only."""
+    from tuinet.nn.layers.pooling import GlobalAveragePooling1D
+
+    check_layer(GlobalAveragePooling1D(), (3, 5, 2), mask=MASK)
+    x = np.arange(30, dtype=np.float32).reshape(3, 5, 2)
+    out = GlobalAveragePooling1D().forward(x, mask=MASK)
+    for row in range(3):
+        np.testing.assert_allclose(out[row], x[row][MASK[row]].mean(axis=0), rtol=1e-6)
+    none_kept = GlobalAveragePooling1D().forward(x, mask=np.zeros((3, 5), bool))
+    assert np.array_equal(none_kept, np.zeros((3, 2), np.float32))  # Keras gives NaN here

@@ -363,6 +363,29 @@ class GlobalAveragePooling1D(_GlobalPooling):
     """
 
     rank, mode, _spatial = 1, "average", "(steps, channels)"
+    consumes_mask = True  # Keras: with a mask (Embedding(mask_zero=True)), the mean of the kept steps
+
+    def forward(self, x, *, training=False, mask=None):
+        self._weights = None
+        if mask is None or mask.all():
+            return super().forward(x, training=training)
+        if mask.shape != x.shape[:2]:
+            raise ShapeError(f"{self._label()} expects a mask of shape {x.shape[:2]} (batch, steps), got {mask.shape}")
+        if x.dtype.kind != "f":
+            x = x.astype(self.compute_dtype)
+        self._shape = x.shape
+        kept = mask.astype(x.dtype)
+        count = kept.sum(axis=1, keepdims=True)
+        # A row with every step masked gives 0 here (Keras divides 0 by 0 and gives NaN).
+        self._weights = (kept / np.maximum(count, 1))[..., None]
+        out = (x * self._weights).sum(axis=1)
+        return out[:, None, :] if self.keepdims else out
+
+    def backward(self, grad_out):
+        if self._weights is None:
+            return super().backward(grad_out)
+        n, c = self._shape[0], self._shape[-1]
+        return grad_out.reshape(n, 1, c) * self._weights
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
