@@ -130,3 +130,4 @@ async def test_the_architecture_pane_shows_a_graph_read_only():
             note = str(app.query_one("#arch-note", Static).render())
             assert GRAPH_READ_ONLY in note.replace("\n", " ") or note.startswith("! this model is a graph")
         assert app.query_one(ArchitecturePane).layer_specs == GRAPH
+        assert all(app.query_one(f"#arch-{name}").disabled for name in ("add", "edit", "remove", "apply"))

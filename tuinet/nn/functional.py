@@ -174,6 +174,11 @@ def symbolic_call(layer, x, *args, training=None, mask=None, initial_state=None,
     """`layer(x)` on symbolic tensors: check the shapes, record the call, return symbolic outputs."""
     kind = type(layer).__name__
     name = getattr(layer, "name", None) or kind
+    if getattr(layer, "positional_inputs", False) and not isinstance(x, (list, tuple)):
+        # Keras's attention layers take their tensors as arguments: mha(query, value, key=...)
+        key = kwargs.pop("key", None)
+        x = [x, *args] + ([key] if key is not None else [])
+        args = ()
     if args or kwargs:
         bad = ", ".join([*(type(a).__name__ for a in args), *sorted(kwargs)])
         raise ConfigError(f"{kind} {name!r}: unexpected call argument(s) {bad}")

@@ -241,6 +241,7 @@ class ArchitecturePane(Widget):
 
     def on_mount(self) -> None:
         self._refresh_view()
+        self._set_buttons()
 
     # -- public -------------------------------------------------------------------------------
     def load(self, layers: tuple[dict, ...], input_shape: tuple[int, ...]) -> None:
@@ -250,6 +251,18 @@ class ArchitecturePane(Widget):
         self._input_shape = tuple(input_shape) if input_shape is not None else None
         self._note = ""
         self._recompute(cursor=0)
+        self._set_buttons()
+
+    def _set_buttons(self) -> None:
+        """A graph is shown read-only: its edit buttons are disabled (the keys say why)."""
+        if not self.is_mounted:
+            return
+        from tuinet import layerspec
+
+        graph = layerspec.is_graph(self._specs)
+        for name in ("add", "edit", "remove", "apply"):
+            for button in self.query(f"#arch-{name}"):
+                button.disabled = graph
 
     def edits(self) -> tuple[tuple[dict, ...], int]:
         """The edited layers and the cursor, for `restore_edits` (after a layout change)."""
@@ -260,6 +273,7 @@ class ArchitecturePane(Widget):
         specs, cursor = edits
         self._specs = [dict(spec) for spec in specs]
         self._recompute(cursor=cursor)
+        self._set_buttons()
 
     @property
     def layer_specs(self) -> tuple[dict, ...]:
