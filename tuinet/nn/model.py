@@ -26,6 +26,7 @@ from tuinet.nn import metrics as metrics_module, optimizers as optimizers_module
 from tuinet.nn.layers.base import Layer
 from tuinet.nn.layers.input_layer import InputLayer
 from tuinet.nn.random import model_streams, resolve_seed
+from tuinet.nn.variables import HasVariables
 
 
 BUILD_COPIES = 5
@@ -217,7 +218,7 @@ def readable_size(nbytes: float) -> str:
     return f"{nbytes:.2f} GB"  # pragma: no cover
 
 
-class Sequential:
+class Sequential(HasVariables):
     """A linear stack of layers, as `keras.Sequential`.
 
     Args:
@@ -326,30 +327,6 @@ class Sequential:
     @property
     def output(self):
         return self._graph()[1]
-
-    # -- Keras variables -------------------------------------------------------------------
-    @property
-    def weights(self) -> list:
-        """Every weight of every layer as a Keras-style `Variable`, in Keras order."""
-        from tuinet.nn.variables import layer_variables
-
-        return layer_variables(self)
-
-    @property
-    def trainable_weights(self) -> list:
-        from tuinet.nn.variables import layer_variables
-
-        return layer_variables(self, "trainable")
-
-    @property
-    def non_trainable_weights(self) -> list:
-        from tuinet.nn.variables import layer_variables
-
-        return layer_variables(self, "non_trainable")
-
-    variables = weights
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
 
     # -- a model used as a layer ------------------------------------------------------------
     @classmethod

@@ -104,3 +104,25 @@ def layer_variables(layer, which: str = "all") -> list[Variable]:
         if which == "all" or (which == "trainable") == is_trainable:
             found.append(Variable(layer, key))
     return found
+
+
+class HasVariables:
+    """Keras's variable lists for layers and models: `weights`, `trainable_weights`,
+    `non_trainable_weights` (and their `*_variables` names)."""
+
+    @property
+    def weights(self) -> list:
+        """Every weight as a Keras-style `Variable` (live handles: `.numpy()`, `.assign()`), in Keras order."""
+        return layer_variables(self)
+
+    @property
+    def trainable_weights(self) -> list:
+        return layer_variables(self, "trainable")
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return layer_variables(self, "non_trainable")
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights

@@ -32,6 +32,7 @@ import numpy as np
 from tuinet import memory
 from tuinet.errors import ConfigError, NotBuiltError, ShapeError
 from tuinet.nn import activations, backend, initializers, regularizers
+from tuinet.nn.variables import HasVariables
 
 
 def _snake(name: str) -> str:
@@ -110,7 +111,7 @@ def check_rate(layer: str, arg: str, value) -> float:
     return float(value)
 
 
-class Layer:
+class Layer(HasVariables):
     """Base class of every layer.
 
     Args:
@@ -357,30 +358,7 @@ class Layer:
         node = self._single_node("output")
         return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
-    # -- Keras variables: layer.weights, layer.kernel... ---------------------------------------
-    @property
-    def weights(self) -> list:
-        """Every weight as a Keras-style `Variable` (live handles: `.numpy()`, `.assign()`), in Keras order."""
-        from tuinet.nn.variables import layer_variables
-
-        return layer_variables(self)
-
-    @property
-    def trainable_weights(self) -> list:
-        from tuinet.nn.variables import layer_variables
-
-        return layer_variables(self, "trainable")
-
-    @property
-    def non_trainable_weights(self) -> list:
-        from tuinet.nn.variables import layer_variables
-
-        return layer_variables(self, "non_trainable")
-
-    variables = weights
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-
+    # -- Keras variables: layer.weights (HasVariables), layer.kernel... ------------------------
     def __getattr__(self, item):
         """Keras's attributes for weights (`dense.kernel`, `bn.moving_mean`) as `Variable`s."""
         d = self.__dict__

@@ -130,14 +130,15 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.rate = check_rate("Dropout", "rate", rate)
+        kind = type(self).__name__
+        self.rate = check_rate(kind, "rate", rate)
         if noise_shape is not None and (not isinstance(noise_shape, (tuple, list)) or not all(
                 d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
                 for d in noise_shape)):
-            raise ConfigError(f"Dropout: noise_shape must be a tuple of positive ints or None (one per input "
+            raise ConfigError(f"{kind}: noise_shape must be a tuple of positive ints or None (one per input "
                               f"axis, batch first, such as (None, 1, 8)), got {noise_shape!r}")
         self.noise_shape = None if noise_shape is None else tuple(None if d is None else int(d) for d in noise_shape)
-        self.seed = check_seed("Dropout", "seed", seed)
+        self.seed = check_seed(kind, "seed", seed)
         self._rng = np.random.default_rng(seed)
 
     def compute_output_shape(self, input_shape):
@@ -146,7 +147,8 @@ class Dropout(Layer):
             if len(self.noise_shape) != len(full) or not all(
                     n is None or n == 1 or n == d for n, d in zip(self.noise_shape[1:], full[1:])) \
                     or self.noise_shape[0] not in (None, 1):
-                raise ShapeError(f"Dropout {self.name!r}: noise_shape {self.noise_shape} does not broadcast with "
+                raise ShapeError(f"{type(self).__name__} {self.name!r}: noise_shape {self.noise_shape} does not "
+                                 "broadcast with "
                                  f"inputs of shape {full}; expected {len(full)} entries, each None, 1 or the "
                                  f"input's size (None or 1 for the batch axis)")
         return tuple(input_shape)

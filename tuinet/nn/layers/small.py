@@ -15,8 +15,9 @@ import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import regularizers
-from tuinet.nn.layers.base import Layer, check_rate, check_seed
-from tuinet.nn.layers.extra import _number, _seeded_rng
+from tuinet.nn.layers.base import Layer
+from tuinet.nn.layers.core import Dropout
+from tuinet.nn.layers.extra import _number
 
 
 def _label(layer: Layer) -> str:
@@ -185,7 +186,7 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-class AlphaDropout(Layer):
+class AlphaDropout(Dropout):
     """Dropout for SELU networks: keeps the mean and variance of its inputs (Keras's formula).
 
     In training each input is kept with probability `1 - rate` or set to SELU's negative
@@ -202,33 +203,7 @@ class AlphaDropout(Layer):
     """
 
     supports_masking = True
-
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.rate = check_rate("AlphaDropout", "rate", rate)
-        if noise_shape is not None and (not isinstance(noise_shape, (tuple, list)) or not all(
-                d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
-                for d in noise_shape)):
-            raise ConfigError(f"AlphaDropout: noise_shape must be a tuple of positive ints or None (one per input "
-                              f"axis, batch first, such as (None, 1, 8)), got {noise_shape!r}")
-        self.noise_shape = None if noise_shape is None else tuple(None if d is None else int(d) for d in noise_shape)
-        self.seed = check_seed("AlphaDropout", "seed", seed)
-        self._rng = np.random.default_rng(seed)
-        self._scale = None
-
-    def compute_output_shape(self, input_shape):
-        if self.noise_shape is not None:
-            full = (None, *input_shape)
-            if len(self.noise_shape) != len(full) or not all(
-                    n is None or n == 1 or n == d for n, d in zip(self.noise_shape[1:], full[1:])) \
-                    or self.noise_shape[0] not in (None, 1):
-                raise ShapeError(f"{_label(self)}: noise_shape {self.noise_shape} does not broadcast with inputs of "
-                                 f"shape {full}; expected {len(full)} entries, each None, 1 or the input's size "
-                                 "(None or 1 for the batch axis)")
-        return tuple(input_shape)
-
-    def build(self, input_shape, rng):
-        self._rng = _seeded_rng(self, rng)
+    _scale = None
 
     def forward(self, x, *, training=False):
         self._scale = None
@@ -248,10 +223,6 @@ class AlphaDropout(Layer):
 
     def backward(self, grad_out):
         return grad_out if self._scale is None else grad_out * self._scale
-
-    def get_config(self):
-        return {**super().get_config(), "rate": self.rate,
-                "noise_shape": None if self.noise_shape is None else list(self.noise_shape), "seed": self.seed}
 
 
 # --------------------------------------------------------------------------------------- Lambda
