@@ -88,3 +88,10 @@ def check_layer(layer, input_shape: tuple, *, x: np.ndarray | None = None, train
             assert_close(f"{type(layer).__name__} d/d{k}", analytic[k].reshape(-1)[idx], num, rtol, atol)
     finally:
         backend.set_floatx(old)
+
+
+def one_line(exc_info) -> str:
+    """The message of a raised error (a `pytest.raises` result), checked to be one line."""
+    text = str(exc_info.value)
+    assert "\n" not in text, text
+    return text

@@ -12,28 +12,13 @@ import numpy as np
 import pytest
 
 import tuinet
-from tests.nn.gradcheck import assert_close, numeric_grad
+from tests.nn.gradcheck import assert_close, numeric_grad, one_line
 from tuinet import layers as L
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.models import model_from_json
-from tuinet.nn import backend
 from tuinet.nn.functional import Functional, KerasTensor
 from tuinet.nn.layers import add, concatenate, maximum, minimum, subtract
 from tuinet.nn.optimizers import SGD, Adam
-
-
-@pytest.fixture
-def float64():
-    old = backend.floatx()
-    backend.set_floatx("float64")
-    yield
-    backend.set_floatx(old)
-
-
-def one_line(exc_info) -> str:
-    text = str(exc_info.value)
-    assert "\n" not in text, text
-    return text
 
 
 # ---------------------------------------------------------------------------------- gradients

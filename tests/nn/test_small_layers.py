@@ -9,30 +9,15 @@ import numpy as np
 import pytest
 
 import tuinet
-from tests.nn.gradcheck import assert_close, check_layer, numeric_grad
+from tests.nn.gradcheck import assert_close, check_layer, numeric_grad, one_line
 from tuinet import layers as L
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.models import model_from_json
-from tuinet.nn import backend
 from tuinet.nn.layers.small import (ActivityRegularization, AlphaDropout, Identity, Lambda, Masking,
                                     UnitNormalization)
 from tuinet.nn.optimizers import SGD
 
 ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
-
-
-@pytest.fixture
-def float64():
-    old = backend.floatx()
-    backend.set_floatx("float64")
-    yield
-    backend.set_floatx(old)
-
-
-def one_line(exc_info) -> str:
-    text = str(exc_info.value)
-    assert "\n" not in text, text
-    return text
 
 
 def round_trip(layer):
