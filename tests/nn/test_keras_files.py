@@ -214,7 +214,7 @@ def test_missing_member(tmp_path):
 def test_unknown_layer_class(tmp_path):
     def swap(members):
         config = json.loads(members["config.json"])
-        config["config"]["layers"][1]["class_name"] = "MultiHeadAttention"
+        config["config"]["layers"][1]["class_name"] = "ConvLSTM2D"
         members["config.json"] = json.dumps(config).encode()
         return members
 
@@ -222,7 +222,7 @@ def test_unknown_layer_class(tmp_path):
     with pytest.raises(ModelFileError) as exc:
         tuinet.load_model(path)
     message = _one_line(exc, path)
-    assert "'MultiHeadAttention' is not supported" in message and "Dense" in message
+    assert "'ConvLSTM2D' is not supported" in message and "Dense" in message
 
 
 def _with_kernel_constraint(tmp_path, constraint: dict):

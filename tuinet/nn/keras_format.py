@@ -944,17 +944,7 @@ def _read_zip(path, label: str, chosen) -> tuple[dict, bytes, int, str]:
     """(config.json, the weights' bytes, budget, how) of a checked `.keras` zip."""
     f, size = _open_regular(path, label)
     with f:
-        magic = f.read(4)
-        if magic != b"PK\x03\x04":
-            raise ModelFileError(f"{label}: not a .keras file (expected a zip archive as Keras 3 writes"
-                                 f"{', the file is empty' if not magic else ''})")
-        try:
-            _ser._check_directory(f, label)
-            zf = zipfile.ZipFile(f)
-        except ModelFileError:
-            raise
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, struct.error) as exc:
-            raise _damaged(label, exc) from None
+        zf = _ser.open_zip(f, label, "not a .keras file (expected a zip archive as Keras 3 writes", _damaged)
         with zf:
             try:
                 infos = zf.infolist()

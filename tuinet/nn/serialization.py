@@ -512,26 +512,32 @@ def _parse_header(label: str, raw: bytes) -> dict:
     return header
 
 
+def open_zip(f, label: str, not_zip: str, damaged) -> zipfile.ZipFile:
+    """The zip archive in the open file `f`, its central directory checked first; `not_zip`
+    starts the message when the file is no zip ("... (expected ..." : the reason closes it) and
+    `damaged(label, exc)` makes the error for a truncated or corrupted one."""
+    try:
+        magic = f.read(4)
+    except OSError as exc:
+        raise ModelFileError(f"{label}: cannot read the file ({_shown(exc.strerror or exc)})") from None
+    if magic != b"PK\x03\x04":
+        raise ModelFileError(f"{label}: {not_zip}{', the file is empty' if not magic else ''})")
+    try:
+        _check_directory(f, label)
+        return zipfile.ZipFile(f)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, struct.error) as exc:
+        raise damaged(label, exc) from None
+
+
 def _open_archive(path, expected: str, *, max_bytes: int | None = None, also: str | None = None) -> _Archive:
     """Open and verify a model file; every check happens before any array is read."""
     label = _label(path)
     chosen = user_budget(label, max_bytes)
     f, size = _open_regular(path, label)
     with f:
-        try:
-            magic = f.read(4)
-        except OSError as exc:
-            raise ModelFileError(f"{label}: cannot read the file ({_shown(exc.strerror or exc)})") from None
-        if magic != b"PK\x03\x04":
-            raise ModelFileError(f"{label}: not a tuinet model file (expected an .npz archive saved by model.save"
-                                 f"{', the file is empty' if not magic else ''})")
-        try:
-            _check_directory(f, label)
-            zf = zipfile.ZipFile(f)
-        except ModelFileError:
-            raise
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, struct.error) as exc:
-            raise _damaged(label, exc) from None
+        zf = open_zip(f, label, "not a tuinet model file (expected an .npz archive saved by model.save", _damaged)
         with zf:
             try:
                 return _read_members(f, size, zf, label, expected, also, chosen)
