@@ -15,7 +15,9 @@ epochs of `fit` side by side, and the merge layers (forward, output shape, and o
 gradient of every input), and the small layers (`small_layers`: Identity, Masking and its mask
 through an LSTM in predict and fit, UnitNormalization, ActivityRegularization's penalty in fit,
 AlphaDropout at inference), and `tensorboard`: the event files of tuinet's TensorBoard callback
-against Keras's for the same fit (needs TensorFlow and TensorBoard importable; skipped otherwise).
+against Keras's for the same fit (needs TensorFlow and TensorBoard importable; skipped
+otherwise), and `attention`: MultiHeadAttention and Attention (outputs, attention scores, and on
+torch the gradient of every input and weight, masks included).
 
 It is not a test of the suite: Keras is not a dependency of tuinet. Install it in a separate
 environment (the numpy backend of Keras 3 imports jax, so the torch backend is the one that
@@ -2013,6 +2015,108 @@ def section_tensorboard(rep, rng):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def attention_case(rep, label, make_t, make_k, xs, *, t_kw=None, k_kw=None, listed=False, scores=False,
+                   rtol=RTOL):
+    """MultiHeadAttention / Attention in tuinet and Keras with the same weights: the weight paths
+    and shapes, the output (and with `scores` the attention scores), and on torch the gradient of
+    every input and every weight. `t_kw` goes to tuinet's `forward`, `k_kw` to Keras's call;
+    `listed` calls Keras with a list (`Attention`), else as `mha(query, value, key=...)`."""
+    t_kw, k_kw = t_kw or {}, k_kw or {}
+
+    def k_call(k, inputs, **extra):
+        if listed:
+            return k(list(inputs), **k_kw, **extra)
+        return k(inputs[0], inputs[1], key=inputs[2] if len(inputs) == 3 else None, **k_kw, **extra)
+
+    def run():
+        t = make_t()
+        t.build_for([x.shape[1:] for x in xs], np.random.default_rng(0))
+        randomize_weights(t, rng_w, t.weight_names)
+        k = make_k()
+        k_call(k, xs)  # builds it
+        paths = [w.path.split("/", 1)[1] for w in k.weights]
+        rep.equal(f"{label}  weight names", t.weight_names, paths)
+        rep.equal(f"{label}  weight shapes", [tuple(w.shape) for w in t.get_weights()],
+                  [tuple(w.shape) for w in k.get_weights()])
+        k.set_weights(t.get_weights())
+        y_t = t.forward(xs, **t_kw)
+        rep.equal(f"{label}  output shape", (None, *t.output_shape), (None, *y_t.shape[1:]))
+        use_grad = BACKEND == "torch"
+        xk = [torch.tensor(x, requires_grad=True) for x in xs] if use_grad else xs
+        if scores:
+            y_k, s_k = k_call(k, xk, return_attention_scores=True)
+            s_t = t._probs if hasattr(t, "_probs") else t._attn
+            rep.check(f"{label}  attention scores", s_t, to_np(s_k), rtol=rtol)
+        else:
+            y_k = k_call(k, xk)
+        rep.check(label, y_t, to_np(y_k), rtol=rtol)
+        if use_grad:
+            G = rng_g.normal(size=y_t.shape).astype("float32")
+            dxs = t.backward(G)
+            (y_k * torch.tensor(G)).sum().backward()
+            for i, (dx, x) in enumerate(zip(dxs, xk)):
+                rep.check(f"{label}  grad d{('query', 'value', 'key')[i]}", dx, to_np(x.grad), rtol=rtol * 2)
+            for n, v in zip(t.weight_names, k.weights):
+                rep.check(f"{label}  grad {n}", t.grads[n], grad_of(v), rtol=rtol * 2)
+    rng_w = np.random.default_rng(len(label) + 1)
+    rng_g = np.random.default_rng(len(label))
+    rep.run(label, run)
+
+
+def section_attention(rep, rng):
+    """MultiHeadAttention (self- and cross-attention, a key, causal and explicit masks, no bias, the
+    gate, a sliding window, output_shape, dropout at inference) and Attention (dot/concat, with and
+    without scale, a key, causal, [query_mask, value_mask]) against Keras with the same weights."""
+    import tuinet
+    L, KL = tuinet.layers, keras.layers
+    f32 = lambda *s: rng.normal(size=s).astype("float32")  # noqa: E731
+    x = f32(4, 5, 8)
+    mha = [
+        ("self-attention (4, 5, 8) x2", dict(num_heads=2, key_dim=3), [x, x.copy()], {}, False),
+        ("cross (3, 4, 6) <- (3, 7, 5), value_dim=4", dict(num_heads=3, key_dim=2, value_dim=4),
+         [f32(3, 4, 6), f32(3, 7, 5)], {}, False),
+        ("cross, output_shape=(2, 3)", dict(num_heads=2, key_dim=3, output_shape=(2, 3)),
+         [f32(3, 4, 6), f32(3, 7, 5)], {}, False),
+        ("key given (3, 4, 6), (3, 7, 5), (3, 7, 9)", dict(num_heads=2, key_dim=4),
+         [f32(3, 4, 6), f32(3, 7, 5), f32(3, 7, 9)], {}, False),
+        ("use_bias=False", dict(num_heads=2, key_dim=3, use_bias=False), [f32(3, 4, 6), f32(3, 5, 6)], {}, False),
+        ("self, use_causal_mask", dict(num_heads=2, key_dim=3), [x, x.copy()], {"use_causal_mask": True}, False),
+        ("cross T_q=5 > T_v=3, use_causal_mask", dict(num_heads=2, key_dim=3), [f32(3, 5, 4), f32(3, 3, 4)],
+         {"use_causal_mask": True}, False),
+        ("scores returned", dict(num_heads=2, key_dim=3), [f32(3, 4, 6), f32(3, 6, 5)], {}, True),
+        ("dropout=0.3 at inference", dict(num_heads=2, key_dim=3, dropout=0.3, seed=1),
+         [f32(3, 4, 6), f32(3, 6, 5)], {}, False),
+        ("use_gate=True", dict(num_heads=2, key_dim=3, use_gate=True), [f32(3, 4, 6), f32(3, 6, 5)], {}, False),
+        ("sliding_window=2, causal", dict(num_heads=2, key_dim=3, sliding_window=2), [x, x.copy()],
+         {"use_causal_mask": True}, False),
+    ]
+    mask = rng.random((3, 4, 6)) > 0.4
+    mask[:, :, 0] = True  # every query row keeps a key (Keras's fused path averages fully masked rows)
+    mha.append(("attention_mask (3, 4, 6)", dict(num_heads=2, key_dim=3), [f32(3, 4, 5), f32(3, 6, 5)],
+                {"attention_mask": mask}, False))
+    mha.append(("attention_mask and use_causal_mask", dict(num_heads=2, key_dim=3), [f32(3, 4, 5), f32(3, 6, 5)],
+                {"attention_mask": mask, "use_causal_mask": True}, False))
+    full = mask.copy()
+    full[1, 2] = False
+    mha.append(("attention_mask with a fully masked row, scores", dict(num_heads=2, key_dim=3),
+                [f32(3, 4, 5), f32(3, 6, 5)], {"attention_mask": full}, True))
+    for label, kw, xs, call, scores in mha:
+        attention_case(rep, f"MHA {label}", lambda kw=kw: L.MultiHeadAttention(**kw),
+                       lambda kw=kw: KL.MultiHeadAttention(**kw), xs, t_kw=call, k_kw=call, scores=scores)
+    q, v, k = f32(3, 4, 6), f32(3, 5, 6), f32(3, 5, 6)
+    q_mask = np.array([[1, 1, 0, 1], [1, 1, 1, 1], [0, 1, 1, 1]], bool)
+    v_mask = np.array([[1, 0, 1, 1, 1], [1, 1, 1, 1, 0], [1, 1, 0, 0, 1]], bool)
+    for mode in ("dot", "concat"):
+        for use_scale in (False, True):
+            kw = dict(score_mode=mode, use_scale=use_scale)
+            name = f"Attention({mode}, use_scale={use_scale})"
+            for desc, xs, call, scores in (("[q, v]", [q, v.copy()], {}, True), ("[q, v, k]", [q, v, k], {}, False),
+                                           ("causal", [q, v], {"use_causal_mask": True}, False),
+                                           ("mask=[q_mask, v_mask]", [q, v], {"mask": [q_mask, v_mask]}, False)):
+                attention_case(rep, f"{name} {desc}", lambda kw=kw: L.Attention(**kw), lambda kw=kw: KL.Attention(**kw),
+                               xs, t_kw=call, k_kw=call, listed=True, scores=scores)
+
+
 def section_masking(rep, rng):
     """Masks from Embedding(mask_zero=True) through recurrent layers (and Bidirectional), trained
     with the same weights and batches in Keras and tuinet; return_state's states."""
@@ -2070,6 +2174,41 @@ def section_masking(rep, rng):
     rep.run("return_state", states)
 
 
+def section_seq2seq(rep, rng):
+    """Keras's encoder-decoder recipe: an encoder's return_state states start a decoder through
+    initial_state; fit with the same weights and batches in Keras and tuinet."""
+    if BACKEND not in ("torch", "jax", "tensorflow"):
+        rep.skip("seq2seq", f"the {BACKEND} backend cannot train")
+        return
+    import tuinet
+
+    def build(L, Inp, Model, cell):
+        enc_in, dec_in = Inp((None, 5), name="enc"), Inp((None, 6), name="dec")
+        _, *states = getattr(L, cell)(8, return_state=True, name="encoder")(enc_in)
+        dec = getattr(L, cell)(8, return_sequences=True, name="decoder")(dec_in, initial_state=states)
+        return Model([enc_in, dec_in], L.Dense(6, activation="softmax", name="out")(dec))
+
+    xe = rng.normal(size=(16, 7, 5)).astype("float32")
+    xd = rng.normal(size=(16, 4, 6)).astype("float32")
+    y = rng.integers(0, 6, (16, 4))
+    for cell in ("LSTM", "GRU", "SimpleRNN"):
+        def run(cell=cell):
+            km = build(keras.layers, keras.Input, keras.Model, cell)
+            tm = build(tuinet.layers, tuinet.Input, tuinet.Model, cell)
+            weights = [rng.normal(0, 0.4, v.shape).astype("float32") for v in km.weights]
+            km.set_weights(weights)
+            tm.set_weights(weights)
+            km.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+            tm.compile(tuinet.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
+            hk = km.fit([xe, xd], y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
+            ht = tm.fit([xe, xd], y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
+            for key in ("loss", "accuracy"):
+                rep.check(f"{cell} encoder-decoder: fit {key}", ht[key], hk[key], rtol=1e-4)
+            for i, (wt, wk) in enumerate(zip(tm.get_weights(), km.get_weights())):
+                rep.check(f"{cell} encoder-decoder: weight {i} after fit", wt, wk, rtol=1e-4)
+        rep.run(f"{cell} encoder-decoder", run)
+
+
 SECTIONS = {
     "initializers": section_initializers,
     "activations": section_activations,
@@ -2085,9 +2224,11 @@ SECTIONS = {
     "keras_files": section_keras_files,
     "functional": section_functional,
     "masking": section_masking,
+    "seq2seq": section_seq2seq,
     "small_layers": section_small_layers,
     "constraints": section_constraints,
     "tensorboard": section_tensorboard,
+    "attention": section_attention,
 }
 
 

@@ -667,3 +667,44 @@ def test_embedding_mask_zero_graph_trains_and_matches_sequential():
     assert hf["loss"][-1] < hf["loss"][0]
     np.testing.assert_allclose(hf["loss"], hs["loss"], rtol=1e-5)
     np.testing.assert_allclose(fun.predict(x, verbose=0), seq.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+# -------------------------------------------------------------- encoder-decoder: states through the graph
+def seq2seq(cell: str, state_output: bool = False):
+    """Keras's encoder-decoder recipe: the encoder's return_state states start the decoder."""
+    enc_in, dec_in = tuinet.Input((None, 3), name="enc"), tuinet.Input((None, 2), name="dec")
+    out, *states = getattr(L, cell)(4, return_state=True, name="encoder")(enc_in)
+    dec = getattr(L, cell)(4, return_sequences=True, name="decoder")(dec_in, initial_state=states)
+    outputs = [L.Dense(3, name="head")(dec)]
+    if state_output:  # an encoder state also feeds a second head: its gradient enters the encoder too
+        outputs.append(L.Dense(1, name="side")(states[0]))
+    return tuinet.Model([enc_in, dec_in], outputs if state_output else outputs[0])
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+def test_gradients_flow_through_initial_state_and_returned_states(float64, cell):
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 3, 2))]
+    check_graph_gradients(seq2seq(cell), xs, rng.normal(size=(4, 3, 3)), loss="mse")
+    check_graph_gradients(seq2seq(cell, state_output=True), xs, [rng.normal(size=(4, 3, 3)), rng.normal(size=(4, 1))],
+                          loss=["mse", "mse"], loss_weights=[1.0, 0.5])
+
+
+def test_encoder_decoder_round_trips_and_refuses_bad_states(tmp_path):
+    model = seq2seq("LSTM")
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(6, 5, 3)).astype("float32"), rng.normal(size=(6, 3, 2)).astype("float32")]
+    model.compile("adam", "mse")
+    model.fit(xs, rng.normal(size=(6, 3, 3)), epochs=1, verbose=0)
+    model.save(tmp_path / "s2s.tuinet")
+    again = tuinet.load_model(tmp_path / "s2s.tuinet")
+    assert np.array_equal(again.predict(xs, verbose=0), model.predict(xs, verbose=0))
+    assert "encoder[0][1]," in model.summary_text() and "encoder[0][2]" in model.summary_text()
+    enc = tuinet.Input((None, 3))
+    _, h, c = L.LSTM(4, return_state=True)(enc)
+    with pytest.raises(ShapeError) as exc:
+        L.LSTM(4)(enc, initial_state=[h])  # an LSTM needs [h, c]
+    assert "initial_state must be 2 tensors of shape (None, 4)" in one_line(exc)
+    with pytest.raises(ConfigError) as exc:
+        L.Dense(4)(enc, initial_state=[h])
+    assert "initial_state" in one_line(exc)

@@ -125,15 +125,17 @@ class Node:
     """One call of `layer` on `inputs`, returning `outputs` (all `KerasTensor`s).
 
     `listed` says whether the layer got a list (a merge layer); `training` is the call's
-    `training=` argument (None: follow the model)."""
+    `training=` argument (None: follow the model); `state_inputs` counts the `initial_state`
+    tensors of a recurrent layer's call, which follow its input in `inputs`."""
 
-    __slots__ = ("layer", "inputs", "outputs", "listed", "training", "layer_index")
+    __slots__ = ("layer", "inputs", "outputs", "listed", "training", "layer_index", "state_inputs")
 
-    def __init__(self, layer, inputs: list, listed: bool, training) -> None:
+    def __init__(self, layer, inputs: list, listed: bool, training, state_inputs: int = 0) -> None:
         self.layer = layer
         self.inputs = inputs
         self.listed = listed
         self.training = training
+        self.state_inputs = state_inputs  # a recurrent call's initial_state tensors: the last inputs
         self.outputs: list[KerasTensor] = []
         nodes = layer.__dict__.setdefault("_inbound_nodes", [])
         self.layer_index = len(nodes)
@@ -182,9 +184,17 @@ def symbolic_call(layer, x, *args, training=None, mask=None, initial_state=None,
     if args or kwargs:
         bad = ", ".join([*(type(a).__name__ for a in args), *sorted(kwargs)])
         raise ConfigError(f"{kind} {name!r}: unexpected call argument(s) {bad}")
+    states = []
     if initial_state is not None:
-        raise ConfigError(f"{kind} {name!r}: initial_state is not supported in tuinet's functional API yet "
-                          "(encoder-decoder models that pass states are out of scope)")
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        if not hasattr(layer, "backward_with_states") or not all(isinstance(t, KerasTensor) for t in states):
+            raise ConfigError(f"{kind} {name!r}: initial_state takes the symbolic state tensors of a recurrent layer "
+                              "(SimpleRNN, LSTM, GRU), e.g. another layer's return_state outputs")
+        units = getattr(layer, "units", None)
+        want = 2 if kind == "LSTM" else 1
+        if len(states) != want or any(tuple(t.shape[1:]) != (units,) for t in states):
+            raise ShapeError(f"{kind} {name!r}: initial_state must be {want} tensor{'s' if want > 1 else ''} of shape "
+                             f"(None, {units}), got {', '.join(_fmt_shape(t.shape) for t in states)}")
     if mask is not None:
         raise ConfigError(f"{kind} {name!r}: an explicit mask= is not supported; masks come from "
                           "Embedding(mask_zero=True)")
@@ -222,7 +232,7 @@ def symbolic_call(layer, x, *args, training=None, mask=None, initial_state=None,
     n_states = _num_states(layer)
     units = getattr(layer, "units", None)
     out_shapes = [tuple(s) for s in out_shapes] + [(units,)] * n_states
-    node = Node(layer, inputs, multi, None if training is None else bool(training))
+    node = Node(layer, inputs + states, multi, None if training is None else bool(training), len(states))
     dtype = getattr(layer, "output_dtype", None) or backend.floatx().name
     node.outputs = [KerasTensor((None, *s), dtype, _tensor_name(), node, i) for i, s in enumerate(out_shapes)]
     if len(node.outputs) == 1:
@@ -843,10 +853,10 @@ class Functional(Sequential):
             else:
                 arg = values[id(node.inputs[0])]
                 mask = masks.get(id(node.inputs[0]))
-                if mask is not None and ex.consumes_mask:
-                    out = ex.forward(arg, training=train, mask=mask)
-                else:
-                    out = ex.forward(arg, training=train)
+                extra = {"mask": mask} if mask is not None and ex.consumes_mask else {}
+                if node.state_inputs:
+                    extra["initial_state"] = [values[id(t)] for t in node.inputs[1:]]
+                out = ex.forward(arg, training=train, **extra)
                 mask = ex.compute_mask(arg, mask)
             if len(node.outputs) > 1:
                 outs = [out, *ex._states] if getattr(ex, "return_state", False) else list(out)
@@ -919,10 +929,17 @@ class Functional(Sequential):
             else:
                 g = pending.pop(id(node.outputs[0]), None)
                 extra = [pending.pop(id(t), None) for t in node.outputs[1:]]
-                if any(e is not None for e in extra):
-                    raise ConfigError(f"layer {node.layer.name!r}: training through the states of return_state=True "
-                                      "is not supported; use the states for inference only")
-                if g is None:
+                with_states = any(e is not None for e in extra)
+                if g is None and not with_states:
+                    continue
+                if with_states or node.state_inputs:  # a recurrent call that returns or takes states
+                    n_states = 2 if type(ex).__name__ == "LSTM" else 1
+                    grad_in, state_grads = ex.backward_with_states(g, extra if extra else [None] * n_states)
+                    for t, gs in zip(node.inputs[1:], state_grads or []):
+                        if gs is not None:
+                            self._accumulate(pending, t, gs)
+                    if grad_in is not None and ex.needs_input_grad:
+                        self._accumulate(pending, node.inputs[0], grad_in)
                     continue
                 grad_in = ex.backward(g)
             if grad_in is None or not ex.needs_input_grad:
@@ -1091,8 +1108,11 @@ class Functional(Sequential):
             for node in self._layer_nodes[id(layer)]:
                 if isinstance(layer, InputLayer):
                     continue
-                args = [tensor(t) for t in node.inputs]
+                main = node.inputs[:len(node.inputs) - node.state_inputs]
+                args = [tensor(t) for t in main]
                 kwargs = {} if node.training is None else {"training": node.training}
+                if node.state_inputs:
+                    kwargs["initial_state"] = [tensor(t) for t in node.inputs[len(main):]]
                 nodes.append({"args": [args] if node.listed else args, "kwargs": kwargs})
             layers.append({**spec, "name": layer.name, "inbound_nodes": nodes})
 
@@ -1165,10 +1185,17 @@ class Functional(Sequential):
                     if any(a is None for a in flat):
                         break
                     kwargs = node.get("kwargs") or {}
-                    if not isinstance(kwargs, dict) or set(kwargs) - {"training", "mask"}:
+                    if not isinstance(kwargs, dict) or set(kwargs) - {"training", "mask", "initial_state"}:
                         raise ConfigError(f"Model.from_config: layer {layer.name!r}: unsupported call arguments "
                                           f"{sorted(kwargs) if isinstance(kwargs, dict) else kwargs!r}")
-                    out = layer(args, training=kwargs.get("training"))
+                    call = {}
+                    if kwargs.get("initial_state") is not None:
+                        states = resolve(kwargs["initial_state"])
+                        states = states if isinstance(states, list) else [states]
+                        if any(t is None for t in states):
+                            break
+                        call["initial_state"] = states
+                    out = layer(args, training=kwargs.get("training"), **call)
                     outs = out if isinstance(out, list) else [out]
                     for j, t in enumerate(outs):
                         tensors[(layer.name, done, j)] = t

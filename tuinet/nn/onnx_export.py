@@ -228,6 +228,9 @@ class _Exporter:
         for node in model._nodes:
             if not node.inputs:
                 continue
+            if getattr(node, "state_inputs", 0):
+                raise _refuse(node.layer, "its initial_state comes from other tensors, which the export does not "
+                                          "support yet")
             ins = [values[id(t)] for t in node.inputs]
             outs, m = self.emit(node.layer, [v[0] for v in ins], [v[1] for v in ins], [v[2] for v in ins])
             if len(outs) < len(node.outputs):

@@ -1,6 +1,9 @@
 """Recurrent layers: SimpleRNN, LSTM and GRU with Keras 3's cell formulas and weight layouts.
 
-Inputs are `(batch, timesteps, features)`; the initial state is zeros. Internally the sequence
+Inputs are `(batch, timesteps, features)`; the initial state is zeros unless `initial_state`
+is given (`[h]`, or `[h, c]` for LSTM, each `(batch, units)`, as in Keras's encoder-decoder
+recipe). `backward_with_states` takes gradients of the returned final states too and gives
+back those of the initial states. Internally the sequence
 is kept time-major, `x @ kernel` is computed for every step in one matmul, the Python loop
 runs over time steps only, and backpropagation through time accumulates the kernel and
 recurrent-kernel gradients in one matmul each after the loop.
@@ -113,14 +116,18 @@ class _ForgetBias(initializers.Initializer):
 class _Recurrent(Layer):
     """Shared machinery of the recurrent layers: arguments, shapes, masks, time-major passes.
 
-    Subclasses set `_gates` (column blocks of the kernels) and implement `_scan(x)`, which
-    takes time-major inputs `(timesteps, batch, features)` and returns the state history
-    `(timesteps + 1, batch, units)` (row 0 is the zero initial state), and
-    `_scan_backward(g, seq, linear)`, which takes dL/d(output) (time-major when `seq`), fills
-    `grads` and returns dL/dx time-major, or None when `needs_input_grad` is False.
+    Subclasses set `_gates` (column blocks of the kernels) and `_n_states`, and implement
+    `_scan(x)`, which takes time-major inputs `(timesteps, batch, features)` and returns the
+    state history `(timesteps + 1, batch, units)` (row 0 is the initial state: `self._init`,
+    or zeros when it is None), and `_scan_backward(g, seq, linear, dfinal, want_init)`, which
+    takes dL/d(output) (time-major when `seq`) and dL/d(final states) (`dfinal`, a list with
+    one array per state, or None), fills `grads` and returns `(dx, dinit)`: dL/dx time-major
+    (None when `needs_input_grad` is False) and, when `want_init`, the list dL/d(initial states)
+    (else None).
     """
 
     _gates = 1
+    _n_states = 1
 
     def __init__(self, units: int, activation="tanh", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -159,6 +166,8 @@ class _Recurrent(Layer):
         self._rng = np.random.default_rng(self.seed)
         self._ws: dict[str, np.ndarray] = {}
         self._xmask = self._hmask = None
+        self._init: list[np.ndarray] | None = None
+        self._keep: np.ndarray | None = None
 
     # -- building ---------------------------------------------------------------------------
     def compute_output_shape(self, input_shape):
@@ -210,7 +219,21 @@ class _Recurrent(Layer):
     def compute_mask(self, x, mask):
         return mask if self.return_sequences else None
 
-    def forward(self, x, *, training=False, mask=None):
+    def _initial_states(self, initial_state, batch: int, dtype, label: str) -> list[np.ndarray] | None:
+        """Validate `initial_state` (None, one array, or a list of `_n_states` arrays)."""
+        if initial_state is None:
+            return None
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        n, want = self._n_states, (batch, self.units)
+        arrays = [np.asarray(s) for s in states]
+        if len(arrays) != n or any(a.shape != want for a in arrays):
+            names = "[h, c]" if n == 2 else "[h]"
+            got = ", ".join(str(a.shape) for a in arrays) or "nothing"
+            raise ShapeError(f"{label} expects initial_state {names}: {n} array{'s' if n > 1 else ''} of shape "
+                             f"(batch, units) = {want}, got {len(arrays)} of shape {got}")
+        return [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+
+    def forward(self, x, *, training=False, mask=None, initial_state=None):
         kernel = self.params["kernel"]
         x = np.asarray(x)
         label = f"{type(self).__name__} {self.name!r}"
@@ -226,6 +249,8 @@ class _Recurrent(Layer):
             xt = xt[::-1]
         xt = np.ascontiguousarray(xt, dtype=dtype)
         batch = x.shape[0]
+        self._init = self._initial_states(initial_state, batch, dtype, label)
+        self._keep = None
         self._xmask = self._hmask = None
         if training and (self.dropout > 0 or self.recurrent_dropout > 0):
             g = self._mask_gates()
@@ -247,6 +272,15 @@ class _Recurrent(Layer):
         h = self._scan(xt)
         # Copies: the state history is scratch space reused by the next call.
         self._states = self._final_states(h) if self.return_state else []
+        if self._init is not None and self._mb is not None:
+            # Keras's outputs start from zeros, not from the initial state: until a row's first
+            # kept step its outputs are 0 while its state is the initial state carried over.
+            lead = np.logical_and.accumulate(self._mb[..., 0], axis=0)
+            if lead.any():
+                self._keep = (~lead)[..., None].astype(dtype)
+                if self.return_sequences:
+                    return np.ascontiguousarray((h[1:] * self._keep).transpose(1, 0, 2))
+                return h[-1] * self._keep[-1]
         return h[1:].transpose(1, 0, 2).copy() if self.return_sequences else h[-1].copy()
 
     def _final_states(self, h: np.ndarray) -> list[np.ndarray]:
@@ -256,33 +290,85 @@ class _Recurrent(Layer):
     def __call__(self, x, *, training: bool | None = None, mask=None, **kwargs):
         """Run the layer on a batch (building it first if needed). With `return_state=True` it
         returns Keras's list `[output, *final_states]` (LSTM: `[output, h, c]`, GRU and
-        SimpleRNN: `[output, h]`, each state `(batch, units)`); `mask` is `(batch, timesteps)`."""
+        SimpleRNN: `[output, h]`, each state `(batch, units)`); `mask` is `(batch, timesteps)`;
+        `initial_state=[h]` (LSTM: `[h, c]`) starts the scan from those states."""
         from tuinet.nn import functional
 
         if functional.is_symbolic(x):
             return functional.symbolic_call(self, x, training=training, mask=mask, **kwargs)
+        initial_state = kwargs.pop("initial_state", None)
         if kwargs:
             raise ConfigError(f"{type(self).__name__}: unexpected call argument(s) {', '.join(sorted(kwargs))}")
         self.check_passes()
         x = np.asarray(x)
         if not self.built:
             self.build_for(x.shape[1:], np.random.default_rng())
-        out = self.forward(x, training=bool(training), mask=mask)
+        out = self.forward(x, training=bool(training), mask=mask, initial_state=initial_state)
         return [out, *self._states] if self.return_state else out
 
     def backward(self, grad_out):
-        return self._backward(grad_out, linear=False)
+        return self._backward(grad_out, linear=False)[0]
 
-    def _backward(self, grad_out, linear: bool):
+    def backward_with_states(self, grad_out, state_grads):
+        """Backward pass given dL/d(output) and dL/d(final states), for outputs feeding states on.
+
+        Args:
+            grad_out: dL/d(output), in the output's shape, or None when only the states are used.
+            state_grads: One entry per final state (`[dh]`, LSTM `[dh, dc]`, as `return_state`
+                returns them), each `(batch, units)` or None for zero.
+
+        Returns:
+            `(grad_in, initial_state_grads)`: dL/dx (None when `needs_input_grad` is False) and
+            the list of dL/d(initial state), one per state, or None when the forward pass was
+            given no `initial_state`. Fills `grads` like `backward`.
+        """
+        label = f"{type(self).__name__} {self.name!r}"
         dtype = self.params["kernel"].dtype
-        grad_out = np.asarray(grad_out).astype(dtype, copy=False)
-        g = grad_out.transpose(1, 0, 2) if self.return_sequences else grad_out
-        dx = self._scan_backward(g, self.return_sequences, linear)
-        if dx is None:
-            return None
-        if self.go_backwards:
-            dx = dx[::-1]
-        return dx.transpose(1, 0, 2).copy()
+        steps, batch = self._x.shape[:2]
+        want = (batch, self.units)
+        grads = list(state_grads) if isinstance(state_grads, (list, tuple)) else [state_grads]
+        if len(grads) != self._n_states:
+            raise ShapeError(f"{label} has {self._n_states} state(s), got {len(grads)} state gradient(s)")
+        dfinal = []
+        for s in grads:
+            if s is None:
+                dfinal.append(np.zeros(want, dtype=dtype))
+                continue
+            s = np.asarray(s)
+            if s.shape != want:
+                raise ShapeError(f"{label} expects state gradients of shape {want}, got {s.shape}")
+            dfinal.append(np.array(s, dtype=dtype))
+        if grad_out is not None:
+            out_shape = (batch, steps, self.units) if self.return_sequences else want
+            if np.shape(grad_out) != out_shape:
+                raise ShapeError(f"{label} expects an output gradient of shape {out_shape}, "
+                                 f"got {np.shape(grad_out)}")
+        return self._backward(grad_out, False, dfinal, self._init is not None)
+
+    def _backward(self, grad_out, linear: bool, dfinal=None, want_init: bool = False):
+        dtype = self.params["kernel"].dtype
+        seq = self.return_sequences
+        if grad_out is None:
+            steps, batch = self._x.shape[:2]
+            g = np.zeros((steps, batch, self.units) if seq else (batch, self.units), dtype=dtype)
+        else:
+            grad_out = np.asarray(grad_out).astype(dtype, copy=False)
+            g = grad_out.transpose(1, 0, 2) if seq else grad_out
+        if self._keep is not None:
+            g = g * (self._keep if seq else self._keep[-1])
+        dx, dinit = self._scan_backward(g, seq, linear, dfinal, want_init)
+        if dx is not None:
+            if self.go_backwards:
+                dx = dx[::-1]
+            dx = dx.transpose(1, 0, 2).copy()
+        return dx, dinit
+
+    def _start(self, h: np.ndarray, k: int = 0) -> None:
+        """Row 0 of a state history: initial state `k`, or zeros."""
+        if self._init is None:
+            h[0] = 0
+        else:
+            h[0] = self._init[k]
 
     def _carry(self, new: np.ndarray, old: np.ndarray, t: int) -> None:
         """At masked steps the state is carried over: `new = old` where the mask is False."""
@@ -299,10 +385,14 @@ class _Recurrent(Layer):
     def _step_grad(self, g, seq: bool, t: int, last: int, dnext, out) -> np.ndarray:
         """dL/dh_t: the output gradient of step `t` (if any) plus the recurrent one."""
         if seq:
-            if dnext is None:
-                return g[t]
-            return np.add(g[t], dnext, out=out)
-        return g if t == last else dnext
+            gt = g[t]
+        elif t == last:
+            gt = g
+        else:
+            return dnext
+        if dnext is None:
+            return gt
+        return np.add(gt, dnext, out=out)
 
     def _input_grads(self, dxw: np.ndarray) -> np.ndarray | None:
         """Kernel gradient from the pre-activation gradients of all steps, then dL/dx."""
@@ -384,7 +474,7 @@ class SimpleRNN(_Recurrent):
         if self.use_bias:
             xw += self.params["bias"]
         h = self._h = self._buf("h", (steps + 1, batch, u), dt)
-        h[0] = 0
+        self._start(h)
         z = self._zt = None if fast else self._buf("z", (steps, batch, u), dt)
         for t in range(steps):
             if fast:
@@ -407,9 +497,9 @@ class SimpleRNN(_Recurrent):
         if self._mb is not None:
             raise ConfigError(f"SimpleRNN {self.name!r}: a masked sequence cannot end in a SimpleRNN with "
                               f"a sigmoid or softmax activation; add a Dense layer after it")
-        return self._backward(grad_z, linear=True)
+        return self._backward(grad_z, linear=True)[0]
 
-    def _scan_backward(self, g, seq, linear):
+    def _scan_backward(self, g, seq, linear, dfinal=None, want_init=False):
         h, z, act = self._h, self._zt, self.activation
         steps, batch, u = h.shape[0] - 1, h.shape[1], self.units
         dt = h.dtype
@@ -420,7 +510,7 @@ class SimpleRNN(_Recurrent):
             np.multiply(h[1:], h[1:], out=d)
             np.subtract(1, d, out=d)
         dh_buf, dnext_buf = self._buf("dh", (batch, u), dt), self._buf("dnext", (batch, u), dt)
-        dnext = None
+        dnext = None if dfinal is None else dfinal[0]
         for t in range(steps - 1, -1, -1):
             dz = dz_all[t]
             if linear:
@@ -441,14 +531,14 @@ class SimpleRNN(_Recurrent):
                     np.multiply(dh, d[t], out=dz)
                 else:
                     dz[...] = act.backward(z[t], h[t + 1], dh)
-            if t > 0:
+            if t > 0 or want_init:
                 dnext = _proj_t(dz, U, hm, out=dnext_buf)
                 if carry is not None:
                     dnext += carry
         _proj_w(h[:-1], dz_all, hm, self.grads["recurrent_kernel"])
         if self.use_bias:
             _colsum(dz_all, self.grads["bias"])
-        return self._input_grads(dz_all)
+        return self._input_grads(dz_all), ([dnext.copy()] if want_init else None)
 
 
 class LSTM(_Recurrent):
@@ -489,6 +579,7 @@ class LSTM(_Recurrent):
     """
 
     _gates = 4
+    _n_states = 2
 
     def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid", use_bias: bool = True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -555,8 +646,8 @@ class LSTM(_Recurrent):
         tc = self._tc = self._buf("tc", (steps, batch, u), dt)
         z_all = self._z = None if fast else self._buf("z", (steps, batch, 4 * u), dt)
         tmp = self._buf("tmp", (batch, u), dt)
-        h[0] = 0
-        c[0] = 0
+        self._start(h, 0)
+        self._start(c, 1)
         for t in range(steps):
             a = a_all[t]
             if fast:
@@ -589,7 +680,7 @@ class LSTM(_Recurrent):
     def _final_states(self, h):
         return [h[-1].copy(), self._c[-1].copy()]
 
-    def _scan_backward(self, g, seq, linear):
+    def _scan_backward(self, g, seq, linear, dfinal=None, want_init=False):
         h, c, a_all, tc, z_all = self._h, self._c, self._a, self._tc, self._z
         steps, batch, u = tc.shape
         dt = h.dtype
@@ -609,10 +700,10 @@ class LSTM(_Recurrent):
             np.subtract(1, od, out=od)
             od *= a_all[..., 3 * u:]
         dc = self._buf("dc", (batch, u), dt)
-        dc[...] = 0
+        dc[...] = 0 if dfinal is None else dfinal[1]
         tmp = self._buf("tmp", (batch, u), dt)
         dh_buf, dnext_buf = self._buf("dh", (batch, u), dt), self._buf("dnext", (batch, u), dt)
-        dnext = None
+        dnext = None if dfinal is None else dfinal[0]
         for t in range(steps - 1, -1, -1):
             dh, carry = self._split(self._step_grad(g, seq, t, steps - 1, dnext, dh_buf), t)
             dc, carry_c = self._split(dc, t)
@@ -637,14 +728,14 @@ class LSTM(_Recurrent):
                 for k, fn in enumerate((ract, ract, act, ract)):
                     s = slice(k * u, (k + 1) * u)
                     dz[:, s] = fn.backward(z[:, s], a[:, s], dz[:, s])
-            if t > 0:
+            if t > 0 or want_init:
                 dnext = _proj_t(dz, U, hm, out=dnext_buf)
                 if carry is not None:
                     dnext += carry
         _proj_w(h[:-1], dz_all, hm, self.grads["recurrent_kernel"])
         if self.use_bias:
             _colsum(dz_all, self.grads["bias"])
-        return self._input_grads(dz_all)
+        return self._input_grads(dz_all), ([dnext.copy(), dc.copy()] if want_init else None)
 
     def get_config(self):
         return {**super().get_config(),
@@ -750,7 +841,7 @@ class GRU(_Recurrent):
         h = self._h = self._buf("h", (steps + 1, batch, u), dt)
         a_all = self._a = self._buf("a", (steps, batch, 3 * u), dt)
         z_all = self._z = None if fast else self._buf("z", (steps, batch, 3 * u), dt)
-        h[0] = 0
+        self._start(h)
         if after:
             rec_all = self._rec = self._buf("rec", (steps, batch, 3 * u), dt)
             Ur = U * scale if fast else U
@@ -800,7 +891,7 @@ class GRU(_Recurrent):
             self._carry(hn, ht, t)
         return h
 
-    def _scan_backward(self, g, seq, linear):
+    def _scan_backward(self, g, seq, linear, dfinal=None, want_init=False):
         h, a_all, z_all = self._h, self._a, self._z
         steps, batch = a_all.shape[:2]
         u, dt = self.units, h.dtype
@@ -830,7 +921,7 @@ class GRU(_Recurrent):
         tmp, tmp2 = self._buf("tmp", (batch, u), dt), self._buf("tmp2", (batch, u), dt)
         dh_buf = self._buf("dh", (batch, u), dt)
         nexts = (self._buf("dn0", (batch, u), dt), self._buf("dn1", (batch, u), dt))
-        dnext = None
+        dnext = None if dfinal is None else dfinal[0]
         for t in range(steps - 1, -1, -1):
             dh, carry = self._split(self._step_grad(g, seq, t, steps - 1, dnext, dh_buf), t)
             dx = dxw_all[t]
@@ -858,7 +949,7 @@ class GRU(_Recurrent):
                 dzr_t[:, u:] = ract.backward(zt[:, u:2 * u], rg[t], dzr_t[:, u:])
             if after:
                 np.multiply(dhh, rg[t], out=dr[:, 2 * u:])
-            if t == 0:
+            if t == 0 and not want_init:
                 break
             nxt = nexts[0] if dh is not nexts[0] else nexts[1]
             np.multiply(dh, zg[t], out=nxt)
@@ -883,7 +974,7 @@ class GRU(_Recurrent):
             _colsum(dxw_all, gb[0] if after else gb)
             if after:
                 _colsum(drec_all, gb[1])
-        return self._input_grads(dxw_all)
+        return self._input_grads(dxw_all), ([dnext.copy()] if want_init else None)
 
     def get_config(self):
         return {**super().get_config(),
