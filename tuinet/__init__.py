@@ -22,7 +22,7 @@ from tuinet.nn.random import set_random_seed
 from tuinet.nn.serialization import load_model
 from tuinet import models, preprocessing, utils  # noqa: E402 - keras.models / preprocessing / utils
 from tuinet.models import Model  # noqa: E402 - keras.Model: the functional API and traced subclasses
-from tuinet import config  # noqa: E402 - keras.config
+from tuinet import config, datasets  # noqa: E402 - keras.config, keras.datasets (from Keras's cache)
 from tuinet.nn.functional import KerasTensor  # noqa: E402
 from tuinet.nn.layers.base import Layer  # noqa: E402 - keras.Layer
 from tuinet.nn.losses import Loss  # noqa: E402 - keras.Loss
@@ -37,5 +37,5 @@ def version() -> str:
 
 __all__ = ["__version__", "TuinetError", "ConfigError", "ShapeError", "NotBuiltError", "ModelFileError",
            "DivergenceError", "activations", "backend", "callbacks", "constraints", "initializers", "layers", "losses", "metrics",
-           "optimizers", "regularizers", "schedules", "Input", "Model", "Sequential", "set_random_seed", "load_model", "models", "preprocessing", "utils", "config", "KerasTensor", "Layer", "Loss", "Metric",
+           "optimizers", "regularizers", "schedules", "Input", "Model", "Sequential", "set_random_seed", "load_model", "models", "preprocessing", "utils", "config", "datasets", "KerasTensor", "Layer", "Loss", "Metric",
            "Optimizer", "Variable", "version"]
