@@ -1113,6 +1113,8 @@ class Functional(Sequential):
                 kwargs = {} if node.training is None else {"training": node.training}
                 if node.state_inputs:
                     kwargs["initial_state"] = [tensor(t) for t in node.inputs[len(main):]]
+                if getattr(layer, "_causal", False):
+                    kwargs["use_causal_mask"] = True
                 nodes.append({"args": [args] if node.listed else args, "kwargs": kwargs})
             layers.append({**spec, "name": layer.name, "inbound_nodes": nodes})
 
@@ -1185,7 +1187,8 @@ class Functional(Sequential):
                     if any(a is None for a in flat):
                         break
                     kwargs = node.get("kwargs") or {}
-                    if not isinstance(kwargs, dict) or set(kwargs) - {"training", "mask", "initial_state"}:
+                    if not isinstance(kwargs, dict) or set(kwargs) - {"training", "mask", "initial_state", "key",
+                                                                     "use_causal_mask"}:
                         raise ConfigError(f"Model.from_config: layer {layer.name!r}: unsupported call arguments "
                                           f"{sorted(kwargs) if isinstance(kwargs, dict) else kwargs!r}")
                     call = {}
@@ -1195,6 +1198,13 @@ class Functional(Sequential):
                         if any(t is None for t in states):
                             break
                         call["initial_state"] = states
+                    if kwargs.get("key") is not None:  # Keras writes an attention layer's key as a keyword
+                        key = resolve(kwargs["key"])
+                        if key is None:
+                            break
+                        call["key"] = key
+                    if kwargs.get("use_causal_mask"):
+                        call["use_causal_mask"] = True
                     out = layer(args, training=kwargs.get("training"), **call)
                     outs = out if isinstance(out, list) else [out]
                     for j, t in enumerate(outs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tuinet.errors import ConfigError, unknown_name
+from tuinet.nn.layers.attention import Attention, MultiHeadAttention
 from tuinet.nn.layers.augmentation import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from tuinet.nn.layers.base import Layer
 from tuinet.nn.layers.conv import Conv1D, Conv2D
@@ -34,7 +35,8 @@ LAYERS: dict[str, type[Layer]] = {
                 SpatialDropout2D, Rescaling, Normalization, TimeDistributed, Bidirectional,
                 RandomFlip, RandomContrast, RandomTranslation, RandomRotation, RandomZoom,
                 Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
-                Identity, Masking, UnitNormalization, ActivityRegularization, AlphaDropout, Lambda)
+                Identity, Masking, UnitNormalization, ActivityRegularization, AlphaDropout, Lambda,
+                MultiHeadAttention, Attention)
 }
 
 
