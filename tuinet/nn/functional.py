@@ -175,7 +175,8 @@ def _num_states(layer) -> int:
 def symbolic_call(layer, x, *args, training=None, mask=None, initial_state=None, **kwargs):
     """`layer(x)` on symbolic tensors: check the shapes, record the call, return symbolic outputs."""
     kind = type(layer).__name__
-    name = getattr(layer, "name", None) or kind
+    name = getattr(layer, "name", None)
+    label = f"{kind} {name!r}" if name else kind
     if getattr(layer, "positional_inputs", False) and not isinstance(x, (list, tuple)):
         # Keras's attention layers take their tensors as arguments: mha(query, value, key=...)
         key = kwargs.pop("key", None)
@@ -183,37 +184,37 @@ def symbolic_call(layer, x, *args, training=None, mask=None, initial_state=None,
         args = ()
     if args or kwargs:
         bad = ", ".join([*(type(a).__name__ for a in args), *sorted(kwargs)])
-        raise ConfigError(f"{kind} {name!r}: unexpected call argument(s) {bad}")
+        raise ConfigError(f"{label}: unexpected call argument(s) {bad}")
     states = []
     if initial_state is not None:
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         if not hasattr(layer, "backward_with_states") or not all(isinstance(t, KerasTensor) for t in states):
-            raise ConfigError(f"{kind} {name!r}: initial_state takes the symbolic state tensors of a recurrent layer "
+            raise ConfigError(f"{label}: initial_state takes the symbolic state tensors of a recurrent layer "
                               "(SimpleRNN, LSTM, GRU), e.g. another layer's return_state outputs")
         units = getattr(layer, "units", None)
         want = 2 if kind == "LSTM" else 1
         if len(states) != want or any(tuple(t.shape[1:]) != (units,) for t in states):
-            raise ShapeError(f"{kind} {name!r}: initial_state must be {want} tensor{'s' if want > 1 else ''} of shape "
+            raise ShapeError(f"{label}: initial_state must be {want} tensor{'s' if want > 1 else ''} of shape "
                              f"(None, {units}), got {', '.join(_fmt_shape(t.shape) for t in states)}")
     if mask is not None:
-        raise ConfigError(f"{kind} {name!r}: an explicit mask= is not supported; masks come from "
+        raise ConfigError(f"{label}: an explicit mask= is not supported; masks come from "
                           "Embedding(mask_zero=True)")
     if training is not None and not isinstance(training, (bool, np.bool_)):
-        raise ConfigError(f"{kind} {name!r}: training must be True, False or None, got {training!r}")
+        raise ConfigError(f"{label}: training must be True, False or None, got {training!r}")
     if isinstance(layer, Layer):
         layer.check_passes()
     multi = bool(getattr(layer, "multi_input", False))
     if isinstance(x, dict):
-        raise ConfigError(f"{kind} {name!r}: call a layer on a tensor or a list of tensors, not a dict")
+        raise ConfigError(f"{label}: call a layer on a tensor or a list of tensors, not a dict")
     if multi:
         if not isinstance(x, (list, tuple)):
-            raise ConfigError(f"{kind} {name!r}: expects a list of tensors, e.g. {kind}()([a, b])")
+            raise ConfigError(f"{label}: expects a list of tensors, e.g. {kind}()([a, b])")
         inputs = list(x)
         in_shape = [_batchless(t) for t in inputs]
     else:
         if isinstance(x, (list, tuple)):
             if len(x) != 1:
-                raise ConfigError(f"{kind} {name!r} takes one tensor, got a list of {len(x)}")
+                raise ConfigError(f"{label} takes one tensor, got a list of {len(x)}")
             x = x[0]
         inputs = [x]
         in_shape = _batchless(x)
