@@ -31,6 +31,20 @@ from tuinet.nn.optimizers import Optimizer  # noqa: E402 - keras.Optimizer
 from tuinet.nn.variables import Variable  # noqa: E402 - keras.Variable
 
 
+def _alias_submodules() -> None:
+    """`from tuinet.layers import Dense`, `import tuinet.optimizers.schedules` work as with
+    `keras.layers`: the engine's modules are also importable under tuinet's top-level names."""
+    import sys
+
+    for name in ("activations", "backend", "callbacks", "constraints", "initializers", "layers", "losses", "metrics",
+                 "optimizers", "regularizers", "schedules"):
+        sys.modules.setdefault(f"{__name__}.{name}", getattr(sys.modules[__name__], name))
+    sys.modules.setdefault(f"{__name__}.optimizers.schedules", schedules)
+
+
+_alias_submodules()
+
+
 def version() -> str:
     """`keras.version()`: the version of tuinet."""
     return __version__

@@ -288,3 +288,14 @@ def test_threshold_metrics_in_fit_and_by_name():
     assert (again.curve, again.num_thresholds) == ("PR", 50)
     with pytest.raises(ValueError, match="several thresholds"):
         model.compile("adam", "binary_crossentropy", metrics=[tuinet.metrics.Recall(thresholds=[0.2, 0.8])])
+
+
+def test_engine_modules_import_under_tuinets_top_level_names():
+    """As with `keras.layers`: `from tuinet.layers import Dense`, `import tuinet.optimizers.schedules`."""
+    import importlib
+
+    from tuinet.layers import Dense, MaxPool2D  # noqa: F401
+    from tuinet.optimizers.schedules import ExponentialDecay
+
+    assert importlib.import_module("tuinet.callbacks").EarlyStopping is tuinet.callbacks.EarlyStopping
+    assert ExponentialDecay is tuinet.schedules.ExponentialDecay and Dense is tuinet.layers.Dense
