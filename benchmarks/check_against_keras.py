@@ -1586,6 +1586,65 @@ def section_keras_files(rep, rng):
                   int(to_np(km.optimizer.iterations)))
     rep.run("functional.keras", functional_case)
 
+    def attention_graph(lib, Inp, Model):
+        """Cross-attention with a key (causal, gated), self-attention with an output shape, and
+        Attention (concat, scaled, causal): the same graph in tuinet and in Keras."""
+        L = lib.layers
+        q, v, k = Inp((5, 4), name="q"), Inp((6, 3), name="v"), Inp((6, 2), name="k")
+        a = L.MultiHeadAttention(2, 3, use_gate=True, name="cross")(q, v, key=k, use_causal_mask=True)
+        b = L.MultiHeadAttention(2, 2, value_dim=3, output_shape=6, use_bias=False, name="self_mha")(q, q)
+        c = L.Attention(use_scale=True, score_mode="concat", name="att")([q, v, L.Dense(4, name="kp")(v)],
+                                                                         use_causal_mask=True)
+        return Model([q, v, k], L.Dense(2, name="out")(L.Concatenate(name="cat")([a, b, c])))
+
+    def encoder_decoder(lib, Inp, Model, cell):
+        L = lib.layers
+        enc, dec = Inp((None, 3), name="enc"), Inp((None, 2), name="dec")
+        _, *states = getattr(L, cell)(4, return_state=True, name="encoder")(enc)
+        seq = getattr(L, cell)(4, return_sequences=True, name="decoder")(dec, initial_state=states)
+        return Model([enc, dec], L.Dense(3, name="head")(seq))
+
+    graphs = {"mha": (attention_graph, lambda: [rng.normal(size=(6, 5, 4)), rng.normal(size=(6, 6, 3)),
+                                                rng.normal(size=(6, 6, 2))])}
+    for cell in ("LSTM", "GRU", "SimpleRNN"):
+        graphs[f"seq2seq_{cell.lower()}"] = (
+            lambda lib, Inp, Model, cell=cell: encoder_decoder(lib, Inp, Model, cell),
+            lambda: [rng.normal(size=(6, 7, 3)), rng.normal(size=(6, 4, 2))])
+    for key, (graph, inputs) in graphs.items():
+        def t_graph_to_k(key=key, graph=graph, inputs=inputs):
+            tm = graph(tuinet, tuinet.Input, tuinet.Model)
+            randomize_weights(tm, rng)
+            xs = [x.astype("float32") for x in inputs()]
+            path = os.path.join(tmp, f"{key}.keras")
+            tm.save(path)
+            km = keras.models.load_model(path)
+            rep.check(f"tuinet -> keras {key}.keras: predict", km.predict(xs, verbose=0), tm.predict(xs, verbose=0),
+                      rtol=2e-5)
+            wpath = os.path.join(tmp, f"{key}.weights.h5")
+            tm.save_weights(wpath)
+            km2 = graph(keras, keras.Input, keras.Model)
+            km2.load_weights(wpath)
+            rep.check(f"tuinet -> keras {key}.weights.h5: predict", km2.predict(xs, verbose=0),
+                      tm.predict(xs, verbose=0), rtol=2e-5)
+
+        def k_graph_to_t(key=key, graph=graph, inputs=inputs):
+            km = graph(keras, keras.Input, keras.Model)
+            km.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in km.get_weights()])
+            xs = [x.astype("float32") for x in inputs()]
+            path = os.path.join(tmp, f"k_{key}.keras")
+            km.save(path)
+            tm = tuinet.load_model(path)
+            rep.check(f"keras -> tuinet {key}.keras: predict", tm.predict(xs, verbose=0), km.predict(xs, verbose=0),
+                      rtol=2e-5)
+            wpath = os.path.join(tmp, f"k_{key}.weights.h5")
+            km.save_weights(wpath)
+            tm2 = graph(tuinet, tuinet.Input, tuinet.Model)
+            tm2.load_weights(wpath)
+            rep.check(f"keras -> tuinet {key}.weights.h5: predict", tm2.predict(xs, verbose=0),
+                      km.predict(xs, verbose=0), rtol=2e-5)
+        rep.run(f"tuinet -> keras {key}.keras", t_graph_to_k)
+        rep.run(f"keras -> tuinet {key}.keras", k_graph_to_t)
+
     optimizers = {
         "sgd_momentum": lambda m: m.SGD(0.05, momentum=0.9, nesterov=True),
         "adam": lambda m: m.Adam(0.01),

@@ -243,6 +243,90 @@ def test_functional_states_and_integer_ids():
     assert np.max(np.abs(got - model.predict(x, verbose=0))) < TOL
 
 
+# -- attention and encoder-decoders ----------------------------------------------------------------
+X_Q = RNG.normal(size=(16, 5, 4)).astype(np.float32)
+X_V = RNG.normal(size=(16, 6, 3)).astype(np.float32)
+X_K = RNG.normal(size=(16, 6, 2)).astype(np.float32)
+
+
+@pytest.mark.parametrize("steps", [5, None], ids=["known_length", "any_length"])
+def test_multi_head_self_attention(steps):
+    q = L.Input((steps, 4), name="q")
+    h = L.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")(q, q)
+    model = tuinet.Model(q, L.Dense(2)(L.LayerNormalization()(L.Add()([q, h]))))
+    check(model, X_Q)
+    ops = {n.op_type for n in build_onnx(model).graph.node}
+    assert "Softmax" in ops and "Range" not in ops  # no mask: no position arithmetic
+
+
+def test_multi_head_cross_attention_with_key_gate_and_output_shape():
+    q, v, k = L.Input((5, 4), name="q"), L.Input((6, 3), name="v"), L.Input((6, 2), name="k")
+    a = L.MultiHeadAttention(3, 2, value_dim=4, use_gate=True, dropout=0.2, name="gated")(q, v, key=k)
+    b = L.MultiHeadAttention(2, 3, output_shape=(2, 3), use_bias=False, name="shaped")(q, v)
+    out = L.Concatenate()([a, L.Reshape((5, 6))(b)])
+    model = tuinet.Model([q, v, k], L.Dense(2)(out))
+    check(model, [X_Q, X_V, X_K])
+
+
+@pytest.mark.parametrize("steps", [5, None], ids=["known_length", "any_length"])
+def test_causal_and_sliding_window_attention(steps):
+    q = L.Input((steps, 4), name="q")
+    h = L.MultiHeadAttention(2, 3, name="causal")(q, q, use_causal_mask=True)
+    w = L.MultiHeadAttention(2, 2, sliding_window=2, name="window")(q, q)
+    cw = L.MultiHeadAttention(1, 2, sliding_window=2, name="causal_window")(q, q, use_causal_mask=True)
+    model = tuinet.Model(q, [L.Dense(2)(h), L.Dense(2)(L.Add()([w, cw]))])
+    check(model, X_Q)
+    x = X_Q.copy()
+    x[:, 3:] = 10.0  # later steps must not reach earlier causal outputs
+    proto = build_onnx(model)
+    assert np.max(np.abs(run_onnx(proto, [x])[0][:, :3] - run_onnx(proto, [X_Q])[0][:, :3])) < TOL
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(use_scale=True), dict(score_mode="concat"),
+                                    dict(score_mode="concat", use_scale=True)],
+                         ids=["dot", "dot_scale", "concat", "concat_scale"])
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+def test_attention(kwargs, causal):
+    q, v = L.Input((5, 4), name="q"), L.Input((6, 3), name="v")
+    key = L.Dense(4, name="key_proj")(v)
+    att = L.Attention(**kwargs, name="att")
+    self_att = L.Attention(**kwargs, name="self_att")
+    a = att([q, v, key], use_causal_mask=causal)
+    b = self_att([q, q], use_causal_mask=causal)
+    model = tuinet.Model([q, v], L.Dense(2)(L.Concatenate()([a, b])))
+    before = [w.copy() for w in model.get_weights()]
+    check(model, [X_Q, X_V])
+    scalars = [name for name, a0, a1 in zip(model.weight_names, before, model.get_weights())
+               if name.startswith("att/") and not np.array_equal(a0, a1)]
+    assert len(scalars) == len(att.weight_names)  # scale and concat_score_weight trained too
+
+
+def seq2seq(cell: str, *, go_backwards: bool = False, use_bias: bool = True):
+    """Keras's encoder-decoder recipe: the encoder's return_state states start the decoder; the
+    states are outputs too (ONNX's Y_h, and Y_c for an LSTM)."""
+    enc_in, dec_in = L.Input((None, 3), name="enc"), L.Input((None, 2), name="dec")
+    layer = getattr(L, cell)
+    out, *states = layer(4, return_state=True, go_backwards=go_backwards, name="encoder")(enc_in)
+    dec = layer(4, return_sequences=True, go_backwards=go_backwards, use_bias=use_bias, name="decoder")(
+        dec_in, initial_state=states)
+    return tuinet.Model([enc_in, dec_in], [L.Dense(3, name="head")(dec), L.Dense(1, name="side")(out), *states])
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("variant", [{}, {"go_backwards": True}, {"use_bias": False}],
+                         ids=["forward", "backwards", "no_bias"])
+def test_encoder_decoder_initial_state(cell, variant):
+    model = seq2seq(cell, **variant)
+    xs = [RNG.normal(size=(16, 7, 3)).astype(np.float32), RNG.normal(size=(16, 4, 2)).astype(np.float32)]
+    check(model, xs)
+    proto = build_onnx(model)
+    node = next(n for n in proto.graph.node if n.name.startswith("decoder") and n.op_type in ("LSTM", "GRU", "RNN"))
+    assert len(node.input) == (7 if cell == "LSTM" else 6) and node.input[4] == ""  # initial_h (, initial_c)
+    assert (node.input[3] == "") == (variant.get("use_bias") is False)  # B left out without a bias
+    lengths = {d.dim_param for i in proto.graph.input for d in i.type.tensor_type.shape.dim[1:2]}
+    assert lengths == {"enc_axis1", "dec_axis1"}  # the two unknown lengths are told apart
+
+
 @pytest.mark.parametrize("opset", [18, 21])
 def test_later_opsets(opset):
     model = trained(tuinet.Sequential([L.Input((7, 3)), L.Conv1D(3, 2), L.LayerNormalization(), L.LSTM(3),

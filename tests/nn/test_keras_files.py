@@ -142,6 +142,131 @@ def test_written_file_has_keras_layout(tmp_path):
         assert len(f["optimizer/vars"]) == 2 + 2 * 6
 
 
+# ---------------------------------------------------------------------- attention and encoder-decoders
+def _attention_model():
+    q, v, k = L.Input((5, 4), name="q"), L.Input((6, 3), name="v"), L.Input((6, 2), name="k")
+    a = L.MultiHeadAttention(2, 3, use_gate=True, name="cross")(q, v, key=k, use_causal_mask=True)
+    b = L.MultiHeadAttention(2, 2, value_dim=3, output_shape=6, use_bias=False, name="self_mha")(q, q)
+    c = L.Attention(use_scale=True, score_mode="concat", name="att")([q, L.Dense(4, name="vp")(v)],
+                                                                     use_causal_mask=True)
+    return tuinet.Model([q, v, k], L.Dense(2, name="out")(L.Concatenate(name="cat")([a, b, c])))
+
+
+def _seq2seq(cell: str):
+    """Keras's encoder-decoder recipe: the encoder's return_state states start the decoder."""
+    enc, dec = L.Input((None, 3), name="enc"), L.Input((None, 2), name="dec")
+    _, *states = getattr(L, cell)(4, return_state=True, name="encoder")(enc)
+    seq = getattr(L, cell)(4, return_sequences=True, name="decoder")(dec, initial_state=states)
+    return tuinet.Model([enc, dec], L.Dense(3, name="head")(seq))
+
+
+GRAPHS = {"attention": (_attention_model, [(5, 4), (6, 3), (6, 2)]),
+          **{f"seq2seq_{cell.lower()}": (lambda cell=cell: _seq2seq(cell), [(7, 3), (4, 2)])
+             for cell in ("LSTM", "GRU", "SimpleRNN")}}
+
+
+def _randomized(make):
+    model = make()
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(w.dtype) for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_attention_and_encoder_decoder_round_trip(tmp_path, name):
+    make, shapes = GRAPHS[name]
+    model = _randomized(make)
+    rng = np.random.default_rng(2)
+    xs = [rng.normal(size=(4, *s)).astype("float32") for s in shapes]
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    back = tuinet.load_model(path)
+    np.testing.assert_array_equal(back.predict(xs, verbose=0), model.predict(xs, verbose=0))
+    assert [type(lay).__name__ for lay in back.layers] == [type(lay).__name__ for lay in model.layers]
+    assert [lay.weight_names for lay in back.layers] == [lay.weight_names for lay in model.layers]
+    back.save(tmp_path / "again.keras")  # what tuinet read, it writes again the same way
+    with zipfile.ZipFile(path) as first, zipfile.ZipFile(tmp_path / "again.keras") as second:
+        assert json.loads(first.read("config.json")) == json.loads(second.read("config.json"))
+    weights = tmp_path / f"{name}.weights.h5"
+    model.save_weights(weights)
+    other = make()
+    other.load_weights(weights)
+    np.testing.assert_array_equal(other.predict(xs, verbose=0), model.predict(xs, verbose=0))
+
+
+def _layers_by_name(path) -> tuple[dict, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+        raw = zf.read("model.weights.h5")
+    return {spec["name"]: spec for spec in config["config"]["layers"]}, raw
+
+
+def test_attention_layers_have_keras_layout(tmp_path):
+    _attention_model().save(tmp_path / "att.keras")
+    layers, raw = _layers_by_name(tmp_path / "att.keras")
+    cross = layers["cross"]
+    (node,) = cross["inbound_nodes"]  # Keras's call: mha(query, value, key=key, use_causal_mask=True)
+    assert [a["config"]["keras_history"] for a in node["args"]] == [["q", 0, 0], ["v", 0, 0]]
+    assert node["kwargs"]["key"]["config"]["keras_history"] == ["k", 0, 0]
+    assert node["kwargs"]["use_causal_mask"] is True
+    assert cross["build_config"] == {"shapes_dict": {"query_shape": [None, 5, 4], "value_shape": [None, 6, 3],
+                                                     "key_shape": [None, 6, 2]}}
+    assert len(layers["self_mha"]["inbound_nodes"][0]["args"]) == 2
+    assert "key" not in layers["self_mha"]["inbound_nodes"][0]["kwargs"]
+    (att_node,) = layers["att"]["inbound_nodes"]  # Attention takes one list, as in Keras
+    assert len(att_node["args"]) == 1 and len(att_node["args"][0]) == 2
+    assert att_node["kwargs"] == {"use_causal_mask": True}
+    assert layers["att"]["build_config"] == {"input_shape": [[None, 5, 4], [None, 6, 4]]}
+    with h5py.File(io.BytesIO(raw), "r") as f:
+        mha = f["layers/multi_head_attention"]
+        assert mha["vars"].attrs["name"] == "cross" and len(mha["vars"]) == 0
+        for group, name, kernel in (("query_dense", "query", (4, 2, 3)), ("key_dense", "key", (2, 2, 3)),
+                                    ("_gate_dense", "gate", (4, 2, 3)), ("value_dense", "value", (3, 2, 3)),
+                                    ("output_dense", "attention_output", (2, 3, 4))):
+            assert mha[f"{group}/vars"].attrs["name"] == name
+            assert mha[f"{group}/vars/0"].shape == kernel and len(mha[f"{group}/vars"]) == 2
+        assert len(mha["_softmax/vars"]) == 0 and len(mha["_dropout_layer/vars"]) == 0
+        plain = f["layers/multi_head_attention_1"]  # use_bias=False: kernels only, no gate
+        assert list(plain["query_dense/vars"]) == ["0"] and "_gate_dense" not in plain
+        assert plain["output_dense/vars/0"].shape == (2, 3, 6)
+        assert [f[f"layers/attention/vars/{i}"].shape for i in range(2)] == [(), ()]  # scale, concat_score_weight
+
+
+def test_initial_state_node_has_keras_layout(tmp_path):
+    _seq2seq("LSTM").save(tmp_path / "s2s.keras")
+    layers, _ = _layers_by_name(tmp_path / "s2s.keras")
+    (node,) = layers["decoder"]["inbound_nodes"]
+    assert [a["config"]["keras_history"] for a in node["args"]] == [["dec", 0, 0]]
+    assert [t["config"]["keras_history"] for t in node["kwargs"]["initial_state"]] == [["encoder", 0, 1],
+                                                                                        ["encoder", 0, 2]]
+
+
+def test_keras_call_arguments_at_their_defaults_are_ignored(tmp_path):
+    """Keras writes `mha(q, q, return_attention_scores=False, use_causal_mask=False, training=False)`
+    as those kwargs; they load as the plain call. `return_attention_scores=True` is refused."""
+    model = _randomized(_attention_model)
+    model.save(tmp_path / "att.keras")
+
+    def keras_kwargs(extra):
+        def change(members):
+            config = json.loads(members["config.json"])
+            spec = next(s for s in config["config"]["layers"] if s["name"] == "self_mha")
+            spec["inbound_nodes"][0]["kwargs"].update(extra)
+            members["config.json"] = json.dumps(config).encode()
+            return members
+        return change
+
+    path = _rezip(tmp_path / "att.keras", tmp_path / "defaults.keras", keras_kwargs(
+        {"return_attention_scores": False, "use_causal_mask": False, "attention_mask": None, "training": False}))
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(3, *s)).astype("float32") for s in GRAPHS["attention"][1]]
+    np.testing.assert_array_equal(tuinet.load_model(path).predict(xs, verbose=0), model.predict(xs, verbose=0))
+    path = _rezip(tmp_path / "att.keras", tmp_path / "scores.keras", keras_kwargs({"return_attention_scores": True}))
+    with pytest.raises(ModelFileError) as exc:
+        tuinet.load_model(path)
+    assert "return_attention_scores" in _one_line(exc, path)
+
+
 def test_keras_loss_without_keras_equivalent_is_refused(tmp_path):
     model = _models()["mlp"][0]()
     model.compile(optimizer="adam", loss="root_mean_squared_error")

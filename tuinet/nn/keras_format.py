@@ -9,7 +9,9 @@ after its class in snake case and made unique by a counter (`layers/dense`, `lay
 never the layer's own name), with the variables in a `vars` subgroup as datasets `"0"`,
 `"1"`, ... in the layer's weight order and the object's name as the group's `name`
 attribute. Recurrent layers keep theirs under `cell/vars`, `TimeDistributed` under
-`layer/...`, `Bidirectional` under `forward_layer/...` and `backward_layer/...`; the
+`layer/...`, `Bidirectional` under `forward_layer/...` and `backward_layer/...`,
+`MultiHeadAttention` one projection per group (`query_dense`, `key_dense`, `_gate_dense`,
+`value_dense`, `output_dense`, each `vars/0` kernel and `vars/1` bias); the
 optimizer's variables are `optimizer/vars`: the iteration count, the learning rate (when it
 is not a schedule), then its slots, interleaved per trainable variable as Keras's
 `add_optimizer_variables` makes them. A `.weights.h5` file from `model.save_weights` is the
@@ -59,6 +61,14 @@ MAX_H5_OBJECTS = 200_000
 NEEDS_H5PY = 'needs h5py: pip install "tuinet[keras]"'
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+# MultiHeadAttention's sublayers as Keras saves them: (group, saveable name, tuinet weight prefix);
+# the dropout and softmax sublayers hold no variables but Keras writes their groups all the same.
+_MHA_CHILDREN = (("query_dense", "query", "query"), ("key_dense", "key", "key"), ("_gate_dense", "gate", "gate"),
+                 ("value_dense", "value", "value"), ("output_dense", "attention_output", "attention_output"),
+                 ("_dropout_layer", "dropout", None), ("_softmax", "softmax", None))
+# Call arguments Keras may write into a node; false or null (their defaults), they change nothing.
+_DEFAULT_CALL_ARGS = frozenset({"return_attention_scores", "use_causal_mask", "attention_mask", "query_mask",
+                                "value_mask", "key_mask"})
 _WRAPPER_CHILDREN = {"TimeDistributed": ("layer",), "Bidirectional": ("forward_layer", "backward_layer")}
 # The constraint fields of each Keras layer, written as null where the tuinet config has none.
 _CONSTRAINTS = {
@@ -249,7 +259,8 @@ def _input_layer(config: dict, name: str | None) -> dict:
 
 
 def _functional_keras_config(model) -> dict:
-    """A functional model's config in Keras's form (its `get_config()` is already Keras-shaped)."""
+    """A functional model's config in Keras's form (its `get_config()` is already Keras-shaped,
+    but for MultiHeadAttention's calls, which Keras writes with the tensors as arguments)."""
     config = model.get_config()
     built = {lay.name: lay for lay in model.layers}
     layers = []
@@ -261,7 +272,13 @@ def _functional_keras_config(model) -> dict:
             shape = layer.input_shape if layer is not None and layer.built and _overrides_build(layer) and \
                 not isinstance(layer.input_shape, list) else None
             out = _keras_layer(spec["class_name"], spec["config"], shape)
-        layers.append({**out, "name": spec["name"], "inbound_nodes": spec["inbound_nodes"]})
+            if layer is not None and layer.built and getattr(layer, "multi_input", False) and \
+                    spec["class_name"] in ("MultiHeadAttention", "Attention"):
+                out["build_config"] = _attention_build_config(spec["class_name"], layer.input_shape)
+        nodes = spec["inbound_nodes"]
+        if spec["class_name"] == "MultiHeadAttention":
+            nodes = [_keras_mha_node(node) for node in nodes]
+        layers.append({**out, "name": spec["name"], "inbound_nodes": nodes})
     refs = {}
     for key, single in (("input_layers", "single_input"), ("output_layers", "single_output")):
         value = config[key]
@@ -269,6 +286,27 @@ def _functional_keras_config(model) -> dict:
     return {"module": "keras.src.models.functional", "class_name": "Functional",
             "config": {"name": config["name"], "trainable": config.get("trainable", True), "layers": layers, **refs},
             "registered_name": "Functional", "build_config": {"input_shape": None}}
+
+
+def _attention_build_config(cls_name: str, shapes) -> dict:
+    """Keras's `build_config` of an attention layer: MultiHeadAttention records its call's
+    shapes by argument name, Attention the list of its inputs' shapes."""
+    shapes = [[None, *s] for s in shapes]
+    if cls_name == "Attention":
+        return {"input_shape": shapes}
+    names = ("query_shape", "value_shape", "key_shape")
+    return {"shapes_dict": dict(zip(names, shapes))}
+
+
+def _keras_mha_node(node: dict) -> dict:
+    """tuinet records `mha(query, value, key=k)` as one listed argument `[query, value, key]`;
+    Keras calls it with the tensors as arguments, the key as a keyword: `args [query, value]`,
+    `kwargs {"key": key}`."""
+    args = node["args"][0] if len(node["args"]) == 1 and isinstance(node["args"][0], list) else node["args"]
+    kwargs = dict(node.get("kwargs") or {})
+    if len(args) == 3:
+        kwargs["key"] = args[2]
+    return {"args": list(args[:2]), "kwargs": kwargs}
 
 
 def keras_config(model, where: str, *, include_compile: bool = True) -> dict:
@@ -319,6 +357,14 @@ def _nodes(layer, path: str, prefix: str = "", top=None):
     elif cls in _RECURRENT:
         yield path, name, []
         yield f"{path}/cell", f"{_snake(cls)}_cell", [prefix + k for k in layer.weight_names]
+    elif cls == "MultiHeadAttention":  # one EinsumDense per projection: {kernel, bias} under its own group
+        yield path, name, []
+        for group, child, weights in _MHA_CHILDREN:
+            if group == "_gate_dense" and not layer.use_gate:
+                continue
+            keys = [] if weights is None else [k for k in (f"{weights}/kernel", f"{weights}/bias")
+                                               if k in layer.weight_names]
+            yield f"{path}/{group}", child, [prefix + k for k in keys]
     else:
         yield path, name, [prefix + k for k in layer.weight_names]
 
@@ -695,7 +741,8 @@ def functional_config(config: dict) -> dict:
                                                           "dtype": dtype, "name": spec["name"]}}
         else:
             item = _from_keras_layer(spec, where)
-        out.append({**item, "name": spec["name"], "inbound_nodes": spec["inbound_nodes"]})
+        nodes = [_from_keras_node(node) for node in spec["inbound_nodes"]]
+        out.append({**item, "name": spec["name"], "inbound_nodes": nodes})
     result = {"name": config.get("name", "functional"), "trainable": config.get("trainable", True), "layers": out}
     for key in ("input_layers", "output_layers"):
         refs = config.get(key)
@@ -703,6 +750,16 @@ def functional_config(config: dict) -> dict:
             refs, result["single_" + key.split("_")[0]] = [refs], True
         result[key] = refs
     return {"class_name": "Functional", "config": result}
+
+
+def _from_keras_node(node):
+    """A Keras node without the call arguments Keras writes at their defaults (an attention
+    layer's `return_attention_scores=False`, `use_causal_mask=False`, absent masks); the graph
+    builder checks the rest (`initial_state`, `key`, `use_causal_mask`, `training`)."""
+    if not isinstance(node, dict) or not isinstance(node.get("kwargs"), dict):
+        return node
+    kwargs = {k: v for k, v in node["kwargs"].items() if not (k in _DEFAULT_CALL_ARGS and (v is None or v is False))}
+    return {**node, "kwargs": kwargs}
 
 
 MODEL_KINDS = {"Sequential": sequential_config, "Functional": functional_config}

@@ -7,6 +7,9 @@ convolution keeps Keras's element order (onnxruntime folds the transposes that c
 The graph computes in float32, with a dynamic batch axis; inference only (Dropout, noise and
 the Random* augmentation layers are the identity). Inputs and outputs are named after the
 model's (`model.input_names`/`output_names`, or the Input and the last layer of a Sequential).
+MultiHeadAttention and Attention become MatMul/Softmax nodes (causal and sliding-window masks
+are computed from each run's lengths); a recurrent layer whose `initial_state` comes from other
+tensors (an encoder's `return_state` outputs) gets them as its node's `initial_h`/`initial_c`.
 
 Anything the exporter cannot express is refused with one `ConfigError` line naming the layer.
 """
@@ -77,6 +80,15 @@ class _Graph:
         if key is not None:
             self._consts[key] = name
         return name
+
+    def scalar_int(self, value: int) -> str:
+        """A 0-d int64 initializer (`const` writes at least one axis), shared per value."""
+        key = ("i64 scalar", int(value))
+        if key not in self._consts:
+            name = self.name(f"i64_{int(value)}")
+            self.inits.append(self.numpy_helper.from_array(np.array(int(value), dtype=np.int64), name))
+            self._consts[key] = name
+        return self._consts[key]
 
     def ints(self, values, base: str = "shape") -> str:
         values = [int(v) for v in values]
@@ -183,8 +195,10 @@ class _Exporter:
         self.int_names: set[str] = set()  # graph inputs holding integers (ids for an Embedding)
 
     # every layer: (layer, [input names], [input shapes without batch], [masked]) -> [output names]
-    def emit(self, layer, xs: list[str], shapes: list[tuple], masked: list[bool]) -> tuple[list[str], bool]:
-        """ONNX nodes for one call of `layer`; returns its outputs and whether output 0 carries a mask."""
+    def emit(self, layer, xs: list[str], shapes: list[tuple], masked: list[bool],
+             states: list[str] | None = None) -> tuple[list[str], bool]:
+        """ONNX nodes for one call of `layer`; returns its outputs and whether output 0 carries a mask.
+        `states` are the tensors of a recurrent call's `initial_state` (`[h]`, LSTM `[h, c]`)."""
         from tuinet.nn.model import Sequential
 
         if isinstance(layer, Sequential):
@@ -198,7 +212,10 @@ class _Exporter:
                                  "cannot be exported; use mask_zero=False or leave out the Masking layer")
         if kind != "Embedding":
             xs = [self.float_input(x) for x in xs]
-        outs = fn(layer, *((xs, shapes) if layer.multi_input else (xs[0], tuple(shapes[0]))))
+        if states:
+            outs = fn(layer, xs[0], tuple(shapes[0]), states=[self.float_input(s) for s in states])
+        else:
+            outs = fn(layer, *((xs, shapes) if layer.multi_input else (xs[0], tuple(shapes[0]))))
         outs = outs if isinstance(outs, list) else [outs]
         if kind in ("Embedding", "Masking"):
             out_masked = bool(getattr(layer, "mask_zero", True))
@@ -228,11 +245,10 @@ class _Exporter:
         for node in model._nodes:
             if not node.inputs:
                 continue
-            if getattr(node, "state_inputs", 0):
-                raise _refuse(node.layer, "its initial_state comes from other tensors, which the export does not "
-                                          "support yet")
-            ins = [values[id(t)] for t in node.inputs]
-            outs, m = self.emit(node.layer, [v[0] for v in ins], [v[1] for v in ins], [v[2] for v in ins])
+            n_main = len(node.inputs) - getattr(node, "state_inputs", 0)
+            ins = [values[id(t)] for t in node.inputs[:n_main]]
+            states = [values[id(t)][0] for t in node.inputs[n_main:]]
+            outs, m = self.emit(node.layer, [v[0] for v in ins], [v[1] for v in ins], [v[2] for v in ins], states)
             if len(outs) < len(node.outputs):
                 raise _refuse(node.layer, f"expected {len(node.outputs)} outputs")
             for t, name in zip(node.outputs, outs):
@@ -543,7 +559,10 @@ class _Exporter:
     _GlobalMaxPooling1D = _GlobalMaxPooling2D = _GlobalAveragePooling1D = _GlobalAveragePooling2D = _global_pool
 
     # -- recurrent ------------------------------------------------------------------------------
-    def _recurrent(self, layer, x, shape):
+    def _recurrent(self, layer, x, shape, states=None):
+        """ONNX's RNN, GRU or LSTM node; `states` (`[h]`, LSTM `[h, c]`, each `(batch, units)`) become
+        its `initial_h` (and `initial_c`), `(num_directions=1, batch, units)`. With `go_backwards`
+        the input is reversed before the node, so the initial state starts the reversed scan, as in Keras."""
         g, n, u = self.g, layer.name, layer.units
         kind = type(layer).__name__
         if shape[-1] is None:
@@ -569,6 +588,8 @@ class _Exporter:
             else:
                 b = self.w(layer, "bias", lambda v: np.concatenate([v[order], np.zeros_like(v)])[None], "_onnx")
             ins.append(b)
+        if states:  # then B (empty without a bias), no sequence_lens, initial_h (, initial_c)
+            ins += [""] * (5 - len(ins)) + [g.unsqueeze(s, [0], n) for s in states]
         names, alphas, betas = [], [], []
         for act in acts:
             name, a, b = _rnn_activation(act, layer)
@@ -625,6 +646,84 @@ class _Exporter:
         (y, *_), _ = self.emit(layer.layer, [flat], [inner], [False])
         lead = g.slice(g.op("Shape", [x], n), [0], [2], [0], None, n)
         return g.op("Reshape", [y, g.op("Concat", [lead, g.ints(out)], n, axis=0)], n)
+
+    # -- attention ------------------------------------------------------------------------------
+    def _positions(self, x: str, base: str) -> str:
+        """`arange(T)` (int64) for the time axis of `x` `(batch, T, features)`, known or not."""
+        g = self.g
+        steps = g.squeeze(g.op("Shape", [x], base, start=1, end=2), [0], base)
+        return g.op("Range", [g.scalar_int(0), steps, g.scalar_int(1)], base)
+
+    def _attention_mask(self, query: str, value: str, causal: bool, window, base: str) -> str | None:
+        """The boolean `(T_q, T_v)` mask of causal attention (`j <= i`) and of a sliding window
+        (`|i - j| < window`), or None when neither applies; it broadcasts over batch and heads."""
+        g = self.g
+        if not causal and window is None:
+            return None
+        rows = g.unsqueeze(self._positions(query, base), [1], base)
+        cols = g.unsqueeze(self._positions(value, base), [0], base)
+        mask = g.op("GreaterOrEqual", [rows, cols], base) if causal else None
+        if window is not None:
+            gap = g.op("Abs", [g.op("Sub", [rows, cols], base)], base)
+            band = g.op("Less", [gap, g.const(window, f"{base}/sliding_window", np.int64)], base)
+            mask = band if mask is None else g.op("And", [mask, band], base)
+        return mask
+
+    def _MultiHeadAttention(self, layer, xs, shapes):
+        from tuinet.nn.layers.attention import _LARGE_NEGATIVE
+
+        g, n = self.g, layer.name
+        query, value = xs[0], xs[1]
+        key = xs[2] if len(xs) == 3 else value
+        heads, kd, vd = layer.num_heads, layer.key_dim, layer.value_dim
+
+        def project(x: str, prefix: str, dim: int) -> str:  # (batch, T, d) -> (batch, T, heads, dim)
+            y = g.op("MatMul", [x, self.w(layer, f"{prefix}/kernel", lambda k: k.reshape(k.shape[0], -1), "_mat")], n)
+            if layer.use_bias:
+                y = g.op("Add", [y, self.w(layer, f"{prefix}/bias", lambda b: b.reshape(-1), "_flat")], n)
+            return g.reshape(y, [0, 0, heads, dim], n)
+
+        scale = g.const(1.0 / math.sqrt(kd), f"{n}/scale")
+        q = g.op("Mul", [g.transpose(project(query, "query", kd), [0, 2, 1, 3], n), scale], n)  # (b, h, T_q, kd)
+        k = g.transpose(project(key, "key", kd), [0, 2, 3, 1], n)                                # (b, h, kd, T_v)
+        v = g.transpose(project(value, "value", vd), [0, 2, 1, 3], n)                            # (b, h, T_v, vd)
+        scores = g.op("MatMul", [q, k], n)                                                       # (b, h, T_q, T_v)
+        mask = self._attention_mask(query, value, layer._causal, layer.sliding_window, n)
+        if mask is not None:  # masked scores become -1e9, and their softmax weights 0 (Keras's Softmax(mask))
+            scores = g.op("Where", [mask, scores, g.const(_LARGE_NEGATIVE, "large_negative",
+                                                          key=("f", _LARGE_NEGATIVE))], n)
+        probs = g.op("Softmax", [scores], n, axis=-1)
+        if mask is not None:
+            probs = g.op("Where", [mask, probs, g.const(0.0, "zero", key=("f", 0.0))], n)
+        o = g.transpose(g.op("MatMul", [probs, v], n), [0, 2, 1, 3], n)                         # (b, T_q, h, vd)
+        if layer.use_gate:
+            o = g.op("Mul", [o, g.op("Sigmoid", [project(query, "gate", vd)], n)], n)
+        out_dims = tuple(layer.weight("attention_output/kernel").shape[2:])
+        y = g.op("MatMul", [g.reshape(o, [0, 0, heads * vd], n),
+                            self.w(layer, "attention_output/kernel", lambda k: k.reshape(heads * vd, -1), "_mat")], n)
+        if layer.use_bias:
+            y = g.op("Add", [y, self.w(layer, "attention_output/bias", lambda b: b.reshape(-1), "_flat")], n)
+        return y if len(out_dims) == 1 else g.reshape(y, [0, 0, *out_dims], n)
+
+    def _Attention(self, layer, xs, shapes):
+        g, n = self.g, layer.name
+        query, value = xs[0], xs[1]
+        key = xs[2] if len(xs) == 3 else value
+        if layer.score_mode == "dot":
+            scores = g.op("MatMul", [query, g.transpose(key, [0, 2, 1], n)], n)
+            if layer.use_scale:
+                scores = g.op("Mul", [scores, self.w(layer, "scale")], n)
+        else:  # concat_score_weight * sum(tanh(scale * (query_i + key_j)))
+            total = g.op("Add", [g.unsqueeze(query, [2], n), g.unsqueeze(key, [1], n)], n)
+            if layer.use_scale:
+                total = g.op("Mul", [self.w(layer, "scale"), total], n)
+            summed = g.reduce("ReduceSum", g.op("Tanh", [total], n), [-1], False, n)
+            scores = g.op("Mul", [self.w(layer, "concat_score_weight"), summed], n)
+        mask = self._attention_mask(query, key, layer._causal, None, n)
+        if mask is not None:  # Attention lowers masked scores by 1e9
+            lowered = g.op("Sub", [scores, g.const(1e9, "large", key=("f", 1e9))], n)
+            scores = g.op("Where", [mask, scores, lowered], n)
+        return g.op("MatMul", [g.op("Softmax", [scores], n, axis=-1), value], n)
 
     # -- merges ---------------------------------------------------------------------------------
     def _aligned(self, layer, xs, shapes):
@@ -740,9 +839,9 @@ def build_onnx(model, opset: int = DEFAULT_OPSET):
     for internal, name in zip(outs, out_names):
         g.nodes.append(helper.make_node("Identity", [internal], [name], name=g.name(f"{name}/output")))
 
-    def value_info(name, elem, shape):
-        return helper.make_tensor_value_info(name, elem, ["batch" if i == 0 or d is None else int(d)
-                                                          for i, d in enumerate(shape)])
+    def value_info(name, elem, shape):  # unknown lengths get their own names: an encoder's and a decoder's differ
+        return helper.make_tensor_value_info(name, elem, ["batch" if i == 0 else f"{name}_axis{i}" if d is None
+                                                          else int(d) for i, d in enumerate(shape)])
 
     graph = helper.make_graph(g.nodes, model.name or "tuinet",
                               [value_info(nm, t, s) for nm, t, s in zip(in_names, in_types, in_shapes)],
