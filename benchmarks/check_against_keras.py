@@ -1198,23 +1198,15 @@ def section_more_metrics(rep, rng):
                 rep.check(f"{label}{tag}  after reset_state + batch 2", t.result(), result_k(k))
             rep.run(label, run)
 
-    def sum_case():
-        t, k = TM.Sum(), KM.Sum()
+    def reducing_case(name, label):
+        t, k = getattr(TM, name)(), getattr(KM, name)()
         for values, sw in [(rng.normal(size=(5, 3)), None), (rng.normal(size=6), rng.uniform(size=6)),
                            (rng.normal(size=(4, 2)), rng.uniform(size=(4, 2))), (rng.normal(size=3), 2.0)]:
             t.update_state(values, sample_weight=sw)
             k.update_state(values.astype("float32"), sample_weight=sw)
-        rep.check("Sum() four batches, with and without weights", t.result(), result_k(k))
-    rep.run("Sum()", sum_case)
-
-    def mean_case():
-        t, k = TM.Mean(), KM.Mean()
-        for values, sw in [(rng.normal(size=(5, 3)), None), (rng.normal(size=6), rng.uniform(size=6)),
-                           (rng.normal(size=(4, 2)), rng.uniform(size=(4, 2))), (rng.normal(size=3), 2.0)]:
-            t.update_state(values, sample_weight=sw)
-            k.update_state(values.astype("float32"), sample_weight=sw)
-        rep.check("Mean() four batches, weights per sample, per entry, scalar", t.result(), result_k(k))
-    rep.run("Mean()", mean_case)
+        rep.check(label, t.result(), result_k(k))
+    rep.run("Sum()", reducing_case, "Sum", "Sum() four batches, with and without weights")
+    rep.run("Mean()", reducing_case, "Mean", "Mean() four batches, weights per sample, per entry, scalar")
 
     def configs():
         for t, k in [(TM.R2Score(class_aggregation=None, num_regressors=2),

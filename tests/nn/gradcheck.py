@@ -95,3 +95,18 @@ def one_line(exc_info) -> str:
     text = str(exc_info.value)
     assert "\n" not in text, text
     return text
+
+
+def round_trip(layer):
+    """`from_config(get_config())` of `layer` through JSON: an equal, unbuilt clone (returned)."""
+    import json
+
+    from tuinet.nn import layers as L
+
+    cfg = layer.get_config()
+    assert json.loads(json.dumps(cfg)) == cfg
+    clone = type(layer).from_config(cfg)
+    assert clone.get_config() == cfg and not clone.built
+    spec = L.serialize(layer)
+    assert type(L.deserialize(json.loads(json.dumps(spec)))) is type(layer)
+    return clone

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tuinet
-from tests.nn.gradcheck import assert_close, numeric_grad
+from tests.nn.gradcheck import assert_close, numeric_grad, round_trip
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import backend
 from tuinet.nn import layers as L
@@ -61,14 +61,6 @@ def check_attention(layer, shapes, *, seed=0, training=False, rtol=1e-5, atol=1e
     return xs, y
 
 
-def round_trip(layer):
-    cfg = layer.get_config()
-    assert json.loads(json.dumps(cfg)) == cfg
-    clone = type(layer).from_config(cfg)
-    assert clone.get_config() == cfg and not clone.built
-    spec = L.serialize(layer)
-    assert type(L.deserialize(json.loads(json.dumps(spec)))) is type(layer)
-    return clone
 
 
 # ------------------------------------------------------------------------ NumPy reference formulas

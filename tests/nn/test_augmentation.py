@@ -3,13 +3,12 @@ factor ranges, float64 gradient checks of one fixed draw, configs, and a small c
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
 
 import tuinet
-from tests.nn.gradcheck import check_layer
+from tests.nn.gradcheck import check_layer, round_trip
 from tuinet import Sequential
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import layers as L
@@ -17,14 +16,6 @@ from tuinet.nn.layers.augmentation import (RandomContrast, RandomFlip, RandomRot
                                            affine_transform, rotation_matrix, translation_matrix, zoom_matrix)
 
 
-def round_trip(layer):
-    cfg = layer.get_config()
-    assert json.loads(json.dumps(cfg)) == cfg
-    clone = type(layer).from_config(cfg)
-    assert clone.get_config() == cfg and not clone.built
-    spec = L.serialize(layer)
-    assert type(L.deserialize(json.loads(json.dumps(spec)))) is type(layer)
-    return clone
 
 
 def built(layer, input_shape, seed=0):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
 
-from tests.nn.gradcheck import check_layer
+from tests.nn.gradcheck import check_layer, round_trip
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import layers as L
 from tuinet.nn.layers.extra import (ELU, Cropping1D, Cropping2D, GaussianDropout, GaussianNoise, LeakyReLU,
                                     Normalization, Permute, PReLU, ReLU, RepeatVector, Rescaling, Softmax,
                                     SpatialDropout1D, SpatialDropout2D, UpSampling1D, UpSampling2D, ZeroPadding1D,
@@ -21,14 +19,6 @@ def built(layer, input_shape, seed=0):
     return layer
 
 
-def round_trip(layer):
-    cfg = layer.get_config()
-    assert json.loads(json.dumps(cfg)) == cfg
-    clone = type(layer).from_config(cfg)
-    assert clone.get_config() == cfg and not clone.built
-    spec = L.serialize(layer)
-    assert type(L.deserialize(json.loads(json.dumps(spec)))) is type(layer)
-    return clone
 
 
 # Every layer, an input shape (batch first) it takes, the output shape, and whether to grad-check

@@ -4,14 +4,13 @@ Concatenate, Dot and their functional helpers."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 import types
 
 import numpy as np
 import pytest
 
-from tests.nn.gradcheck import assert_close, numeric_grad
+from tests.nn.gradcheck import assert_close, numeric_grad, round_trip
 from tuinet.errors import ConfigError, ShapeError
 from tuinet.nn import backend
 from tuinet.nn import layers as L
@@ -49,14 +48,6 @@ def check_merge(layer, shapes, *, seed=0, xs=None, rtol=1e-5, atol=1e-7, h=1e-6)
         backend.set_floatx(old)
 
 
-def round_trip(layer):
-    cfg = layer.get_config()
-    assert json.loads(json.dumps(cfg)) == cfg
-    clone = type(layer).from_config(cfg)
-    assert clone.get_config() == cfg and not clone.built
-    spec = L.serialize(layer)
-    assert type(L.deserialize(json.loads(json.dumps(spec)))) is type(layer)
-    return clone
 
 
 def aligned(xs):
