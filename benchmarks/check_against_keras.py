@@ -2180,14 +2180,20 @@ def section_masking(rep, rng):
         return Seq([Inp((9,), dtype="int32"), L.Embedding(30, 5, mask_zero=True), rnn(L), L.Dense(2, activation="softmax")])
 
     cases = [("LSTM", lambda L: L.LSTM(4)), ("GRU", lambda L: L.GRU(4)), ("SimpleRNN seq + GAP", None),
-             ("Bidirectional(LSTM)", lambda L: L.Bidirectional(L.LSTM(3)))]
+             ("Bidirectional(LSTM)", lambda L: L.Bidirectional(L.LSTM(3))), ("LSTM seq output", "seq")]
     ids = rng.integers(1, 30, (24, 9))
     for row, cut in enumerate(rng.integers(0, 8, 24)):
         ids[row, :cut] = 0  # leading padding, as pad_sequences makes
     y = rng.integers(0, 2, 24)
     for label, rnn in cases:
         def run(label=label, rnn=rnn):
-            if rnn is None:
+            if rnn == "seq":  # a masked sequence output: the loss and the metrics count the kept steps
+                def build(L, Inp, Seq):
+                    return Seq([Inp((9,), dtype="int32"), L.Embedding(30, 5, mask_zero=True),
+                                L.LSTM(4, return_sequences=True), L.Dense(2, activation="softmax")])
+                km, tm = build(keras.layers, keras.Input, keras.Sequential), build(tuinet.layers, tuinet.Input,
+                                                                                   tuinet.Sequential)
+            elif rnn is None:
                 def build(L, Inp, Seq):
                     return Seq([Inp((9,), dtype="int32"), L.Embedding(30, 5, mask_zero=True),
                                 L.SimpleRNN(4, return_sequences=True), L.GlobalAveragePooling1D(),
@@ -2203,8 +2209,9 @@ def section_masking(rep, rng):
             rep.check(f"masked {label}: predict", tm.predict(ids, verbose=0), km.predict(ids, verbose=0), rtol=1e-5)
             km.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
             tm.compile(tuinet.optimizers.SGD(0.1), "sparse_categorical_crossentropy", metrics=["accuracy"])
-            hk = km.fit(ids, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
-            ht = tm.fit(ids, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+            targets = np.repeat(y[:, None], 9, axis=1) if rnn == "seq" else y
+            hk = km.fit(ids, targets, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+            ht = tm.fit(ids, targets, epochs=2, batch_size=8, shuffle=False, verbose=0).history
             for key in ("loss", "accuracy"):
                 rep.check(f"masked {label}: fit {key}", ht[key], hk[key], rtol=1e-4)
             for i, (wt, wk) in enumerate(zip(tm.get_weights(), km.get_weights())):

@@ -357,14 +357,22 @@ def _walk(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> tuple[list[N
 class _OutputMetric:
     """A metric of one output of a multi-output model: picks its arrays from the lists."""
 
-    def __init__(self, metric, index: int, name: str) -> None:
-        self.metric, self.index, self.name = metric, index, name
+    def __init__(self, metric, index: int, name: str, model=None) -> None:
+        self.metric, self.index, self.name, self.model = metric, index, name, model
 
     def reset_state(self) -> None:
         self.metric.reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        self.metric.update_state(y_true[self.index], y_pred[self.index])
+        i = self.index
+        masks = getattr(self.model, "_output_masks", None)
+        mask = masks[i] if masks else None
+        out = y_pred[i]
+        if mask is not None and out.ndim == mask.ndim + 1 and out.shape[:mask.ndim] == mask.shape \
+                and metrics_module.takes_sample_weight(self.metric):
+            self.metric.update_state(y_true[i], out, sample_weight=mask.astype(np.float32))
+        else:
+            self.metric.update_state(y_true[i], out)
 
     def result(self):
         return self.metric.result()
@@ -817,7 +825,7 @@ class Functional(Sequential):
                     for spec in specs:
                         metric = metrics_module.get(spec, y_true_shape=y[i], y_pred_shape=t.shape,
                                                     loss=self._losses[i])
-                        made.append(_OutputMetric(metric, i, f"{name}_{metric.name}" if multi else metric.name))
+                        made.append(_OutputMetric(metric, i, f"{name}_{metric.name}" if multi else metric.name, self))
                 return made
 
             self._train_metrics, self._eval_metrics = resolve(), resolve()

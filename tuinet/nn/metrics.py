@@ -1390,3 +1390,17 @@ def precision_recall_per_class(cm) -> tuple[np.ndarray, np.ndarray]:
     precision = np.divide(diag, predicted, out=np.zeros_like(diag), where=predicted > 0)
     recall = np.divide(diag, actual, out=np.zeros_like(diag), where=actual > 0)
     return precision, recall
+
+
+def takes_sample_weight(metric) -> bool:
+    """Whether `metric.update_state` takes `sample_weight` (the models then pass an output mask)."""
+    import inspect
+
+    cached = getattr(type(metric), "_takes_sample_weight", None)
+    if cached is None:
+        try:
+            cached = "sample_weight" in inspect.signature(metric.update_state).parameters
+        except (TypeError, ValueError):
+            cached = False
+        type(metric)._takes_sample_weight = cached
+    return cached

@@ -904,8 +904,7 @@ class Sequential(HasVariables):
             loss, out, ok = self._train_step(x, y, sw)
         if not ok:
             raise self._divergence(loss, None, 0)
-        for m in self._train_metrics:
-            m.update_state(y, out)
+        self._update_metrics(self._train_metrics, y, out)
         return self._result({"loss": loss, **{m.name: m.result() for m in self._train_metrics}}, return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
@@ -915,7 +914,7 @@ class Sequential(HasVariables):
         loss, _ = self._loss_and_grad(y, out, False, sw)
         for m in self._eval_metrics:
             m.reset_state()
-            m.update_state(y, out)
+        self._update_metrics(self._eval_metrics, y, out)
         return self._result({"loss": loss, **{m.name: m.result() for m in self._eval_metrics}}, return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
@@ -1064,6 +1063,21 @@ class Sequential(HasVariables):
             cbl.call("on_train_end", {})
         return history
 
+    def _update_metrics(self, metrics, y, out) -> None:
+        """Feed a batch to `metrics`; when the output keeps a masked time axis, the masked steps
+        weigh 0, as Keras's compiled metrics use the output's mask."""
+        mask = getattr(self, "_output_mask", None)
+        if mask is None or not (out.ndim == mask.ndim + 1 and out.shape[:mask.ndim] == mask.shape):
+            for m in metrics:
+                m.update_state(y, out)
+            return
+        weights = mask.astype(np.float32)
+        for m in metrics:
+            if metrics_module.takes_sample_weight(m):
+                m.update_state(y, out, sample_weight=weights)
+            else:
+                m.update_state(y, out)
+
     def _target_arrays(self, y):
         """`y` as an array (a list of arrays for several outputs), unchecked, for splitting."""
         return np.asarray(y) if y is not None else None
@@ -1095,8 +1109,7 @@ class Sequential(HasVariables):
             out = self._forward(xb, False)
             loss, _ = self._loss_and_grad(yb, out, False, swb)
             tracker.update_state(loss, n_rows(xb))
-            for m in metrics:
-                m.update_state(yb, out)
+            self._update_metrics(metrics, yb, out)
             if cbl is not None and cbl.wants("on_test_batch_end"):
                 cbl.call("on_test_batch_end", step, self._logs(tracker, metrics))
         logs = self._logs(tracker, metrics)
@@ -1401,8 +1414,7 @@ class TrainLoop:
         if not ok:
             return loss, False
         model._loss_tracker.update_state(loss, hi - lo)
-        for m in model._train_metrics:
-            m.update_state(yb, out)
+        model._update_metrics(model._train_metrics, yb, out)
         self.step += 1
         return loss, True
 
