@@ -2267,6 +2267,43 @@ def section_seq2seq(rep, rng):
         rep.run(f"{cell} encoder-decoder", run)
 
 
+def section_weighted_metrics(rep, rng):
+    """compile(weighted_metrics=...): the metrics weighted by sample_weight and class_weight, and
+    their names (weighted_<name> next to a plain metric of the same name), against Keras."""
+    if BACKEND not in ("torch", "jax", "tensorflow"):
+        rep.skip("weighted_metrics", f"the {BACKEND} backend cannot train")
+        return
+    import tuinet
+
+    x = rng.normal(size=(40, 3)).astype("float32")
+    y = rng.integers(0, 3, 40)
+    sw = rng.uniform(size=40).astype("float32")
+
+    def run(label, compile_kw, fit_kw, eval_kw):
+        km = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, activation="softmax")])
+        tm = tuinet.Sequential([tuinet.Input((3,)), tuinet.layers.Dense(3, activation="softmax")])
+        weights = [rng.normal(0, 0.5, w.shape).astype("float32") for w in km.get_weights()]
+        km.set_weights(weights)
+        tm.set_weights(weights)
+        km.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy", **compile_kw)
+        tm.compile(tuinet.optimizers.SGD(0.1), "sparse_categorical_crossentropy", **compile_kw)
+        hk = km.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0, **fit_kw).history
+        ht = tm.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0, **fit_kw).history
+        rep.equal(f"{label}: history keys", sorted(ht), sorted(hk))
+        for key in sorted(set(hk) & set(ht)):
+            rep.check(f"{label}: fit {key}", ht[key], hk[key], rtol=1e-4)
+        ek = km.evaluate(x, y, verbose=0, return_dict=True, **eval_kw)
+        et = tm.evaluate(x, y, verbose=0, return_dict=True, **eval_kw)
+        rep.equal(f"{label}: evaluate keys", sorted(et), sorted(ek))
+        for key in sorted(set(ek) & set(et)):
+            rep.check(f"{label}: evaluate {key}", et[key], ek[key], rtol=1e-4)
+
+    rep.run("accuracy and weighted accuracy, sample_weight", run, "accuracy + weighted accuracy, sample_weight",
+            {"metrics": ["accuracy"], "weighted_metrics": ["accuracy"]}, {"sample_weight": sw}, {"sample_weight": sw})
+    rep.run("weighted accuracy alone, class_weight", run, "weighted accuracy alone, class_weight",
+            {"weighted_metrics": ["accuracy"]}, {"class_weight": {0: 1.0, 1: 3.0, 2: 0.5}}, {})
+
+
 SECTIONS = {
     "initializers": section_initializers,
     "activations": section_activations,
@@ -2283,6 +2320,7 @@ SECTIONS = {
     "functional": section_functional,
     "masking": section_masking,
     "seq2seq": section_seq2seq,
+    "weighted_metrics": section_weighted_metrics,
     "small_layers": section_small_layers,
     "constraints": section_constraints,
     "tensorboard": section_tensorboard,

@@ -284,3 +284,22 @@ def test_checkpoint_mode_max(tmp_path):
                          callbacks=[Fake(), Spy(str(tmp_path / "m.tuinet"), monitor="acc", mode="max",
                                                save_best_only=True)])
     assert saved == [0, 2] and os.path.exists(tmp_path / "m.tuinet")
+
+
+def test_weighted_metrics_use_the_sample_weights_and_keras_names():
+    """compile(weighted_metrics=...): weighted by sample_weight/class_weight; named
+    "weighted_<name>" beside a plain metric of that name (as Keras 3); saved and loaded."""
+    import tuinet
+
+    rng = np.random.default_rng(0)
+    x, y, sw = rng.normal(size=(32, 3)).astype("float32"), rng.integers(0, 2, 32), rng.uniform(size=32)
+    model = tuinet.Sequential([tuinet.Input((3,)), tuinet.layers.Dense(2, activation="softmax")], seed=0)
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"], weighted_metrics=["accuracy"])
+    logs = model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    hits = model.predict(x, verbose=0).argmax(-1) == y
+    assert logs["accuracy"] == pytest.approx(hits.mean())
+    assert logs["weighted_accuracy"] == pytest.approx((hits * sw).sum() / sw.sum(), rel=1e-6)
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["weighted_accuracy"] == pytest.approx(hits.mean())
+    alone = tuinet.Sequential([tuinet.Input((3,)), tuinet.layers.Dense(2, activation="softmax")], seed=0)
+    alone.compile("sgd", "sparse_categorical_crossentropy", weighted_metrics=["accuracy"])
+    assert sorted(alone.fit(x, y, class_weight={0: 1.0, 1: 3.0}, verbose=0).history) == ["accuracy", "loss"]

@@ -209,7 +209,7 @@ class BatchLoop:
         if not ok:
             return loss, False
         model._loss_tracker.update_state(loss, n_rows(x))
-        model._update_metrics(model._train_metrics, y, out)
+        model._update_metrics(model._train_metrics, y, out, sw)
         self.step += 1
         return loss, True
 
@@ -255,7 +255,7 @@ def evaluate_source(model, source, *, steps=None, callbacks=None, where: str = "
         out = model._forward(x, False)
         loss, _ = model._loss_and_grad(y, out, False, sw)
         tracker.update_state(loss, n_rows(x))
-        model._update_metrics(metrics, y, out)
+        model._update_metrics(metrics, y, out, sw)
         if callbacks is not None and callbacks.wants("on_test_batch_end"):
             callbacks.call("on_test_batch_end", step, model._logs(tracker, metrics))
     if tracker is None:

@@ -1404,3 +1404,28 @@ def takes_sample_weight(metric) -> bool:
             cached = False
         type(metric)._takes_sample_weight = cached
     return cached
+
+
+class Weighted:
+    """One of `compile(weighted_metrics=...)`: the metric, also weighted by the batch's sample
+    weights (`sample_weight`, `class_weight`), under its logged name."""
+
+    weighted = True
+
+    def __init__(self, metric, name: str) -> None:
+        self.metric, self.name = metric, name
+
+    def reset_state(self) -> None:
+        self.metric.reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        if sample_weight is None or not takes_sample_weight(self.metric):
+            self.metric.update_state(y_true, y_pred)
+        else:
+            self.metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+
+    def result(self):
+        return self.metric.result()
+
+    def __getattr__(self, item):
+        return getattr(self.__dict__["metric"], item)

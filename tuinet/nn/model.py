@@ -661,8 +661,10 @@ class Sequential(HasVariables):
                 self._backward_stop = i
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **kwargs) -> None:
-        """Choose the optimizer, loss and metrics, by Keras name or instance."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, **kwargs) -> None:
+        """Choose the optimizer, loss and metrics, by Keras name or instance; `weighted_metrics`
+        are also weighted by `sample_weight`/`class_weight` (logged as `weighted_<name>` when a
+        plain metric has the same name, as Keras)."""
         unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
         if unsupported:
             raise ConfigError(f"compile: unexpected argument(s) {', '.join(sorted(unsupported))}")
@@ -681,6 +683,15 @@ class Sequential(HasVariables):
             if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
                 metrics_module.require_scalar(metrics_module.get(spec))
         self._metric_specs = list(metrics)
+        weighted = [] if weighted_metrics is None else weighted_metrics
+        if isinstance(weighted, (str, metrics_module.Metric)):
+            weighted = [weighted]
+        if not isinstance(weighted, (list, tuple)):
+            raise ConfigError(f"compile: weighted_metrics must be a list such as ['accuracy'], got {weighted!r}")
+        for spec in weighted:
+            if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
+                metrics_module.require_scalar(metrics_module.get(spec))
+        self._weighted_specs = list(weighted)
         self._train_metrics = self._eval_metrics = None
         self._fused = None
 
@@ -739,8 +750,14 @@ class Sequential(HasVariables):
         if self._train_metrics is None and y is not None:
             out_shape = (None, *sample_shape(self._layers[-1]))
             def resolve():
-                return [metrics_module.get(s, y_true_shape=y.shape, y_pred_shape=out_shape, loss=self.loss)
-                        for s in self._metric_specs]
+                plain = [metrics_module.get(s, y_true_shape=y.shape, y_pred_shape=out_shape, loss=self.loss)
+                         for s in self._metric_specs]
+                names = {m.name for m in plain}
+                weighted = []
+                for spec in getattr(self, "_weighted_specs", []):
+                    m = metrics_module.get(spec, y_true_shape=y.shape, y_pred_shape=out_shape, loss=self.loss)
+                    weighted.append(metrics_module.Weighted(m, f"weighted_{m.name}" if m.name in names else m.name))
+                return plain + weighted
             self._train_metrics, self._eval_metrics = resolve(), resolve()
             self._loss_tracker = metrics_module.Mean(name="loss")
             self._eval_loss_tracker = metrics_module.Mean(name="loss")
@@ -904,7 +921,7 @@ class Sequential(HasVariables):
             loss, out, ok = self._train_step(x, y, sw)
         if not ok:
             raise self._divergence(loss, None, 0)
-        self._update_metrics(self._train_metrics, y, out)
+        self._update_metrics(self._train_metrics, y, out, sw)
         return self._result({"loss": loss, **{m.name: m.result() for m in self._train_metrics}}, return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
@@ -914,7 +931,7 @@ class Sequential(HasVariables):
         loss, _ = self._loss_and_grad(y, out, False, sw)
         for m in self._eval_metrics:
             m.reset_state()
-        self._update_metrics(self._eval_metrics, y, out)
+        self._update_metrics(self._eval_metrics, y, out, sw)
         return self._result({"loss": loss, **{m.name: m.result() for m in self._eval_metrics}}, return_dict)
 
     def predict_on_batch(self, x) -> np.ndarray:
@@ -1063,17 +1080,20 @@ class Sequential(HasVariables):
             cbl.call("on_train_end", {})
         return history
 
-    def _update_metrics(self, metrics, y, out) -> None:
-        """Feed a batch to `metrics`; when the output keeps a masked time axis, the masked steps
-        weigh 0, as Keras's compiled metrics use the output's mask."""
+    def _update_metrics(self, metrics, y, out, sample_weight=None) -> None:
+        """Feed a batch to `metrics`. When the output keeps a masked time axis, the masked steps
+        weigh 0, as Keras's compiled metrics use the output's mask; `weighted_metrics` also get
+        the batch's `sample_weight`."""
         mask = getattr(self, "_output_mask", None)
-        if mask is None or not (out.ndim == mask.ndim + 1 and out.shape[:mask.ndim] == mask.shape):
-            for m in metrics:
-                m.update_state(y, out)
-            return
-        weights = mask.astype(np.float32)
+        if mask is not None and not (out.ndim == mask.ndim + 1 and out.shape[:mask.ndim] == mask.shape):
+            mask = None
+        masked = None if mask is None else mask.astype(np.float32)
         for m in metrics:
-            if metrics_module.takes_sample_weight(m):
+            weights = masked
+            if sample_weight is not None and getattr(m, "weighted", False):
+                w = np.asarray(sample_weight, dtype=np.float32)
+                weights = w if masked is None else masked * w.reshape(w.shape + (1,) * (masked.ndim - w.ndim))
+            if weights is not None and metrics_module.takes_sample_weight(m):
                 m.update_state(y, out, sample_weight=weights)
             else:
                 m.update_state(y, out)
@@ -1109,7 +1129,7 @@ class Sequential(HasVariables):
             out = self._forward(xb, False)
             loss, _ = self._loss_and_grad(yb, out, False, swb)
             tracker.update_state(loss, n_rows(xb))
-            self._update_metrics(metrics, yb, out)
+            self._update_metrics(metrics, yb, out, swb)
             if cbl is not None and cbl.wants("on_test_batch_end"):
                 cbl.call("on_test_batch_end", step, self._logs(tracker, metrics))
         logs = self._logs(tracker, metrics)
@@ -1331,9 +1351,13 @@ class Sequential(HasVariables):
     def compile_config(self) -> dict | None:
         if not self.compiled:
             return None
-        return {"optimizer": optimizers_module.serialize(self.optimizer),
-                "loss": losses_module.serialize(self.loss),
-                "metrics": [s if isinstance(s, str) else metrics_module.serialize(s) for s in self._metric_specs]}
+        config = {"optimizer": optimizers_module.serialize(self.optimizer),
+                  "loss": losses_module.serialize(self.loss),
+                  "metrics": [s if isinstance(s, str) else metrics_module.serialize(s) for s in self._metric_specs]}
+        if getattr(self, "_weighted_specs", None):
+            config["weighted_metrics"] = [s if isinstance(s, str) else metrics_module.serialize(s)
+                                          for s in self._weighted_specs]
+        return config
 
     def save(self, path, *, include_optimizer: bool = True) -> None:
         """Save architecture, weights, compile settings and optimizer state to one file (no pickle)."""
@@ -1414,7 +1438,7 @@ class TrainLoop:
         if not ok:
             return loss, False
         model._loss_tracker.update_state(loss, hi - lo)
-        model._update_metrics(model._train_metrics, yb, out)
+        model._update_metrics(model._train_metrics, yb, out, swb)
         self.step += 1
         return loss, True
 

@@ -736,7 +736,7 @@ def _check_header(label: str, header: dict, expected: str, *, also: str | None =
     comp = header["compile"]
     if comp is not None:
         graph = model.get("class_name") == "Functional"
-        keys = {"optimizer", "loss", "metrics"} | ({"loss_weights"} if graph else set())
+        keys = {"optimizer", "loss", "metrics"} | ({"loss_weights"} if graph else {"weighted_metrics"})
         if not isinstance(comp, dict) or not {"optimizer", "loss"} <= set(comp) <= keys:
             raise _bad(label, ("compile",), "null or an object with optimizer, loss and metrics", comp)
         if not isinstance(comp["optimizer"], (str, dict)):
@@ -749,9 +749,12 @@ def _check_header(label: str, header: dict, expected: str, *, also: str | None =
         if graph:
             _check_nested_specs(label, ("compile", "metrics"), metrics)
             _check_nested_specs(label, ("compile", "loss_weights"), comp.get("loss_weights"), numbers=True)
-        elif metrics is not None and (not isinstance(metrics, list) or not all(isinstance(m, (str, dict))
-                                                                                  for m in metrics)):
-            raise _bad(label, ("compile", "metrics"), "a list of names or objects", metrics)
+        else:
+            for key in ("metrics", "weighted_metrics"):
+                value = comp.get(key)
+                if value is not None and (not isinstance(value, list) or not all(isinstance(m, (str, dict))
+                                                                                  for m in value)):
+                    raise _bad(label, ("compile", key), "a list of names or objects", value)
         _check_strings(label, comp, ("compile",))
     opt = header.get("optimizer")
     if opt is not None:
@@ -1169,7 +1172,7 @@ def _build_model(archive: _Archive, compile: bool):
                           loss_weights=comp["loss_weights"], metrics=comp.get("metrics"))
         else:
             model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),
-                          metrics=comp.get("metrics") or [])
+                          metrics=comp.get("metrics") or [], weighted_metrics=comp.get("weighted_metrics"))
         if header.get("optimizer"):
             state = {e["name"]: arrays[f"o_{i:04d}"] for i, e in enumerate(header["optimizer"])}
             _check_optimizer_state(label, model, state)
