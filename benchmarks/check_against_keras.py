@@ -2303,6 +2303,26 @@ def section_weighted_metrics(rep, rng):
     rep.run("weighted accuracy alone, class_weight", run, "weighted accuracy alone, class_weight",
             {"weighted_metrics": ["accuracy"]}, {"class_weight": {0: 1.0, 1: 3.0, 2: 0.5}}, {})
 
+    def two_outputs():
+        def build(L, Inp, Model):
+            a = Inp((3,))
+            return Model(a, [L.Dense(3, activation="softmax", name="c1")(a), L.Dense(1, name="r")(a)])
+
+        km, tm = build(keras.layers, keras.Input, keras.Model), build(tuinet.layers, tuinet.Input, tuinet.Model)
+        weights = [rng.normal(0, 0.5, v.shape).astype("float32") for v in km.weights]
+        km.set_weights(weights)
+        tm.set_weights(weights)
+        kw = {"metrics": [["accuracy"], ["mae"]], "weighted_metrics": [["accuracy"], ["mae"]]}
+        km.compile(keras.optimizers.SGD(0.1), ["sparse_categorical_crossentropy", "mse"], **kw)
+        tm.compile(tuinet.optimizers.SGD(0.1), ["sparse_categorical_crossentropy", "mse"], **kw)
+        y2 = rng.normal(size=(40, 1)).astype("float32")
+        hk = km.fit(x, [y, y2], sample_weight=sw, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+        ht = tm.fit(x, [y, y2], sample_weight=sw, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+        rep.equal("two outputs: history keys", sorted(ht), sorted(hk))
+        for key in sorted(set(hk) & set(ht)):
+            rep.check(f"two outputs: fit {key}", ht[key], hk[key], rtol=1e-4)
+    rep.run("two outputs, weighted metrics per output", two_outputs)
+
 
 SECTIONS = {
     "initializers": section_initializers,

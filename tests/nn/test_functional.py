@@ -708,3 +708,22 @@ def test_encoder_decoder_round_trips_and_refuses_bad_states(tmp_path):
     with pytest.raises(ConfigError) as exc:
         L.Dense(4)(enc, initial_state=[h])
     assert "initial_state" in one_line(exc)
+
+
+def test_weighted_metrics_per_output_named_as_keras_and_saved(tmp_path):
+    """Keras 3 names a weighted metric beside a plain one of the same name `<output>_weighted_<name>`."""
+    a = tuinet.Input((3,))
+    model = tuinet.Model(a, [L.Dense(2, activation="softmax", name="c1")(a), L.Dense(1, name="r")(a)])
+    model.compile("sgd", ["sparse_categorical_crossentropy", "mse"], metrics=[["accuracy"], ["mae"]],
+                  weighted_metrics=[["accuracy"], ["mae"]])
+    rng = np.random.default_rng(0)
+    x, y1, y2, sw = rng.normal(size=(16, 3)), rng.integers(0, 2, 16), rng.normal(size=(16, 1)), rng.uniform(size=16)
+    history = model.fit(x, [y1, y2], sample_weight=sw, epochs=1, verbose=0).history
+    assert sorted(history) == ["c1_accuracy", "c1_loss", "c1_weighted_accuracy", "loss", "r_loss", "r_mae",
+                               "r_weighted_mae"]
+    logs = model.evaluate(x, [y1, y2], sample_weight=sw, verbose=0, return_dict=True)
+    hits = model.predict(x, verbose=0)[0].argmax(-1) == y1
+    assert logs["c1_weighted_accuracy"] == pytest.approx((hits * sw).sum() / sw.sum(), rel=1e-6)
+    model.save(tmp_path / "w.tuinet")
+    again = tuinet.load_model(tmp_path / "w.tuinet")
+    assert again.evaluate(x, [y1, y2], sample_weight=sw, verbose=0, return_dict=True) == pytest.approx(logs)

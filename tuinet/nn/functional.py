@@ -363,14 +363,25 @@ class _OutputMetric:
     def reset_state(self) -> None:
         self.metric.reset_state()
 
+    @property
+    def weighted(self) -> bool:
+        return bool(getattr(self.metric, "weighted", False))
+
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """The output's arrays; its mask (a masked time axis) and, for a weighted metric, the
+        batch's sample weights weigh them, as Keras's compiled metrics."""
         i = self.index
         masks = getattr(self.model, "_output_masks", None)
         mask = masks[i] if masks else None
         out = y_pred[i]
-        if mask is not None and out.ndim == mask.ndim + 1 and out.shape[:mask.ndim] == mask.shape \
-                and metrics_module.takes_sample_weight(self.metric):
-            self.metric.update_state(y_true[i], out, sample_weight=mask.astype(np.float32))
+        weights = None
+        if mask is not None and out.ndim == mask.ndim + 1 and out.shape[:mask.ndim] == mask.shape:
+            weights = mask.astype(np.float32)
+        if sample_weight is not None and self.weighted:
+            w = np.asarray(sample_weight, dtype=np.float32)
+            weights = w if weights is None else weights * w.reshape(w.shape + (1,) * (weights.ndim - w.ndim))
+        if weights is not None and metrics_module.takes_sample_weight(self.metric):
+            self.metric.update_state(y_true[i], out, sample_weight=weights)
         else:
             self.metric.update_state(y_true[i], out)
 
@@ -662,12 +673,10 @@ class Functional(Sequential):
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs) -> None:
-        unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss",
-                                     "weighted_metrics"}
+        weighted_metrics = kwargs.pop("weighted_metrics", None)
+        unsupported = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
         if unsupported:
             raise ConfigError(f"compile: unexpected argument(s) {', '.join(sorted(unsupported))}")
-        if kwargs.get("weighted_metrics"):
-            raise ConfigError("compile: weighted_metrics is not supported yet; use metrics")
         if loss is None:
             raise ConfigError("compile: a loss is required, e.g. loss='mse' or "
                               f"loss='sparse_categorical_crossentropy'; choose from {', '.join(losses_module.names())}")
@@ -688,6 +697,8 @@ class Functional(Sequential):
             checked.append(float(w))
         metric_specs = [[] for _ in names] if metrics is None else _by_output(metrics, names, "metrics",
                                                                             single_ok=False)
+        weighted_specs = [[] for _ in names] if weighted_metrics is None else _by_output(
+            weighted_metrics, names, "weighted_metrics", single_ok=False)
         per_metrics = []
         for name, specs in zip(names, metric_specs):
             specs = [] if specs is None else [specs] if isinstance(specs, (str, metrics_module.Metric)) else specs
@@ -698,6 +709,17 @@ class Functional(Sequential):
                 if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
                     metrics_module.require_scalar(metrics_module.get(spec))
             per_metrics.append(list(specs))
+        per_weighted = []
+        for name, specs in zip(names, weighted_specs):
+            specs = [] if specs is None else [specs] if isinstance(specs, (str, metrics_module.Metric)) else specs
+            if not isinstance(specs, (list, tuple)):
+                raise ConfigError(f"compile: weighted_metrics for output {name!r} must be a list such as ['accuracy'], "
+                                  f"got {specs!r}")
+            for spec in specs:
+                if not (isinstance(spec, str) and spec.lower() in ("accuracy", "acc")):
+                    metrics_module.require_scalar(metrics_module.get(spec))
+            per_weighted.append(list(specs))
+        self._per_output_weighted = per_weighted
         self.optimizer = optimizers_module.get(optimizer)
         self._losses = losses
         self.loss = next(lo for lo in losses if lo is not None) if len(losses) == 1 else losses
@@ -705,7 +727,7 @@ class Functional(Sequential):
         self._metric_specs = per_metrics[0] if len(names) == 1 else per_metrics
         self._per_output_metrics = per_metrics
         self._compile_args = {"loss": per_loss if len(names) > 1 else per_loss[0], "loss_weights": loss_weights,
-                              "metrics": metrics}
+                              "metrics": metrics, "weighted_metrics": weighted_metrics}
         self._train_metrics = self._eval_metrics = None
 
     @property
@@ -821,11 +843,20 @@ class Functional(Sequential):
                 if multi:
                     made += [_OutputLoss(self, i, f"{name}_loss") for i, name in enumerate(self._output_names)
                              if self._losses[i] is not None]
+                weighted = getattr(self, "_per_output_weighted", [[] for _ in self._outputs])
                 for i, (t, name, specs) in enumerate(zip(self._outputs, self._output_names, self._per_output_metrics)):
+                    plain = set()
                     for spec in specs:
                         metric = metrics_module.get(spec, y_true_shape=y[i], y_pred_shape=t.shape,
                                                     loss=self._losses[i])
+                        plain.add(metric.name)
                         made.append(_OutputMetric(metric, i, f"{name}_{metric.name}" if multi else metric.name, self))
+                    for spec in weighted[i]:  # Keras: "weighted_<name>" beside a plain metric of that name
+                        metric = metrics_module.get(spec, y_true_shape=y[i], y_pred_shape=t.shape,
+                                                    loss=self._losses[i])
+                        core = f"weighted_{metric.name}" if metric.name in plain else metric.name
+                        made.append(_OutputMetric(metrics_module.Weighted(metric, core), i,
+                                                  f"{name}_{core}" if multi else core, self))
                 return made
 
             self._train_metrics, self._eval_metrics = resolve(), resolve()
@@ -1275,7 +1306,9 @@ class Functional(Sequential):
             return specs if isinstance(specs, str) else metrics_module.serialize(specs)
 
         return {"optimizer": optimizers_module.serialize(self.optimizer), "loss": loss,
-                "loss_weights": args["loss_weights"], "metrics": ser_metrics(args["metrics"])}
+                "loss_weights": args["loss_weights"], "metrics": ser_metrics(args["metrics"]),
+                **({"weighted_metrics": ser_metrics(args["weighted_metrics"])}
+                   if args.get("weighted_metrics") is not None else {})}
 
     def __repr__(self) -> str:
         return f"<Functional name={self.name!r} layers={[lay.name for lay in self._layers]}>"

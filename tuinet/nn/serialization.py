@@ -736,7 +736,7 @@ def _check_header(label: str, header: dict, expected: str, *, also: str | None =
     comp = header["compile"]
     if comp is not None:
         graph = model.get("class_name") == "Functional"
-        keys = {"optimizer", "loss", "metrics"} | ({"loss_weights"} if graph else {"weighted_metrics"})
+        keys = {"optimizer", "loss", "metrics", "weighted_metrics"} | ({"loss_weights"} if graph else set())
         if not isinstance(comp, dict) or not {"optimizer", "loss"} <= set(comp) <= keys:
             raise _bad(label, ("compile",), "null or an object with optimizer, loss and metrics", comp)
         if not isinstance(comp["optimizer"], (str, dict)):
@@ -748,6 +748,7 @@ def _check_header(label: str, header: dict, expected: str, *, also: str | None =
         metrics = comp.get("metrics")
         if graph:
             _check_nested_specs(label, ("compile", "metrics"), metrics)
+            _check_nested_specs(label, ("compile", "weighted_metrics"), comp.get("weighted_metrics"))
             _check_nested_specs(label, ("compile", "loss_weights"), comp.get("loss_weights"), numbers=True)
         else:
             for key in ("metrics", "weighted_metrics"):
@@ -1166,10 +1167,12 @@ def _build_model(archive: _Archive, compile: bool):
     if compile and comp:
         if isinstance(comp["loss"], list):  # a functional model: one loss per output
             model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=comp["loss"],
-                          loss_weights=comp.get("loss_weights"), metrics=comp.get("metrics"))
+                          loss_weights=comp.get("loss_weights"), metrics=comp.get("metrics"),
+                          weighted_metrics=comp.get("weighted_metrics"))
         elif comp.get("loss_weights") is not None:
             model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),
-                          loss_weights=comp["loss_weights"], metrics=comp.get("metrics"))
+                          loss_weights=comp["loss_weights"], metrics=comp.get("metrics"),
+                          weighted_metrics=comp.get("weighted_metrics"))
         else:
             model.compile(optimizer=optimizers.get(comp["optimizer"]), loss=losses.get(comp["loss"]),
                           metrics=comp.get("metrics") or [], weighted_metrics=comp.get("weighted_metrics"))
