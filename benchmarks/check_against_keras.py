@@ -2324,6 +2324,48 @@ def section_weighted_metrics(rep, rng):
     rep.run("two outputs, weighted metrics per output", two_outputs)
 
 
+def section_keras_compile(rep, rng):
+    """A functional model compiled per output (dict losses, loss weights, metrics, weighted
+    metrics) saved as .keras by tuinet, loaded and evaluated by Keras, saved by Keras and loaded
+    back by tuinet: the same evaluate dict everywhere."""
+    import os
+    import tempfile
+
+    import tuinet
+
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        rep.skip("keras_compile", "h5py is not installed")
+        return
+
+    def run():
+        a = tuinet.Input((3,), name="a")
+        model = tuinet.Model(a, {"p": tuinet.layers.Dense(1, name="p")(a),
+                                 "d": tuinet.layers.Dense(2, activation="softmax", name="d")(a)})
+        model.compile("adam", loss={"p": "mse", "d": "sparse_categorical_crossentropy"},
+                      loss_weights={"p": 1.0, "d": 0.2}, metrics={"d": ["accuracy"]},
+                      weighted_metrics={"d": ["accuracy"]})
+        x = rng.normal(size=(16, 3)).astype("float32")
+        y = {"p": rng.normal(size=(16, 1)).astype("float32"), "d": rng.integers(0, 2, 16)}
+        sw = rng.uniform(size=16).astype("float32")
+        model.fit(x, y, verbose=0)
+        with tempfile.TemporaryDirectory() as folder:
+            mine, theirs = os.path.join(folder, "t.keras"), os.path.join(folder, "k.keras")
+            model.save(mine)
+            km = keras.models.load_model(mine)
+            expected = model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+            got = km.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+            rep.equal("keras loads tuinet's per-output compile: evaluate keys", sorted(got), sorted(expected))
+            for key in sorted(set(got) & set(expected)):
+                rep.check(f"keras evaluates tuinet's file: {key}", expected[key], got[key], rtol=1e-5)
+            km.save(theirs)
+            back = tuinet.load_model(theirs).evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+            for key in sorted(set(back) & set(expected)):
+                rep.check(f"tuinet evaluates keras's re-save: {key}", back[key], expected[key], rtol=1e-5)
+    rep.run("per-output compile settings in .keras", run)
+
+
 SECTIONS = {
     "initializers": section_initializers,
     "activations": section_activations,
@@ -2341,6 +2383,7 @@ SECTIONS = {
     "masking": section_masking,
     "seq2seq": section_seq2seq,
     "weighted_metrics": section_weighted_metrics,
+    "keras_compile": section_keras_compile,
     "small_layers": section_small_layers,
     "constraints": section_constraints,
     "tensorboard": section_tensorboard,

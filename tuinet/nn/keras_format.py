@@ -314,12 +314,6 @@ def keras_config(model, where: str, *, include_compile: bool = True) -> dict:
     if type(model).__name__ == "Functional":
         out = _functional_keras_config(model)
         if include_compile and model.compiled:
-            weights = getattr(model, "_loss_weights", None)
-            weights = list(weights.values()) if isinstance(weights, dict) else weights
-            if not hasattr(model.loss, "name") or len(getattr(model, "_losses", None) or ()) != 1 or (
-                    isinstance(weights, (list, tuple)) and any(w not in (None, 1, 1.0) for w in weights)):
-                raise ModelFileError(f"{where}: a functional model compiled with one loss per output cannot be "
-                                     "saved as .keras yet; save it in tuinet's format")
             out["compile_config"] = _compile_config(model, where)
         return out
     shape = list(model._input_shape)
@@ -337,10 +331,37 @@ def keras_config(model, where: str, *, include_compile: bool = True) -> dict:
     return out
 
 
+def _nested(value, leaf):
+    """`leaf` applied to every entry of a compile argument given per output (lists, dicts by output
+    name), None kept."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_nested(v, leaf) for v in value]
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _nested(v, leaf) for k, v in value.items()}
+    return leaf(value)
+
+
 def _compile_config(model, where: str) -> dict:
-    return {"optimizer": _keras_optimizer(model.optimizer), "loss": _keras_loss(model.loss, where),
-            "loss_weights": None, "metrics": [_keras_metric(s) for s in model._metric_specs] or None,
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+    """Keras's `compile_config`: a functional model's losses, loss weights and metrics per output
+    as they were given (lists or dicts by output name), a Sequential model's as one of each."""
+    from tuinet.nn import losses
+
+    args = getattr(model, "_compile_args", None)
+    if args is not None:  # a functional model
+        loss = _nested(args["loss"], lambda spec: _keras_loss(losses.get(spec), where))
+        metrics = _nested(args["metrics"], _keras_metric)
+        weighted = _nested(args.get("weighted_metrics"), _keras_metric)
+        weights = args["loss_weights"]
+    else:
+        loss = _keras_loss(model.loss, where)
+        metrics = [_keras_metric(s) for s in model._metric_specs] or None
+        weighted = [_keras_metric(s) for s in getattr(model, "_weighted_specs", [])] or None
+        weights = None
+    return {"optimizer": _keras_optimizer(model.optimizer), "loss": loss, "loss_weights": weights,
+            "metrics": metrics, "weighted_metrics": weighted, "run_eagerly": False, "steps_per_execution": 1,
+            "jit_compile": False}
 
 
 # ====================================================================== weights: the HDF5 layout
@@ -769,12 +790,17 @@ MODEL_KINDS = {"Sequential": sequential_config, "Functional": functional_config}
 def _compile(model, compile_config, label: str) -> None:
     from tuinet.nn import losses, optimizers
 
+    from tuinet.nn import metrics as metrics_module
+
     if not isinstance(compile_config, dict):
         raise ModelFileError(f"{label}: config.json: compile_config must be an object")
-    for key in ("loss_weights", "weighted_metrics"):
-        if compile_config.get(key) is not None:
-            raise ModelFileError(f"{label}: config.json: compile_config.{key} is not supported by tuinet; load "
-                                 "with compile=False")
+
+    def plain(spec):  # a Keras object's config as tuinet's {"class_name", "config"}
+        if isinstance(spec, dict):
+            return {"class_name": spec.get("class_name"), "config": spec.get("config") or {}}
+        return spec
+
+    graph = type(model).__name__ == "Functional"
     try:
         opt = compile_config.get("optimizer") or "rmsprop"
         if isinstance(opt, dict):
@@ -785,15 +811,22 @@ def _compile(model, compile_config, label: str) -> None:
             if isinstance(lr, dict):
                 opt["config"] = {**opt["config"], "learning_rate": {"class_name": lr.get("class_name"),
                                                                      "config": lr.get("config") or {}}}
-        loss = compile_config.get("loss")
-        if isinstance(loss, dict):
-            loss = {"class_name": loss.get("class_name"), "config": loss.get("config") or {}}
-        metrics = compile_config.get("metrics") or []
-        if not isinstance(metrics, list):
-            raise _Refused("compile_config.metrics must be a list")
-        metrics = [m if not isinstance(m, dict) else {"class_name": m.get("class_name"), "config": m.get("config")
-                                                       or {}} for m in metrics]
-        model.compile(optimizer=optimizers.get(opt), loss=losses.get(loss), metrics=metrics)
+        loss = _nested(compile_config.get("loss"), lambda spec: losses.get(plain(spec)))
+        metrics = _nested(compile_config.get("metrics"), lambda spec: metrics_module.get(plain(spec))
+                          if isinstance(spec, dict) else spec)
+        weighted = _nested(compile_config.get("weighted_metrics"), lambda spec: metrics_module.get(plain(spec))
+                           if isinstance(spec, dict) else spec)
+        weights = compile_config.get("loss_weights")
+        if graph:
+            model.compile(optimizer=optimizers.get(opt), loss=loss, loss_weights=weights, metrics=metrics,
+                          weighted_metrics=weighted)
+        else:
+            if weights is not None:
+                raise _Refused("compile_config.loss_weights on a Sequential model is not supported")
+            if metrics is not None and not isinstance(metrics, list):
+                raise _Refused("compile_config.metrics must be a list")
+            model.compile(optimizer=optimizers.get(opt), loss=loss, metrics=metrics or [],
+                          weighted_metrics=weighted)
     except TuinetError as exc:
         raise ModelFileError(f"{label}: config.json: the compile settings cannot be used ({_shown(exc, 200)}); "
                              "load with compile=False") from None
