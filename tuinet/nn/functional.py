@@ -172,8 +172,67 @@ def _num_states(layer) -> int:
     return 2 if type(layer).__name__ == "LSTM" else 1
 
 
+def _call_kwargs(layer, training) -> dict:
+    import inspect
+
+    try:
+        takes = "training" in inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return {"training": training} if takes else {}
+
+
+def _shape_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(t) for t in x]
+    return tuple(getattr(x, "shape", np.shape(x)))
+
+
+def run_custom(layer, x, training):
+    """A Keras-style custom layer called on arrays: its own `build`, then `call` on NumPy."""
+    layer.keras_build(_shape_of(x))
+    try:
+        return layer.call(x, **_call_kwargs(layer, training))
+    except TypeError as exc:
+        raise ConfigError(f"{type(layer).__name__}.call failed on NumPy arrays ({exc}); tuinet runs a custom layer's "
+                          "call() on NumPy, or traces it when it composes tuinet layers") from None
+
+
+def trace_custom(layer, x, *args, training=None, **kwargs):
+    """A Keras-style custom layer called on symbolic tensors: its `call()` is run on them, so the
+    layers it composes record their calls in the graph (as a traced Model subclass does). A call
+    that does anything else (`keras.ops`, TensorFlow, arithmetic on constants) is refused in one line."""
+    from tuinet.errors import TuinetError
+
+    name = type(layer).__name__
+    if getattr(layer, "name", None) is None:
+        layer.name = unique_name(layer.default_name())
+    try:
+        layer.keras_build(_shape_of(x))
+        out = layer.call(x, *args, **{**kwargs, **_call_kwargs(layer, training)})
+    except TuinetError as exc:
+        raise type(exc)(f"{name}.call: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever call() did that tuinet cannot trace
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ConfigError(f"{name}: a custom layer's call() runs in tuinet when it only composes tuinet layers; this "
+                          f"one cannot run on symbolic tensors ({type(exc).__name__}: {first}); give it forward() "
+                          "and backward(), or use the built-in layers") from None
+    if not is_symbolic(out):
+        raise ConfigError(f"{name}: a custom layer's call() must return tensors made by tuinet layers, got "
+                          f"{type(out).__name__}")
+    return out
+
+
+def trace_as_model(layer, input_shape: tuple):
+    """A Keras-style custom layer in a Sequential model: its call traced into a nested model."""
+    source = Input(tuple(input_shape))
+    return Functional(source, trace_custom(layer, source), name=layer.name or layer.default_name())
+
+
 def symbolic_call(layer, x, *args, training=None, mask=None, initial_state=None, **kwargs):
     """`layer(x)` on symbolic tensors: check the shapes, record the call, return symbolic outputs."""
+    if isinstance(layer, Layer) and layer.call_only():
+        return trace_custom(layer, x, *args, training=training, **kwargs)
     kind = type(layer).__name__
     name = getattr(layer, "name", None)
     label = f"{kind} {name!r}" if name else kind

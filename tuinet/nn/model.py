@@ -514,6 +514,16 @@ class Sequential(HasVariables):
         if not self._layers:
             raise ConfigError(f"model {self.name!r} has no layers")
         shape = tuple(self._input_shape)
+        for i, layer in enumerate(self._layers):
+            if isinstance(layer, Layer) and layer.call_only():  # a Keras-style custom layer: traced
+                from tuinet.nn.functional import trace_as_model
+
+                self._layers[i] = trace_as_model(layer, shape)
+            try:
+                shape = tuple(self._layers[i].compute_output_shape(shape))
+            except Exception:  # noqa: BLE001 - the build reports it in its words
+                break
+        shape = tuple(self._input_shape)
         self._check_memory(shape)
         for layer in self._layers:
             if isinstance(layer, Sequential) or not (layer.built and layer.input_shape == shape):

@@ -207,6 +207,24 @@ class Layer(HasVariables):
         """Output shape for a given input shape, both without the batch axis."""
         return tuple(input_shape)
 
+    @classmethod
+    def call_only(cls) -> bool:
+        """A Keras-style custom layer: a `call()` and neither `forward` nor `backward`. Its call is
+        run on the arrays when called directly, and traced into the layers it composes in a model
+        (`tuinet.nn.functional.trace_custom`)."""
+        return callable(getattr(cls, "call", None)) and cls.forward is Layer.forward and cls.backward is Layer.backward
+
+    def keras_build(self, input_shape) -> None:
+        """Run a custom layer's own Keras-style `build(input_shape)` (batch axis first) once."""
+        if self.__dict__.get("_custom_built"):
+            return
+        self._custom_built = True
+        build = type(self).__dict__.get("build") or next(
+            (k.__dict__["build"] for k in type(self).__mro__ if "build" in k.__dict__ and k is not Layer), None)
+        build = getattr(build, "__wrapped__", build)
+        if build is not None and build is not Layer.build:
+            build(self, input_shape)
+
     def check_passes(self) -> None:
         """Refuse a layer class that lacks its own `forward` or `backward` (a Keras-style custom
         layer with only `call()`): tuinet has no automatic differentiation to derive them."""
@@ -322,6 +340,10 @@ class Layer(HasVariables):
             bad = ", ".join([*(repr(type(a).__name__) for a in args), *sorted(kwargs)])
             raise ConfigError(f"{type(self).__name__}: unexpected call argument(s) {bad}")
         training = bool(training)
+        if self.call_only():  # a Keras-style custom layer used on arrays: its call, on NumPy
+            from tuinet.nn.functional import run_custom
+
+            return run_custom(self, x, training)
         self.check_passes()
         if self.multi_input:
             if not isinstance(x, (list, tuple)) or not x:
