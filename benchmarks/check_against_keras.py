@@ -2333,9 +2333,9 @@ def section_keras_compile(rep, rng):
 
     import tuinet
 
-    try:
-        import h5py  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("h5py") is None:
         rep.skip("keras_compile", "h5py is not installed")
         return
 
@@ -2366,6 +2366,80 @@ def section_keras_compile(rep, rng):
     rep.run("per-output compile settings in .keras", run)
 
 
+def section_text(rep, rng):
+    """TextVectorization, StringLookup, IntegerLookup and CategoryEncoding on NumPy data: vocabularies
+    (order included) and outputs. Keras's lookup layers need TensorFlow: skipped when it does not import."""
+    import tuinet
+    L, KL = tuinet.layers, keras.layers
+    if importlib.util.find_spec("tensorflow") is None:
+        rep.skip("text layers", "TensorFlow is not importable (Keras's lookup layers need it)")
+        return
+    texts = ["The cat sat on the mat.", "The dog ate my homework!", "A cat, a dog; and a bird?",
+             "Dogs & cats -- living together...", "  extra   spaces\there\n", "Émile's CAFÉ (naïve) costs $5.00",
+             "nbsp\xa0split\u2003em", "b a c b a c", ""]
+    words = np.array(["red", "green", "blue", "red", "pink", "blue", "red", "teal", "green"]).reshape(3, 3)
+
+    def kvocab(layer):
+        return [v if isinstance(v, (str, int)) else (str(v) if isinstance(v, np.str_) else int(v))
+                for v in layer.get_vocabulary()]
+
+    def text_case(label, kwargs, data=texts, adapt=True):
+        t, k = L.TextVectorization(**kwargs), KL.TextVectorization(**kwargs)
+        if adapt:
+            t.adapt(data), k.adapt(data)
+        rep.equal(f"TextVectorization({label}) vocabulary", t.get_vocabulary(), kvocab(k))
+        rep.check(f"TextVectorization({label}) output", t(data), to_np(k(data)))
+
+    for label, kwargs in [("int, length 6", dict(output_sequence_length=6)), ("int", {}),
+                          ("max_tokens=8 multi_hot", dict(max_tokens=8, output_mode="multi_hot")),
+                          ("count", dict(output_mode="count")), ("tf_idf", dict(output_mode="tf_idf")),
+                          ("tf_idf pad_to_max_tokens", dict(output_mode="tf_idf", max_tokens=40, pad_to_max_tokens=True)),
+                          ("ngrams=2", dict(ngrams=2)), ("ngrams=(1, 3) max_tokens=12", dict(ngrams=(1, 3), max_tokens=12)),
+                          ("standardize=None", dict(standardize=None)), ("lower", dict(standardize="lower")),
+                          ("strip_punctuation", dict(standardize="strip_punctuation")),
+                          ("split=character length 8", dict(split="character", output_sequence_length=8)),
+                          ("split=None", dict(split=None))]:
+        rep.run(f"TextVectorization({label})", text_case, label, kwargs)
+    rep.run("TextVectorization(vocabulary, tf_idf)", text_case, "vocabulary, tf_idf",
+            dict(vocabulary=["the", "cat", "dog"], idf_weights=[0.5, 1.0, 2.0], output_mode="tf_idf"), adapt=False)
+
+    def lookup_case(label, t_cls, k_cls, kwargs, data, call, adapt=True):
+        t, k = t_cls(**kwargs), k_cls(**kwargs)
+        if adapt:
+            t.adapt(data), k.adapt(data)
+        rep.equal(f"{label} vocabulary", t.get_vocabulary(), kvocab(k))
+        rep.check(f"{label} output", t(call), to_np(k(call)))
+
+    ints = rng.integers(0, 12, size=(6, 4))
+    for label, kwargs in [("", {}), ("max_tokens=3", dict(max_tokens=3)), ("one_hot", dict(output_mode="one_hot")),
+                          ("multi_hot", dict(output_mode="multi_hot")), ("count", dict(output_mode="count")),
+                          ("tf_idf", dict(output_mode="tf_idf"))]:
+        call = words[:, :1] if kwargs.get("output_mode") == "one_hot" else words
+        rep.run(f"StringLookup({label})", lookup_case, f"StringLookup({label})", L.StringLookup, KL.StringLookup,
+                kwargs, words, call)
+        rep.run(f"IntegerLookup({label})", lookup_case, f"IntegerLookup({label})", L.IntegerLookup,
+                KL.IntegerLookup, kwargs, ints, ints[:, :1] if "one_hot" in label else ints)
+    rep.run("IntegerLookup(num_oov_indices=3)", lookup_case, "IntegerLookup(num_oov_indices=3, mask_token=0)",
+            L.IntegerLookup, KL.IntegerLookup, dict(num_oov_indices=3, mask_token=0, vocabulary=[3, 5, 7]), None,
+            ints, adapt=False)
+
+    def invert_case():
+        t = L.StringLookup(vocabulary=["a", "b", "c"], invert=True, mask_token="")
+        k = KL.StringLookup(vocabulary=["a", "b", "c"], invert=True, mask_token="")
+        ids = np.array([0, 1, 2, 3, 4, 9])
+        rep.equal("StringLookup(invert=True, mask_token='') tokens", t(ids).tolist(), [str(v) for v in k(ids)])
+        t = L.IntegerLookup(vocabulary=[12, 36, 42], invert=True)
+        k = KL.IntegerLookup(vocabulary=[12, 36, 42], invert=True)
+        rep.check("IntegerLookup(invert=True) values", t(ids), to_np(k(ids)))
+    rep.run("invert", invert_case)
+
+    ids = rng.integers(0, 6, size=(5, 3))
+    for mode in ("one_hot", "multi_hot", "count"):
+        rep.run(f"CategoryEncoding({mode})", lambda m=mode: rep.check(
+            f"CategoryEncoding(6, {m!r}) on (5, 3) ids", L.CategoryEncoding(6, output_mode=m)(ids),
+            to_np(KL.CategoryEncoding(6, output_mode=m)(ids))))
+
+
 SECTIONS = {
     "initializers": section_initializers,
     "activations": section_activations,
@@ -2388,6 +2462,7 @@ SECTIONS = {
     "constraints": section_constraints,
     "tensorboard": section_tensorboard,
     "attention": section_attention,
+    "text": section_text,
 }
 
 

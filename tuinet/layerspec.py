@@ -165,6 +165,7 @@ NEW_LAYER_DEFAULTS: dict[str, dict] = {
     "RandomRotation": {"factor": 0.1},
     "RandomZoom": {"height_factor": 0.1},
     "AlphaDropout": {"rate": 0.1},
+    "CategoryEncoding": {"num_tokens": 10},
 }
 """Values for the required arguments of a freshly added layer."""
 

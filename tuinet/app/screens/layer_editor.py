@@ -34,7 +34,8 @@ __all__ = ["LayerEditor", "LayerPicker", "ParseError", "parse_literal", "describ
            "HIDDEN_ARGS", "NEW_LAYER_DEFAULTS", "describe_layer", "format_value", "layer_params", "layer_summary",
            "new_layer_spec"]
 
-NOT_PICKED = frozenset({"Bidirectional", "TimeDistributed", "Lambda"})
+NOT_PICKED = frozenset({"Bidirectional", "TimeDistributed", "Lambda", "TextVectorization", "StringLookup",
+                        "IntegerLookup"})
 """Layer types the picker does not offer: they wrap another layer, which the editor's one-level
 form cannot edit (they work in presets and in Python), or, for Lambda, a Python function, which
 no form can enter (it works in Python only). Nor does it offer the merge layers

@@ -22,6 +22,7 @@ from tuinet.nn.layers.pooling import (AveragePooling1D, AveragePooling2D, Global
                                       MaxPooling2D)
 from tuinet.nn.layers.recurrent import GRU, LSTM, SimpleRNN
 from tuinet.nn.layers.small import ActivityRegularization, AlphaDropout, Identity, Lambda, Masking, UnitNormalization
+from tuinet.nn.layers.text import CategoryEncoding, IntegerLookup, StringLookup, TextVectorization
 from tuinet.nn.layers.wrappers import Bidirectional, TimeDistributed
 
 LAYERS: dict[str, type[Layer]] = {
@@ -36,7 +37,7 @@ LAYERS: dict[str, type[Layer]] = {
                 RandomFlip, RandomContrast, RandomTranslation, RandomRotation, RandomZoom,
                 Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
                 Identity, Masking, UnitNormalization, ActivityRegularization, AlphaDropout, Lambda,
-                MultiHeadAttention, Attention)
+                MultiHeadAttention, Attention, TextVectorization, StringLookup, IntegerLookup, CategoryEncoding)
 }
 
 
