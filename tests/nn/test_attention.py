@@ -11,18 +11,9 @@ import pytest
 import tuinet
 from tests.nn.gradcheck import assert_close, numeric_grad, round_trip
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import backend
 from tuinet.nn import layers as L
 from tuinet.nn.functional import model_from_config
 from tuinet.nn.layers.attention import Attention, MultiHeadAttention
-
-
-@pytest.fixture
-def float64():
-    old = backend.floatx()
-    backend.set_floatx("float64")
-    yield
-    backend.set_floatx(old)
 
 
 def check_attention(layer, shapes, *, seed=0, training=False, rtol=1e-5, atol=1e-7, **call):

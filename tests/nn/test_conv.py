@@ -62,14 +62,6 @@ def build(layer, input_shape, seed=0):
     return layer
 
 
-@pytest.fixture
-def float64():
-    old = backend.floatx()
-    backend.set_floatx("float64")
-    yield
-    backend.set_floatx(old)
-
-
 # -- shapes ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, input_shape, expected", [
     (dict(filters=8, kernel_size=3), (28, 28, 1), (26, 26, 8)),                        # 28 - 3 + 1

@@ -24,14 +24,6 @@ def build(layer, input_shape, seed=0):
     return layer
 
 
-@pytest.fixture
-def float64():
-    old = backend.floatx()
-    backend.set_floatx("float64")
-    yield
-    backend.set_floatx(old)
-
-
 def ref_depthwise(x, kernel, bias, strides=(1, 1), padding="valid", dilation=(1, 1)):
     """Channel by channel with the loop reference of test_conv: output channel c * M + m."""
     c, m = kernel.shape[2:]

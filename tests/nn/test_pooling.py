@@ -9,7 +9,6 @@ import pytest
 
 from tests.nn.gradcheck import check_layer
 from tuinet.errors import ConfigError, ShapeError
-from tuinet.nn import backend
 from tuinet.nn.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                       MaxPooling1D, MaxPooling2D)
@@ -51,14 +50,6 @@ def ref_pool2d(x, grad, pool, strides, padding, mode):
                 if grad is not None:
                     dx[:, r0:r1, c0:c1, :] += grad[:, oy, ox][:, None, None, :] / win.shape[1]
     return y, dx
-
-
-@pytest.fixture
-def float64():
-    old = backend.floatx()
-    backend.set_floatx("float64")
-    yield
-    backend.set_floatx(old)
 
 
 def built(layer, input_shape):
