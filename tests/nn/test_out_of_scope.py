@@ -176,6 +176,7 @@ def test_call_only_layer_composing_layers_is_traced_in_stacks_and_graphs():
     stack.compile("sgd", "mse")
     history = stack.fit(x, y, epochs=3, verbose=0).history["loss"]
     assert history[-1] < history[0] and stack.count_params() == 2 * 20 + 5
+    assert "block (Block)" in stack.summary_text()  # the user's class, as Keras's summary
     block = Block()
     inp = layers.Input((4,))
     graph = tuinet.Model(inp, layers.Dense(1)(block(inp)))

@@ -226,7 +226,9 @@ def trace_custom(layer, x, *args, training=None, **kwargs):
 def trace_as_model(layer, input_shape: tuple):
     """A Keras-style custom layer in a Sequential model: its call traced into a nested model."""
     source = Input(tuple(input_shape))
-    return Functional(source, trace_custom(layer, source), name=layer.name or layer.default_name())
+    model = Functional(source, trace_custom(layer, source), name=layer.name or layer.default_name())
+    model._shown_class = type(layer).__name__  # summaries name the user's class, as Keras's
+    return model
 
 
 def symbolic_call(layer, x, *args, training=None, mask=None, initial_state=None, **kwargs):
@@ -1141,7 +1143,8 @@ class Functional(Sequential):
                 for t in node.inputs:
                     links.append(f"{t.node.layer.name}[{self._node_index(t.node)}][{t.index}]")
             links = [link + ("," if i < len(links) - 1 else "") for i, link in enumerate(links)] or ["-"]
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params, links))
+            rows.append((f"{layer.name} ({getattr(layer, '_shown_class', type(layer).__name__)})", shape, params,
+                         links))
         if self._sequential_like():  # Keras leaves out "Connected to" for a plain chain
             rows = [(a, b, c, [""]) for a, b, c, _ in rows]
         w = [max(31, *(len(r[0]) + 1 for r in rows)), max(22, *(len(r[1]) + 1 for r in rows)), 13,

@@ -1296,7 +1296,7 @@ class Sequential(HasVariables):
         for layer in self._layers:
             shape = _fmt_shape((None, *sample_shape(layer))) if layer.built else "?"
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
+            rows.append((f"{layer.name} ({getattr(layer, '_shown_class', type(layer).__name__)})", shape, params))
         w = [max(31, *(len(r[0]) + 1 for r in rows)) if rows else 31,
              max(22, *(len(r[1]) + 1 for r in rows)) if rows else 22, 13]
         lines = [f'Model: "{self.name}"',
