@@ -1603,39 +1603,31 @@ def section_keras_files(rep, rng):
             lambda lib, Inp, Model, cell=cell: encoder_decoder(lib, Inp, Model, cell),
             lambda: [rng.normal(size=(6, 7, 3)), rng.normal(size=(6, 4, 2))])
     for key, (graph, inputs) in graphs.items():
-        def t_graph_to_k(key=key, graph=graph, inputs=inputs):
-            tm = graph(tuinet, tuinet.Input, tuinet.Model)
-            randomize_weights(tm, rng)
+        def graph_round_trip(src, dst, key=key, graph=graph, inputs=inputs):
+            """A graph model built in `src` ("tuinet" or "keras"), saved as .keras and .weights.h5,
+            opened by `dst`: the same predictions."""
+            build = {"tuinet": lambda: graph(tuinet, tuinet.Input, tuinet.Model),
+                     "keras": lambda: graph(keras, keras.Input, keras.Model)}
+            load = {"tuinet": tuinet.load_model, "keras": keras.models.load_model}
+            sm = build[src]()
+            if src == "tuinet":
+                randomize_weights(sm, rng)
+            else:
+                sm.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in sm.get_weights()])
             xs = [x.astype("float32") for x in inputs()]
-            path = os.path.join(tmp, f"{key}.keras")
-            tm.save(path)
-            km = keras.models.load_model(path)
-            rep.check(f"tuinet -> keras {key}.keras: predict", km.predict(xs, verbose=0), tm.predict(xs, verbose=0),
-                      rtol=2e-5)
-            wpath = os.path.join(tmp, f"{key}.weights.h5")
-            tm.save_weights(wpath)
-            km2 = graph(keras, keras.Input, keras.Model)
-            km2.load_weights(wpath)
-            rep.check(f"tuinet -> keras {key}.weights.h5: predict", km2.predict(xs, verbose=0),
-                      tm.predict(xs, verbose=0), rtol=2e-5)
-
-        def k_graph_to_t(key=key, graph=graph, inputs=inputs):
-            km = graph(keras, keras.Input, keras.Model)
-            km.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in km.get_weights()])
-            xs = [x.astype("float32") for x in inputs()]
-            path = os.path.join(tmp, f"k_{key}.keras")
-            km.save(path)
-            tm = tuinet.load_model(path)
-            rep.check(f"keras -> tuinet {key}.keras: predict", tm.predict(xs, verbose=0), km.predict(xs, verbose=0),
-                      rtol=2e-5)
-            wpath = os.path.join(tmp, f"k_{key}.weights.h5")
-            km.save_weights(wpath)
-            tm2 = graph(tuinet, tuinet.Input, tuinet.Model)
-            tm2.load_weights(wpath)
-            rep.check(f"keras -> tuinet {key}.weights.h5: predict", tm2.predict(xs, verbose=0),
-                      km.predict(xs, verbose=0), rtol=2e-5)
-        rep.run(f"tuinet -> keras {key}.keras", t_graph_to_k)
-        rep.run(f"keras -> tuinet {key}.keras", k_graph_to_t)
+            prefix = "" if src == "tuinet" else "k_"
+            path = os.path.join(tmp, f"{prefix}{key}.keras")
+            sm.save(path)
+            rep.check(f"{src} -> {dst} {key}.keras: predict", load[dst](path).predict(xs, verbose=0),
+                      sm.predict(xs, verbose=0), rtol=2e-5)
+            wpath = os.path.join(tmp, f"{prefix}{key}.weights.h5")
+            sm.save_weights(wpath)
+            dm = build[dst]()
+            dm.load_weights(wpath)
+            rep.check(f"{src} -> {dst} {key}.weights.h5: predict", dm.predict(xs, verbose=0),
+                      sm.predict(xs, verbose=0), rtol=2e-5)
+        rep.run(f"tuinet -> keras {key}.keras", graph_round_trip, "tuinet", "keras")
+        rep.run(f"keras -> tuinet {key}.keras", graph_round_trip, "keras", "tuinet")
 
     optimizers = {
         "sgd_momentum": lambda m: m.SGD(0.05, momentum=0.9, nesterov=True),

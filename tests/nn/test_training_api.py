@@ -239,14 +239,14 @@ def test_checkpoint_creates_its_folder_and_formats_the_name(tmp_path):
     assert names == [f"{i + 1:02d}-{v:.2f}.tuinet" for i, v in enumerate(history.history["val_loss"])]
 
 
-def test_checkpoint_save_best_only_and_weights_only(tmp_path):
-    path = str(tmp_path / "w" / "best.weights.tuinet")
-    values = iter([3.0, 1.0, 2.0, 0.5])
-    saved = []
+def _monitored(key: str, values: list, saved: list):
+    """A callback writing `values` into the epoch logs under `key`, and a ModelCheckpoint that
+    appends to `saved` the epochs at which its best value changed (it saved)."""
+    feed = iter(values)
 
     class Fake(callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            logs["val_loss"] = next(values)
+            logs[key] = next(feed)
 
     class Spy(callbacks.ModelCheckpoint):
         def on_epoch_end(self, epoch, logs=None):
@@ -255,6 +255,13 @@ def test_checkpoint_save_best_only_and_weights_only(tmp_path):
             if self.best != before:
                 saved.append(epoch)
 
+    return Fake, Spy
+
+
+def test_checkpoint_save_best_only_and_weights_only(tmp_path):
+    path = str(tmp_path / "w" / "best.weights.tuinet")
+    saved = []
+    Fake, Spy = _monitored("val_loss", [3.0, 1.0, 2.0, 0.5], saved)
     model = _regressor(0.01)
     model.fit(X, Y, epochs=4, verbose=0,
               callbacks=[Fake(), Spy(path, monitor="val_loss", save_best_only=True, save_weights_only=True)])
@@ -267,18 +274,7 @@ def test_checkpoint_save_best_only_and_weights_only(tmp_path):
 
 def test_checkpoint_mode_max(tmp_path):
     saved = []
-    accs = iter([0.5, 0.4, 0.9])
-
-    class Fake(callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logs["acc"] = next(accs)
-
-    class Spy(callbacks.ModelCheckpoint):
-        def on_epoch_end(self, epoch, logs=None):
-            before = self.best
-            super().on_epoch_end(epoch, logs)
-            if self.best != before:
-                saved.append(epoch)
+    Fake, Spy = _monitored("acc", [0.5, 0.4, 0.9], saved)
 
     _regressor(0.01).fit(X, Y, epochs=3, verbose=0,
                          callbacks=[Fake(), Spy(str(tmp_path / "m.tuinet"), monitor="acc", mode="max",
