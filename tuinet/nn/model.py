@@ -513,16 +513,8 @@ class Sequential(HasVariables):
                                 "input_shape=(...), start with Input(shape), or call fit on data")
         if not self._layers:
             raise ConfigError(f"model {self.name!r} has no layers")
-        shape = tuple(self._input_shape)
-        for i, layer in enumerate(self._layers):
-            if isinstance(layer, Layer) and layer.call_only():  # a Keras-style custom layer: traced
-                from tuinet.nn.functional import trace_as_model
-
-                self._layers[i] = trace_as_model(layer, shape)
-            try:
-                shape = tuple(self._layers[i].compute_output_shape(shape))
-            except Exception:  # noqa: BLE001 - the build reports it in its words
-                break
+        if any(isinstance(layer, Layer) and layer.call_only() for layer in self._layers):
+            self._trace_custom_layers()
         shape = tuple(self._input_shape)
         self._check_memory(shape)
         for layer in self._layers:
@@ -535,6 +527,20 @@ class Sequential(HasVariables):
             shape = sample_shape(layer)
         self.built = True
         self._bind_flat()
+
+    def _trace_custom_layers(self) -> None:
+        """Replace each Keras-style custom layer (only a `call()`) by the model its call traces to,
+        on the shape that reaches it."""
+        from tuinet.nn.functional import trace_as_model
+
+        shape = tuple(self._input_shape)
+        for i, layer in enumerate(self._layers):
+            if isinstance(layer, Layer) and layer.call_only():
+                self._layers[i] = trace_as_model(layer, shape)
+            try:
+                shape = tuple(self._layers[i].compute_output_shape(shape))
+            except Exception:  # noqa: BLE001 - the build reports it in its words
+                return
 
     def _check_memory(self, shape: tuple) -> None:
         """Refuse with a `ConfigError` a build whose weights cannot fit in memory, before any is made.
