@@ -32,7 +32,8 @@ from tuinet.errors import ConfigError, NotBuiltError, ShapeError
 from tuinet.nn import backend, losses as losses_module, metrics as metrics_module, optimizers as optimizers_module
 from tuinet.nn.layers.base import Layer
 from tuinet.nn.layers.input_layer import InputLayer
-from tuinet.nn.model import BUILD_COPIES, Sequential, _fmt_shape, _scale_hint, check_targets, param_totals
+from tuinet.nn.model import (BUILD_COPIES, Sequential, _fmt_shape, _scale_hint, check_targets, param_totals,
+                             summary_table)
 
 # ---------------------------------------------------------------------------------- naming
 _NAME_COUNTS: dict[str, itertools.count] = {}
@@ -1146,37 +1147,8 @@ class Functional(Sequential):
             rows.append((f"{layer.name} ({getattr(layer, '_shown_class', type(layer).__name__)})", shape, params,
                          links))
         if self._sequential_like():  # Keras leaves out "Connected to" for a plain chain
-            rows = [(a, b, c, [""]) for a, b, c, _ in rows]
-        w = [max(31, *(len(r[0]) + 1 for r in rows)), max(22, *(len(r[1]) + 1 for r in rows)), 13,
-             max(20, *(len(link) + 1 for r in rows for link in r[3]))]
-        if self._sequential_like():
-            w = w[:3]
-            lines = [f'Model: "{self.name}"',
-                     "┏" + "┳".join("━" * (c + 2) for c in w) + "┓",
-                     f"┃ {'Layer (type)':<{w[0]}} ┃ {'Output Shape':<{w[1]}} ┃ {'Param #':>{w[2]}} ┃",
-                     "┡" + "╇".join("━" * (c + 2) for c in w) + "┩"]
-            for i, (a, b, c, _) in enumerate(rows):
-                lines.append(f"│ {a:<{w[0]}} │ {b:<{w[1]}} │ {c:>{w[2]}} │")
-                if i < len(rows) - 1:
-                    lines.append("├" + "┼".join("─" * (c_ + 2) for c_ in w) + "┤")
-            lines.append("└" + "┴".join("─" * (c + 2) for c in w) + "┘")
-            return "\n".join(lines + self._totals())
-        lines = [f'Model: "{self.name}"',
-                 "┏" + "┳".join("━" * (c + 2) for c in w) + "┓",
-                 f"┃ {'Layer (type)':<{w[0]}} ┃ {'Output Shape':<{w[1]}} ┃ {'Param #':>{w[2]}} ┃ "
-                 f"{'Connected to':<{w[3]}} ┃",
-                 "┡" + "╇".join("━" * (c + 2) for c in w) + "┩"]
-        for i, (a, b, c, links) in enumerate(rows):
-            for j, link in enumerate(links):
-                if j == 0:
-                    lines.append(f"│ {a:<{w[0]}} │ {b:<{w[1]}} │ {c:>{w[2]}} │ {link:<{w[3]}} │")
-                else:
-                    lines.append(f"│ {'':<{w[0]}} │ {'':<{w[1]}} │ {'':>{w[2]}} │ {link:<{w[3]}} │")
-            if i < len(rows) - 1:
-                lines.append("├" + "┼".join("─" * (c_ + 2) for c_ in w) + "┤")
-        lines.append("└" + "┴".join("─" * (c + 2) for c in w) + "┘")
-        lines += self._totals()
-        return "\n".join(lines)
+            rows = [row[:3] for row in rows]
+        return "\n".join([f'Model: "{self.name}"', *summary_table(rows), *self._totals()])
 
     def _sequential_like(self) -> bool:
         """Keras's test for printing a graph as a stack: one input, one output, every call takes at

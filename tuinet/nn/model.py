@@ -196,6 +196,33 @@ def sample_shape(layer) -> tuple:
     return layer.output_shape
 
 
+SUMMARY_HEADERS = ("Layer (type)", "Output Shape", "Param #", "Connected to")
+SUMMARY_WIDTHS = (31, 22, 13, 20)  # the least width of each column
+
+
+def summary_table(rows) -> list[str]:
+    """Keras's summary table: one row per layer of 3 cells (layer, output shape, parameters) or 4
+    (and "Connected to"); a cell may be a list of lines (the connections), drawn one under another."""
+    n = len(rows[0]) if rows else 3
+    cells = [[c if isinstance(c, list) else [c] for c in row] for row in rows]
+    w = [max(SUMMARY_WIDTHS[j], *(len(line) + 1 for row in cells for line in row[j])) if cells
+         else SUMMARY_WIDTHS[j] for j in range(n)]
+
+    def line(texts, edge="│"):
+        parts = [f"{t:>{w[j]}}" if j == 2 else f"{t:<{w[j]}}" for j, t in enumerate(texts)]
+        return f"{edge} " + f" {edge} ".join(parts) + f" {edge}"
+
+    out = ["┏" + "┳".join("━" * (c + 2) for c in w) + "┓", line(SUMMARY_HEADERS[:n], "┃"),
+           "┡" + "╇".join("━" * (c + 2) for c in w) + "┩"]
+    for i, row in enumerate(cells):
+        for k in range(max(len(c) for c in row)):
+            out.append(line([c[k] if k < len(c) else "" for c in row]))
+        if i < len(cells) - 1:
+            out.append("├" + "┼".join("─" * (c + 2) for c in w) + "┤")
+    out.append("└" + "┴".join("─" * (c + 2) for c in w) + "┘")
+    return out
+
+
 def param_totals(model) -> list[str]:
     """Keras's three summary lines: total, trainable and non-trainable weights with their sizes
     (a layer is trainable when it and every model around it are)."""
@@ -1303,19 +1330,7 @@ class Sequential(HasVariables):
             shape = _fmt_shape((None, *sample_shape(layer))) if layer.built else "?"
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
             rows.append((f"{layer.name} ({getattr(layer, '_shown_class', type(layer).__name__)})", shape, params))
-        w = [max(31, *(len(r[0]) + 1 for r in rows)) if rows else 31,
-             max(22, *(len(r[1]) + 1 for r in rows)) if rows else 22, 13]
-        lines = [f'Model: "{self.name}"',
-                 "┏" + "┳".join("━" * (c + 2) for c in w) + "┓",
-                 f"┃ {'Layer (type)':<{w[0]}} ┃ {'Output Shape':<{w[1]}} ┃ {'Param #':>{w[2]}} ┃",
-                 "┡" + "╇".join("━" * (c + 2) for c in w) + "┩"]
-        for i, (a, b, c) in enumerate(rows):
-            lines.append(f"│ {a:<{w[0]}} │ {b:<{w[1]}} │ {c:>{w[2]}} │")
-            if i < len(rows) - 1:
-                lines.append("├" + "┼".join("─" * (c_ + 2) for c_ in w) + "┤")
-        lines.append("└" + "┴".join("─" * (c + 2) for c in w) + "┘")
-        lines += param_totals(self)
-        return "\n".join(lines)
+        return "\n".join([f'Model: "{self.name}"', *summary_table(rows), *param_totals(self)])
 
     # ------------------------------------------------------------------ config / save
     def get_config(self) -> dict:
