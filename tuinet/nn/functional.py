@@ -27,13 +27,11 @@ import math
 
 import numpy as np
 
-from tuinet import memory
 from tuinet.errors import ConfigError, NotBuiltError, ShapeError
 from tuinet.nn import backend, losses as losses_module, metrics as metrics_module, optimizers as optimizers_module
 from tuinet.nn.layers.base import Layer
 from tuinet.nn.layers.input_layer import InputLayer
-from tuinet.nn.model import (BUILD_COPIES, Sequential, _fmt_shape, _scale_hint, check_targets, param_totals,
-                             summary_table)
+from tuinet.nn.model import Sequential, _fmt_shape, _scale_hint, check_targets, param_totals, summary_table
 
 # ---------------------------------------------------------------------------------- naming
 _NAME_COUNTS: dict[str, itertools.count] = {}
@@ -633,7 +631,7 @@ class Functional(Sequential):
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape=None) -> None:
-        self._check_graph_memory()
+        self._check_memory(None)
         for node in self._nodes:
             layer = node.layer
             if isinstance(layer, InputLayer) or layer.built:
@@ -649,29 +647,13 @@ class Functional(Sequential):
         self.built = True
         self._bind_flat()
 
-    def _check_graph_memory(self) -> None:
-        total = 0
-        biggest, culprit = -1, None
+    def _layer_inputs(self, shape=None):
+        """`(layer, the sample shape(s) its first call gets)` for each layer still to build."""
         for node in self._nodes:
             layer = node.layer
             if isinstance(layer, InputLayer) or layer.built or self._layer_nodes[id(layer)][0] is not node:
                 continue
-            shape = [_batchless(t) for t in node.inputs] if node.listed else _batchless(node.inputs[0])
-            try:
-                specs = layer.weight_specs(shape)
-            except Exception:  # noqa: BLE001 - the build reports it in its words
-                continue
-            itemsize = (layer.dtype or backend.floatx()).itemsize
-            nbytes = sum(math.prod(s) * itemsize * (BUILD_COPIES if t else 1) for _, s, t in specs)
-            total += nbytes
-            if nbytes > biggest:
-                biggest, culprit = nbytes, layer
-        if total < memory.SMALL:
-            return
-        budget = memory.budget()
-        if not budget.allows(total):
-            raise ConfigError(f"model {self.name!r}: layer {culprit.name!r} ({type(culprit).__name__}) needs about "
-                              f"{memory.format_bytes(biggest)} for its weights ({budget.describe()}); make it smaller")
+            yield layer, [_batchless(t) for t in node.inputs] if node.listed else _batchless(node.inputs[0])
 
     def reset_weights(self) -> None:
         from tuinet.nn.random import model_streams

@@ -577,18 +577,16 @@ class Sequential(HasVariables):
         `Layer.weight_specs`, which allocates nothing. See `tuinet.memory` for the budget.
         """
         total, biggest, culprit = 0, -1, None
-        for layer in self._layers:
+        for layer, layer_input in self._layer_inputs(shape):
             try:
-                specs = layer.weight_specs(shape)
-                out = tuple(layer.compute_output_shape(shape))
+                specs = layer.weight_specs(layer_input)
             except Exception:  # noqa: BLE001 - the build reports a layer that cannot take its input, in its words
-                break
+                continue
             itemsize = (layer.dtype or backend.floatx()).itemsize
             nbytes = sum(math.prod(s) * itemsize * (BUILD_COPIES if t else 1) for _, s, t in specs)
             total += nbytes
             if nbytes > biggest:
                 biggest, culprit = nbytes, layer
-            shape = out
         if total < memory.SMALL:
             return
         budget = memory.budget()
@@ -597,6 +595,15 @@ class Sequential(HasVariables):
             raise ConfigError(f"model {self.name!r}: layer {culprit.name!r} ({type(culprit).__name__}) needs about "
                               f"{memory.format_bytes(biggest)} for its weights{rest} ({budget.describe()}); "
                               f"make it smaller")
+
+    def _layer_inputs(self, shape: tuple):
+        """`(layer, the sample shape it gets)` along the stack, up to a layer that cannot take its input."""
+        for layer in self._layers:
+            yield layer, shape
+            try:
+                shape = tuple(layer.compute_output_shape(shape))
+            except Exception:  # noqa: BLE001 - the build reports it, in its words
+                return
 
     def reset_weights(self) -> None:
         """Re-initialise every weight (and the optimizer state) from the model's seed."""
