@@ -127,6 +127,7 @@ TARGETS = {"paint": 1.0, "ratio": 0.9, "key_p95": 0.050, "bytes": 25 * KB, "view
            "frames": 40, "link_key_p95": 0.300, "link_behind": 1.0}
 FRAMES_SIZE = (160, 48)  # the frames figure: the boundary view of a large terminal
 FRAME_SAMPLE = 0.1  # seconds between two looks at the screen (a camera at 10 frames/s)
+CPR_QUERY = b"\x1b[6n"  # the cursor position query: PtyApp answers it as a terminal does
 LINK_RATE = 8192  # bytes/s the link figure reads the pty at
 LINK_CHUNK = 256  # bytes per read on that link (so it drains smoothly and the pty stays full)
 LINK_SIZE = (120, 40)
@@ -215,6 +216,7 @@ class PtyApp:
         self.arrivals: list[tuple[int, float]] = []  # (end offset of a chunk, its arrival time)
         self.eof = False
         self.exit_status: int | None = None
+        self._tail = b""  # the last bytes read (a query split across two reads)
 
     # -- reading ---------------------------------------------------------------------------
     def _read_once(self, timeout: float) -> float | None:
@@ -250,7 +252,21 @@ class PtyApp:
             return None
         self.buf += data
         self.arrivals.append((len(self.buf), now))
+        self._answer(data)
         return now
+
+    def _answer(self, data: bytes) -> None:
+        """Answer the cursor position queries (DSR, `ESC [ 6 n`) in `data` as every terminal
+        does, when they come through (the app may time its output by them). The position
+        given is always 1;1: tuinet only counts the answers."""
+        seen = self._tail + data
+        count = seen.count(CPR_QUERY) - self._tail.count(CPR_QUERY)
+        self._tail = seen[-(len(CPR_QUERY) - 1):]
+        if count > 0:
+            try:
+                os.write(self.fd, b"\x1b[1;1R" * count)
+            except OSError:
+                pass
 
     def arrival(self, offset: int) -> float:
         """When the byte before `offset` arrived."""

@@ -420,8 +420,8 @@ class TuinetApp(App):
         self._frame_timer = self.set_interval(1 / self.refresh_hz, self._tick, name="frame-clock")
 
     def _tick(self) -> None:
-        if self._frame_due:
-            self._draw_frame()
+        if self._frame_due and not (self.link_monitor is not None and self.link_monitor.hold()):
+            self._draw_frame()  # (held while the last frames are still on their way to the terminal)
 
     def _draw_frame(self) -> None:
         """One frame: the view on screen draws what changed in the live run since its last one."""
@@ -505,7 +505,9 @@ class TuinetApp(App):
         self._start_frame_clock()
         from tuinet.app.link import LinkMonitor
 
-        self.link_monitor = LinkMonitor(self)  # fewer frames when the terminal does not drain them
+        # fewer frames when the terminal does not drain them; on a slow link the status line
+        # and the header go first
+        self.link_monitor = LinkMonitor(self, first_rows=lambda: (self.size.height - 1, 1))
         self.link_monitor.start()
         # Everything built so far lives as long as the app: keep it out of the collector's
         # full passes, whose 50-80 ms pauses were the slowest key presses.

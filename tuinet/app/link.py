@@ -45,6 +45,8 @@ import os
 import time
 from collections import deque
 
+from tuinet.app.wire import Compactor, by_rows
+
 RATES = (30.0, 20.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.25, 0.125, 0.0625)
 """Frame rates the monitor steps through (frames per second); below 1 a frame is skipped more
 and more often. The user's ceiling need not be one of them."""
@@ -66,6 +68,131 @@ LINK_WINDOW = 1.0       # seconds backed up (in the last LINK_MEMORY s) before t
 OUTPUT_WINDOW = 5.0     # seconds the output rate is measured over (two frames if longer; from the last change)
 BLOCKED = 0.02          # seconds blocked in writes between two samples that count as backed up
 SLOW_WRITE = 0.01       # a write that takes longer was blocked (the writer's queue was full)
+
+
+PROBE = "\x1b[6n"  # DSR 6: every terminal answers with the cursor position (ESC [ row ; col R)
+HOLD_SLACK = 0.12  # seconds a frame may stay unanswered (beyond the link's round trip) before the next waits
+MAX_HOLD = 3.0     # seconds the frame clock waits for an answer at most, unless the link is known to need longer
+LOST_AFTER = 20.0  # an answer this late is taken as lost (a query the terminal never saw)
+NO_ANSWER = 10.0   # no answer at all this long after the first query: the terminal does not answer
+MAX_PROBES = 256   # queries waiting for their answers, at most (older ones count as lost)
+
+
+class Answers:
+    """What the terminal has drawn, from its answers to a query written after every frame.
+
+    The app writes `PROBE` after each frame; the terminal answers each query once it has read
+    everything written before it, in order. So at any time `unanswered()` characters (the
+    frames since the last answered query) are still on their way, somewhere between the app
+    and the screen: in Textual's writer queue, the kernel's pty buffer, sshd's window, the
+    network. That is what the writer queue alone cannot see, and it is exact over any link.
+
+    `sent(n)` and `probe(now)` are called on the UI thread, `answer(now)` on the driver's
+    input thread (deque appends and pops are atomic). Times are `time.perf_counter()` seconds.
+    """
+
+    def __init__(self, now: float | None = None) -> None:
+        self.written = 0          # characters written (queries included)
+        self.acked = 0            # characters the terminal has read (up to the last answered query)
+        self.answers = 0          # answers so far
+        self.first_probe: float | None = None
+        self.rtt = math.inf       # the shortest round trip seen (a query with nothing before it)
+        self.last_answer = -math.inf
+        self._probes: deque[tuple[int, float]] = deque()  # (written after the query, when)
+        self._drain: deque[tuple[float, float, int]] = deque()  # (when, seconds busy, chars) of busy spells
+
+    @property
+    def working(self) -> bool:
+        """The terminal answers (one answer is proof)."""
+        return self.answers > 0
+
+    def given_up(self, now: float) -> bool:
+        """Queries have gone unanswered for NO_ANSWER s and none was ever answered."""
+        return not self.answers and self.first_probe is not None and now - self.first_probe > NO_ANSWER
+
+    def sent(self, n: int) -> None:
+        self.written += n
+
+    def probe(self, now: float) -> None:
+        """A query was just written (after what `written` counts)."""
+        if self.first_probe is None:
+            self.first_probe = now
+        probes = self._probes
+        if len(probes) >= MAX_PROBES:
+            self._lose(probes.popleft())
+        probes.append((self.written, now))
+
+    def _lose(self, probe: tuple[int, float]) -> None:
+        self.acked = max(self.acked, probe[0])
+
+    def answer(self, now: float) -> None:
+        """The terminal answered the oldest query: it has read everything written before it."""
+        probes = self._probes
+        try:
+            offset, sent = probes.popleft()
+        except IndexError:
+            return  # an answer to someone else's query
+        while probes and now - probes[0][1] > LOST_AFTER:  # older than any real backlog: lost
+            self._lose(probes.popleft())
+        previous, self.acked = self.acked, max(self.acked, offset)
+        if self.acked - previous <= 64:  # nothing but the query itself was on its way: a round trip
+            self.rtt = min(self.rtt, now - sent)
+        if sent < self.last_answer:
+            # written before the previous answer came: the link was busy all the time since then
+            drain = self._drain
+            drain.append((now, now - self.last_answer, self.acked - previous))
+            while drain and now - drain[0][0] > LINK_MEMORY:
+                drain.popleft()
+        self.last_answer = now
+        self.answers += 1
+
+    def unanswered(self) -> int:
+        """Characters written and not yet known to have reached the terminal."""
+        return max(0, self.written - self.acked)
+
+    def late(self, now: float) -> int:
+        """Characters written longer than a round trip (and HOLD_SLACK) ago and not yet answered
+        for: on a link that keeps up, none, however long its round trip."""
+        rtt = self.rtt if self.rtt < math.inf else 0.0
+        before = now - rtt - HOLD_SLACK
+        offset = self.acked
+        try:
+            for written, sent in self._probes:
+                if sent > before:
+                    break
+                offset = written
+        except RuntimeError:  # the input thread answered meanwhile
+            pass
+        return max(0, offset - self.acked)
+
+    def behind(self, now: float) -> float:
+        """Seconds since the oldest query the terminal has not answered yet (0: none waiting)."""
+        try:
+            return max(0.0, now - self._probes[0][1])
+        except IndexError:
+            return 0.0
+
+    def drain_rate(self) -> float | None:
+        """Characters per second the link carried while it was busy (the last LINK_MEMORY s),
+        once it has been busy LINK_WINDOW s; None before."""
+        seconds = sum(d[1] for d in self._drain)
+        if seconds < LINK_WINDOW:
+            return None
+        return sum(d[2] for d in self._drain) / seconds
+
+    def hold(self, now: float) -> bool:
+        """True while the next frame should wait: the last ones are still on their way (for
+        longer than a round trip and HOLD_SLACK), but not for more than MAX_HOLD s."""
+        if not self.answers:
+            return False
+        rtt = self.rtt if self.rtt < math.inf else 0.0
+        behind = self.behind(now)
+        if behind <= rtt + HOLD_SLACK:
+            return False
+        rate = self.drain_rate()
+        # longer than the link needs to carry what is on its way: an answer was lost
+        limit = MAX_HOLD if rate is None else max(MAX_HOLD, 1.0 + 2 * self.unanswered() / rate)
+        return behind < rtt + limit
 
 
 def step_down(rate: float, floor: float = RATES[-1]) -> float:
@@ -236,8 +363,12 @@ class LinkMonitor:
     """
 
     def __init__(self, app, *, driver=None, headless: bool = False, interval: float = SAMPLE_INTERVAL,
-                 on_change=None, notify: bool = True, clock=time.monotonic) -> None:
+                 on_change=None, notify: bool = True, clock=time.monotonic, first_rows=None,
+                 compact: bool = True) -> None:
         self.app = app
+        self.first_rows = first_rows  # () -> the terminal rows (1-based) to send first on a slow link
+        self._compact = compact
+        self.compactor: Compactor | None = None  # fewer SGR bytes (tuinet/app/wire.py)
         self._driver = driver
         self._headless = headless
         self.interval = interval
@@ -254,6 +385,8 @@ class LinkMonitor:
         self._applied: float | None = None  # the rate the monitor set last
         self._log = None
         self._urgent = False  # a sample is on its way
+        self.answers: Answers | None = None  # the terminal's answers to the queries after each frame
+        self.asking = False   # queries are written (the driver has the hooks for them)
 
     # -- the user's choice ------------------------------------------------------------------
     @property
@@ -297,14 +430,26 @@ class LinkMonitor:
                 queue = None
             monitor, clock = self, time.perf_counter
             qsize = queue.qsize if queue is not None else None
+            answers = self.answers = Answers(clock())
+            self.compactor = Compactor() if self._compact else None
 
             def write(data, _write=original):
+                compactor = monitor.compactor
+                if compactor is not None and data:
+                    try:
+                        if monitor.first_rows is not None and monitor.slow:
+                            data = by_rows(data, monitor.first_rows())
+                        data = compactor.compact(data)
+                    except Exception:  # fail safe: Textual's bytes from now on, from no style
+                        monitor.compactor = None
+                        data = "\x1b[0m" + data
                 t = clock()
                 try:
                     _write(data)
                 finally:
                     elapsed = clock() - t
                     monitor.written += len(data)
+                    answers.written += len(data)
                     monitor.writes += 1
                     if elapsed > SLOW_WRITE:
                         monitor.blocked += elapsed
@@ -317,6 +462,7 @@ class LinkMonitor:
 
             driver.write = write
             self._hooked, self._original = driver, original
+            self._hook_answers(driver, write)
             self._queue = queue
             self.policy = LinkPolicy(float(self.app.refresh_hz), now=self.clock())
             self._applied = float(self.app.refresh_hz)
@@ -329,6 +475,53 @@ class LinkMonitor:
             return False
         return True
 
+    def _hook_answers(self, driver, write) -> None:
+        """Write `PROBE` after every frame (the driver's `flush`) and take the terminal's answers
+        (`events.CursorPosition`, on the driver's input thread) before they reach the app. Not
+        for an inline driver, which asks for the cursor position itself."""
+        from textual import events
+
+        flush = getattr(driver, "flush", None)
+        process = getattr(driver, "process_message", None)
+        if getattr(driver, "is_inline", False) or not callable(flush) or not callable(process):
+            return
+        answers, clock = self.answers, time.perf_counter
+        position = events.CursorPosition
+
+        def flush_and_probe(_flush=flush):
+            if self.asking:
+                write(PROBE)
+                answers.probe(clock())
+            _flush()
+
+        def process_message(message, _process=process):
+            if isinstance(message, position) and self.asking:
+                answers.answer(clock())
+                return
+            _process(message)
+
+        driver.flush = flush_and_probe
+        driver.process_message = process_message
+        self.asking = True
+
+    @property
+    def slow(self) -> bool:
+        """The link has been too slow for the frames lately: the rows in `first_rows` go first."""
+        policy = self.policy
+        return policy is not None and (policy.rate < policy.ceiling or (
+            policy.link_rate is not None and self.clock() - policy.link_measured < LINK_MEMORY))
+
+    @property
+    def answered(self) -> bool:
+        """The terminal answers the queries: the frame clock waits for them (`hold`)."""
+        return self.asking and self.answers is not None and self.answers.working
+
+    def hold(self) -> bool:
+        """True while the frame clock should not draw: the last frames have not reached the
+        terminal yet (they are still queued somewhere on the link)."""
+        answers = self.answers
+        return self.asking and answers is not None and answers.hold(time.perf_counter())
+
     def stop(self) -> None:
         """Remove the hooks (the driver's own write again) and the timer."""
         if self._timer is not None:
@@ -338,13 +531,15 @@ class LinkMonitor:
                 pass
             self._timer = None
         if self._hooked is not None:
-            try:
-                if "write" in vars(self._hooked):
-                    del self._hooked.write
-            except Exception:
-                pass
+            for name in ("write", "flush", "process_message"):
+                try:
+                    if name in vars(self._hooked):
+                        delattr(self._hooked, name)
+                except Exception:
+                    pass
             self._hooked = None
         self.policy = None
+        self.asking = False
         self._queue = None
         if self._log is not None:
             self._log.close()
@@ -372,7 +567,13 @@ class LinkMonitor:
             if self._applied is not None and abs(current - self._applied) > 1e-9:
                 # someone else set the rate (the user's `f`): the new ceiling
                 self._applied = policy.set_ceiling(current, now)
-            queued = self.queued()
+            answers = self.answers
+            if self.asking and answers.given_up(time.perf_counter()):
+                self.asking = False  # this terminal does not answer: the writer's queue alone
+            if self.answered:
+                queued = answers.late(time.perf_counter())  # on its way anywhere: queue, pty, sshd, network
+            else:
+                queued = self.queued()
             new = policy.observe(now, queued, self.written, self.blocked)
             if self._log is not None:
                 link = policy.link_rate
@@ -380,11 +581,20 @@ class LinkMonitor:
                                 f"writes {self.writes} "
                                 f"blocked {self.blocked:.3f} backed {int(policy.backed)} output "
                                 f"{policy.output(now):.0f} link {link and round(link)}"
+                                f"{self._answers_log()}"
                                 f"{' -> %g' % new if new is not None else ''}\n")
             if new is not None:
                 self._apply(new)
         except Exception:
             self.stop()  # fail safe
+
+    def _answers_log(self) -> str:
+        answers = self.answers
+        if not self.asking or answers is None:
+            return ""
+        now = time.perf_counter()
+        return (f" answers {answers.answers} unanswered {answers.unanswered()} late {answers.late(now)}"
+                f" behind {answers.behind(now):.3f} rtt {answers.rtt:.3f} hold {int(answers.hold(now))}")
 
     def _apply(self, rate: float, notify: bool = True) -> None:
         lower = self._applied is not None and rate < self._applied
