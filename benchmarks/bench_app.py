@@ -915,6 +915,8 @@ def measure_link(tuinet: str, runs: int, keys: str = "21g", duration: float = 45
                 vt.advance(track)
                 changed = link_key_change(vt, key)
                 t = app.send(key.encode())
+                if os.environ.get("BENCH_LINK_DEBUG"):
+                    print(f"{t:.3f} key {key}", file=sys.stderr)
                 end = t + key_timeout
                 hit = None
                 while hit is None and time.perf_counter() < end:

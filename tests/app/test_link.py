@@ -236,7 +236,10 @@ def test_monitor_lowers_the_rate_while_writes_queue_and_restores_it():
     assert "write" in vars(app._driver)  # the hook: an instance attribute over the class's write
     rates = run_frames(app, monitor, clock, 4.0)  # nothing drains: 10 writes/s pile up
     assert rates[-1] < 10.0 and monitor.limited and monitor.ceiling == 10.0
-    assert monitor.written == sum(len(x) for x in list(app._driver._writer_thread._queue.queue))
+    # what the app wrote, and what went to the terminal (a reset first: the compactor does not
+    # know the terminal's state yet)
+    assert monitor.written == 14000 and monitor.writes == 7
+    assert monitor.answers.written == sum(len(x) for x in list(app._driver._writer_thread._queue.queue)) == 14004
     assert len(app.notes) == 1 and "not keeping up" in app.notes[0]
     assert app.soon and app.soon[0] == monitor._tick  # writes piling up asked for a sample at once
     app._driver.drain()
@@ -380,3 +383,143 @@ async def test_tuinet_app_starts_and_stops_its_monitor(make_test_app):
         assert isinstance(app.link_monitor, LinkMonitor)
         assert not app.link_monitor.active and app.link_monitor.ceiling == app.refresh_hz
     assert not app.link_monitor.active
+
+
+# ---------------------------------------------------------------------- the terminal's answers
+def test_answers_count_what_is_still_on_its_way():
+    answers = link.Answers(0.0)
+    assert not answers.working and answers.behind(0.0) == 0.0 and not answers.hold(0.0)
+    answers.sent(1000)
+    answers.probe(0.0)
+    answers.sent(500)
+    answers.probe(0.1)
+    assert answers.unanswered() == 1500 and answers.behind(0.5) == 0.5
+    answers.answer(0.3)  # the terminal has read the first frame
+    assert answers.working and answers.unanswered() == 500 and answers.behind(0.5) == pytest.approx(0.4)
+    answers.answer(0.35)
+    assert answers.unanswered() == 0 and answers.behind(1.0) == 0.0
+    assert answers.answers == 2 and not answers.given_up(100.0)
+
+
+def link_answers(period: float, frame: int = 800, rate: float = 8000.0, rtt: float = 0.02,
+                 frames: int = 40) -> link.Answers:
+    """Frames of `frame` characters every `period` s into a link of `rate` characters/s and a
+    round trip of `rtt` s; each answer comes back once the terminal has read its frame."""
+    answers = link.Answers(0.0)
+    read_until, events = 0.0, []
+    for i in range(frames):
+        sent = i * period
+        read_until = max(sent + rtt / 2, read_until) + frame / rate
+        events += [(sent, "frame"), (read_until + rtt / 2, "answer")]
+    for t, what in sorted(events):
+        if what == "frame":
+            answers.sent(frame)
+            answers.probe(t)
+        else:
+            answers.answer(t)
+    return answers
+
+
+def test_answers_measure_the_link_only_while_it_is_busy():
+    """Frames that reach the terminal before it has read the previous ones: the link was busy
+    all the time in between, and carried what was acknowledged meanwhile."""
+    busy = link_answers(0.05)  # 16,000 characters/s into 8,000
+    assert busy.drain_rate() == pytest.approx(8000, rel=0.01)
+    # a link that keeps up tells nothing, even with a round trip longer than the frame period
+    assert link_answers(1.0).drain_rate() is None
+    far = link_answers(0.1, rate=1e7, rtt=0.3)
+    assert far.drain_rate() is None and far.rtt == pytest.approx(0.3, abs=0.01)
+
+
+def test_hold_waits_for_the_last_frames_but_not_for_lost_answers():
+    answers = link.Answers(0.0)
+    answers.sent(100)
+    answers.probe(0.0)
+    answers.answer(0.02)  # a round trip of 20 ms
+    answers.sent(4000)
+    answers.probe(1.0)
+    assert not answers.hold(1.0 + 0.02 + link.HOLD_SLACK - 0.01)  # within a round trip and the slack
+    assert answers.hold(1.5)
+    assert not answers.hold(1.0 + 0.02 + link.MAX_HOLD + 0.1)  # that long: the answer was lost
+    answers.expire(2.0)
+    assert answers.unanswered() == 0
+    silent = link.Answers(0.0)
+    silent.probe(0.0)
+    assert not silent.given_up(link.NO_ANSWER - 1) and silent.given_up(link.NO_ANSWER + 1)
+
+
+class AnsweringDriver(FakeDriver):
+    """A driver with Textual's flush and process_message: the test plays the terminal."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def flush(self):
+        pass
+
+    def process_message(self, message):
+        self.messages.append(message)
+
+    def answer(self, n: int = 1):
+        from textual import events
+
+        for _ in range(n):
+            self.process_message(events.CursorPosition(0, 0))
+
+    def sent(self) -> str:
+        out = []
+        while not self._writer_thread._queue.empty():
+            out.append(self._writer_thread._queue.get())
+        return "".join(out)
+
+
+def test_monitor_asks_after_every_frame_and_takes_the_answers():
+    from textual import events
+
+    driver = AnsweringDriver()
+    app, clock = FakeApp(10.0, driver=driver), Clock()
+    monitor = LinkMonitor(app, clock=clock)
+    assert monitor.start() and monitor.asking
+    driver.write("\x1b[1;1Hframe")
+    driver.flush()
+    assert driver.sent().endswith(link.PROBE) and monitor.answers.unanswered() > 0
+    driver.answer()
+    assert monitor.answered and monitor.answers.unanswered() == 0
+    assert driver.messages == []  # the answer never reached the app
+    other = events.Key("a", "a")
+    driver.process_message(other)
+    assert driver.messages == [other]  # everything else does
+    monitor.stop()
+    assert "flush" not in vars(driver) and "process_message" not in vars(driver)
+
+
+def test_monitor_paces_a_slow_link_newest_cells_first():
+    """A link measured slow: writes wait in the pacer and go out a window at a time as the
+    answers come; a newer frame replaces what still waits; the named rows go first."""
+    driver = AnsweringDriver()
+    app, clock = FakeApp(10.0, driver=driver), Clock()
+    monitor = LinkMonitor(app, clock=clock, first_rows=lambda: (3,))
+    monitor.start()
+    monitor._set_pacing(True)
+
+    def frame(text: str) -> str:
+        return "".join(f"\x1b[{row};1H{text}{row}" + " " * 500 for row in (1, 2, 3)) + "\x1b[1;1H"
+
+    driver.write(frame("old"))
+    driver.flush()
+    first = driver.sent()
+    # one row (the named one), then a query
+    assert first.startswith("\x1b[3;1H") and "old3" in first and "old1" not in first and first.endswith(link.PROBE)
+    assert monitor.hold()  # the frame clock waits while rows wait
+    driver.write(frame("new"))  # before the link took the rest: rows 1 and 2 of "old" are dropped
+    assert monitor.pacer.dropped > 0
+    for _ in range(5):
+        driver.answer()
+    rest = driver.sent()
+    assert "old1" not in rest and "old2" not in rest and "new1" in rest and "new2" in rest
+    assert not monitor.pacer.pending and not monitor.hold()
+    monitor._set_pacing(False)  # back to writing straight through
+    driver.write("\x1b[1;1Hdirect")
+    assert "direct" in driver.sent()
+    monitor.stop()

@@ -505,9 +505,9 @@ class TuinetApp(App):
         self._start_frame_clock()
         from tuinet.app.link import LinkMonitor
 
-        # fewer frames when the terminal does not drain them; on a slow link the status line
-        # and the header go first
-        self.link_monitor = LinkMonitor(self, first_rows=lambda: (self.size.height - 1, 1))
+        # fewer frames when the terminal does not drain them; on a slow link the header (which
+        # view) and the status line (where the run is) go first
+        self.link_monitor = LinkMonitor(self, first_rows=lambda: (1, self.size.height - 1))
         self.link_monitor.start()
         # Everything built so far lives as long as the app: keep it out of the collector's
         # full passes, whose 50-80 ms pauses were the slowest key presses.

@@ -42,10 +42,11 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections import deque
 
-from tuinet.app.wire import Compactor, by_rows
+from tuinet.app.wire import Compactor, Pacer, by_rows
 
 RATES = (30.0, 20.0, 10.0, 5.0, 2.0, 1.0, 0.5, 0.25, 0.125, 0.0625)
 """Frame rates the monitor steps through (frames per second); below 1 a frame is skipped more
@@ -76,6 +77,10 @@ MAX_HOLD = 3.0     # seconds the frame clock waits for an answer at most, unless
 LOST_AFTER = 20.0  # an answer this late is taken as lost (a query the terminal never saw)
 NO_ANSWER = 10.0   # no answer at all this long after the first query: the terminal does not answer
 MAX_PROBES = 256   # queries waiting for their answers, at most (older ones count as lost)
+FAST_LINK = 1e6    # characters/s: a link this fast needs no pacing
+MIN_WINDOW = 256   # characters on their way to the terminal while pacing, at least
+WINDOW_TIME = 0.03 # ... and what the link carries in this many seconds (and a round trip)
+PACED_LOST = 3.0   # seconds after which a query sent while pacing counts as lost (a window takes ~0.1 s)
 
 
 class Answers:
@@ -96,9 +101,9 @@ class Answers:
         self.acked = 0            # characters the terminal has read (up to the last answered query)
         self.answers = 0          # answers so far
         self.first_probe: float | None = None
-        self.rtt = math.inf       # the shortest round trip seen (a query with nothing before it)
+        self.rtt = math.inf       # the shortest time to an answer seen (a round trip, and a small frame)
         self.last_answer = -math.inf
-        self._probes: deque[tuple[int, float]] = deque()  # (written after the query, when)
+        self._probes: deque[tuple[int, float, bool]] = deque()  # (written after the query, when, busy)
         self._drain: deque[tuple[float, float, int]] = deque()  # (when, seconds busy, chars) of busy spells
 
     @property
@@ -113,38 +118,47 @@ class Answers:
     def sent(self, n: int) -> None:
         self.written += n
 
-    def probe(self, now: float) -> None:
-        """A query was just written (after what `written` counts)."""
+    def probe(self, now: float, busy: bool = False) -> None:
+        """A query was just written (after what `written` counts); `busy`: more was waiting to
+        be sent (the link is what holds it back: the time to its answer measures the link)."""
         if self.first_probe is None:
             self.first_probe = now
         probes = self._probes
         if len(probes) >= MAX_PROBES:
             self._lose(probes.popleft())
-        probes.append((self.written, now))
+        probes.append((self.written, now, busy))
 
-    def _lose(self, probe: tuple[int, float]) -> None:
+    def _lose(self, probe: tuple) -> None:
         self.acked = max(self.acked, probe[0])
 
     def answer(self, now: float) -> None:
         """The terminal answered the oldest query: it has read everything written before it."""
         probes = self._probes
         try:
-            offset, sent = probes.popleft()
+            offset, sent, busy = probes.popleft()
         except IndexError:
             return  # an answer to someone else's query
         while probes and now - probes[0][1] > LOST_AFTER:  # older than any real backlog: lost
             self._lose(probes.popleft())
         previous, self.acked = self.acked, max(self.acked, offset)
-        if self.acked - previous <= 64:  # nothing but the query itself was on its way: a round trip
-            self.rtt = min(self.rtt, now - sent)
-        if sent < self.last_answer:
-            # written before the previous answer came: the link was busy all the time since then
+        rtt = self.rtt if self.rtt < math.inf else 0.0
+        self.rtt = min(self.rtt, now - sent)  # the shortest answer: a round trip (and a small frame)
+        if sent < self.last_answer - rtt or (busy and sent - self.last_answer < 0.005):
+            # it reached the terminal before the terminal had read the previous frame (or the
+            # pacer sent it the moment the previous answer came, with more waiting): the link
+            # was busy all the time since the previous answer
             drain = self._drain
             drain.append((now, now - self.last_answer, self.acked - previous))
             while drain and now - drain[0][0] > LINK_MEMORY:
                 drain.popleft()
         self.last_answer = now
         self.answers += 1
+
+    def expire(self, before: float) -> None:
+        """Take the queries written before `before` as answered (their answers were lost)."""
+        probes = self._probes
+        while probes and probes[0][1] < before:
+            self._lose(probes.popleft())
 
     def unanswered(self) -> int:
         """Characters written and not yet known to have reached the terminal."""
@@ -157,7 +171,7 @@ class Answers:
         before = now - rtt - HOLD_SLACK
         offset = self.acked
         try:
-            for written, sent in self._probes:
+            for written, sent, _ in self._probes:
                 if sent > before:
                     break
                 offset = written
@@ -387,6 +401,11 @@ class LinkMonitor:
         self._urgent = False  # a sample is on its way
         self.answers: Answers | None = None  # the terminal's answers to the queries after each frame
         self.asking = False   # queries are written (the driver has the hooks for them)
+        self.pacer: Pacer | None = None  # holds the writes while pacing (tuinet/app/wire.py)
+        self.pacing = False   # the link is slow: writes go through the pacer
+        self.pacings = 0      # times pacing started
+        self._lock = threading.Lock()
+        self._send = None
 
     # -- the user's choice ------------------------------------------------------------------
     @property
@@ -432,33 +451,50 @@ class LinkMonitor:
             qsize = queue.qsize if queue is not None else None
             answers = self.answers = Answers(clock())
             self.compactor = Compactor() if self._compact else None
+            lock = self._lock
 
-            def write(data, _write=original):
-                compactor = monitor.compactor
-                if compactor is not None and data:
-                    try:
-                        if monitor.first_rows is not None and monitor.slow:
-                            data = by_rows(data, monitor.first_rows())
-                        data = compactor.compact(data)
-                    except Exception:  # fail safe: Textual's bytes from now on, from no style
-                        monitor.compactor = None
-                        data = "\x1b[0m" + data
+            def send(data, _write=original):  # to Textual's writer thread (under the lock)
                 t = clock()
                 try:
                     _write(data)
                 finally:
                     elapsed = clock() - t
-                    monitor.written += len(data)
                     answers.written += len(data)
-                    monitor.writes += 1
                     if elapsed > SLOW_WRITE:
                         monitor.blocked += elapsed
-                    if qsize is not None and not monitor._urgent and qsize() >= URGENT_QUEUE:
-                        monitor._urgent = True  # the writer is stuck: look now (after this frame)
-                        try:
-                            monitor.app.call_later(monitor._tick)
-                        except Exception:
-                            pass  # the next tick will do
+
+            self._send = send
+            self.pacer = Pacer(send, self.compactor)
+
+            def write(data):
+                if not data:
+                    return
+                monitor.written += len(data)
+                monitor.writes += 1
+                with lock:
+                    if monitor.pacing:
+                        monitor.pacer.add(data, clock())
+                        monitor._pump()
+                        if monitor._log is not None:
+                            monitor._log.write(f"{clock():.3f} write {len(data)} pending {monitor.pacer.pending} "
+                                               f"barriers {len(monitor.pacer._epochs) - 1}\n")
+                    else:
+                        compactor = monitor.compactor
+                        if compactor is not None:
+                            try:
+                                if monitor.first_rows is not None and monitor.slow:
+                                    data = by_rows(data, monitor.first_rows())
+                                data = compactor.compact(data)
+                            except Exception:  # fail safe: Textual's bytes from now on, from no style
+                                monitor.compactor = monitor.pacer.compactor = None
+                                data = "\x1b[0m" + data
+                        send(data)
+                if qsize is not None and not monitor._urgent and qsize() >= URGENT_QUEUE:
+                    monitor._urgent = True  # the writer is stuck: look now (after this frame)
+                    try:
+                        monitor.app.call_later(monitor._tick)
+                    except Exception:
+                        pass  # the next tick will do
 
             driver.write = write
             self._hooked, self._original = driver, original
@@ -485,24 +521,64 @@ class LinkMonitor:
         process = getattr(driver, "process_message", None)
         if getattr(driver, "is_inline", False) or not callable(flush) or not callable(process):
             return
-        answers, clock = self.answers, time.perf_counter
+        answers, clock, lock = self.answers, time.perf_counter, self._lock
         position = events.CursorPosition
 
         def flush_and_probe(_flush=flush):
-            if self.asking:
-                write(PROBE)
-                answers.probe(clock())
+            if self.asking and not self.pacing:
+                with lock:
+                    self._send(PROBE)
+                    answers.probe(clock())
             _flush()
 
         def process_message(message, _process=process):
             if isinstance(message, position) and self.asking:
-                answers.answer(clock())
+                with lock:
+                    answers.answer(clock())
+                    if self.pacing:
+                        self._pump()  # the link has room again: the next part
                 return
             _process(message)
 
         driver.flush = flush_and_probe
         driver.process_message = process_message
         self.asking = True
+
+    def window(self) -> int:
+        """Characters allowed on their way to the terminal while pacing: what the link carries in
+        a round trip and WINDOW_TIME s (MIN_WINDOW at least)."""
+        answers = self.answers
+        rate = answers.drain_rate() if answers is not None else None
+        if not rate:
+            return MIN_WINDOW
+        rtt = answers.rtt if answers.rtt < math.inf else 0.0
+        return max(MIN_WINDOW, int(rate * (rtt + WINDOW_TIME)))
+
+    def _pump(self) -> None:
+        """Send the next part of what the pacer holds, if the link has room (under the lock)."""
+        pacer, answers = self.pacer, self.answers
+        if not pacer.pending:
+            return
+        room = self.window() - answers.unanswered()
+        if room <= 0:
+            return
+        if pacer.pump(room, self.first_rows() if self.first_rows is not None else ()):
+            self._send(PROBE)
+            answers.probe(time.perf_counter(), busy=pacer.pending > 0)
+
+    def _set_pacing(self, on: bool) -> None:
+        with self._lock:
+            if on == self.pacing:
+                return
+            self.pacing = on
+            if on and self.policy is not None and self.policy.rate < self.policy.ceiling:
+                # the pacer and `hold` fit the frames to the link now: the user's rate again
+                self.app.call_later(self._apply, self.policy.set_ceiling(self.policy.ceiling, self.clock()), False)
+            if not on:
+                if self.pacer.drain():
+                    self._send(PROBE)
+                    self.answers.probe(time.perf_counter())
+            self.pacings += on
 
     @property
     def slow(self) -> bool:
@@ -518,9 +594,13 @@ class LinkMonitor:
 
     def hold(self) -> bool:
         """True while the frame clock should not draw: the last frames have not reached the
-        terminal yet (they are still queued somewhere on the link)."""
+        terminal yet (they are still queued somewhere on the link, or in the pacer)."""
         answers = self.answers
-        return self.asking and answers is not None and answers.hold(time.perf_counter())
+        if not self.asking or answers is None:
+            return False
+        if self.pacing:
+            return self.pacer.pending > 0 or answers.unanswered() > self.window()
+        return answers.hold(time.perf_counter())
 
     def stop(self) -> None:
         """Remove the hooks (the driver's own write again) and the timer."""
@@ -571,10 +651,21 @@ class LinkMonitor:
             if self.asking and answers.given_up(time.perf_counter()):
                 self.asking = False  # this terminal does not answer: the writer's queue alone
             if self.answered:
-                queued = answers.late(time.perf_counter())  # on its way anywhere: queue, pty, sshd, network
+                t = time.perf_counter()
+                rate = answers.drain_rate()
+                pace = rate is not None and rate < FAST_LINK
+                if pace != self.pacing:
+                    self._set_pacing(pace)
+                if self.pacing:
+                    with self._lock:
+                        if answers.behind(t) > PACED_LOST:
+                            answers.expire(t - PACED_LOST)  # answers lost: do not wait for them
+                        self._pump()
+                queued = answers.late(t)  # on its way anywhere: queue, pty, sshd, network
             else:
                 queued = self.queued()
-            new = policy.observe(now, queued, self.written, self.blocked)
+            # while pacing, the pacer and `hold` fit the frames to the link: the rate stays
+            new = None if self.pacing else policy.observe(now, queued, self.written, self.blocked)
             if self._log is not None:
                 link = policy.link_rate
                 self._log.write(f"{now:.3f} rate {policy.rate:g} queued {queued} written {self.written} "
@@ -593,7 +684,9 @@ class LinkMonitor:
         if not self.asking or answers is None:
             return ""
         now = time.perf_counter()
-        return (f" answers {answers.answers} unanswered {answers.unanswered()} late {answers.late(now)}"
+        return (f" pacing {int(self.pacing)} pending {self.pacer.pending} dropped {self.pacer.dropped}"
+                f" sent {self.pacer.sent} window {self.window()}"
+                f" answers {answers.answers} unanswered {answers.unanswered()} late {answers.late(now)}"
                 f" behind {answers.behind(now):.3f} rtt {answers.rtt:.3f} hold {int(answers.hold(now))}")
 
     def _apply(self, rate: float, notify: bool = True) -> None:

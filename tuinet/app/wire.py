@@ -99,6 +99,8 @@ def apply_sgr(state: tuple, params: str) -> tuple:
 
 def transition(have: tuple, want: tuple) -> str:
     """The shortest SGR sequence (of two ways) that takes the terminal from `have` to `want`."""
+    if want == have:
+        return ""
     if want == RESET:
         return "\x1b[0m"
     flags, fg, bg, ul = want
@@ -242,3 +244,218 @@ def by_rows(text: str, first) -> str:
         return text
     rest = [r for r in order if r not in wanted]
     return head + "".join("".join(rows[r]) for r in wanted + rest) + tail
+
+
+# ------------------------------------------------------------------------------- the pacer
+SIDE_MODES = frozenset({"25", "12", "1000", "1002", "1003", "1004", "1005", "1006", "1015", "1016", "2004"})
+"""Private modes (`ESC [ ? n h/l`) that touch no cell: cursor visibility and blink, the mouse,
+focus events, bracketed paste. They may go before cells written earlier."""
+BURST = 0.25  # seconds: writes this close together are one moment for the pacer
+SYNC_MODE = "2026"  # synchronized output: meaningless once a frame is sent in parts (dropped)
+PRIVATE = re.compile(r"\x1b\[\?([0-9;]+)([hl])")
+
+
+class _Piece:
+    __slots__ = ("col", "end", "text", "since")
+
+    def __init__(self, col: int, end: int, text: str, since: float) -> None:
+        self.col, self.end, self.text, self.since = col, end, text, since
+
+
+class _Epoch:
+    """Pieces by row, the cursor's last move, then the write that ends the epoch (a barrier:
+    everything before it must reach the terminal first)."""
+
+    __slots__ = ("rows", "cursor", "barrier", "chars")
+
+    def __init__(self) -> None:
+        self.rows: dict[int, list[_Piece]] = {}
+        self.cursor: str | None = None
+        self.barrier: str | None = None
+        self.chars = 0
+
+
+def cell_width(styled: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(SGR.sub("", styled))
+
+
+def parse_frame(text: str):
+    """Textual's write as (side sequences, pieces as (row, col, width, text), cursor move), or
+    None when it is of another shape (it then goes as it is, in order)."""
+    side: list[str] = []
+    pieces: list[tuple[int, int, int, str]] = []
+    cursor = None
+    current = None  # [row, col, start of the piece in text]
+    pos = 0
+
+    def close(end: int) -> bool:
+        nonlocal cursor
+        row, col, start = current
+        body = text[start:end]
+        move_end = text.index("H", start) + 1
+        styled = body[move_end - start:].rstrip("\r\n")
+        if not styled:
+            cursor = text[start:move_end]
+            return True
+        if PLAIN.fullmatch(styled) is None or "\n" in styled or "\r" in styled:
+            return False
+        if ends_in(RESET, styled) != RESET:
+            return False
+        pieces.append((row, col, cell_width(styled), text[start:move_end] + styled))
+        return True
+
+    try:
+        for m in TOKEN.finditer(text):
+            start = m.start()
+            if start > pos and current is None:
+                return None  # text with no move before it: it depends on where the cursor is
+            pos = m.end()
+            if m.group(1) is not None:
+                if current is None and m.group(1) not in ("", "0"):
+                    return None
+                continue
+            token = m.group(0)
+            if m.group(2) is not None:
+                if current is not None and not close(start):
+                    return None
+                current = [int(m.group(2)), int(m.group(3)), start]
+                continue
+            if token in ("\r", "\n") and current is not None:
+                continue
+            private = PRIVATE.fullmatch(token)
+            if private is not None and all(mode in SIDE_MODES or mode == SYNC_MODE
+                                           for mode in private.group(1).split(";")):
+                if current is not None and not close(start):
+                    return None
+                current = None
+                modes = [mode for mode in private.group(1).split(";") if mode != SYNC_MODE]
+                if modes:
+                    side.append(f"\x1b[?{';'.join(modes)}{private.group(2)}")
+                continue
+            if token.startswith("\x1b]") and current is None:
+                side.append(token)  # a title: touches no cell
+                continue
+            return None
+        if pos < len(text) and current is None:
+            return None
+        if current is not None and not close(len(text)):
+            return None
+    except Unknown:
+        return None
+    return side, pieces, cursor
+
+
+class Pacer:
+    """Holds Textual's writes and sends them as the link takes them, newest cells winning.
+
+        pacer = Pacer(send)          # send(text): to the terminal (Textual's writer)
+        pacer.add(text, now)         # a write of Textual's
+        pacer.pump(budget, first)    # send up to `budget` characters (at least one piece), the
+                                     # rows in `first` first; returns the characters sent
+
+    A write is split into its pieces (a row, a column range, the styled text). A piece replaces
+    the waiting pieces of its row that it covers (their cells would be overwritten anyway), so
+    what waits is at most a screen, and the link carries the newest state of every cell. Rows
+    go out newest first (what a key press just changed goes before the rest of an older frame;
+    writes BURST s apart count as one moment), the shortest of those first (text before
+    pictures: the most rows brought up to date per byte), the rows of `first` before all, a
+    row's pieces in order; a write of another shape is a barrier, sent after everything before it. The
+    cursor's last move goes once a screen's pieces are all out. Every piece is self-contained
+    (a move, styled text, no style at the end), so rows may go in any order. Not thread-safe:
+    the caller holds a lock.
+    """
+
+    def __init__(self, send, compactor: Compactor | None = None) -> None:
+        self._send = send
+        self.compactor = compactor
+        self._epochs: list[_Epoch] = [_Epoch()]
+        self.pending = 0       # characters waiting (as Textual wrote them)
+        self.dropped = 0       # characters never sent: newer cells replaced them
+        self.sent = 0          # characters sent (after compaction)
+        self._last_add = self._burst = -1e18
+
+    def add(self, text: str, now: float) -> None:
+        # writes in one burst (a key's response in a few writes) count as one moment: their
+        # rows go top to bottom
+        if now - self._last_add < BURST:
+            self._last_add = now
+            now = self._burst
+        else:
+            self._last_add = self._burst = now
+        parsed = parse_frame(text)
+        epoch = self._epochs[-1]
+        if parsed is None:
+            epoch.barrier = text
+            epoch.chars += len(text)
+            self.pending += len(text)
+            self._epochs.append(_Epoch())
+            return
+        side, pieces, cursor = parsed
+        for s in side:
+            self._out(s)
+        for row, col, width, body in pieces:
+            line = epoch.rows.get(row)
+            if line is None:
+                line = epoch.rows[row] = []
+            else:
+                keep = []
+                for p in line:
+                    if col <= p.col and p.end <= col + width:  # covered: its cells are overwritten
+                        epoch.chars -= len(p.text)
+                        self.pending -= len(p.text)
+                        self.dropped += len(p.text)
+                    else:
+                        keep.append(p)
+                line[:] = keep
+            line.append(_Piece(col, col + width, body, now))
+            epoch.chars += len(body)
+            self.pending += len(body)
+        if cursor is not None:
+            epoch.cursor = cursor
+
+    def _out(self, text: str) -> int:
+        if self.compactor is not None:
+            text = self.compactor.compact(text)
+        self._send(text)
+        self.sent += len(text)
+        return len(text)
+
+    def pump(self, budget: int, first=()) -> int:
+        """Send pieces while `budget` characters last (one at least, when anything waits)."""
+        sent = 0
+        epochs = self._epochs
+        while epochs:
+            epoch = epochs[0]
+            rows = epoch.rows
+            while rows:
+                if sent and sent >= budget:
+                    return sent
+                row = next((r for r in first if r in rows), None)
+                if row is None:
+                    # the newest first (what a key just changed), and of those the shortest
+                    # rows (text before pictures: most rows brought up to date per byte)
+                    row = max(rows, key=lambda r: (rows[r][-1].since, -sum(len(p.text) for p in rows[r]), -r))
+                line = rows[row]
+                piece = line.pop(0)
+                if not line:
+                    del rows[row]
+                epoch.chars -= len(piece.text)
+                self.pending -= len(piece.text)
+                sent += self._out(piece.text)
+            if epoch.cursor is not None:
+                sent += self._out(epoch.cursor)
+                epoch.cursor = None
+            if epoch.barrier is None:
+                return sent  # the open epoch: empty now
+            if sent and sent >= budget:
+                return sent
+            self.pending -= len(epoch.barrier)
+            sent += self._out(epoch.barrier)
+            epochs.pop(0)
+        return sent  # pragma: no cover - the last epoch is always open
+
+    def drain(self) -> int:
+        """Send everything that waits."""
+        return self.pump(1 << 62)

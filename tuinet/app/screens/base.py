@@ -66,9 +66,31 @@ class ViewFooter(Footer):
             return len(item.key_display) + len(item.description) + 2
         return 12
 
+    _composed_for = None  # the keys and the width the footer was last composed for
+
+    def _signature(self) -> tuple:
+        active = self.screen.active_bindings
+        return self.size.width or self.app.size.width, tuple(
+            (binding.key, binding.action, binding.description, enabled, tooltip)
+            for (_, binding, enabled, tooltip) in active.values() if binding.show)
+
+    def bindings_changed(self, screen) -> None:
+        """Recompose only when the keys shown would change: Textual recomposes the footer on
+        every screen switch and focus change, which cost a view switch about 100 ms (restyling
+        two dozen new widgets) for the same keys."""
+        if self._bindings_ready and self.is_attached and screen is self.screen and self.children:
+            try:
+                if self._signature() == self._composed_for:
+                    return
+            except Exception:  # the screen is going: let Textual decide
+                pass
+        super().bindings_changed(screen)
+
     def compose(self) -> ComposeResult:
         from textual.widgets._footer import FooterKey
 
+        if self._bindings_ready:
+            self._composed_for = self._signature()
         items = list(super().compose())
         width = self.size.width or self.app.size.width
         total = sum(self._width(i) for i in items)
