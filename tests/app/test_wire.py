@@ -261,9 +261,11 @@ def test_parse_frame_reads_textuals_pieces():
        st.lists(st.integers(1, ROWS), max_size=2, unique=True), st.data())
 def test_the_pacer_ends_on_the_screen_textual_drew(writes, first, data):
     """Writes arrive at random times and the link takes random amounts between them: whatever
-    was dropped or reordered, once everything is sent the screen is the one the writes draw."""
+    was dropped, split or reordered, once everything is sent the screen is the one the writes
+    draw."""
     sent = []
     pacer = Pacer(sent.append, Compactor())
+    pacer.piece_limit = data.draw(st.sampled_from([20, 60, 10_000]))  # long pieces go in parts
     original, now = [], 0.0
     for text, dt, budget in writes:
         if text != "\x1b[2J":
@@ -303,9 +305,37 @@ def test_a_key_press_goes_before_the_rest_of_an_older_frame():
     pacer.add(layout(rows), 0.0)
     pacer.pump(1)  # the link takes a row
     key = layout([strip_of([("KEY", None)], COLS)], 6)
-    pacer.add(key, 2.0)  # later than the burst: the newest write goes first
+    pacer.add(key, 2.0, urgent=True)  # the answer to a key press goes before the older rows
     pacer.pump(1)
     assert "KEY" in sent[-1]
+
+
+def test_rows_that_change_every_frame_do_not_starve_the_others():
+    """Frames keep rewriting rows 1-2 while the link takes one row per frame: every row of the
+    first frame still goes out, oldest first, and rows 1-2 carry their newest cells."""
+    sent = []
+    pacer = Pacer(sent.append)
+    pacer.add(layout([strip_of([("first", None)], COLS)] * ROWS), 0.0)
+    for i in range(1, 2 * ROWS):
+        pacer.pump(1)
+        pacer.add(layout([strip_of([(f"f{i}", None)], COLS)] * 2), i * 0.1)
+    pacer.drain()
+    shown = Term().feed("".join(sent)).screen()
+    assert "".join(c for c, _ in shown[ROWS - 1]).startswith("first")  # the last row went out
+    assert "".join(c for c, _ in shown[0]).startswith(f"f{2 * ROWS - 1}")  # the newest cells
+
+
+def test_long_pieces_go_in_parts_cut_where_no_style_is_set():
+    from tuinet.app.wire import split_piece
+
+    parts_ = [("ab", Style(color="red", bgcolor="#1e1e1e")), ("cd", Style(color="green"))] * 4
+    body = layout([strip_of(parts_, COLS)], 2)
+    parts = split_piece(3, 1, body, 30)
+    assert len(parts) > 2 and all(len(text) <= 60 for _, _, text in parts)
+    assert [col for col, _, _ in parts] == [1] + [1 + sum(w for _, w, _ in parts[:i]) for i in range(1, len(parts))]
+    assert sum(w for _, w, _ in parts) == COLS
+    assert painted("".join(text for _, _, text in parts)) == painted(body)
+    assert split_piece(3, 1, body, 10_000) == [(1, COLS, body)]
 
 
 def test_a_barrier_waits_for_what_came_before():

@@ -80,6 +80,9 @@ MAX_PROBES = 256   # queries waiting for their answers, at most (older ones coun
 FAST_LINK = 1e6    # characters/s: a link this fast needs no pacing
 MIN_WINDOW = 256   # characters on their way to the terminal while pacing, at least
 WINDOW_TIME = 0.03 # ... and what the link carries in this many seconds (and a round trip)
+BACKLOG_TIME = 1.0  # seconds of the link waiting in the pacer above which it draws fewer frames
+PACED_FLOOR = 1.0   # frames per second while pacing, at least (the status line moves)
+URGENT_TIME = 0.3  # seconds after a key press (or a click) whose writes go before the frames' rows
 PACED_LOST = 3.0   # seconds after which a query sent while pacing counts as lost (a window takes ~0.1 s)
 
 
@@ -406,6 +409,8 @@ class LinkMonitor:
         self.pacings = 0      # times pacing started
         self._lock = threading.Lock()
         self._send = None
+        self.urgent_until = -math.inf  # writes until then answer a key press (they go first)
+        self._paced_calm = math.inf    # since when the pacer has held (nearly) nothing
 
     # -- the user's choice ------------------------------------------------------------------
     @property
@@ -473,11 +478,15 @@ class LinkMonitor:
                 monitor.writes += 1
                 with lock:
                     if monitor.pacing:
-                        monitor.pacer.add(data, clock())
+                        now = clock()
+                        monitor.pacer.add(data, now, urgent=now < monitor.urgent_until)
                         monitor._pump()
                         if monitor._log is not None:
+                            trace = monitor.pacer.trace
                             monitor._log.write(f"{clock():.3f} write {len(data)} pending {monitor.pacer.pending} "
-                                               f"barriers {len(monitor.pacer._epochs) - 1}\n")
+                                               f"barriers {len(monitor.pacer._epochs) - 1} "
+                                               f"urgent {int(now < monitor.urgent_until)} sent {trace}\n")
+                            monitor.pacer.trace = []
                     else:
                         compactor = monitor.compactor
                         if compactor is not None:
@@ -523,6 +532,8 @@ class LinkMonitor:
             return
         answers, clock, lock = self.answers, time.perf_counter, self._lock
         position = events.CursorPosition
+        pressed = (events.Key, events.MouseDown, events.MouseUp, events.MouseScrollDown,
+                   events.MouseScrollUp, events.Paste)
 
         def flush_and_probe(_flush=flush):
             if self.asking and not self.pacing:
@@ -538,6 +549,8 @@ class LinkMonitor:
                     if self.pacing:
                         self._pump()  # the link has room again: the next part
                 return
+            if isinstance(message, pressed):
+                self.urgent_until = clock() + URGENT_TIME  # what the app writes now answers the user
             _process(message)
 
         driver.flush = flush_and_probe
@@ -566,14 +579,32 @@ class LinkMonitor:
             self._send(PROBE)
             answers.probe(time.perf_counter(), busy=pacer.pending > 0)
 
+    def _paced_rate(self, now: float) -> float | None:
+        """While pacing: fewer frames while more than BACKLOG_TIME s of the link waits in the
+        pacer (the rows on screen would fall that far behind), more once it has stayed nearly
+        empty for UP_HOLD s; between PACED_FLOOR and the user's ceiling."""
+        policy = self.policy
+        link = self.answers.drain_rate() or MIN_WINDOW / WINDOW_TIME
+        pending = self.pacer.pending
+        since = now - policy._changed
+        if pending <= link * BACKLOG_TIME / 4:
+            self._paced_calm = min(self._paced_calm, now)
+        else:
+            self._paced_calm = math.inf
+        new = None
+        if pending > link * BACKLOG_TIME and since >= DOWN_HOLD and policy.rate > PACED_FLOOR:
+            new = step_down(policy.rate, PACED_FLOOR)
+        elif now - self._paced_calm >= UP_HOLD and since >= UP_HOLD and policy.rate < policy.ceiling:
+            new = step_up(policy.rate, policy.ceiling)
+        if new is not None:
+            policy._set(new, now)
+        return new
+
     def _set_pacing(self, on: bool) -> None:
         with self._lock:
             if on == self.pacing:
                 return
             self.pacing = on
-            if on and self.policy is not None and self.policy.rate < self.policy.ceiling:
-                # the pacer and `hold` fit the frames to the link now: the user's rate again
-                self.app.call_later(self._apply, self.policy.set_ceiling(self.policy.ceiling, self.clock()), False)
             if not on:
                 if self.pacer.drain():
                     self._send(PROBE)
@@ -598,8 +629,8 @@ class LinkMonitor:
         answers = self.answers
         if not self.asking or answers is None:
             return False
-        if self.pacing:
-            return self.pacer.pending > 0 or answers.unanswered() > self.window()
+        if self.pacing:  # the pacer keeps the newest cells: draw, the link takes what it can
+            return False
         return answers.hold(time.perf_counter())
 
     def stop(self) -> None:
@@ -664,8 +695,10 @@ class LinkMonitor:
                 queued = answers.late(t)  # on its way anywhere: queue, pty, sshd, network
             else:
                 queued = self.queued()
-            # while pacing, the pacer and `hold` fit the frames to the link: the rate stays
-            new = None if self.pacing else policy.observe(now, queued, self.written, self.blocked)
+            if self.pacing:  # the pacer's backlog sets the rate
+                new = self._paced_rate(now)
+            else:
+                new = policy.observe(now, queued, self.written, self.blocked)
             if self._log is not None:
                 link = policy.link_rate
                 self._log.write(f"{now:.3f} rate {policy.rate:g} queued {queued} written {self.written} "

@@ -24,7 +24,9 @@ last. A write of another shape passes through unchanged.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 
 # one token: an SGR (group 1: its parameters), a cursor move to row;col (groups 2, 3), another
 # CSI sequence (group 4: the whole; group 5: its final byte), an OSC string, a lone ESC pair, a
@@ -250,16 +252,17 @@ def by_rows(text: str, first) -> str:
 SIDE_MODES = frozenset({"25", "12", "1000", "1002", "1003", "1004", "1005", "1006", "1015", "1016", "2004"})
 """Private modes (`ESC [ ? n h/l`) that touch no cell: cursor visibility and blink, the mouse,
 focus events, bracketed paste. They may go before cells written earlier."""
-BURST = 0.25  # seconds: writes this close together are one moment for the pacer
+PIECE_LIMIT = 240  # characters: the pacer sends longer pieces in parts (a row of braille is ~1,500)
+FIRST_EVERY = 0.25  # seconds: the rows named first go before the others this often at most
 SYNC_MODE = "2026"  # synchronized output: meaningless once a frame is sent in parts (dropped)
 PRIVATE = re.compile(r"\x1b\[\?([0-9;]+)([hl])")
 
 
 class _Piece:
-    __slots__ = ("col", "end", "text", "since")
+    __slots__ = ("col", "end", "text", "since", "urgent")
 
-    def __init__(self, col: int, end: int, text: str, since: float) -> None:
-        self.col, self.end, self.text, self.since = col, end, text, since
+    def __init__(self, col: int, end: int, text: str, since: float, urgent: bool = False) -> None:
+        self.col, self.end, self.text, self.since, self.urgent = col, end, text, since, urgent
 
 
 class _Epoch:
@@ -347,24 +350,54 @@ def parse_frame(text: str):
     return side, pieces, cursor
 
 
+RESET_SGR = re.compile(r"\x1b\[0?m")
+
+
+def split_piece(row: int, col: int, body: str, limit: int) -> list[tuple[int, int, str]]:
+    """A piece (`body`: a move to row;col and styled text) as parts of about `limit` characters
+    or less, each with its own move: (column, width, text). Cut only right after a reset, where
+    no style is set, so that every part paints alone what it painted within the whole. Small
+    parts keep a key's answer from waiting behind a long row already on its way."""
+    move_end = body.index("H") + 1
+    styled = body[move_end:]
+    if len(body) <= limit:
+        return [(col, cell_width(styled), body)]
+    parts, start, at = [], 0, col
+    for m in RESET_SGR.finditer(styled):
+        end = m.end()
+        if end - start >= limit - 12 and end < len(styled):
+            chunk = styled[start:end]
+            width = cell_width(chunk)
+            parts.append((at, width, f"\x1b[{row};{at}H{chunk}"))
+            at += width
+            start = end
+    chunk = styled[start:]
+    parts.append((at, cell_width(chunk), f"\x1b[{row};{at}H{chunk}" if parts else body))
+    return parts
+
+
 class Pacer:
     """Holds Textual's writes and sends them as the link takes them, newest cells winning.
 
-        pacer = Pacer(send)          # send(text): to the terminal (Textual's writer)
-        pacer.add(text, now)         # a write of Textual's
-        pacer.pump(budget, first)    # send up to `budget` characters (at least one piece), the
-                                     # rows in `first` first; returns the characters sent
+        pacer = Pacer(send)              # send(text): to the terminal (Textual's writer)
+        pacer.add(text, now, urgent)     # a write of Textual's; urgent: the answer to a key
+        pacer.pump(budget, first)        # send up to `budget` characters (at least one piece),
+                                         # the rows in `first` first; returns what it sent
 
     A write is split into its pieces (a row, a column range, the styled text). A piece replaces
     the waiting pieces of its row that it covers (their cells would be overwritten anyway), so
-    what waits is at most a screen, and the link carries the newest state of every cell. Rows
-    go out newest first (what a key press just changed goes before the rest of an older frame;
-    writes BURST s apart count as one moment), the shortest of those first (text before
-    pictures: the most rows brought up to date per byte), the rows of `first` before all, a
-    row's pieces in order; a write of another shape is a barrier, sent after everything before it. The
-    cursor's last move goes once a screen's pieces are all out. Every piece is self-contained
-    (a move, styled text, no style at the end), so rows may go in any order. Not thread-safe:
-    the caller holds a lock.
+    what waits is at most a screen, and the link carries the newest state of every cell.
+
+    The order: the rows of `first` (the header, the status line; each at most every
+    FIRST_EVERY s, so that they do not take the whole link); then the rows an urgent write
+    changed (the answer to a key press), the shortest first (text before pictures: the most
+    rows brought up to date per byte); then the other rows, the one that
+    has waited longest first (a row keeps its place when newer cells replace its waiting ones,
+    so rows that change every frame cannot starve the others). A row's pieces go in order. A
+    write of another shape is a barrier: sent after everything before it. The cursor's last
+    move goes once a screen's pieces are all out. Every piece is self-contained (a move,
+    styled text, no style at the end), so rows may go in any order. Not thread-safe: the
+    caller holds a lock.
     """
 
     def __init__(self, send, compactor: Compactor | None = None) -> None:
@@ -374,16 +407,11 @@ class Pacer:
         self.pending = 0       # characters waiting (as Textual wrote them)
         self.dropped = 0       # characters never sent: newer cells replaced them
         self.sent = 0          # characters sent (after compaction)
-        self._last_add = self._burst = -1e18
+        self.trace = None      # a list: (row, urgent, characters) of every row sent (for tuning)
+        self._first_sent: dict[int, float] = {}  # when each row of `first` last went first
+        self.piece_limit = PIECE_LIMIT  # characters: longer pieces go in parts (see split_piece)
 
-    def add(self, text: str, now: float) -> None:
-        # writes in one burst (a key's response in a few writes) count as one moment: their
-        # rows go top to bottom
-        if now - self._last_add < BURST:
-            self._last_add = now
-            now = self._burst
-        else:
-            self._last_add = self._burst = now
+    def add(self, text: str, now: float, urgent: bool = False) -> None:
         parsed = parse_frame(text)
         epoch = self._epochs[-1]
         if parsed is None:
@@ -397,23 +425,38 @@ class Pacer:
             self._out(s)
         for row, col, width, body in pieces:
             line = epoch.rows.get(row)
+            since, hurry = now, urgent
             if line is None:
                 line = epoch.rows[row] = []
             else:
                 keep = []
                 for p in line:
                     if col <= p.col and p.end <= col + width:  # covered: its cells are overwritten
+                        if not urgent:  # (an answer to a key goes in the order of the writes)
+                            since = min(since, p.since)
+                        hurry = hurry or p.urgent
                         epoch.chars -= len(p.text)
                         self.pending -= len(p.text)
                         self.dropped += len(p.text)
                     else:
                         keep.append(p)
                 line[:] = keep
-            line.append(_Piece(col, col + width, body, now))
-            epoch.chars += len(body)
-            self.pending += len(body)
+            for part_col, part_width, part in split_piece(row, col, body, self.piece_limit):
+                line.append(_Piece(part_col, part_col + part_width, part, since, hurry))
+                epoch.chars += len(part)
+                self.pending += len(part)
         if cursor is not None:
             epoch.cursor = cursor
+
+    def _next_row(self, rows: dict, first, now: float) -> int:
+        for r in first:  # the named rows, FIRST_EVERY s apart at most (the link is for all rows)
+            if r in rows and now - self._first_sent.get(r, -math.inf) >= FIRST_EVERY:
+                self._first_sent[r] = now
+                return r
+        urgent = [r for r, line in rows.items() if any(p.urgent for p in line)]
+        if urgent:
+            return min(urgent, key=lambda r: (sum(len(p.text) for p in rows[r]), r))
+        return min(rows, key=lambda r: (rows[r][0].since, r))
 
     def _out(self, text: str) -> int:
         if self.compactor is not None:
@@ -422,8 +465,10 @@ class Pacer:
         self.sent += len(text)
         return len(text)
 
-    def pump(self, budget: int, first=()) -> int:
-        """Send pieces while `budget` characters last (one at least, when anything waits)."""
+    def pump(self, budget: int, first=(), now: float | None = None) -> int:
+        """Send pieces while `budget` characters last (one at least, when anything waits);
+        `now`: for how often the rows of `first` go first (default: `time.monotonic()`)."""
+        now = time.monotonic() if now is None else now
         sent = 0
         epochs = self._epochs
         while epochs:
@@ -432,11 +477,9 @@ class Pacer:
             while rows:
                 if sent and sent >= budget:
                     return sent
-                row = next((r for r in first if r in rows), None)
-                if row is None:
-                    # the newest first (what a key just changed), and of those the shortest
-                    # rows (text before pictures: most rows brought up to date per byte)
-                    row = max(rows, key=lambda r: (rows[r][-1].since, -sum(len(p.text) for p in rows[r]), -r))
+                row = self._next_row(rows, first, now)
+                if self.trace is not None:
+                    self.trace.append((row, any(p.urgent for p in rows[row]), sum(len(p.text) for p in rows[row])))
                 line = rows[row]
                 piece = line.pop(0)
                 if not line:
