@@ -175,3 +175,31 @@ async def test_tab_into_a_field_and_escape_out(make_test_app):
         assert not isinstance(app.focused, Input)
         await pilot.press("n")
         await wait_until(pilot, lambda: app.live_run.batches_done >= 1, what="n after escape")
+
+
+async def test_the_footer_recomposes_only_when_its_keys_change(make_test_app):
+    """Textual recomposes every footer on each screen switch and focus change; ours only when
+    the keys it shows would differ (a view switch cost 100 ms more otherwise)."""
+    from textual.widgets._footer import FooterKey
+
+    from tuinet.app.screens.base import ViewFooter
+
+    def footer_keys():
+        return list(app.screen.query_one(ViewFooter).query(FooterKey))
+
+    app = make_test_app("spiral", epochs=50)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        before = footer_keys()
+        assert before
+        await pilot.press("2")
+        await pilot.pause(0.1)
+        await pilot.press("1")
+        await pilot.pause(0.1)
+        assert footer_keys() == before and all(a is b for a, b in zip(footer_keys(), before))  # not rebuilt
+        await open_training_form(app, pilot)
+        await pilot.pause(0.1)
+        assert any(k.key == "escape" for k in footer_keys())  # the keys changed: it shows the new ones
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert not any(k.key == "escape" for k in footer_keys())

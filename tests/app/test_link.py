@@ -15,6 +15,7 @@ import pytest
 from textual.app import App
 from textual.drivers._writer_thread import WriterThread
 
+from tests.app.conftest import wait_until
 from tuinet.app import link
 from tuinet.app.link import RATES, LinkMonitor, LinkPolicy, describe, step_down, step_up
 
@@ -523,3 +524,29 @@ def test_monitor_paces_a_slow_link_newest_cells_first():
     driver.write("\x1b[1;1Hdirect")
     assert "direct" in driver.sent()
     monitor.stop()
+
+
+async def test_views_built_in_the_background_are_the_ones_shown(make_test_app):
+    """After start the other views are built while nothing else happens; switching to one shows
+    that screen (not a second one), styled and drawn."""
+    app = make_test_app("spiral", epochs=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        app._prewarm_views(headless=True)
+        def styled() -> bool:  # built, and styled as Textual styles a screen on its first switch
+            stacks = app._screen_stacks
+            return set(stacks) == set(app.MODE_KEYS) and all(
+                stack[0]._css_update_count == app._css_update_count for m, stack in stacks.items() if m != "train")
+
+        await wait_until(pilot, styled, what="the views built in the background")
+        built = {mode: stack[0] for mode, stack in app._screen_stacks.items()}
+        for key, mode in (("2", "weights"), ("3", "boundary"), ("4", "data"), ("1", "train")):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            assert app.current_mode == mode and app.screen is built[mode]
+            assert f"[{key} {mode}]" in app.sub_title
+        await pilot.press("space")
+        await pilot.pause(0.3)
+        await pilot.press("3")  # the boundary view draws the live run
+        await pilot.pause(0.5)
+        assert app.screen is built["boundary"] and app.screen.query("BoundaryView") is not None

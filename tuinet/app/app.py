@@ -722,6 +722,24 @@ class TuinetApp(App):
             self.session.stop()
         self.exit()
 
+    def exit(self, *args, **kwargs) -> None:
+        """Exit, once the terminal has answered the link monitor's last queries (at most a
+        second): an answer that came after the app stopped reading would land in the shell as
+        text (`^[[1;1R`)."""
+        monitor = self.link_monitor
+        if monitor is None or not monitor.asking:
+            super().exit(*args, **kwargs)
+            return
+        deadline = time.monotonic() + monitor.stop_asking()
+
+        def done() -> None:
+            if monitor.waiting() and time.monotonic() < deadline:
+                self.set_timer(0.02, done)
+            else:
+                App.exit(self, *args, **kwargs)
+
+        done()
+
     def on_unmount(self) -> None:
         """End a training process with the app (it would also end on its own when the pipe closes)."""
         if self.link_monitor is not None:

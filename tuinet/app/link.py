@@ -1,41 +1,47 @@
-"""Adapt the frame rate to the link: when the terminal does not drain what the app writes, draw
-fewer frames instead of queueing them.
+"""Fit the app's output to the link: the terminal says what it has drawn, the app sends what
+the link can take, newest first, and draws fewer frames instead of queueing them.
 
-Textual hands every frame to a writer thread through a bounded queue
-(`textual/drivers/_writer_thread.py`, 30 writes). When the terminal (a slow SSH link, a
-throttled pty) does not read fast enough, the writer thread blocks in `write`, the queue fills
-and, once full, the UI thread blocks too: every frame then reaches the screen seconds late, and
-so does the answer to every key. `LinkMonitor` watches that queue a few times a second and,
-while it stays backed up, lowers `app.refresh_hz` through `app.set_refresh_rate` step by step
-(`RATES`, down to one frame every 16 s); once the link has kept up for a while it steps back up,
-never above the rate the user chose (`ceiling`: `--refresh`, `f`).
+Textual hands every frame to a writer thread, which writes it into the terminal: a pty, and
+over SSH sshd's window (up to 2 MB) and the network. None of those buffers can be observed, so
+on a slow link frames pile up in them, seconds of them, and the answer to a key waits behind
+them all. Three parts keep the screen current instead:
 
-What it reads (all optional; without them it does nothing):
-  - the driver's `write` (an instance attribute wraps it): characters written, and the time the
-    UI thread spent blocked in it (the writer's queue was full);
-  - the driver's `_writer_thread._queue` (a `queue.Queue`): how much is waiting for the terminal.
-Both are private parts of Textual: if they are missing or change shape, `start()` returns False
-and the app runs as before. The cost when the link is fine: two clock reads and a `qsize()` per
-write, and four times a second another `qsize()` and some arithmetic. When several writes are
-waiting, the write itself asks for a sample at once (a burst fills the queue in well under the
-sampling interval).
-
-The decision is `LinkPolicy`, a pure class fed samples (time, characters queued, characters
-written so far, seconds blocked so far), so that it is tested without a terminal.
+1. **The terminal's answers** (`Answers`). After every frame (the driver's `flush`) the
+   monitor writes `PROBE`, the cursor position query that every terminal answers once it has
+   read everything before it, in order. The answers (Textual parses them into
+   `events.CursorPosition` on its input thread) are taken before they reach the app. So the
+   monitor knows exactly how much is still on its way, how long the terminal takes, and, while
+   frames queue, how fast the link drains. A terminal that never answers (NO_ANSWER s) is not
+   asked again; the writer thread's queue is then all that is watched, as before.
+2. **The pacer** (`tuinet.app.wire.Pacer`), once the answers show a slow link (busy for
+   LINK_WINDOW s, slower than FAST_LINK): Textual's writes wait in the app, split into the rows
+   they paint, and go out a window at a time (what the link carries in WINDOW_TIME s and a
+   round trip) as the answers come. Rows a newer frame rewrites are dropped, the header and
+   the status line go first, then what a key press changed (URGENT_TIME s after it), then
+   the rows that have waited longest. Everything goes through `tuinet.app.wire.Compactor`,
+   which writes the same cells with fewer SGR bytes (about a third fewer on a typical frame).
+3. **The frame rate** (`app.set_refresh_rate`, never above the user's choice, `ceiling`: `f`,
+   `--refresh`). While pacing: fewer frames while more than BACKLOG_TIME s of the link waits in
+   the pacer, more once it has stayed empty. Otherwise `LinkPolicy` (a pure class fed samples,
+   tested without a terminal) steps the rate down while writes are late (unanswered past a
+   round trip, or waiting in the writer's queue, or blocking) and back up once the link keeps
+   up. And while the terminal has not drawn the last frames yet, the next waits (`hold`).
 
 The ceiling: the monitor reads `app.refresh_hz` when it starts. When the user picks a rate
-(`f`, which calls `app.set_refresh_rate`), the monitor notices that the rate is not the one it set
-and takes it as the new ceiling. An app that knows about the monitor sets `monitor.ceiling`
-instead, so that `f` cycles from the user's rate rather than from the lowered one.
+(`f`, which calls `app.set_refresh_rate`), the monitor notices that the rate is not the one it
+set and takes it as the new ceiling. An app that knows about the monitor sets
+`monitor.ceiling` instead, so that `f` cycles from the user's rate rather than from the
+lowered one.
 
-`TUINET_LINK_MONITOR=off` in the environment turns it off (to compare, or if it misjudges);
-`TUINET_LINK_LOG=FILE` writes every sample and decision to FILE.
+What it hooks: the driver's `write`, `flush` and `process_message` (instance attributes over
+the class's methods) and reads the driver's `_writer_thread._queue`. These are parts of
+Textual, the last private: if they are missing or change shape, `start()` returns False (or
+runs without the missing part) and the app runs as before. The cost on a fast local terminal:
+the compaction of each write (about 0.15 microseconds a character) and a 4-character query
+per frame.
 
-What it cannot see: bytes already in the kernel's pty buffer (about 20 KB on Linux; a pty has
-no TIOCOUTQ) or in sshd's channel window (up to 2 MB): writes block only once those are full.
-So it reacts to a link that is too slow for the app's output, after a cushion, and afterwards
-keeps the output under the drain rate it measured (so that the cushion empties); over SSH the
-default of 2 frames/s stays the first line of defence.
+`TUINET_LINK_MONITOR=off` in the environment turns it all off (to compare, or if it
+misjudges); `TUINET_LINK_LOG=FILE` writes every sample and decision to FILE.
 """
 
 from __future__ import annotations
@@ -71,6 +77,8 @@ BLOCKED = 0.02          # seconds blocked in writes between two samples that cou
 SLOW_WRITE = 0.01       # a write that takes longer was blocked (the writer's queue was full)
 
 
+LEAVING = "\x1b[?1049l"  # the app leaves the alternate screen: it is exiting (or suspending)
+EXIT_WAIT = 1.0    # seconds the app waits at most, when it exits, for the answers on their way
 PROBE = "\x1b[6n"  # DSR 6: every terminal answers with the cursor position (ESC [ row ; col R)
 HOLD_SLACK = 0.12  # seconds a frame may stay unanswered (beyond the link's round trip) before the next waits
 MAX_HOLD = 3.0     # seconds the frame clock waits for an answer at most, unless the link is known to need longer
@@ -477,6 +485,11 @@ class LinkMonitor:
                 monitor.written += len(data)
                 monitor.writes += 1
                 with lock:
+                    if monitor.pacing and LEAVING in data:
+                        # the app is leaving the terminal (its alternate screen): everything
+                        # goes now, in order, whatever the link (nothing may stay behind)
+                        monitor.pacer.drain()
+                        monitor.pacing = False
                     if monitor.pacing:
                         now = clock()
                         monitor.pacer.add(data, now, urgent=now < monitor.urgent_until)
@@ -543,7 +556,7 @@ class LinkMonitor:
             _flush()
 
         def process_message(message, _process=process):
-            if isinstance(message, position) and self.asking:
+            if isinstance(message, position) and (self.asking or self.waiting()):
                 with lock:
                     answers.answer(clock())
                     if self.pacing:
@@ -611,6 +624,27 @@ class LinkMonitor:
                     self.answers.probe(time.perf_counter())
             self.pacings += on
 
+    def stop_asking(self) -> float:
+        """Write no more queries (the app is about to exit; the answers still on their way are
+        still taken). Returns the seconds worth waiting for them: a round trip and what is
+        unanswered at the link's rate, at most EXIT_WAIT."""
+        with self._lock:
+            if self.pacing:
+                self.pacer.drain()
+                self.pacing = False
+            self.asking = False
+            answers = self.answers
+            if answers is None or not answers.working:
+                return 0.0
+            rate = answers.drain_rate() or MIN_WINDOW / WINDOW_TIME
+            rtt = answers.rtt if answers.rtt < math.inf else 0.1
+            return min(EXIT_WAIT, 2 * rtt + answers.unanswered() / rate + 0.05)
+
+    def waiting(self) -> int:
+        """Queries written and not answered yet."""
+        answers = self.answers
+        return 0 if answers is None else len(answers._probes)
+
     @property
     def slow(self) -> bool:
         """The link has been too slow for the frames lately: the rows in `first_rows` go first."""
@@ -634,7 +668,12 @@ class LinkMonitor:
         return answers.hold(time.perf_counter())
 
     def stop(self) -> None:
-        """Remove the hooks (the driver's own write again) and the timer."""
+        """Send what the pacer holds, then remove the hooks (the driver's own write again) and
+        the timer."""
+        try:
+            self._set_pacing(False)
+        except Exception:
+            pass
         if self._timer is not None:
             try:
                 self._timer.stop()
