@@ -341,7 +341,8 @@ even while training. Other changes are applied with `ctrl+a` and rebuild the mod
 run: after a reset, an apply or a resume, the earlier run stays on the plots as a faint ghost.
 
 **Over SSH:** tuinet draws 2 frames a second (10 locally) and only what changed. On a slow link
-press `f` to lower the frame rate, or start with `tuinet --refresh 1`. `NO_COLOR=1` is honoured.
+it sends what the link can take, the status line and your keys' effects first, and draws fewer
+frames by itself; `f` (or `tuinet --refresh 1`) sets the most. `NO_COLOR=1` is honoured.
 """
 
 
