@@ -268,7 +268,9 @@ def test_the_pacer_ends_on_the_screen_textual_drew(writes, first, data):
     pacer.piece_limit = data.draw(st.sampled_from([20, 60, 10_000]))  # long pieces go in parts
     original, now = [], 0.0
     for text, dt, budget in writes:
-        if text != "\x1b[2J":
+        if original and data.draw(st.booleans()):  # Textual repaints what did not change, too
+            text = data.draw(st.sampled_from(original))
+        elif text != "\x1b[2J":
             text = with_cursor(text, data.draw)
         original.append(text)
         now += dt
@@ -323,6 +325,24 @@ def test_rows_that_change_every_frame_do_not_starve_the_others():
     shown = Term().feed("".join(sent)).screen()
     assert "".join(c for c, _ in shown[ROWS - 1]).startswith("first")  # the last row went out
     assert "".join(c for c, _ in shown[0]).startswith(f"f{2 * ROWS - 1}")  # the newest cells
+
+
+def test_cells_the_terminal_shows_already_are_not_sent_again():
+    sent = []
+    pacer = Pacer(sent.append)
+    rows = [strip_of([(f"row {i}", Style(color="red"))], COLS) for i in range(ROWS)]
+    pacer.add(layout(rows), 0.0)
+    pacer.drain()
+    assert len(sent) == ROWS
+    rows[3] = strip_of([("changed", Style(color="red"))], COLS)
+    pacer.add(layout(rows), 1.0)  # a widget repainted whole: one row differs
+    pacer.drain()
+    assert len(sent) == ROWS + 1 and "changed" in sent[ROWS]  # that row only
+    assert painted("".join(sent)) == painted(layout(rows))
+    pacer.add("\x1b[2J", 2.0)  # anything else written: what the terminal shows is not known
+    pacer.add(layout(rows), 3.0)
+    pacer.drain()
+    assert sum("row 1" in s for s in sent) == 2
 
 
 def test_long_pieces_go_in_parts_cut_where_no_style_is_set():

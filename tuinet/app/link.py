@@ -618,6 +618,8 @@ class LinkMonitor:
             if on == self.pacing:
                 return
             self.pacing = on
+            if on:
+                self.pacer.forget_shown()  # written straight through until now
             if not on:
                 if self.pacer.drain():
                     self._send(PROBE)

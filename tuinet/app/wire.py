@@ -394,6 +394,8 @@ class Pacer:
     rows brought up to date per byte); then the other rows, the one that
     has waited longest first (a row keeps its place when newer cells replace its waiting ones,
     so rows that change every frame cannot starve the others). A row's pieces go in order. A
+    part that would paint exactly what the pacer last sent to the same cells is not sent again
+    (Textual repaints a whole widget when some of its rows changed). A
     write of another shape is a barrier: sent after everything before it. The cursor's last
     move goes once a screen's pieces are all out. Every piece is self-contained (a move,
     styled text, no style at the end), so rows may go in any order. Not thread-safe: the
@@ -410,6 +412,11 @@ class Pacer:
         self.trace = None      # a list: (row, urgent, characters) of every row sent (for tuning)
         self._first_sent: dict[int, float] = {}  # when each row of `first` last went first
         self.piece_limit = PIECE_LIMIT  # characters: longer pieces go in parts (see split_piece)
+        self._shown: dict[int, dict[tuple[int, int], str]] = {}  # row: (col, end): the part sent there last
+
+    def forget_shown(self) -> None:
+        """Someone else wrote to the terminal: what it shows is no longer known."""
+        self._shown.clear()
 
     def add(self, text: str, now: float, urgent: bool = False) -> None:
         parsed = parse_frame(text)
@@ -441,16 +448,26 @@ class Pacer:
                     else:
                         keep.append(p)
                 line[:] = keep
+            shown = self._shown.get(row) if len(self._epochs) == 1 else None
             for part_col, part_width, part in split_piece(row, col, body, self.piece_limit):
-                line.append(_Piece(part_col, part_col + part_width, part, since, hurry))
+                end = part_col + part_width
+                if shown is not None and shown.get((part_col, end)) == part and not any(
+                        p.col < end and part_col < p.end for p in line):
+                    self.dropped += len(part)  # the terminal shows just this there already
+                    continue
+                line.append(_Piece(part_col, end, part, since, hurry))
                 epoch.chars += len(part)
                 self.pending += len(part)
+            if not line:
+                del epoch.rows[row]
         if cursor is not None:
             epoch.cursor = cursor
 
     def _next_row(self, rows: dict, first, now: float) -> int:
-        for r in first:  # the named rows, FIRST_EVERY s apart at most (the link is for all rows)
-            if r in rows and now - self._first_sent.get(r, -math.inf) >= FIRST_EVERY:
+        for r in first:  # the named rows, FIRST_EVERY s apart at most (the link is for all
+            # rows), at once when they answer a key
+            if r in rows and (now - self._first_sent.get(r, -math.inf) >= FIRST_EVERY
+                              or any(p.urgent for p in rows[r])):
                 self._first_sent[r] = now
                 return r
         urgent = [r for r, line in rows.items() if any(p.urgent for p in line)]
@@ -487,6 +504,10 @@ class Pacer:
                 epoch.chars -= len(piece.text)
                 self.pending -= len(piece.text)
                 sent += self._out(piece.text)
+                shown = self._shown.setdefault(row, {})
+                for key in [k for k in shown if k[0] < piece.end and piece.col < k[1]]:
+                    del shown[key]
+                shown[(piece.col, piece.end)] = piece.text
             if epoch.cursor is not None:
                 sent += self._out(epoch.cursor)
                 epoch.cursor = None
@@ -496,6 +517,7 @@ class Pacer:
                 return sent
             self.pending -= len(epoch.barrier)
             sent += self._out(epoch.barrier)
+            self._shown.clear()  # it may have changed any cell
             epochs.pop(0)
         return sent  # pragma: no cover - the last epoch is always open
 
