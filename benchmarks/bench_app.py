@@ -79,7 +79,9 @@ Figures and targets:
                   end: live again).
   link            a link of 8 KiB/s (--link-rate): the bench reads the pty 256 bytes at a time,
                   never faster, so the kernel's pty buffer fills and the app's writes block; no
-                  SSH variables (the app starts at 10 frames/s and must adapt by itself).
+                  SSH variables (the app starts at 10 frames/s and must adapt by itself). Like
+                  every terminal (and every PtyApp here), the bench answers the cursor position
+                  queries (ESC [ 6 n) when they come through the link.
                   `tuinet spiral --epochs 100000 --pace 10` at 120x40, space, --link-duration s
                   of training; every 3-4.5 s (--link-gap) a key of --link-keys (default 2, 1, g
                   in turn) is pressed (a view switch is a repaint of 12-32 KB at 120x40, so

@@ -138,6 +138,16 @@ def chops_updates(draw):
 
 
 _CONSOLE = None
+_CONSOLES: dict = {}
+
+
+def render_in(color_system: str, update) -> str:
+    """`update` (a compositor update) as Textual writes it for a terminal of `color_system`."""
+    from rich.console import Console
+
+    console = _CONSOLES.setdefault(color_system, Console(color_system=color_system, force_terminal=True,
+                                                         width=COLS))
+    return update.render_segments(console)
 
 
 def layout(strips: list[Strip], top: int = 0) -> str:
@@ -203,6 +213,19 @@ def test_compaction_paints_the_same_screen_in_fewer_bytes(writes, data):
         assert painted("".join(out[:i])) == painted("".join(writes[:i]))
     assert sum(map(len, out)) <= sum(map(len, writes)) + 4  # one reset at most, first
     assert compactor.have == RESET  # every write ends where Textual's ends: no style
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(segments, min_size=ROWS, max_size=ROWS), min_size=1, max_size=3),
+       st.sampled_from(["256", "standard"]))
+def test_compaction_at_256_and_16_colours(frames_, color_system):
+    """Textual writes `38;5;n` and the 16 standard colours on terminals without truecolor."""
+    writes = [render_in(color_system, LayoutUpdate([[strip_of(p, COLS)] for p in rows],
+                                                   Region(0, 0, COLS, ROWS))) for rows in frames_]
+    compactor = Compactor()
+    out = [compactor.compact(w) for w in writes]
+    assert painted("".join(out)) == painted("".join(writes))
+    assert sum(map(len, out)) <= sum(map(len, writes)) + 4
 
 
 def test_compaction_of_a_plot_row_saves_nearly_half():
