@@ -550,3 +550,24 @@ async def test_views_built_in_the_background_are_the_ones_shown(make_test_app):
         await pilot.press("3")  # the boundary view draws the live run
         await pilot.pause(0.5)
         assert app.screen is built["boundary"] and app.screen.query("BoundaryView") is not None
+
+
+def test_monitor_drops_waiting_rows_on_a_resize_and_hurries_a_keys_answer():
+    from textual import events
+    from textual.geometry import Size
+
+    driver = AnsweringDriver()
+    app, clock = FakeApp(10.0, driver=driver), Clock()
+    monitor = LinkMonitor(app, clock=clock)
+    monitor.start()
+    monitor._set_pacing(True)
+    driver.write("".join(f"\x1b[{row};1Hrow{row}" + " " * 500 for row in range(1, 6)))
+    assert monitor.pacer.pending > 0
+    resize = events.Resize(Size(80, 24), Size(80, 24))
+    driver.process_message(resize)
+    assert monitor.pacer.pending == 0 and driver.messages == [resize]  # dropped; the app still hears of it
+    key = events.Key("g", "g")
+    driver.process_message(key)
+    driver.write("\x1b[3;1Hthe answer to g" + " " * 500 + "\x1b[4;1H" + "x" * 100)
+    assert all(p.urgent for line in monitor.pacer._epochs[0].rows.values() for p in line)
+    monitor.stop()

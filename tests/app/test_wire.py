@@ -381,6 +381,18 @@ def test_long_pieces_go_in_parts_cut_where_no_style_is_set():
     assert split_piece(3, 1, body, 10_000) == [(1, COLS, body)]
 
 
+def test_a_resize_drops_the_rows_laid_out_for_the_old_size():
+    sent = []
+    pacer = Pacer(sent.append)
+    pacer.add(layout([strip_of([("old", None)], COLS)] * ROWS), 0.0)
+    pacer.add("\x1b[?1000h\x1b[2J", 0.1)  # a write of another kind waits behind them
+    pacer.add(layout([strip_of([("after", None)], COLS)]), 0.2)
+    pacer.resized()
+    assert pacer.pending == len("\x1b[?1000h\x1b[2J")
+    pacer.drain()
+    assert sent == ["\x1b[?1000h\x1b[2J"]
+
+
 def test_a_barrier_waits_for_what_came_before():
     sent = []
     pacer = Pacer(sent.append)

@@ -547,6 +547,7 @@ class LinkMonitor:
         position = events.CursorPosition
         pressed = (events.Key, events.MouseDown, events.MouseUp, events.MouseScrollDown,
                    events.MouseScrollUp, events.Paste)
+        resize = events.Resize
 
         def flush_and_probe(_flush=flush):
             if self.asking and not self.pacing:
@@ -564,6 +565,9 @@ class LinkMonitor:
                 return
             if isinstance(message, pressed):
                 self.urgent_until = clock() + URGENT_TIME  # what the app writes now answers the user
+            elif isinstance(message, resize) and self.pacing:
+                with lock:
+                    self.pacer.resized()  # laid out for the old size; Textual repaints it all
             _process(message)
 
         driver.flush = flush_and_probe

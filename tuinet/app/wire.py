@@ -418,6 +418,20 @@ class Pacer:
         """Someone else wrote to the terminal: what it shows is no longer known."""
         self._shown.clear()
 
+    def resized(self) -> None:
+        """The terminal changed size: the rows waiting were laid out for the old one (a row
+        wider than the new width would wrap into the next) and Textual repaints everything.
+        They are dropped; the writes of other kinds (barriers) still go, in order."""
+        for epoch in self._epochs:
+            for line in epoch.rows.values():
+                for p in line:
+                    self.dropped += len(p.text)
+                    self.pending -= len(p.text)
+                    epoch.chars -= len(p.text)
+            epoch.rows.clear()
+            epoch.cursor = None
+        self._shown.clear()
+
     def add(self, text: str, now: float, urgent: bool = False) -> None:
         parsed = parse_frame(text)
         epoch = self._epochs[-1]
