@@ -180,15 +180,13 @@ class Answers:
         for: on a link that keeps up, none, however long its round trip."""
         rtt = self.rtt if self.rtt < math.inf else 0.0
         before = now - rtt - HOLD_SLACK
-        offset = self.acked
-        try:
-            for written, sent, _ in self._probes:
-                if sent > before:
-                    break
-                offset = written
-        except RuntimeError:  # the input thread answered meanwhile
-            pass
-        return max(0, offset - self.acked)
+        acked = self.acked
+        offset = acked
+        for written, sent, _ in list(self._probes):  # a copy in one C call (the input thread answers)
+            if sent > before:
+                break
+            offset = written
+        return max(0, offset - acked)
 
     def behind(self, now: float) -> float:
         """Seconds since the oldest query the terminal has not answered yet (0: none waiting)."""
@@ -200,10 +198,11 @@ class Answers:
     def drain_rate(self) -> float | None:
         """Characters per second the link carried while it was busy (the last LINK_MEMORY s),
         once it has been busy LINK_WINDOW s; None before."""
-        seconds = sum(d[1] for d in self._drain)
+        drain = list(self._drain)  # one C call: the input thread cannot change it meanwhile
+        seconds = sum(d[1] for d in drain)
         if seconds < LINK_WINDOW:
             return None
-        return sum(d[2] for d in self._drain) / seconds
+        return sum(d[2] for d in drain) / seconds
 
     def hold(self, now: float) -> bool:
         """True while the next frame should wait: the last ones are still on their way (for
@@ -762,7 +761,10 @@ class LinkMonitor:
         if not self.asking or answers is None:
             return ""
         now = time.perf_counter()
+        with self._lock:
+            oldest = self.pacer.oldest()
         return (f" pacing {int(self.pacing)} pending {self.pacer.pending} dropped {self.pacer.dropped}"
+                f" waited {0 if oldest is None else now - oldest:.3f}"
                 f" sent {self.pacer.sent} window {self.window()}"
                 f" answers {answers.answers} unanswered {answers.unanswered()} late {answers.late(now)}"
                 f" behind {answers.behind(now):.3f} rtt {answers.rtt:.3f} hold {int(answers.hold(now))}")

@@ -414,6 +414,11 @@ class Pacer:
         self.piece_limit = PIECE_LIMIT  # characters: longer pieces go in parts (see split_piece)
         self._shown: dict[int, dict[tuple[int, int], str]] = {}  # row: (col, end): the part sent there last
 
+    def oldest(self) -> float | None:
+        """When the longest-waiting piece was written (None: nothing waits)."""
+        times = [line[0].since for epoch in self._epochs for line in epoch.rows.values() if line]
+        return min(times) if times else None
+
     def forget_shown(self) -> None:
         """Someone else wrote to the terminal: what it shows is no longer known."""
         self._shown.clear()
