@@ -92,7 +92,9 @@ Figures and targets:
                   the paced run reached that epoch (p50, p95, max; from 5 s on): target p95 <= 1 s.
                   The backlog when the link is finally drained at full speed is printed.
                   TUINET_LINK_MONITOR=off in the bench's environment turns the app's link monitor
-                  off (tuinet/app/link.py), for a before/after.
+                  off (tuinet/app/link.py), for a before/after; TUINET_LINK_LOG=FILE makes the
+                  app log its samples and writes, BENCH_LINK_DEBUG=1 the bench print each key's
+                  time (the same clock), to line them up.
 """
 
 from __future__ import annotations

@@ -14,12 +14,19 @@ driver at exit) see what they expect. A write it does not understand (an SGR cod
 standard set, colon sub-parameters) passes through unchanged, and the state is taken as unknown
 until the next full reset.
 
-`by_rows(text, first)` reorders one write of Textual's so that the rows in `first` (the status
-line, the header) come before the others: a frame is a sequence of pieces, each a cursor move to
-(row, column) and the styled text of that row, and Textual never writes a row twice in one
-frame, so rows are independent and their order is free. The pieces of one row keep their order,
-the write's own head (before the first move) stays first and its tail (the final cursor move)
-last. A write of another shape passes through unchanged.
+A frame of Textual's is a sequence of pieces, each a cursor move to (row, column) and styled
+text that ends with a reset: every piece paints the same cells whatever was written before it,
+so pieces of different rows may go in any order. Two things build on that:
+
+- `by_rows(text, first)` reorders one write so that the rows in `first` (the header, the status
+  line) come first; the pieces of one row keep their order, the write's head (before the first
+  move) stays first and its tail (the final cursor move) last. Used while the link is slow and
+  the terminal does not answer queries (tuinet/app/link.py).
+- `Pacer` holds the writes and sends them as the link takes them: newer pieces replace waiting
+  ones, parts the terminal shows already are not sent again, and the rows go in the order that
+  matters (see the class).
+
+A write of another shape passes through unchanged and in order.
 """
 
 from __future__ import annotations
