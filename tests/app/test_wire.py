@@ -215,17 +215,43 @@ def test_compaction_paints_the_same_screen_in_fewer_bytes(writes, data):
     assert compactor.have == RESET  # every write ends where Textual's ends: no style
 
 
+def fresh(style):
+    """A new `Style` like `style`: a style (and a strip) keeps its first rendering, whatever the
+    colour system of the next."""
+    return style and Style(color=style.color, bgcolor=style.bgcolor, bold=style.bold, dim=style.dim,
+                           italic=style.italic, underline=style.underline, reverse=style.reverse,
+                           strike=style.strike)
+
+
+def fresh_update(rows) -> LayoutUpdate:
+    return LayoutUpdate([[strip_of([(t, fresh(s)) for t, s in p], COLS)] for p in rows], Region(0, 0, COLS, ROWS))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(segments, min_size=ROWS, max_size=ROWS), min_size=1, max_size=3),
        st.sampled_from(["256", "standard"]))
 def test_compaction_at_256_and_16_colours(frames_, color_system):
     """Textual writes `38;5;n` and the 16 standard colours on terminals without truecolor."""
-    writes = [render_in(color_system, LayoutUpdate([[strip_of(p, COLS)] for p in rows],
-                                                   Region(0, 0, COLS, ROWS))) for rows in frames_]
+    writes = [render_in(color_system, fresh_update(rows)) for rows in frames_]
+    assert not any("38;2;" in w or "48;2;" in w for w in writes)
     compactor = Compactor()
     out = [compactor.compact(w) for w in writes]
     assert painted("".join(out)) == painted("".join(writes))
     assert sum(map(len, out)) <= sum(map(len, writes)) + 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(segments, min_size=ROWS, max_size=ROWS), min_size=1, max_size=3))
+def test_eight_bit_compaction_paints_what_a_256_colour_terminal_gets(frames_):
+    """On a slow link 24-bit colours go as the nearest of the 256: the very cells Rich (and so
+    Textual) draws for a 256-colour terminal, in fewer bytes."""
+    def update(rows):
+        return fresh_update(rows)
+
+    compactor = Compactor()
+    compactor.eight_bit = True
+    out = [compactor.compact(render_in("truecolor", update(rows))) for rows in frames_]
+    assert painted("".join(out)) == painted("".join(render_in("256", update(rows)) for rows in frames_))
 
 
 def test_compaction_of_a_plot_row_saves_nearly_half():

@@ -19,7 +19,9 @@ them all. Three parts keep the screen current instead:
    round trip) as the answers come. Rows a newer frame rewrites are dropped, the header and
    the status line go first, then what a key press changed (URGENT_TIME s after it), then
    the rows that have waited longest. Everything goes through `tuinet.app.wire.Compactor`,
-   which writes the same cells with fewer SGR bytes (about a third fewer on a typical frame).
+   which writes the same cells with fewer SGR bytes (about a third fewer on a typical frame),
+   and while pacing writes 24-bit colours as the nearest of the 256 (a third fewer again; the
+   screen is repainted in its true colours when the link is fast again).
 3. **The frame rate** (`app.set_refresh_rate`, never above the user's choice, `ceiling`: `f`,
    `--refresh`). While pacing: fewer frames while more than BACKLOG_TIME s of the link waits in
    the pacer, more once it has stayed empty. Otherwise `LinkPolicy` (a pure class fed samples,
@@ -489,6 +491,8 @@ class LinkMonitor:
                         # goes now, in order, whatever the link (nothing may stay behind)
                         monitor.pacer.drain()
                         monitor.pacing = False
+                        if monitor.compactor is not None:
+                            monitor.compactor.eight_bit = False
                     if monitor.pacing:
                         now = clock()
                         monitor.pacer.add(data, now, urgent=now < monitor.urgent_until)
@@ -621,12 +625,19 @@ class LinkMonitor:
             if on == self.pacing:
                 return
             self.pacing = on
+            if self.compactor is not None:
+                self.compactor.eight_bit = on  # a third fewer bytes; approximate colours
             if on:
                 self.pacer.forget_shown()  # written straight through until now
             if not on:
                 if self.pacer.drain():
                     self._send(PROBE)
                     self.answers.probe(time.perf_counter())
+                if self.compactor is not None and self.policy is not None:
+                    try:  # the true colours again, everywhere (cells keep what was drawn last)
+                        self.app.call_later(self.app.refresh)
+                    except Exception:
+                        pass
             self.pacings += on
 
     def stop_asking(self) -> float:
@@ -637,6 +648,8 @@ class LinkMonitor:
             if self.pacing:
                 self.pacer.drain()
                 self.pacing = False
+                if self.compactor is not None:
+                    self.compactor.eight_bit = False
             self.asking = False
             answers = self.answers
             if answers is None or not answers.working:
