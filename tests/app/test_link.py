@@ -571,3 +571,23 @@ def test_monitor_drops_waiting_rows_on_a_resize_and_hurries_a_keys_answer():
     driver.write("\x1b[3;1Hthe answer to g" + " " * 500 + "\x1b[4;1H" + "x" * 100)
     assert all(p.urgent for line in monitor.pacer._epochs[0].rows.values() for p in line)
     monitor.stop()
+
+
+def test_pacing_writes_256_colours_and_repaints_in_true_colours_after():
+    driver = AnsweringDriver()
+    app, clock = FakeApp(10.0, driver=driver), Clock()
+    app.refreshes = 0
+    app.refresh = lambda: setattr(app, "refreshes", app.refreshes + 1)
+    app.call_later = lambda callback, *args: callback(*args)
+    monitor = LinkMonitor(app, clock=clock)
+    monitor.start()
+    monitor._set_pacing(True)
+    driver.write("\x1b[1;1H\x1b[38;2;30;30;30;48;2;1;120;212mx\x1b[0m")
+    sent = driver.sent()
+    assert "38;5;234" in sent and "48;5;" in sent and ";2;" not in sent
+    monitor._set_pacing(False)
+    assert app.refreshes == 1  # the true colours again
+    driver.write("\x1b[1;1H\x1b[38;2;30;30;30mx\x1b[0m")
+    assert "38;2;30;30;30" in driver.sent()
+    monitor.stop()
+    assert app.refreshes == 1

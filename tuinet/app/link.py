@@ -620,7 +620,7 @@ class LinkMonitor:
             policy._set(new, now)
         return new
 
-    def _set_pacing(self, on: bool) -> None:
+    def _set_pacing(self, on: bool, repaint: bool = True) -> None:
         with self._lock:
             if on == self.pacing:
                 return
@@ -633,7 +633,7 @@ class LinkMonitor:
                 if self.pacer.drain():
                     self._send(PROBE)
                     self.answers.probe(time.perf_counter())
-                if self.compactor is not None and self.policy is not None:
+                if repaint and self.compactor is not None and self.policy is not None:
                     try:  # the true colours again, everywhere (cells keep what was drawn last)
                         self.app.call_later(self.app.refresh)
                     except Exception:
@@ -689,7 +689,7 @@ class LinkMonitor:
         """Send what the pacer holds, then remove the hooks (the driver's own write again) and
         the timer."""
         try:
-            self._set_pacing(False)
+            self._set_pacing(False, repaint=False)  # (the app is going)
         except Exception:
             pass
         if self._timer is not None:
