@@ -200,12 +200,7 @@ class MultiHeadAttention(_AttentionBase):
         if activity_regularizer is not None:
             raise ConfigError(f"{name}: activity_regularizer is not supported (use an ActivityRegularization "
                               f"layer after it), got {activity_regularizer!r}")
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._weight_args(locals(), 'kernel', 'bias')
 
     # -- shapes and weights ----------------------------------------------------------------
     def compute_output_shape(self, input_shapes):

@@ -157,6 +157,18 @@ class Layer(HasVariables):
         self.output_shape: tuple | None = None
         self.needs_input_grad = True
 
+    def _weight_args(self, args: dict, *weights: str) -> None:
+        """Keep Keras's per-weight arguments: for each weight name (`"kernel"`, `"bias"`...), its
+        `<name>_initializer`, `<name>_regularizer` and `<name>_constraint` from `args` (the
+        constructor's `locals()`), each through its module's `get` (which names a bad value)."""
+        from tuinet.nn import constraints
+
+        for kind, module in (("initializer", initializers), ("regularizer", regularizers),
+                             ("constraint", constraints)):
+            for weight in weights:
+                name = f"{weight}_{kind}"
+                setattr(self, name, module.get(args[name]))
+
     # -- naming -----------------------------------------------------------------------------
     @classmethod
     def default_name(cls) -> str:

@@ -100,12 +100,7 @@ class _Conv(Layer):
         self.groups = 1
         self.activation = activations.get(activation)
         self.use_bias = check_bool(type(self).__name__, "use_bias", use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._weight_args(locals(), 'kernel', 'bias')
 
     def _label(self) -> str:
         return f"{type(self).__name__} {(self.name or self.default_name())!r}"

@@ -221,12 +221,7 @@ class DepthwiseConv2D(_DepthwiseBase):
         super().__init__(**kwargs)
         self._common_args(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
         self.depth_multiplier = self._check_depth_multiplier(depth_multiplier)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._weight_args(locals(), 'depthwise', 'bias')
 
     def compute_output_shape(self, input_shape):
         return (*self._spatial_out(input_shape), input_shape[-1] * self.depth_multiplier)
@@ -302,15 +297,7 @@ class SeparableConv2D(_DepthwiseBase):
         self.filters = check_positive_int(type(self).__name__, "filters", filters)
         self._common_args(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
         self.depth_multiplier = self._check_depth_multiplier(depth_multiplier)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._weight_args(locals(), 'depthwise', 'pointwise', 'bias')
 
     def compute_output_shape(self, input_shape):
         return (*self._spatial_out(input_shape), self.filters)
@@ -391,12 +378,7 @@ class _ConvTranspose(_Spatial):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ConfigError(f"{cls}: strides > 1 is not supported together with dilation_rate > 1 "
                               f"(as in Keras), got strides={self.strides} and dilation_rate={self.dilation_rate}")
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._weight_args(locals(), 'kernel', 'bias')
 
     def _ops(self):
         return self.output_padding or (None,) * self.rank
