@@ -25,6 +25,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from tuinet.errors import ConfigError, ShapeError
+from tuinet.nn.model import TrainLoop
 
 
 class PyDataset:
@@ -129,8 +130,9 @@ class Batches:
         return self._pending
 
 
-class BatchLoop:
-    """`TrainLoop`'s interface (see tuinet.nn.model) over a batch source."""
+class BatchLoop(TrainLoop):
+    """`TrainLoop` over a batch source: its batches and validation instead of arrays' (the
+    step, the running means and the epoch's end are TrainLoop's)."""
 
     def __init__(self, model, source, *, steps_per_epoch=None, validation_data=None, where: str = "fit",
                  class_weight=None) -> None:
@@ -165,10 +167,7 @@ class BatchLoop:
         self._pending = getattr(self.batches, "_pending", None)
 
     def start_epoch(self) -> None:
-        model = self.model
-        model._loss_tracker.reset_state()
-        for m in model._train_metrics:
-            m.reset_state()
+        self._reset_means()
         self._iter = self.batches.epoch()
         if self._pending is not None:
             first, self._pending = self._pending, None
@@ -204,20 +203,10 @@ class BatchLoop:
         from tuinet.nn.model import n_rows
 
         sw = self._weights(y if not isinstance(y, list) else y[0], sw, self.class_weight, self.where)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, out, ok = model._train_step(x, y, sw)
-        if not ok:
-            return loss, False
-        model._loss_tracker.update_state(loss, n_rows(x))
-        model._update_metrics(model._train_metrics, y, out, sw)
-        self.step += 1
-        return loss, True
-
-    def logs(self) -> dict:
-        return self.model._logs(self.model._loss_tracker, self.model._train_metrics)
+        return self._step(x, y, sw, n_rows(x))
 
     def finish_epoch(self, validate: bool = True, callbacks=None) -> dict:
-        logs = self.logs()
+        val_logs = None
         if self.val is not None and validate:
             if is_batch_source(self.val):
                 val_logs = evaluate_source(self.model, self.val, callbacks=callbacks,
@@ -225,11 +214,7 @@ class BatchLoop:
             else:
                 xv, yv, swv, batch_size = self.val
                 val_logs = self.model._evaluate_arrays(xv, yv, batch_size, swv, callbacks)
-            logs.update({f"val_{k}": v for k, v in val_logs.items()})
-        self.epoch += 1
-        self.step = 0
-        self._started = False
-        return logs
+        return self._end_epoch(self.logs(), val_logs)
 
 
 def evaluate_source(model, source, *, steps=None, callbacks=None, where: str = "evaluate") -> dict:

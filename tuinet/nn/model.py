@@ -1446,13 +1446,36 @@ class TrainLoop:
         self._order = None
 
     def start_epoch(self) -> None:
-        model = self.model
-        model._loss_tracker.reset_state()
-        for m in model._train_metrics:
-            m.reset_state()
-        self._order = model._fit_rng.permutation(self.n) if self.shuffle else None
+        self._reset_means()
+        self._order = self.model._fit_rng.permutation(self.n) if self.shuffle else None
         self.step = 0
         self._started = True
+
+    def _reset_means(self) -> None:
+        """A new epoch: the running loss and metrics start over."""
+        self.model._loss_tracker.reset_state()
+        for m in self.model._train_metrics:
+            m.reset_state()
+
+    def _step(self, xb, yb, swb, n: int) -> tuple[float, bool]:
+        """One optimizer step on a batch of `n` rows, and the running means (see train_batch)."""
+        model = self.model
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, out, ok = model._train_step(xb, yb, swb)
+        if not ok:
+            return loss, False
+        model._loss_tracker.update_state(loss, n)
+        model._update_metrics(model._train_metrics, yb, out, swb)
+        self.step += 1
+        return loss, True
+
+    def _end_epoch(self, logs: dict, val_logs: dict | None) -> dict:
+        if val_logs is not None:
+            logs.update({f"val_{k}": v for k, v in val_logs.items()})
+        self.epoch += 1
+        self.step = 0
+        self._started = False
+        return logs
 
     @property
     def epoch_finished(self) -> bool:
@@ -1461,7 +1484,6 @@ class TrainLoop:
     def train_batch(self) -> tuple[float, bool]:
         if not self._started:
             self.start_epoch()
-        model = self.model
         lo = self.step * self.batch_size
         hi = min(self.n, lo + self.batch_size)
         sw = self.sample_weight
@@ -1471,14 +1493,7 @@ class TrainLoop:
         else:
             span = slice(lo, hi)
             xb, yb, swb = rows(self.x, span), rows(self.y, span), None if sw is None else sw[lo:hi]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, out, ok = model._train_step(xb, yb, swb)
-        if not ok:
-            return loss, False
-        model._loss_tracker.update_state(loss, hi - lo)
-        model._update_metrics(model._train_metrics, yb, out, swb)
-        self.step += 1
-        return loss, True
+        return self._step(xb, yb, swb, hi - lo)
 
     def logs(self) -> dict:
         return self.model._logs(self.model._loss_tracker, self.model._train_metrics)
@@ -1486,13 +1501,9 @@ class TrainLoop:
     def finish_epoch(self, validate: bool = True, callbacks=None) -> dict:
         """The epoch's logs, validated unless `validate` is False; `callbacks` (a `CallbackList`)
         get the `on_test_*` calls of the validation, as in Keras."""
-        logs = self.logs()
+        val_logs = None
         if self.val is not None and validate:
             xv, yv = self.val[0], self.val[1]
             swv = self.val[2] if len(self.val) > 2 else None
             val_logs = self.model._evaluate_arrays(xv, yv, self.batch_size, swv, callbacks)
-            logs.update({f"val_{k}": v for k, v in val_logs.items()})
-        self.epoch += 1
-        self.step = 0
-        self._started = False
-        return logs
+        return self._end_epoch(self.logs(), val_logs)
