@@ -488,11 +488,11 @@ class LinkMonitor:
                 with lock:
                     if monitor.pacing and LEAVING in data:
                         # the app is leaving the terminal (its alternate screen): everything
-                        # goes now, in order, whatever the link (nothing may stay behind)
-                        monitor.pacer.drain()
-                        monitor.pacing = False
-                        if monitor.compactor is not None:
-                            monitor.compactor.eight_bit = False
+                        # goes now, in order, whatever the link (nothing may stay behind; no
+                        # query, its answer would come to whatever reads the terminal next)
+                        asking, monitor.asking = monitor.asking, False
+                        monitor._pace(False, repaint=False)
+                        monitor.asking = asking
                     if monitor.pacing:
                         now = clock()
                         monitor.pacer.add(data, now, urgent=now < monitor.urgent_until)
@@ -622,35 +622,37 @@ class LinkMonitor:
 
     def _set_pacing(self, on: bool, repaint: bool = True) -> None:
         with self._lock:
-            if on == self.pacing:
-                return
-            self.pacing = on
-            if self.compactor is not None:
-                self.compactor.eight_bit = on  # a third fewer bytes; approximate colours
-            if on:
-                self.pacer.forget_shown()  # written straight through until now
-            if not on:
-                if self.pacer.drain():
-                    self._send(PROBE)
-                    self.answers.probe(time.perf_counter())
-                if repaint and self.compactor is not None and self.policy is not None:
-                    try:  # the true colours again, everywhere (cells keep what was drawn last)
-                        self.app.call_later(self.app.refresh)
-                    except Exception:
-                        pass
-            self.pacings += on
+            self._pace(on, repaint)
+
+    def _pace(self, on: bool, repaint: bool = True) -> None:
+        """Pacing on or off (the caller holds the lock). Off: what the pacer holds goes now (a
+        query after it while the app is still asking) and, with `repaint`, the app repaints in
+        its true colours."""
+        if on == self.pacing:
+            return
+        self.pacing = on
+        if self.compactor is not None:
+            self.compactor.eight_bit = on  # a third fewer bytes; approximate colours
+        if on:
+            self.pacer.forget_shown()  # written straight through until now
+            self.pacings += 1
+            return
+        if self.pacer.drain() and self.asking:
+            self._send(PROBE)
+            self.answers.probe(time.perf_counter())
+        if repaint and self.compactor is not None and self.policy is not None:
+            try:  # the true colours again, everywhere (cells keep what was drawn last)
+                self.app.call_later(self.app.refresh)
+            except Exception:
+                pass
 
     def stop_asking(self) -> float:
         """Write no more queries (the app is about to exit; the answers still on their way are
         still taken). Returns the seconds worth waiting for them: a round trip and what is
         unanswered at the link's rate, at most EXIT_WAIT."""
         with self._lock:
-            if self.pacing:
-                self.pacer.drain()
-                self.pacing = False
-                if self.compactor is not None:
-                    self.compactor.eight_bit = False
             self.asking = False
+            self._pace(False, repaint=False)
             answers = self.answers
             if answers is None or not answers.working:
                 return 0.0
@@ -689,6 +691,7 @@ class LinkMonitor:
         """Send what the pacer holds, then remove the hooks (the driver's own write again) and
         the timer."""
         try:
+            self.asking = False  # no query now: the app no longer reads the answers
             self._set_pacing(False, repaint=False)  # (the app is going)
         except Exception:
             pass
