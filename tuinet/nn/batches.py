@@ -148,14 +148,8 @@ class BatchLoop(TrainLoop):
             raise ConfigError(f"{where}: the batches must carry targets: (x, y) or (x, y, sample_weight)")
         model._checked(x, y, where)  # builds the model and resolves the metrics from the first batch
         if validation_data is not None and not is_batch_source(validation_data):
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ConfigError(f"{where}: validation_data must be a dataset, a generator, (x_val, y_val) or "
-                                  "(x_val, y_val, sample_weight_val)")
-            xv = model._check_x(validation_data[0], f"{where} validation data")
-            yv = model._check_y(validation_data[1], xv, f"{where} validation data")
-            swv = validation_data[2] if len(validation_data) == 3 else None
-            swv = _sample_weights(yv if not isinstance(yv, list) else yv[0], swv, None, f"{where} validation data")
-            validation_data = (xv, yv, swv, 32)
+            validation_data = (*model._validation_arrays(validation_data, where,
+                                                         "a dataset, a generator, (x_val, y_val)"), 32)
         self.val = validation_data
         self.steps = self.batches.steps if self.batches.steps is not None else 0
         self.epoch = 0

@@ -1010,6 +1010,16 @@ class Sequential(HasVariables):
             epoch=epoch, batch=batch, loss=loss)
 
     # ------------------------------------------------------------------ fit
+    def _validation_arrays(self, validation_data, where: str, forms: str = "a tuple (x_val, y_val)") -> tuple:
+        """`validation_data` checked against the model: (x_val, y_val, sample weights or None).
+        `forms`: what else the caller takes, for the message."""
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ConfigError(f"{where}: validation_data must be {forms} or (x_val, y_val, sample_weight_val)")
+        xv = self._check_x(validation_data[0], f"{where} validation data")
+        yv = self._check_y(validation_data[1], xv, f"{where} validation data")
+        swv = validation_data[2] if len(validation_data) == 3 else None
+        return xv, yv, _sample_weights(yv, swv, None, f"{where} validation data")
+
     def make_train_loop(self, x, y, *, batch_size: int = 32, shuffle: bool = True, validation_data=None,
                         where: str = "train", sample_weight=None, class_weight=None) -> "TrainLoop":
         """Check the data against the model and return a batch-by-batch `TrainLoop` over it.
@@ -1017,15 +1027,7 @@ class Sequential(HasVariables):
         `validation_data` is `(x_val, y_val)` or `(x_val, y_val, sample_weight_val)`."""
         x, y = self._checked(x, y, where)
         sw = _sample_weights(y, sample_weight, class_weight, where)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ConfigError(f"{where}: validation_data must be a tuple (x_val, y_val) or "
-                                  "(x_val, y_val, sample_weight_val)")
-            xv = self._check_x(validation_data[0], f"{where} validation data")
-            yv = self._check_y(validation_data[1], xv, f"{where} validation data")
-            swv = validation_data[2] if len(validation_data) == 3 else None
-            val = (xv, yv, _sample_weights(yv, swv, None, f"{where} validation data"))
+        val = None if validation_data is None else self._validation_arrays(validation_data, where)
         return TrainLoop(self, x, y, batch_size=batch_size, shuffle=shuffle, validation_data=val, sample_weight=sw)
 
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1, verbose="auto", callbacks=None,
